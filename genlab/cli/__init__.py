@@ -1,0 +1,24 @@
+"""CLI subcommands: one module per command group, each with `register(subparsers)`.
+
+The list is closed and explicit (no plugin discovery). A new command group adds its module here.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from genlab.cli import runs_cmd, train_cmd
+
+COMMAND_MODULES = [train_cmd, runs_cmd]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m genlab",
+        description="GenLab: train, track and use generative models from the command line. "
+        "Every command has --help; runs are kept in GENLAB_HOME (default ./genlab_home).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser

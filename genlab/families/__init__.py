@@ -1,0 +1,1 @@
+"""Torch-free config classes of each model family (the schema the UI form and the CLI validate)."""

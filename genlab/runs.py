@@ -1,0 +1,495 @@
+"""The run store: a SQLite (WAL) index plus one folder per run under GENLAB_HOME/runs/<id>/.
+
+Several processes write at once (one worker per run, the UI, the CLI), so every write is one short
+transaction and readers never block writers. A worker killed mid-write loses at most its uncommitted
+transaction; SQLite's journal keeps the file consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genlab.paths import genlab_home
+
+STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
+ACTIVE = ("queued", "running")
+FINISHED = ("completed", "failed", "cancelled", "interrupted")
+HEARTBEAT_STALE_S = 45.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    family TEXT NOT NULL,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL,
+    hparams TEXT,
+    data_name TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    pid INTEGER,
+    host TEXT,
+    heartbeat REAL,
+    error TEXT,
+    parent_id TEXT,
+    sweep_id TEXT,
+    trial_id INTEGER,
+    tags TEXT NOT NULL DEFAULT '[]',
+    notes TEXT NOT NULL DEFAULT '',
+    step INTEGER NOT NULL DEFAULT 0,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    total_steps INTEGER,
+    eta_s REAL,
+    monitor TEXT,
+    best_value REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    resume_requested INTEGER NOT NULL DEFAULT 0,
+    resume_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
+CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep_id);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    epoch INTEGER,
+    key TEXT NOT NULL,
+    value REAL,
+    time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_run_key ON metrics(run_id, key, step);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    step INTEGER,
+    created_at REAL NOT NULL,
+    meta TEXT
+);
+CREATE INDEX IF NOT EXISTS artifacts_run ON artifacts(run_id, kind, step);
+"""
+
+
+@dataclass
+class Run:
+    """One row of the runs table, with its folder."""
+
+    id: str
+    name: str
+    family: str
+    status: str
+    config_yaml: str
+    created_at: float
+    folder: Path
+    data_name: str | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+    ended_at: float | None = None
+    pid: int | None = None
+    host: str | None = None
+    heartbeat: float | None = None
+    error: str | None = None
+    parent_id: str | None = None
+    sweep_id: str | None = None
+    trial_id: int | None = None
+    tags: list[str] = field(default_factory=list)
+    notes: str = ""
+    step: int = 0
+    epoch: int = 0
+    total_steps: int | None = None
+    eta_s: float | None = None
+    monitor: str | None = None
+    best_value: float | None = None
+    cancel_requested: bool = False
+    resume_requested: bool = False
+    resume_count: int = 0
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The run's config as plain data (validate with genlab.config.parse_config)."""
+        return yaml.safe_load(self.config_yaml)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.ended_at or time.time()) - self.started_at
+
+    @property
+    def progress(self) -> float:
+        if self.status == "completed":
+            return 1.0
+        if not self.total_steps:
+            return 0.0
+        return max(0.0, min(1.0, self.step / self.total_steps))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k not in ("config_yaml", "folder")}
+        out["folder"] = str(self.folder)
+        out["config"] = self.config
+        out["progress"] = self.progress
+        out["duration_s"] = self.duration_s
+        return out
+
+
+class RunNotFound(KeyError):
+    def __str__(self) -> str:
+        return f"No run with id {self.args[0]!r} (see `python -m genlab runs list`)"
+
+
+def new_run_id(family: str) -> str:
+    """Sortable, readable and unique across processes: family-YYYYmmdd-HHMMSS-xxxx."""
+    return f"{family}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def _pid_alive(pid: int | None) -> bool:
+    """True when the process exists and is not a zombie waiting to be reaped."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class RunStore:
+    """Index of runs, metrics and artifacts; safe to share between threads and processes."""
+
+    def __init__(self, home: str | Path | None = None) -> None:
+        self.home = Path(home).resolve() if home else genlab_home()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.runs_dir = self.home / "runs"
+        self.runs_dir.mkdir(exist_ok=True)
+        self.db_path = self.home / "genlab.db"
+        self._local = threading.local()
+        with self._write() as con:
+            con.executescript(_SCHEMA)
+
+    # -- connections -------------------------------------------------------------------------------
+
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None or getattr(self._local, "pid", None) != os.getpid():
+            con = sqlite3.connect(self.db_path, timeout=60, isolation_level=None, check_same_thread=False)
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA busy_timeout=60000")
+            self._local.con = con
+            self._local.pid = os.getpid()
+        return con
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; BEGIN IMMEDIATE so concurrent writers queue instead of failing."""
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def run_folder(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def create_run(
+        self,
+        config: Any,
+        *,
+        status: str = "queued",
+        parent_id: str | None = None,
+        sweep_id: str | None = None,
+        trial_id: int | None = None,
+        monitor: str | None = None,
+    ) -> Run:
+        """Register a run and write runs/<id>/config.yaml (the file that replays it)."""
+        run_id = new_run_id(config.family)
+        folder = self.run_folder(run_id)
+        for sub in ("checkpoints", "samples", "exports", "logs"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        text = config.to_yaml()
+        (folder / "config.yaml").write_text(text, encoding="utf-8")
+        name = config.name or run_id
+        data = getattr(config, "data", None)
+        data_name = getattr(data, "name", None) if data is not None else None
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO runs (id, name, family, status, config, data_name, created_at, parent_id, sweep_id,"
+                " trial_id, tags, notes, monitor) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, name, config.family, status, text, data_name, time.time(), parent_id, sweep_id,
+                 trial_id, json.dumps(list(config.tags)), config.notes, monitor),
+            )
+        return self.get(run_id)
+
+    def get(self, run_id: str) -> Run:
+        row = self._con().execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        return self._row_to_run(row)
+
+    def exists(self, run_id: str) -> bool:
+        return self._con().execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone() is not None
+
+    def list_runs(
+        self,
+        *,
+        status: str | Iterable[str] | None = None,
+        family: str | None = None,
+        sweep_id: str | None = None,
+        search: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """Newest first, filtered by status, family, sweep, a tag, or a text in the name/id/notes."""
+        where, args = [], []
+        if status:
+            statuses = [status] if isinstance(status, str) else list(status)
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args += statuses
+        if family:
+            where.append("family=?")
+            args.append(family)
+        if sweep_id:
+            where.append("sweep_id=?")
+            args.append(sweep_id)
+        if search:
+            where.append("(id LIKE ? OR name LIKE ? OR notes LIKE ? OR tags LIKE ? OR data_name LIKE ?)")
+            args += [f"%{search}%"] * 5
+        if tag:
+            where.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value=?)")
+            args.append(tag)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY created_at DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")
+        return [self._row_to_run(r) for r in self._con().execute(sql, args).fetchall()]
+
+    def update(self, run_id: str, **fields: Any) -> None:
+        """Set columns of a run (tags are a list, hparams a dict)."""
+        if not fields:
+            return
+        if "tags" in fields:
+            fields["tags"] = json.dumps(list(fields["tags"]))
+        if "hparams" in fields:
+            fields["hparams"] = json.dumps(fields["hparams"], default=str)
+        for key in fields:
+            if not key.isidentifier():
+                raise ValueError(f"bad column {key!r}")
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._write() as con:
+            cur = con.execute(f"UPDATE runs SET {cols} WHERE id=?", (*fields.values(), run_id))
+            if cur.rowcount == 0:
+                raise RunNotFound(run_id)
+
+    def set_status(self, run_id: str, status: str, *, error: str | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; one of {STATUSES}")
+        fields: dict[str, Any] = {"status": status}
+        if status in FINISHED:
+            fields["ended_at"] = time.time()
+        if error is not None:
+            fields["error"] = error
+        self.update(run_id, **fields)
+
+    def claim_next(self, max_running: int) -> Run | None:
+        """Atomically move the oldest queued run to running if fewer than max_running are running."""
+        with self._write() as con:
+            running = con.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0]
+            if running >= max_running:
+                return None
+            row = con.execute(
+                "SELECT id FROM runs WHERE status='queued' ORDER BY created_at, id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            now = time.time()
+            con.execute(
+                "UPDATE runs SET status='running', started_at=COALESCE(started_at, ?), heartbeat=?, pid=NULL,"
+                " host=?, ended_at=NULL, error=NULL, cancel_requested=0 WHERE id=?",
+                (now, now, socket.gethostname(), row["id"]),
+            )
+        return self.get(row["id"])
+
+    def heartbeat(self, run_id: str, **progress: Any) -> None:
+        self.update(run_id, heartbeat=time.time(), **progress)
+
+    def request_cancel(self, run_id: str) -> None:
+        self.update(run_id, cancel_requested=1)
+
+    def cancel_requested(self, run_id: str) -> bool:
+        row = self._con().execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    def reap_dead(self) -> list[str]:
+        """Mark running runs whose worker is gone (kill -9, OOM, reboot) as interrupted."""
+        dead = []
+        now = time.time()
+        host = socket.gethostname()
+        for run in self.list_runs(status="running"):
+            stale = run.heartbeat is None or now - run.heartbeat > HEARTBEAT_STALE_S
+            gone = run.pid is not None and run.host == host and not _pid_alive(run.pid)
+            if gone or stale:
+                with self._write() as con:
+                    cur = con.execute(
+                        "UPDATE runs SET status='interrupted', ended_at=?, error=COALESCE(error, ?)"
+                        " WHERE id=? AND status='running' AND (heartbeat IS NULL OR heartbeat=?)",
+                        (now, "The worker process stopped without finishing (killed, out of memory or the"
+                              " machine restarted). Resume continues from the last checkpoint.",
+                         run.id, run.heartbeat),
+                    )
+                if cur.rowcount:
+                    dead.append(run.id)
+        return dead
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run, its metrics, artifacts and folder."""
+        run = self.get(run_id)
+        if run.status == "running":
+            raise ValueError(f"Run {run_id} is running; cancel it before deleting")
+        with self._write() as con:
+            con.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
+            con.execute("DELETE FROM artifacts WHERE run_id=?", (run_id,))
+            con.execute("DELETE FROM runs WHERE id=?", (run_id,))
+        shutil.rmtree(self.run_folder(run_id), ignore_errors=True)
+
+    # -- metrics -----------------------------------------------------------------------------------
+
+    def log_metrics(self, run_id: str, step: int, values: dict[str, float], epoch: int | None = None) -> None:
+        """Append one step's metrics in one transaction."""
+        now = time.time()
+        rows = [(run_id, int(step), epoch, k, _as_float(v), now) for k, v in values.items()]
+        if not rows:
+            return
+        with self._write() as con:
+            con.executemany("INSERT INTO metrics (run_id, step, epoch, key, value, time) VALUES (?,?,?,?,?,?)", rows)
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        rows = self._con().execute("SELECT DISTINCT key FROM metrics WHERE run_id=? ORDER BY key", (run_id,))
+        return [r[0] for r in rows]
+
+    def metrics(self, run_id: str, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Rows of {step, epoch, key, value, time}, ordered by key then step."""
+        sql, args = "SELECT step, epoch, key, value, time FROM metrics WHERE run_id=?", [run_id]
+        if keys is not None:
+            keys = list(keys)
+            sql += f" AND key IN ({','.join('?' * len(keys))})"
+            args += keys
+        sql += " ORDER BY key, step, time"
+        return [dict(r) for r in self._con().execute(sql, args).fetchall()]
+
+    def metric_series(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        rows = self._con().execute(
+            "SELECT step, value FROM metrics WHERE run_id=? AND key=? ORDER BY step, time", (run_id, key)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def last_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
+        """The latest value of every metric of each run (one query; for tables of many runs)."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        rows = self._con().execute(
+            f"SELECT run_id, key, value FROM metrics m WHERE run_id IN ({','.join('?' * len(ids))})"
+            " AND rowid = (SELECT rowid FROM metrics WHERE run_id=m.run_id AND key=m.key ORDER BY step DESC,"
+            " time DESC LIMIT 1)",
+            ids,
+        ).fetchall()
+        out: dict[str, dict[str, float]] = {i: {} for i in ids}
+        for r in rows:
+            out[r[0]][r[1]] = r[2]
+        return out
+
+    def truncate_after(self, run_id: str, step: int) -> None:
+        """Drop metrics and artifacts logged after `step` (a resume replays from its checkpoint's step)."""
+        with self._write() as con:
+            con.execute("DELETE FROM metrics WHERE run_id=? AND step>?", (run_id, step))
+            con.execute("DELETE FROM artifacts WHERE run_id=? AND step>? AND kind!='checkpoint'", (run_id, step))
+
+    # -- artifacts ---------------------------------------------------------------------------------
+
+    def add_artifact(
+        self, run_id: str, kind: str, path: str | Path, *, name: str | None = None, step: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a file of the run (a sample grid, a checkpoint, a text sample, an export)."""
+        path = Path(path)
+        folder = self.run_folder(run_id)
+        rel = str(path.relative_to(folder)) if path.is_absolute() and path.is_relative_to(folder) else str(path)
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO artifacts (run_id, kind, name, path, step, created_at, meta) VALUES (?,?,?,?,?,?,?)",
+                (run_id, kind, name or path.stem, rel, step, time.time(), json.dumps(meta) if meta else None),
+            )
+
+    def artifacts(self, run_id: str, kind: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
+        """Artifacts ordered by step; `path` is absolute."""
+        sql, args = "SELECT * FROM artifacts WHERE run_id=?", [run_id]
+        if kind:
+            sql += " AND kind=?"
+            args.append(kind)
+        if name:
+            sql += " AND name=?"
+            args.append(name)
+        sql += " ORDER BY step, id"
+        folder = self.run_folder(run_id)
+        out = []
+        for r in self._con().execute(sql, args).fetchall():
+            d = dict(r)
+            d["path"] = str(folder / d["path"]) if not Path(d["path"]).is_absolute() else d["path"]
+            d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
+            out.append(d)
+        return out
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _row_to_run(self, row: sqlite3.Row) -> Run:
+        d = dict(row)
+        return Run(
+            id=d["id"], name=d["name"], family=d["family"], status=d["status"], config_yaml=d["config"],
+            created_at=d["created_at"], folder=self.run_folder(d["id"]), data_name=d["data_name"],
+            hparams=json.loads(d["hparams"]) if d["hparams"] else {}, started_at=d["started_at"],
+            ended_at=d["ended_at"], pid=d["pid"], host=d["host"], heartbeat=d["heartbeat"], error=d["error"],
+            parent_id=d["parent_id"], sweep_id=d["sweep_id"], trial_id=d["trial_id"],
+            tags=json.loads(d["tags"] or "[]"), notes=d["notes"] or "", step=d["step"], epoch=d["epoch"],
+            total_steps=d["total_steps"], eta_s=d["eta_s"], monitor=d["monitor"], best_value=d["best_value"],
+            cancel_requested=bool(d["cancel_requested"]), resume_requested=bool(d["resume_requested"]),
+            resume_count=d["resume_count"],
+        )
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        return float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,1 @@
+"""One file per model family: its networks and its config-driven LightningModule."""
