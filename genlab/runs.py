@@ -8,6 +8,7 @@ transaction; SQLite's journal keeps the file consistent.
 from __future__ import annotations
 
 import json
+import re
 import os
 import secrets
 import shutil
@@ -185,8 +186,7 @@ class RunStore:
         self.runs_dir.mkdir(exist_ok=True)
         self.db_path = self.home / "genlab.db"
         self._local = threading.local()
-        with self._write() as con:
-            con.executescript(_SCHEMA)
+        self._con().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
 
     # -- connections -------------------------------------------------------------------------------
 
@@ -234,9 +234,12 @@ class RunStore:
         sweep_id: str | None = None,
         trial_id: int | None = None,
         monitor: str | None = None,
+        run_id: str | None = None,
     ) -> Run:
         """Register a run and write runs/<id>/config.yaml (the file that replays it)."""
-        run_id = new_run_id(config.family)
+        if run_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", run_id):
+            raise ValueError(f"run id {run_id!r} may hold only letters, digits, '.', '_' and '-'")
+        run_id = run_id or new_run_id(config.family)
         folder = self.run_folder(run_id)
         for sub in ("checkpoints", "samples", "exports", "logs"):
             (folder / sub).mkdir(parents=True, exist_ok=True)

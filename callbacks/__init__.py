@@ -1,0 +1,1 @@
+"""Trainer callbacks, one job each, acting on rank zero."""

@@ -1,0 +1,60 @@
+"""Writes step, epoch, total steps and ETA into the run store, and honours cancel requests.
+
+A cancel from the UI or CLI sets a flag in the store; this callback reads it (at most twice a second)
+and asks the trainer to stop after the current step, so the run ends with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import lightning as L
+
+from genlab.runs import RunStore
+
+
+class ProgressCallback(L.Callback):
+    def __init__(self, store: RunStore, run_id: str, min_interval_s: float = 0.5) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.min_interval_s = min_interval_s
+        self._last = 0.0
+        self._t0 = 0.0
+        self._step0 = 0
+        self.cancelled = False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._t0 = time.monotonic()
+        self._step0 = trainer.global_step
+        if trainer.is_global_zero:
+            self.store.update(self.run_id, total_steps=self._total(trainer), step=trainer.global_step,
+                              epoch=trainer.current_epoch)
+
+    @staticmethod
+    def _total(trainer: L.Trainer) -> int | None:
+        try:
+            total = trainer.estimated_stepping_batches
+        except Exception:  # noqa: BLE001 - Lightning raises various types when it cannot estimate
+            return None
+        return int(total) if total != float("inf") else None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last < self.min_interval_s:
+            return
+        self._last = now
+        if trainer.is_global_zero:
+            step, total = trainer.global_step, self._total(trainer)
+            done = step - self._step0
+            eta = (now - self._t0) / done * (total - step) if done > 0 and total else None
+            self.store.update(self.run_id, step=step, epoch=trainer.current_epoch, eta_s=eta)
+            self.cancelled = self.store.cancel_requested(self.run_id)
+        if trainer.world_size > 1:
+            self.cancelled = bool(trainer.strategy.broadcast(self.cancelled, src=0))
+        if self.cancelled:
+            trainer.should_stop = True
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            self.store.update(self.run_id, step=trainer.global_step, epoch=trainer.current_epoch, eta_s=0.0)

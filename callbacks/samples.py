@@ -1,0 +1,54 @@
+"""Saves the module's sample images (PNG grids) and text samples as run-store artifacts every N steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+from genlab.imaging import save_grid
+from genlab.runs import RunStore
+
+
+class SamplesCallback(L.Callback):
+    def __init__(self, store: RunStore, run_id: str, every_n_steps: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.every_n_steps = every_n_steps
+        self._last_step = -1
+
+    def _save(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        step = trainer.global_step
+        if step == self._last_step or not trainer.is_global_zero:
+            return
+        self._last_step = step
+        folder = self.store.run_folder(self.run_id) / "samples"
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            with torch.no_grad():
+                images = pl_module.sample_images() if hasattr(pl_module, "sample_images") else {}
+                texts = pl_module.sample_texts() if hasattr(pl_module, "sample_texts") else {}
+        finally:
+            pl_module.train(was_training)
+        rows = getattr(pl_module, "sample_grid_rows", {})
+        for name, batch in images.items():
+            scale = max(1, 128 // max(1, batch.shape[-1]))
+            path = save_grid(batch, folder / f"{name}_step{step:08d}.png", nrow=rows.get(name), scale=min(scale, 4))
+            self.store.add_artifact(self.run_id, "samples", path, name=name, step=step)
+        for name, text in texts.items():
+            path = folder / f"{name}_step{step:08d}.txt"
+            path.write_text(text, encoding="utf-8")
+            self.store.add_artifact(self.run_id, "text", path, name=name, step=step)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0 and trainer.global_step > 0:
+            self._save(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.every_n_steps:
+            self._save(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer, pl_module)

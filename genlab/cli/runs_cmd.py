@@ -1,0 +1,112 @@
+"""`runs list|show|logs|delete`: the experiment tracker from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from genlab import jobs
+from genlab.runs import RunStore
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("runs", help="list, inspect and delete runs",
+                       description="The run store: every run with its status, metrics, samples and checkpoints.")
+    rsub = p.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+
+    q = rsub.add_parser("list", help="runs, newest first", description="List runs, newest first.")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.add_argument("--status", help="only runs with this status (queued, running, completed, failed, cancelled, interrupted)")
+    q.add_argument("--family", help="only runs of this model family")
+    q.add_argument("--search", help="only runs whose id, name, data, tags or notes contain this text")
+    q.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    q.set_defaults(handler=_list)
+
+    q = rsub.add_parser("show", help="one run in detail", description="Show one run: status, config, last metrics, files.")
+    q.add_argument("run_id")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=_show)
+
+    q = rsub.add_parser("logs", help="the worker log of a run", description="Print the end of a run's worker log.")
+    q.add_argument("run_id")
+    q.add_argument("--tail", type=int, default=50, help="lines from the end (default 50)")
+    q.set_defaults(handler=_logs)
+
+    q = rsub.add_parser("delete", help="delete a run and its files", description="Delete a finished run, its metrics and files.")
+    q.add_argument("run_id")
+    q.add_argument("--yes", action="store_true", help="confirm the deletion")
+    q.set_defaults(handler=_delete)
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return time.strftime("%H:%M:%S", time.gmtime(seconds))
+
+
+def _list(args: argparse.Namespace) -> int:
+    store = RunStore()
+    jobs.reconcile(store)
+    runs = store.list_runs(status=args.status, family=args.family, search=args.search, limit=args.limit)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in runs], default=str, indent=1))
+        return 0
+    if not runs:
+        print("No runs yet. Start one: python -m genlab train --config configs/vae_mnist.yaml")
+        return 0
+    last = store.last_metrics([r.id for r in runs])
+    print(f"{'ID':34} {'FAMILY':9} {'STATUS':11} {'PROGRESS':>8} {'DURATION':>8}  MONITOR")
+    for r in runs:
+        value = last.get(r.id, {}).get(r.monitor or "", None)
+        mon = f"{r.monitor}={value:.4g}" if value is not None else "-"
+        print(f"{r.id:34} {r.family:9} {r.status:11} {r.progress * 100:7.0f}% {_fmt_duration(r.duration_s):>8}  {mon}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    store = RunStore()
+    jobs.reconcile(store)
+    run = store.get(args.run_id)
+    metrics = store.last_metrics([run.id])[run.id]
+    arts = store.artifacts(run.id)
+    if args.json:
+        out = run.to_dict() | {"last_metrics": metrics, "artifacts": arts, "cli": jobs.cli_command(run)}
+        print(json.dumps(out, default=str, indent=1))
+        return 0
+    print(f"run      {run.id}  ({run.name})")
+    print(f"family   {run.family}   data {run.data_name}")
+    print(f"status   {run.status}   step {run.step}/{run.total_steps or '?'}  epoch {run.epoch}")
+    print(f"duration {_fmt_duration(run.duration_s)}   resumes {run.resume_count}")
+    if run.error:
+        print(f"error    {run.error}")
+    print(f"folder   {run.folder}")
+    print(f"replay   {jobs.cli_command(run)}")
+    if metrics:
+        print("metrics  " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if v is not None))
+    kinds: dict[str, int] = {}
+    for a in arts:
+        kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
+    if kinds:
+        print("files    " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    store = RunStore()
+    path = store.get(args.run_id).folder / "logs" / "worker.log"
+    if not path.exists():
+        print("(no log yet)")
+        return 0
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    print("\n".join(lines[-args.tail:]))
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    if not args.yes:
+        print(f"This deletes run {args.run_id} and all its files. Repeat with --yes to confirm.")
+        return 2
+    RunStore().delete(args.run_id)
+    print(f"deleted {args.run_id}")
+    return 0

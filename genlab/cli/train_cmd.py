@@ -1,0 +1,107 @@
+"""`train`, `cancel`, `resume` and the internal `worker` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from genlab import jobs
+from genlab.config import load_config
+from genlab.errors import GenLabError
+from genlab.runs import FINISHED, Run, RunStore
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="start a training run from a YAML config",
+        description="Start a training run from a YAML config (a preset in configs/ or one the UI saved). "
+        "The run trains in the background; this prints its id and folder. Example: "
+        "python -m genlab train --config configs/vae_mnist.yaml --set trainer.max_epochs=2 --wait",
+    )
+    p.add_argument("--config", required=True, help="path of the YAML config")
+    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a config value, e.g. --set optim.lr=0.0005 (repeatable)")
+    p.add_argument("--wait", action="store_true", help="follow the run until it ends, printing progress")
+    p.add_argument("--in-process", action="store_true",
+                   help="train in this process instead of a background worker (torchrun / SLURM multi-node)")
+    p.add_argument("--run-id", help="with --in-process: the run id every rank shares (rank 0 creates it)")
+    p.set_defaults(handler=_train)
+
+    p = sub.add_parser("cancel", help="stop a run gracefully (it saves a checkpoint first)",
+                       description="Stop a queued or running run. A running run finishes its step, saves a "
+                       "checkpoint and ends as cancelled; `resume` continues it later.")
+    p.add_argument("run_id", help="the run's id (see `runs list`)")
+    p.set_defaults(handler=_cancel)
+
+    p = sub.add_parser("resume", help="continue an interrupted or cancelled run from its last checkpoint",
+                       description="Continue an interrupted, cancelled or failed run from its last checkpoint. "
+                       "The step count, optimizer and schedule continue where they were.")
+    p.add_argument("run_id", help="the run's id (see `runs list`)")
+    p.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    p.set_defaults(handler=_resume)
+
+    p = sub.add_parser("worker", help=argparse.SUPPRESS, description="Internal: the background worker of one run.")
+    p.add_argument("run_id")
+    p.set_defaults(handler=lambda a: jobs.run_worker(a.run_id))
+
+
+def _print_progress(run: Run, last: list[str]) -> None:
+    total = f"/{run.total_steps}" if run.total_steps else ""
+    eta = f", eta {run.eta_s:.0f}s" if run.eta_s and run.status == "running" else ""
+    line = f"{run.id}: {run.status} step {run.step}{total} epoch {run.epoch}{eta}"
+    if line != (last[0] if last else None):
+        print(line, flush=True)
+        last[:] = [line]
+
+
+def follow(store: RunStore, run_id: str) -> int:
+    last: list[str] = []
+    run = jobs.wait(run_id, store, poll_s=1.0, on_update=lambda r: _print_progress(r, last))
+    values = store.last_metrics([run_id]).get(run_id, {})
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(values.items()) if v is not None and k.startswith("val/"))
+    print(f"{run.id}: {run.status}" + (f" ({shown})" if shown else ""))
+    if run.error:
+        print(f"error: {run.error}", file=sys.stderr)
+    return 0 if run.status == "completed" else 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.set)
+    store = RunStore()
+    if args.in_process:
+        return _train_in_process(store, config, args.run_id)
+    run = jobs.start(config, store)
+    print(f"run {run.id} {run.status}")
+    print(f"folder {run.folder}")
+    return follow(store, run.id) if args.wait else 0
+
+
+def _train_in_process(store: RunStore, config, run_id: str | None) -> int:
+    """All ranks of a torchrun/SLURM job run this with the same --run-id; rank 0 registers the run."""
+    if os.environ.get("RANK", "0") == "0":
+        run = store.create_run(config, status="running", run_id=run_id)
+        print(f"run {run.id} running in this process", flush=True)
+        return jobs.run_worker(run.id, store)
+    if not run_id:
+        raise GenLabError("--in-process with several ranks needs --run-id NAME, the same on every rank")
+    deadline = time.monotonic() + 300
+    while not store.exists(run_id):
+        if time.monotonic() > deadline:
+            raise GenLabError(f"Run {run_id} did not appear in {store.home}: is GENLAB_HOME on a shared disk?")
+        time.sleep(1)
+    return jobs.run_worker(run_id, store)
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    run = jobs.cancel(args.run_id)
+    print(f"{run.id}: {'cancel requested' if run.status == 'running' else run.status}")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    store = RunStore()
+    run = jobs.resume(args.run_id, store)
+    print(f"run {run.id} {run.status} (resume {run.resume_count})")
+    return follow(store, run.id) if args.wait else 0

@@ -1,0 +1,187 @@
+"""Build the Lightning Trainer from a run's config and fit; also the pre-flight estimate.
+
+Everything a run needs comes from its config: accelerator, precision, devices/strategy/num_nodes
+(scale-out is Lightning's own DDP), checkpointing (best by the family's metric + last), early stopping,
+gradient clipping and accumulation, and the callbacks that feed the run store.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+from callbacks.nan_guard import NaNGuard
+from callbacks.progress import ProgressCallback
+from callbacks.samples import SamplesCallback
+from callbacks.store_logger import RunStoreLogger
+from genlab.config import RunConfig, parse_config
+from genlab.registry import Family, get_family
+from genlab.runs import RunStore
+
+
+def resolve_precision(config: RunConfig) -> str:
+    """auto -> bf16-mixed on GPUs that support it, else full fp32."""
+    p = config.trainer.precision
+    if p != "auto":
+        return "32-true" if p == "32" else p
+    if config.trainer.accelerator != "cpu" and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def build_module(config: RunConfig, data_info: dict[str, Any]) -> L.LightningModule:
+    module = get_family(config.family).module_class()(config.model_dump(mode="json"), data_info)
+    if config.trainer.channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    return module
+
+
+def prepare(config: RunConfig) -> tuple[Family, L.LightningDataModule, L.LightningModule]:
+    """Data module set up (so its shapes are known) and the module built from config + data info."""
+    family = get_family(config.family)
+    datamodule = family.build_datamodule(config)
+    datamodule.setup("fit")
+    module = build_module(config, datamodule.info())
+    return family, datamodule, module
+
+
+def build_trainer(config: RunConfig, family: Family, store: RunStore | None, run_id: str | None,
+                  extra_callbacks: list[L.Callback] | None = None, manual_optimization: bool = False) -> L.Trainer:
+    """Manual-optimization modules (GANs) clip and accumulate themselves, so the Trainer must not."""
+    t = config.trainer
+    callbacks: list[L.Callback] = [NaNGuard()]
+    loggers: list[Any] = []
+    ckpt_dir: Path | None = None
+    if store is not None and run_id is not None:
+        ckpt_dir = store.run_folder(run_id) / "checkpoints"
+        loggers.append(RunStoreLogger(store, run_id))
+        callbacks += [ProgressCallback(store, run_id), SamplesCallback(store, run_id, config.logging.sample_every_n_steps)]
+        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best-step{step}", monitor=family.monitor,
+                                         mode=family.mode, save_top_k=1, auto_insert_metric_name=False))
+        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True,
+                                         every_n_train_steps=t.checkpoint_every_n_steps or None))
+        if config.logging.wandb != "off":
+            loggers.append(_wandb_logger(config, store, run_id))
+    if t.early_stopping_patience:
+        callbacks.append(EarlyStopping(monitor=family.monitor, mode=family.mode, patience=t.early_stopping_patience))
+    callbacks += extra_callbacks or []
+    kwargs: dict[str, Any] = {}
+    if not manual_optimization:
+        kwargs["gradient_clip_val"] = t.gradient_clip_val or None
+        kwargs["accumulate_grad_batches"] = t.accumulate_grad_batches
+    return L.Trainer(
+        accelerator=t.accelerator,
+        devices=t.devices if t.devices != "auto" else ("auto" if t.accelerator != "cpu" and torch.cuda.is_available() else 1),
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=resolve_precision(config),
+        deterministic=t.deterministic,
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        limit_train_batches=t.limit_train_batches,
+        limit_val_batches=t.limit_val_batches,
+        check_val_every_n_epoch=t.val_every_n_epochs,
+        log_every_n_steps=t.log_every_n_steps,
+        logger=loggers or False,
+        callbacks=callbacks,
+        enable_checkpointing=ckpt_dir is not None,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # our batch samplers shard by rank themselves
+        default_root_dir=str(ckpt_dir.parent) if ckpt_dir else None,
+        **kwargs,
+    )
+
+
+def _wandb_logger(config: RunConfig, store: RunStore, run_id: str) -> Any:
+    """W&B's real SDK; offline (synced later with `wandb sync`) unless a key is set or online is asked."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    mode = config.logging.wandb
+    if mode == "auto":
+        mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    return WandbLogger(project=config.logging.wandb_project, entity=config.logging.wandb_entity, name=config.name or run_id,
+                       id=run_id.replace("-", ""), save_dir=str(store.run_folder(run_id)), offline=mode == "offline",
+                       resume="allow", config=config.model_dump(mode="json"), tags=list(config.tags))
+
+
+def checkpoint_step(path: Path) -> int:
+    """The global step saved in a Lightning checkpoint (read without unpickling arbitrary objects)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return int(ckpt.get("global_step", 0))
+
+
+def fit(store: RunStore, run_id: str, *, resume: bool = False) -> str:
+    """Train a run of the store in this process; returns the final status (completed or cancelled)."""
+    run = store.get(run_id)
+    config = parse_config(run.config)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    family, datamodule, module = prepare(config)
+    ckpt_path = None
+    last = store.run_folder(run_id) / "checkpoints" / "last.ckpt"
+    if resume and last.exists():
+        ckpt_path = str(last)
+        if int(os.environ.get("RANK", "0")) == 0:
+            store.truncate_after(run_id, checkpoint_step(last))
+    trainer = build_trainer(config, family, store, run_id, manual_optimization=not module.automatic_optimization)
+    model = torch.compile(module) if config.trainer.compile else module
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    progress = next(c for c in trainer.callbacks if isinstance(c, ProgressCallback))
+    if progress.cancelled:
+        trainer.save_checkpoint(last)
+        return "cancelled"
+    best = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
+    if best is not None and best.best_model_score is not None and trainer.is_global_zero:
+        store.update(run_id, best_value=float(best.best_model_score))
+    return "completed"
+
+
+def estimate(config: RunConfig, steps: int = 3) -> dict[str, Any]:
+    """Pre-flight: parameter count, rough memory, and seconds per step measured on a few real steps."""
+    config = parse_config(config)
+    family, datamodule, module = prepare(config)
+    params = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    n_batches = len(datamodule.train_dataloader())
+    trial = config.model_copy(deep=True)
+    trial.trainer = trial.trainer.model_copy(update={"max_steps": steps + 1, "max_epochs": 1, "limit_val_batches": 0})
+    timer = _StepTimer()
+    trainer = build_trainer(trial, family, None, None, [timer], manual_optimization=not module.automatic_optimization)
+    trainer.fit(module, datamodule=datamodule)
+    per_step = timer.seconds_per_step()
+    limit = config.trainer.limit_train_batches
+    steps_per_epoch = min(n_batches, limit) if limit else n_batches
+    return {
+        "parameters": params,
+        "trainable_parameters": trainable,
+        "weights_mb": params * 4 / 1e6,
+        "train_memory_mb_estimate": params * 16 / 1e6,  # weights + grads + Adam's two moments, fp32
+        "seconds_per_step": per_step,
+        "steps_per_epoch": steps_per_epoch,
+        "seconds_per_epoch": per_step * steps_per_epoch if per_step else None,
+        "data": datamodule.info(),
+    }
+
+
+class _StepTimer(L.Callback):
+    """Times training steps after the first (which pays one-off warm-up costs)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._t = 0.0
+
+    def on_train_batch_start(self, *args: Any) -> None:
+        self._t = time.perf_counter()
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        self.times.append(time.perf_counter() - self._t)
+
+    def seconds_per_step(self) -> float | None:
+        times = self.times[1:] or self.times
+        return sum(times) / len(times) if times else None
