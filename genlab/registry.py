@@ -8,7 +8,7 @@ UI start fast; the LightningModule and data module are imported only when a run 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from genlab.config import ConfigError, RunConfig
@@ -31,6 +31,8 @@ class Family:
     mode: Literal["min", "max"]
     module_loader: Callable[[], type[L.LightningModule]]
     datamodule_loader: Callable[[], Callable[[RunConfig], L.LightningDataModule]]
+    # A seconds-long config (tiny nets, few images, few steps) for tests, the UI's quick try and e2e.
+    tiny_overrides: dict[str, Any] = field(default_factory=dict)
 
     def module_class(self) -> type[L.LightningModule]:
         return self.module_loader()
@@ -40,6 +42,16 @@ class Family:
 
     def default_config(self, **overrides: Any) -> RunConfig:
         return self.config_cls(family=self.name, **overrides)
+
+    def tiny_config(self) -> RunConfig:
+        """The family's default config shrunk by tiny_overrides (section -> {field: value})."""
+        raw = self.config_cls(family=self.name).model_dump(mode="json")
+        for section, values in self.tiny_overrides.items():
+            if isinstance(values, dict):
+                raw[section].update(values)
+            else:
+                raw[section] = values
+        return self.config_cls.model_validate(raw)
 
 
 def _vae_module() -> type[L.LightningModule]:
@@ -65,6 +77,12 @@ FAMILIES: dict[str, Family] = {
         mode="min",
         module_loader=_vae_module,
         datamodule_loader=_image_datamodule,
+        tiny_overrides={
+            "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
+            "model": {"latent_dim": 4, "base_width": 8},
+            "trainer": {"max_epochs": 1, "max_steps": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+            "logging": {"sample_every_n_steps": 2, "n_samples": 8},
+        },
     ),
 }
 
