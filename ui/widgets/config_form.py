@@ -13,6 +13,7 @@ message names the field path, so the user sees exactly what to change.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -115,6 +116,8 @@ def _widget(path: str, name: str, node: dict[str, Any], value: Any, key: str, ch
     help_text = _help(node)
     wkey = f"{key}.{path}"
     if choices is not None:
+        # the suggestions depend on other fields (data.source): a new list is a new widget
+        wkey += "@" + hashlib.sha1(repr(choices).encode()).hexdigest()[:8]
         options = list(dict.fromkeys([*choices, *([value] if value not in (None, "") else [])]))
         index = options.index(value) if value in options else (0 if options else None)
         return st.selectbox(label, options, index=index, key=wkey, help=help_text + " — pick one or type a new one",

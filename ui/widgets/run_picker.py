@@ -39,7 +39,7 @@ def pick_runs(store: RunStore, label: str, *, key: str, default: Iterable[str] =
     """A multiselect of runs, in the order picked."""
     runs = _options(store, status, None, limit)
     wanted = [d for d in default if d in runs]
-    chosen = st.multiselect(label, list(runs), default=wanted, key=key, max_selections=max_selections,
+    chosen = st.multiselect(label, list(runs), default=wanted or None, key=key, max_selections=max_selections,
                             format_func=lambda i: f"{run_label(runs[i])} · {i}", help=help,
                             placeholder="Choose runs")
     return [runs[i] for i in chosen]

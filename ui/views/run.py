@@ -1,0 +1,301 @@
+"""One run: live progress and ETA, metric charts, sample timeline, logs, config; cancel/resume/clone/delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from genlab import jobs
+from genlab.config import ConfigError, parse_config
+from genlab.errors import GenLabError
+from genlab.registry import FAMILIES
+from genlab.runs import ACTIVE, Run, RunNotFound
+from ui.widgets.charts import chart_controls, group_rows, metric_grid
+from ui.widgets.common import (
+    REFRESH_S,
+    cli_command_for,
+    config_panel,
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+    get_store,
+    page_path,
+    reconcile,
+    status_badge,
+    tail_text,
+    user_error,
+)
+from ui.widgets.images import show_image_file
+from ui.widgets.run_picker import pick_run
+
+MAX_DOWNLOAD_MB = 512
+
+store = get_store()
+reconcile(store)
+
+if st.session_state.pop("run.deleted", None):
+    st.switch_page(page_path("runs"))
+
+run_id = st.query_params.get("id")
+if not run_id:
+    st.title("Run")
+    picked = pick_run(store, "Open a run", key="run.pick")
+    if picked is None:
+        st.info("No runs yet. Start one from Home or the Train page.", icon=":material/info:")
+        st.page_link(page_path("train"), label="Go to Train", icon=":material/model_training:")
+    elif st.button("Open", key="run.pick.open"):
+        st.query_params["id"] = picked.id
+        st.rerun()
+    st.stop()
+
+try:
+    run = store.get(run_id)
+except RunNotFound as err:
+    st.title("Run")
+    user_error(err)
+    st.page_link(page_path("runs"), label="Back to Runs", icon=":material/arrow_back:")
+    st.stop()
+
+live = run.status in ACTIVE
+every = REFRESH_S if live else None
+
+# -- header ------------------------------------------------------------------------------------------
+st.page_link(page_path("runs"), label="All runs", icon=":material/arrow_back:")
+title = run.name if run.name != run.id else run.id
+st.title(title)
+family = FAMILIES.get(run.family)
+meta = [f"`{run.id}`", family.title if family else run.family, f"data: {run.data_name or '?'}",
+        f"created {fmt_time(run.created_at)}"]
+if run.parent_id:
+    meta.append(f"cloned from `{run.parent_id}`")
+if run.resume_count:
+    meta.append(f"resumed {run.resume_count}×")
+st.caption(" · ".join(meta))
+
+
+@st.fragment(run_every=every)
+def progress_panel() -> None:
+    try:
+        r = store.get(run_id)
+    except RunNotFound:
+        st.warning("This run was deleted.")
+        return
+    if live and r.status not in ACTIVE:
+        st.rerun()  # finished: refresh the whole page once (buttons, tabs), which stops the polling
+    c1, c2 = st.columns([1, 5], vertical_alignment="center")
+    with c1:
+        status_badge(r.status)
+    with c2:
+        total = f"/{r.total_steps}" if r.total_steps else ""
+        parts = [f"step {r.step}{total}", f"epoch {r.epoch}", f"elapsed {fmt_duration(r.duration_s)}"]
+        if r.status == "running" and r.eta_s is not None:
+            parts.append(f"ETA {fmt_duration(r.eta_s)}")
+        if r.status == "queued":
+            parts = ["waiting for a free worker slot"]
+        if r.cancel_requested and r.status == "running":
+            parts.append("stopping after this step…")
+        st.progress(r.progress, text=" · ".join(parts))
+    if r.error:
+        (st.error if r.status == "failed" else st.warning)(r.error, icon=":material/error:")
+    values = store.last_metrics([r.id]).get(r.id, {})
+    shown = {k: v for k, v in sorted(values.items()) if k.startswith("val/")} or \
+        {k: v for k, v in sorted(values.items()) if k.startswith("train/")}
+    if shown:
+        cols = st.columns(min(6, len(shown)))
+        for i, (k, v) in enumerate(list(shown.items())[:6]):
+            best = " (monitored)" if k == r.monitor else ""
+            cols[i].metric(k + best, fmt_value(v))
+    if r.best_value is not None and r.monitor:
+        st.caption(f"Best {r.monitor}: {fmt_value(r.best_value)}")
+
+
+progress_panel()
+
+
+# -- actions -----------------------------------------------------------------------------------------
+@st.dialog("Delete this run?")
+def confirm_delete(target: Run) -> None:
+    st.write(f"**{target.name}** (`{target.id}`) and its metrics, samples and checkpoints will be removed "
+             "from disk. This cannot be undone.")
+    c1, c2 = st.columns(2)
+    if c1.button("Delete for good", type="primary", icon=":material/delete_forever:", key="run.delete.yes"):
+        try:
+            store.delete(target.id)
+        except (ValueError, OSError, RunNotFound) as err:
+            user_error(err, "Could not delete")
+            return
+        st.session_state["run.deleted"] = target.id
+        st.rerun()
+    if c2.button("Keep it", key="run.delete.no"):
+        st.rerun()
+
+
+def _clone(target: Run) -> None:
+    try:
+        cfg = parse_config(target.config)
+    except ConfigError as err:
+        st.session_state["run.error"] = err
+        return
+    st.session_state["train.load"] = {"config": cfg.model_dump(mode="json"), "source": f"a clone of run {target.id}",
+                                      "parent_id": target.id}
+    st.session_state["run.go_train"] = True
+
+
+def _do(action: str) -> None:
+    try:
+        if action == "cancel":
+            jobs.cancel(run_id, store)
+            st.toast("Stopping: the worker finishes its step, saves a checkpoint and stops.", icon=":material/stop:")
+        elif action == "resume":
+            jobs.resume(run_id, store)
+            st.toast("Resuming from the last checkpoint.", icon=":material/play_arrow:")
+    except (GenLabError, RunNotFound, OSError) as err:
+        st.session_state["run.error"] = err
+
+
+if st.session_state.pop("run.go_train", False):
+    st.switch_page(page_path("train"))
+if err := st.session_state.pop("run.error", None):
+    user_error(err)
+
+a = st.columns(6)
+a[0].button("Cancel", icon=":material/stop:", disabled=run.status not in ACTIVE, on_click=_do, args=("cancel",),
+            key="run.cancel", help="Stop the run; it saves a checkpoint first, and Resume continues it.", width="stretch")
+a[1].button("Resume", icon=":material/play_arrow:", disabled=run.status not in ("interrupted", "cancelled", "failed"),
+            on_click=_do, args=("resume",), key="run.resume", width="stretch",
+            help="Continue from the last checkpoint, in this same run.")
+a[2].button("Clone and edit", icon=":material/content_copy:", on_click=_clone, args=(run,), key="run.clone",
+            width="stretch", help="Open these settings on the Train page as a new run.")
+a[3].page_link(page_path("playground"), label="Playground", icon=":material/auto_awesome:",
+               query_params={"run": run.id}, disabled=run.status in ACTIVE and not run.step)
+a[4].page_link(page_path("compare"), label="Compare", icon=":material/compare_arrows:", query_params={"ids": run.id})
+if a[5].button("Delete", icon=":material/delete:", disabled=run.status == "running", key="run.delete",
+               width="stretch", help="Cancel a running run before deleting it."):
+    confirm_delete(run)
+
+# -- tabs ------------------------------------------------------------------------------------------------
+t_charts, t_samples, t_logs, t_config, t_notes, t_files = st.tabs(
+    ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"], key="run.tabs")
+
+
+@st.fragment(run_every=every)
+def charts() -> None:
+    rows = store.metrics(run_id)
+    if not rows:
+        st.info("No metrics yet: they appear after the first logged steps." if live else
+                "This run logged no metrics.", icon=":material/info:")
+        return
+    series = group_rows(rows)
+    weight, log_y = chart_controls("run")
+    keys = [k for k in series if k not in ("epoch",)]
+    default = [k for k in keys if not k.startswith("lr")] or keys
+    picked = st.multiselect("Metrics", keys, default=default, key="run.metric_keys")
+    metric_grid({k: {run.name: series[k]} for k in picked}, weight=weight, log_y=log_y, key="run")
+
+
+def _nearest(items: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
+    """The last artifact at or before `step` (else the first one)."""
+    best = None
+    for item in items:
+        if item["step"] is None or item["step"] <= step:
+            best = item
+    return best or (items[0] if items else None)
+
+
+@st.fragment(run_every=every)
+def samples() -> None:
+    images = store.artifacts(run_id, kind="samples")
+    texts = store.artifacts(run_id, kind="text")
+    if not images and not texts:
+        st.info("No samples yet: the first grid is saved after "
+                f"{parse_config(run.config).logging.sample_every_n_steps or 'one epoch of'} steps." if live else
+                "This run saved no samples.", icon=":material/info:")
+        return
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for art in images + texts:
+        by_name.setdefault(art["name"], []).append(art)
+    steps = sorted({a["step"] or 0 for a in images + texts})
+    follow = st.toggle("Follow the latest", value=live, key="run.follow", disabled=len(steps) < 2)
+    if follow or st.session_state.get("run.step") not in steps:
+        st.session_state["run.step"] = steps[-1]
+    if len(steps) > 1:
+        step = st.select_slider("Step", steps, key="run.step", disabled=follow,
+                                help="Slide through the samples saved during training.")
+    else:
+        step = steps[0]
+        st.caption(f"Samples at step {step}.")
+    names = sorted(by_name)
+    cols = st.columns(min(3, len(names)))
+    for i, name in enumerate(names):
+        art = _nearest(by_name[name], step)
+        with cols[i % len(cols)]:
+            st.markdown(f"**{name}** · step {art['step'] if art else '–'}")
+            if art is None:
+                continue
+            if art["kind"] == "samples":
+                show_image_file(art["path"])
+            else:
+                st.text(tail_text(art["path"], max_lines=60))
+
+
+@st.fragment(run_every=every)
+def logs() -> None:
+    arts = store.artifacts(run_id, kind="log")
+    paths = list(dict.fromkeys(a["path"] for a in arts))
+    fallback = run.folder / "logs"
+    if fallback.is_dir():
+        paths += [str(p) for p in sorted(fallback.glob("*.log")) if str(p) not in paths]
+    if not paths:
+        st.info("No log yet: the worker writes one when it starts.", icon=":material/info:")
+        return
+    chosen = st.selectbox("Log file", paths, format_func=lambda p: Path(p).name, key="run.log") if len(paths) > 1 \
+        else paths[0]
+    text = tail_text(chosen, max_lines=200)
+    st.code(text or "(empty)", language="log", height=420)
+
+
+with t_charts:
+    charts()
+with t_samples:
+    samples()
+with t_logs:
+    logs()
+with t_config:
+    config_panel(run.config_yaml, cli_command_for(run), file_name=f"{run.id}.yaml", key="run.config")
+with t_notes:
+    with st.form("run.notes_form", border=False):
+        notes = st.text_area("Notes", value=run.notes, height=150, max_chars=10_000,
+                             help="What you tried and what you saw; searchable on the Runs page.")
+        tags_text = st.text_input("Tags", value=", ".join(run.tags), help="Comma separated, e.g. baseline, small")
+        if st.form_submit_button("Save", icon=":material/save:"):
+            tags = [t.strip() for t in tags_text.split(",") if t.strip()]
+            bad = [t for t in tags if len(t) > 40]
+            if bad:
+                st.error(f"Tags must be at most 40 characters; shorten: {', '.join(bad)}")
+            else:
+                try:
+                    store.update(run_id, notes=notes, tags=tags)
+                    st.toast("Saved", icon=":material/check:")
+                except (RunNotFound, OSError) as err:
+                    user_error(err)
+with t_files:
+    ckpts = store.artifacts(run_id, kind="checkpoint")
+    folder_ckpts = sorted((run.folder / "checkpoints").glob("*.ckpt"))
+    files = list(dict.fromkeys([Path(a["path"]) for a in ckpts] + folder_ckpts))
+    st.caption(f"Run folder: `{run.folder}`")
+    if not files:
+        st.info("No checkpoints yet: one is saved at each epoch end.", icon=":material/info:")
+    for path in files:
+        if not path.exists():
+            continue
+        size_mb = path.stat().st_size / 1e6
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1.markdown(f"`{path.name}` · {size_mb:.1f} MB")
+        if size_mb <= MAX_DOWNLOAD_MB:
+            c2.download_button("Download", data=path.read_bytes, file_name=f"{run.id}-{path.name}",
+                               mime="application/octet-stream", key=f"run.dl.{path.name}", on_click="ignore",
+                               icon=":material/download:")
+        else:
+            c2.caption("too large to download here; copy it from the run folder")

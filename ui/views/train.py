@@ -1,0 +1,167 @@
+"""Train: family -> data -> a form generated from the family's config schema -> pre-flight -> Start."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import streamlit as st
+import yaml
+
+from datamodules.builtin import BUILTIN_IMAGES
+from datamodules.uploads import list_uploads
+from genlab import jobs
+from genlab.config import ConfigError, RunConfig, parse_config
+from genlab.errors import GenLabError
+from genlab.registry import FAMILIES
+from genlab.runs import RunNotFound
+from ui.widgets.common import cli_command_for, config_panel, fmt_duration, get_store, open_run, user_error
+from ui.widgets.config_form import config_form, reset_form
+from ui.widgets.preflight import run_estimate
+from ui.widgets.run_picker import pick_run
+from ui.widgets.settings_store import load_settings
+
+store = get_store()
+st.title("Train a model")
+
+# -- a config handed over by Home (preset), a run page (clone) or the loader below -------------------
+if load := st.session_state.pop("train.load", None):
+    cfg = load["config"]
+    family_name = cfg.get("family")
+    if family_name in FAMILIES:
+        st.session_state.setdefault("train.base", {})[family_name] = cfg
+        st.session_state["train.source"] = (family_name, load.get("source", ""))
+        st.session_state["train.parent"] = load.get("parent_id")
+        reset_form(f"train.form.{family_name}")
+        st.session_state["train.family"] = family_name
+
+
+def _queue_load(config: RunConfig, source: str, parent_id: str | None = None) -> None:
+    st.session_state["train.load"] = {"config": config.model_dump(mode="json"), "source": source,
+                                      "parent_id": parent_id}
+
+
+with st.expander("Load a config: a YAML file or a past run", icon=":material/upload_file:"):
+    c1, c2 = st.columns(2)
+    with c1:
+        up = st.file_uploader("YAML config", type=["yaml", "yml"], key="train.yaml_upload",
+                              help="A config saved from GenLab (Download YAML) or one of the presets in configs/.")
+        if up is not None and st.button("Load this file", key="train.load_file", icon=":material/upload:"):
+            try:
+                raw = yaml.safe_load(up.getvalue().decode("utf-8"))
+                _queue_load(parse_config(raw), f"file {up.name}")
+                st.rerun()
+            except (yaml.YAMLError, UnicodeDecodeError) as err:
+                st.error(f"{up.name} is not a readable YAML file ({type(err).__name__}); upload a .yaml text file.")
+            except ConfigError as err:
+                user_error(err, f"{up.name} cannot be used")
+    with c2:
+        past = pick_run(store, "Past run", key="train.past_run", help="Copy the settings of an earlier run.")
+        if past is None:
+            st.caption("No past runs yet.")
+        elif st.button("Load its settings", key="train.load_run", icon=":material/history:"):
+            try:
+                _queue_load(parse_config(past.config), f"run {past.id}", parent_id=past.id)
+                st.rerun()
+            except (ConfigError, RunNotFound) as err:
+                user_error(err, f"Run {past.id} cannot be loaded")
+
+# -- family ------------------------------------------------------------------------------------------
+names = list(FAMILIES)
+if st.session_state.get("train.family") not in FAMILIES:
+    st.session_state["train.family"] = names[0]
+family_name = st.selectbox("Model family", names, key="train.family",
+                           format_func=lambda n: f"{FAMILIES[n].title} — {FAMILIES[n].summary}")
+family = FAMILIES[family_name]
+bases: dict[str, dict[str, Any]] = st.session_state.setdefault("train.base", {})
+if family_name not in bases:
+    prefs = load_settings()
+    default = family.default_config().model_dump(mode="json")
+    default.setdefault("logging", {})["wandb_project"] = prefs["wandb_project"]
+    default["logging"]["wandb_entity"] = prefs["wandb_entity"] or None
+    default["logging"]["wandb"] = prefs["wandb_mode"]
+    bases[family_name] = default
+base = bases[family_name]
+loaded = st.session_state.get("train.source")
+if loaded and loaded[0] == family_name:
+    st.caption(f"Loaded from {loaded[1]}. Change anything below before starting.")
+
+form_key = f"train.form.{family_name}"
+
+# -- data choices (not family-specific: they follow the data section's `source`) ---------------------
+choices: dict[str, list[Any]] = {}
+data_base = base.get("data") or {}
+data_source = st.session_state.get(f"{form_key}.data.source", data_base.get("source"))
+uploads = list_uploads()
+if family.kind == "image" and data_source == "builtin":
+    choices["data.name"] = list(BUILTIN_IMAGES)
+elif data_source in ("zip", "folder"):
+    choices["data.name"] = uploads
+
+st.subheader("Settings")
+raw = config_form(family.config_cls, base, key=form_key, choices=choices)
+if data_source in ("zip", "folder") and not uploads:
+    st.warning("No uploads yet: upload a .zip of images on the Data page first, or type a folder path.",
+               icon=":material/warning:")
+
+config: RunConfig | None = None
+try:
+    config = parse_config(raw)
+except ConfigError as err:
+    lines = str(err).splitlines()[1:] or [str(err)]
+    st.error("These settings need a change before the run can start:\n\n" +
+             "\n".join(f"- {line.strip()}" for line in lines), icon=":material/error:")
+
+if config is not None:
+    data_name = getattr(config.data, "name", None)
+    if config.data.source == "builtin" and data_name in BUILTIN_IMAGES:
+        ds = BUILTIN_IMAGES[data_name]
+        st.caption(f"Data: **{ds.title}** — {ds.description}. Licence: {ds.licence}.")
+
+    yaml_text = config.to_yaml()
+    digest = hashlib.sha1(yaml_text.encode()).hexdigest()[:12]
+
+    st.subheader("Pre-flight estimate")
+    estimates: dict[str, Any] = st.session_state.setdefault("train.estimates", {})
+    if st.button("Estimate size and time", icon=":material/speed:", key="train.estimate",
+                 help="Builds the model and times a few real training steps in a separate process (a few seconds)."):
+        with st.spinner("Building the model and timing a few steps…"):
+            try:
+                estimates[digest] = run_estimate(config)
+            except GenLabError as err:
+                user_error(err, "The estimate failed")
+    est = estimates.get(digest)
+    if est:
+        per_step = est.get("seconds_per_step")
+        spe = est.get("steps_per_epoch") or 0
+        total_steps = spe * config.trainer.max_epochs
+        if config.trainer.max_steps > 0:
+            total_steps = min(total_steps, config.trainer.max_steps) if total_steps else config.trainer.max_steps
+        m = st.columns(5)
+        m[0].metric("Parameters", f"{est['parameters'] / 1e6:.2f} M" if est["parameters"] >= 1e5
+                    else f"{est['parameters']:,}")
+        m[1].metric("Weights", f"{est['weights_mb']:.1f} MB")
+        m[2].metric("Training memory", f"≈ {est['train_memory_mb_estimate']:.0f} MB",
+                    help="Weights, gradients and optimizer state in fp32; activations come on top.")
+        m[3].metric("Time per epoch", fmt_duration(est.get("seconds_per_epoch")),
+                    help=f"{spe} steps per epoch at {per_step:.3f} s/step, measured here." if per_step else None)
+        m[4].metric("Whole run", fmt_duration(per_step * total_steps if per_step else None),
+                    help=f"{total_steps} steps in all (before early stopping).")
+    else:
+        st.caption("Press the button to measure this configuration on this machine.")
+
+    st.subheader("Start")
+    if st.button("Start training", type="primary", icon=":material/play_arrow:", key="train.start"):
+        try:
+            run = jobs.start(config, store, parent_id=st.session_state.get("train.parent"))
+        except (GenLabError, OSError, ValueError) as err:
+            user_error(err, "The run could not start")
+        else:
+            st.session_state.pop("train.parent", None)
+            st.toast(f"Started {run.id}", icon=":material/rocket_launch:")
+            open_run(run.id)
+    st.caption("Training runs in its own background process: closing this tab does not stop it.")
+
+    with st.expander("CLI command and YAML", icon=":material/terminal:"):
+        file_name = f"{config.name or config.family}.yaml"
+        config_panel(yaml_text, cli_command_for(file_name), file_name=file_name, key="train.config")
