@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from genlab.config import ConfigError, RunConfig
+from genlab.families.cgan import CGANRunConfig
+from genlab.families.dcgan import DCGANRunConfig
 from genlab.families.vae import VAERunConfig
 
 if TYPE_CHECKING:
@@ -60,6 +62,18 @@ def _vae_module() -> type[L.LightningModule]:
     return VAEModule
 
 
+def _dcgan_module() -> type[L.LightningModule]:
+    from lightning_modules.dcgan import DCGANModule
+
+    return DCGANModule
+
+
+def _cgan_module() -> type[L.LightningModule]:
+    from lightning_modules.cgan import CGANModule
+
+    return CGANModule
+
+
 def _image_datamodule() -> Callable[[RunConfig], L.LightningDataModule]:
     from datamodules.images import ImageDataModule
 
@@ -82,6 +96,44 @@ FAMILIES: dict[str, Family] = {
             "model": {"latent_dim": 4, "base_width": 8},
             "trainer": {"max_epochs": 1, "max_steps": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
             "logging": {"sample_every_n_steps": 2, "n_samples": 8},
+        },
+    ),
+    # GANs monitor FID (logged at every validation by callbacks/image_metrics.py; a validation between
+    # measurements repeats the last value, so "best" stays the measured best).
+    "dcgan": Family(
+        name="dcgan",
+        title="DCGAN",
+        summary="Deep convolutional GAN: sharp samples from noise; FID/KID/precision/recall measured as it trains.",
+        kind="image",
+        config_cls=DCGANRunConfig,
+        monitor="val/fid",
+        mode="min",
+        module_loader=_dcgan_module,
+        datamodule_loader=_image_datamodule,
+        tiny_overrides={
+            "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
+            "model": {"latent_dim": 8, "g_width": 8, "d_width": 8},
+            "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+            "logging": {"sample_every_n_steps": 4, "n_samples": 16},
+            "metrics": {"features": "pixels", "fid_samples": 64, "class_metrics": False},
+        },
+    ),
+    "cgan": Family(
+        name="cgan",
+        title="Conditional GAN",
+        summary="Class-conditional DCGAN: choose the class to generate; needs a labelled data set.",
+        kind="image",
+        config_cls=CGANRunConfig,
+        monitor="val/fid",
+        mode="min",
+        module_loader=_cgan_module,
+        datamodule_loader=_image_datamodule,
+        tiny_overrides={
+            "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
+            "model": {"latent_dim": 8, "g_width": 8, "d_width": 8},
+            "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+            "logging": {"sample_every_n_steps": 4, "n_samples": 16},
+            "metrics": {"features": "pixels", "fid_samples": 64, "class_metrics": False},
         },
     ),
 }

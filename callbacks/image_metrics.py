@@ -1,0 +1,93 @@
+"""Measures generated-image quality (FID, KID, precision/recall, class scores) during validation.
+
+One job: every `fid_every_n_epochs` epochs (and at the last one) it draws `fid_samples` images from the
+module's `generate`, scores them against the training images and logs `val/fid`, `val/kid`, ... with the
+sample count as `val/fid_samples`. Validations in between log the last measured values again, so the
+family's monitor (`val/fid`) exists at every validation and "best" stays the measured best. The first
+validation always measures, so the monitor is never missing. Rank zero measures; values are logged
+with rank_zero_only, and metrics are off the hot path of the training step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+from genlab.metrics.config import ImageMetricsConfig
+
+
+def _real_data(trainer: L.Trainer) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """uint8 training images (N, C, H, W) and labels (N,) from the data module."""
+    dm = getattr(trainer, "datamodule", None)
+    images = getattr(dm, "images", None)
+    if images is not None:
+        idx = torch.as_tensor(getattr(dm, "train_idx", None) or range(len(images)), dtype=torch.long)
+        labels = getattr(dm, "labels", None)
+        return images[idx], labels[idx] if labels is not None else None
+    xs, ys = [], []
+    for x, y in trainer.train_dataloader if trainer.train_dataloader is not None else []:
+        xs.append((x * 255).round().clamp(0, 255).to(torch.uint8).cpu())
+        ys.append(y.cpu())
+    if not xs:
+        raise RuntimeError("image metrics: no training images to compare with")
+    return torch.cat(xs), torch.cat(ys)
+
+
+class ImageMetricsCallback(L.Callback):
+    def __init__(self, cfg: ImageMetricsConfig) -> None:
+        self.cfg = cfg
+        self.last: dict[str, float] | None = None
+        self._real: tuple[torch.Tensor, torch.Tensor | None] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last": dict(self.last) if self.last else None}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.last = state_dict.get("last")
+
+    def _due(self, trainer: L.Trainer) -> bool:
+        if self.last is None:
+            return True
+        epoch = trainer.current_epoch + 1
+        if epoch % self.cfg.fid_every_n_epochs == 0:
+            return True
+        if trainer.max_epochs is not None and trainer.max_epochs > 0 and epoch >= trainer.max_epochs:
+            return True
+        if trainer.max_steps and trainer.max_steps > 0:
+            per_epoch = trainer.global_step / max(1, epoch)
+            return trainer.global_step + per_epoch > trainer.max_steps
+        return False
+
+    def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
+        from genlab.metrics.evaluate import measure
+
+        if self._real is None:
+            self._real = _real_data(trainer)
+        images, labels = self._real
+        seed = int(getattr(pl_module.run_config, "seed", 0)) + trainer.current_epoch
+        gen = torch.Generator().manual_seed(seed)
+
+        def generate(n: int, y: torch.Tensor | None) -> torch.Tensor:
+            z = torch.randn(n, pl_module.run_config.model.latent_dim, generator=gen)
+            return pl_module.generate(n, labels=y, z=z)
+
+        return measure(generate, images, labels, int(pl_module.data_info.get("num_classes") or 0), self.cfg,
+                       conditional=bool(getattr(pl_module, "conditional", False)), device=pl_module.device, seed=seed)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        if trainer.is_global_zero and self._due(trainer):
+            was_training = pl_module.training
+            pl_module.eval()
+            try:
+                self.last = self.measure(trainer, pl_module)
+            finally:
+                pl_module.train(was_training)
+        if self.last is None:
+            return
+        for name, value in self.last.items():
+            pl_module.log(f"val/{name}", float(value), on_step=False, on_epoch=True, rank_zero_only=True,
+                          prog_bar=name == "fid")

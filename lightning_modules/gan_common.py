@@ -1,0 +1,491 @@
+"""What the image GANs share: DCGAN nets, the three adversarial losses, DiffAugment, EMA, the training step.
+
+The nets follow Radford et al. (2015): transposed convs with BatchNorm+ReLU and a Tanh output in G,
+strided convs with LeakyReLU in D, N(0, 0.02) init. Every supported side (16, 28, 32, 64) is reached by
+doubling from a 4x4 (or 7x7 for 28 px) seed, so one builder covers all of them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.config import ConfigError
+from genlab.optim import build_optimizer, build_scheduler
+from lightning_modules.base import GenLabModule
+
+SUPPORTED_SIZES = (16, 28, 32, 64)
+
+
+def check_image_size(size: int) -> None:
+    if size not in SUPPORTED_SIZES:
+        raise ConfigError(
+            f"data.image_size: the GANs support {', '.join(map(str, SUPPORTED_SIZES))} px images, got {size}; "
+            "set data.image_size to one of them"
+        )
+
+
+def _plan(size: int) -> tuple[int, int]:
+    """(seed side, number of doublings) that reach `size`: 28 = 7*2*2, 64 = 4*2^4."""
+    check_image_size(size)
+    seed = 7 if size == 28 else 4
+    return seed, int(round(math.log2(size // seed)))
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN's weight init: conv weights N(0, 0.02), norm scales N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+            weight = getattr(m, "weight_orig", m.weight)  # spectral norm keeps the raw weight here
+            nn.init.normal_(weight, 0.0, 0.02)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    """z (B, in_dim) -> image (B, C, S, S) in [-1, 1]."""
+
+    def __init__(self, in_dim: int, channels: int, size: int, width: int, batchnorm: bool = True) -> None:
+        super().__init__()
+        seed, ups = _plan(size)
+        widths = [width * 2 ** (ups - 1 - i) for i in range(ups)]  # e.g. 64 px: [8w, 4w, 2w, w]
+        layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, widths[0], seed, 1, 0, bias=not batchnorm)]
+        layers += [nn.BatchNorm2d(widths[0]) if batchnorm else nn.Identity(), nn.ReLU(True)]
+        for i in range(ups - 1):
+            layers += [nn.ConvTranspose2d(widths[i], widths[i + 1], 4, 2, 1, bias=not batchnorm),
+                       nn.BatchNorm2d(widths[i + 1]) if batchnorm else nn.Identity(), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.in_dim = in_dim
+        dcgan_init(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], self.in_dim, 1, 1))  # (B, C, S, S)
+
+
+class MinibatchStd(nn.Module):
+    """Appends one channel holding the mean std-dev of features across the batch (Karras et al. 2018)."""
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g = min(self.group, b)
+        while b % g:  # the largest group size <= self.group that divides the batch
+            g -= 1
+        y = x.float().view(g, -1, c, h, w)
+        y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/g,)
+        y = y.view(-1, 1, 1, 1).repeat(g, 1, h, w).to(x.dtype)  # (B, 1, H, W)
+        return torch.cat([x, y], dim=1)
+
+
+def _norm(kind: str, ch: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(ch)
+    if kind == "layer":
+        return nn.GroupNorm(1, ch)
+    return nn.Identity()
+
+
+class Discriminator(nn.Module):
+    """image (B, C, S, S) -> logit (B,), or features (B, F) when `feature_out` (for a projection head)."""
+
+    def __init__(self, channels: int, size: int, width: int, norm: str = "batch", spectral_norm: bool = False,
+                 minibatch_std: bool = False, leaky_slope: float = 0.2, feature_out: bool = False) -> None:
+        super().__init__()
+        seed, downs = _plan(size)
+        sn = nn.utils.spectral_norm if spectral_norm else (lambda m: m)
+        widths = [width * 2 ** i for i in range(downs)]  # e.g. 64 px: [w, 2w, 4w, 8w]
+        layers: list[nn.Module] = [sn(nn.Conv2d(channels, widths[0], 4, 2, 1)), nn.LeakyReLU(leaky_slope, True)]
+        for i in range(downs - 1):
+            layers += [sn(nn.Conv2d(widths[i], widths[i + 1], 4, 2, 1, bias=norm == "none")),
+                       _norm(norm, widths[i + 1]), nn.LeakyReLU(leaky_slope, True)]
+        if minibatch_std:
+            layers.append(MinibatchStd())
+        self.body = nn.Sequential(*layers)  # (B, widths[-1] (+1), seed, seed)
+        last_in = widths[-1] + int(minibatch_std)
+        self.feature_dim = widths[-1] * 2 if feature_out else 1
+        self.head = sn(nn.Conv2d(last_in, self.feature_dim, seed, 1, 0))
+        self.feature_out = feature_out
+        self.leaky_slope = leaky_slope
+        dcgan_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(self.body(x)).flatten(1)  # (B, F)
+        if self.feature_out:
+            return F.leaky_relu(h, self.leaky_slope)
+        return h.squeeze(1)  # (B,)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Losses (logits in, scalar out)
+
+
+def d_loss_fn(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    if kind == "nonsat":
+        real_t = torch.full_like(real_logits, 1.0 - smoothing)
+        return (F.binary_cross_entropy_with_logits(real_logits, real_t)
+                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    if kind == "hinge":
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    if kind == "wgan-gp":
+        # the small drift term keeps the critic's output near 0 (Karras et al.)
+        return fake_logits.mean() - real_logits.mean() + 1e-3 * (real_logits ** 2).mean()
+    raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+def g_loss_fn(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    if kind == "nonsat":
+        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    return -fake_logits.mean()  # hinge and WGAN share the generator loss
+
+
+def gradient_penalty(critic: Any, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al.): (||grad_x D(x_hat)|| - 1)^2 on random interpolates of real and fake."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    out = critic(x_hat)
+    grad, = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+
+
+# ---------------------------------------------------------------------------------------------------
+# DiffAugment (Zhao et al. 2020): the same differentiable augmentation for real and fake inputs of D
+
+
+def _color(x: torch.Tensor) -> torch.Tensor:
+    b = x.shape[0]
+    x = x + (torch.rand(b, 1, 1, 1, device=x.device, dtype=x.dtype) - 0.5)  # brightness
+    if x.shape[1] > 1:
+        mean = x.mean(dim=1, keepdim=True)
+        x = (x - mean) * (torch.rand(b, 1, 1, 1, device=x.device, dtype=x.dtype) * 2) + mean  # saturation
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (torch.rand(b, 1, 1, 1, device=x.device, dtype=x.dtype) + 0.5) + mean  # contrast
+
+
+def _translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+    b, _, h, w = x.shape
+    sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    dy = torch.randint(-sh, sh + 1, (b, 1, 1), device=x.device)
+    dx = torch.randint(-sw, sw + 1, (b, 1, 1), device=x.device)
+    gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
+    gy = (gy.unsqueeze(0) + dy).clamp(-1, h)  # (B, H, W); -1 and h index the zero padding
+    gx = (gx.unsqueeze(0) + dx).clamp(-1, w)
+    padded = F.pad(x, (1, 1, 1, 1))  # (B, C, H+2, W+2)
+    flat = padded.flatten(2)  # (B, C, (H+2)(W+2))
+    index = ((gy + 1) * (w + 2) + (gx + 1)).flatten(1)  # (B, H*W)
+    out = flat.gather(2, index.unsqueeze(1).expand(-1, x.shape[1], -1))
+    return out.view_as(x)
+
+
+def _cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
+    b, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    cy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device)
+    cx = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device)
+    gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
+    inside = ((gy.unsqueeze(0) - cy).abs() < ch // 2 + 1) & ((gx.unsqueeze(0) - cx).abs() < cw // 2 + 1)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+_AUGMENTS = {"color": _color, "translation": _translation, "cutout": _cutout}
+
+
+def diff_augment(x: torch.Tensor, policy: str) -> torch.Tensor:
+    """Apply the comma-separated policy ("color,translation,cutout"); "off" returns x unchanged."""
+    if not policy or policy == "off":
+        return x
+    for name in policy.split(","):
+        x = _AUGMENTS[name.strip()](x)
+    return x
+
+
+# ---------------------------------------------------------------------------------------------------
+# EMA of the generator
+
+
+class EMA:
+    """Keeps `shadow` = exponential moving average of `model`'s parameters (buffers copied as they are)."""
+
+    def __init__(self, decay: float) -> None:
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, shadow: nn.Module, model: nn.Module, average: bool = True) -> None:
+        decay = self.decay if average else 0.0
+        for s, p in zip(shadow.parameters(), model.parameters()):
+            s.lerp_(p.detach(), 1.0 - decay)
+        for s, b in zip(shadow.buffers(), model.buffers()):
+            s.copy_(b)
+
+
+def make_shadow(model: nn.Module) -> nn.Module:
+    shadow = copy.deepcopy(model)
+    shadow.requires_grad_(False)
+    shadow.eval()
+    return shadow
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latent batches a, b (B, D) at fractions t (B, 1) — stays on the shell."""
+    an, bn = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    omega = torch.acos((an * bn).sum(1, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+# ---------------------------------------------------------------------------------------------------
+# The shared LightningModule
+
+
+class GANModule(GenLabModule):
+    """Manual-optimisation GAN step shared by DCGAN and cGAN; subclasses build G and D and condition them.
+
+    Step order per batch (Lightning's GAN template): D on real vs detached fakes, then every n_critic-th
+    batch a G step. `trainer.global_step` counts optimizer steps of both nets, as Lightning does for
+    manual optimisation.
+    """
+
+    conditional = False
+
+    def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
+        super().__init__(config, data_info)
+        self.automatic_optimization = False
+        size = int(data_info.get("image_size", self.run_config.data.image_size))
+        check_image_size(size)
+        self.channels = int(data_info.get("channels", 1))
+        self.image_size = size
+        m = self.run_config.model
+        self.loss_kind = m.loss
+        if m.d_norm == "auto":
+            self.d_norm = "none" if m.spectral_norm else ("layer" if m.loss == "wgan-gp" else "batch")
+        else:
+            self.d_norm = m.d_norm
+        self.build_nets()
+        self.g_ema: nn.Module | None = make_shadow(self.generator) if m.ema_decay > 0 else None
+        self._ema = EMA(m.ema_decay)
+        n = self.run_config.logging.n_samples
+        g = torch.Generator().manual_seed(self.run_config.seed + 1)
+        self.register_buffer("fixed_z", torch.randn(n, m.latent_dim, generator=g), persistent=True)
+        self.register_buffer("interp_z", torch.randn(2 * 8, m.latent_dim, generator=g), persistent=True)
+        self.g_steps = 0
+        self.d_batches = 0
+        self.sample_grid_rows = {"interpolation": 8}  # read by the samples callback
+
+    # -- subclass hooks -----------------------------------------------------------------------------
+
+    def build_nets(self) -> None:
+        raise NotImplementedError
+
+    def generate_from(self, net: nn.Module, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """Images in [-1, 1] (B, C, S, S) from z (B, D) and labels y (B,) (ignored unconditionally)."""
+        raise NotImplementedError
+
+    def discriminate(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator to sample from: the EMA copy when it is on."""
+        return self.g_ema if self.g_ema is not None else self.generator
+
+    def _d_input(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.run_config.model
+        x = diff_augment(x, m.diffaugment)
+        if m.instance_noise > 0:
+            sigma = m.instance_noise * max(0.0, 1.0 - self.g_steps / m.instance_noise_steps)
+            if sigma > 0:
+                x = x + sigma * torch.randn_like(x)
+        return x
+
+    def _labels(self, y: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+    def _random_labels(self, n: int) -> torch.Tensor | None:
+        return None
+
+    def _clip(self, opt: Any) -> None:
+        clip = self.run_config.trainer.gradient_clip_val
+        if clip > 0:
+            self.clip_gradients(opt, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+
+    def _step_schedulers(self, interval: str) -> None:
+        scheds = self.lr_schedulers()
+        if scheds is None:
+            return
+        if not isinstance(scheds, list):
+            scheds = [scheds]
+        for s in scheds:
+            if self._sched_interval == interval:
+                s.step()
+
+    # -- Lightning hooks ------------------------------------------------------------------------------
+
+    def on_fit_start(self) -> None:
+        if self.run_config.trainer.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def configure_optimizers(self) -> Any:
+        o = self.run_config.optim
+        betas = (o.beta1, o.beta2)
+        opt_g = build_optimizer(self.generator.parameters(), o, lr=o.lr_g, betas=betas)
+        opt_d = build_optimizer(self.discriminator.parameters(), o, lr=o.lr_d, betas=betas)
+        total = self.total_training_steps()
+        sg = build_scheduler(opt_g, o, total, "val/fid")  # type: ignore[arg-type]  # duck-typed GAN optim config
+        sd = build_scheduler(opt_d, o, total, "val/fid")  # type: ignore[arg-type]
+        self._sched_interval = sg["interval"] if sg else "none"
+        if sg is None:
+            return [opt_g, opt_d]
+        return [opt_g, opt_d], [sg, sd]
+
+    def configure_callbacks(self) -> list[Any]:
+        """The image-metrics callback rides with the module, so any Trainer that fits a GAN measures it."""
+        cfg = getattr(self.run_config, "metrics", None)
+        if cfg is None:
+            return []
+        from callbacks.image_metrics import ImageMetricsCallback
+
+        return [ImageMetricsCallback(cfg)]
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        y_cond = self._labels(y)
+        if self.conditional:
+            keep = y >= 0  # partially labelled sets: unlabelled images cannot condition anything
+            if not bool(keep.all()):
+                x, y_cond = x[keep], y_cond[keep]
+            if x.shape[0] < 2:
+                return None
+        real = x * 2.0 - 1.0  # (B, C, S, S) in [-1, 1]
+        if self.run_config.trainer.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        b = real.shape[0]
+        m, o = self.run_config.model, self.run_config.optim
+        opt_g, opt_d = self.optimizers()
+
+        # ---- discriminator: real vs detached fakes
+        z = torch.randn(b, m.latent_dim, device=self.device, dtype=real.dtype)
+        with torch.no_grad():
+            fake = self.generate_from(self.generator, z, y_cond)
+        with self.toggled_optimizer(opt_d):
+            real_logits = self.discriminate(self._d_input(real), y_cond)
+            fake_logits = self.discriminate(self._d_input(fake.detach()), y_cond)
+            d_loss = d_loss_fn(m.loss, real_logits.float(), fake_logits.float(), m.label_smoothing)
+            if m.loss == "wgan-gp" and m.gp_weight > 0:
+                gp = gradient_penalty(lambda t: self.discriminate(t, y_cond), real, fake.detach())
+                d_loss = d_loss + m.gp_weight * gp
+                self.log("train/gp", gp.detach(), on_step=True, on_epoch=False)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            self._clip(opt_d)
+            opt_d.step()
+        self.d_batches += 1
+        self.log_dict({"train/d_loss": d_loss.detach(), "train/d_real": real_logits.detach().float().mean(),
+                       "train/d_fake": fake_logits.detach().float().mean()}, on_step=True, on_epoch=True, prog_bar=False)
+
+        # ---- generator every n_critic batches
+        if self.d_batches % o.n_critic == 0:
+            with self.toggled_optimizer(opt_g):
+                z = torch.randn(b, m.latent_dim, device=self.device, dtype=real.dtype)
+                y_fake = y_cond if y_cond is not None else None
+                fake = self.generate_from(self.generator, z, y_fake)
+                g_loss = g_loss_fn(m.loss, self.discriminate(self._d_input(fake), y_fake).float())
+                opt_g.zero_grad(set_to_none=True)
+                self.manual_backward(g_loss)
+                self._clip(opt_g)
+                opt_g.step()
+            self.g_steps += 1
+            if self.g_ema is not None:
+                self._ema.update(self.g_ema, self.generator, average=self.g_steps > m.ema_start_step)
+            self.log("train/g_loss", g_loss.detach(), on_step=True, on_epoch=True, prog_bar=True)
+            self._step_schedulers("step")
+        return None
+
+    def on_train_epoch_end(self) -> None:
+        self._step_schedulers("epoch")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """Cheap per-batch scores: D's loss on held-out reals vs fresh fakes, and G's loss against it."""
+        x, y = batch
+        y_cond = self._labels(y)
+        if self.conditional:
+            keep = y >= 0
+            x, y_cond = x[keep], y_cond[keep]
+            if x.shape[0] == 0:
+                return
+        real = x * 2.0 - 1.0
+        z = torch.randn(real.shape[0], self.run_config.model.latent_dim, device=self.device, dtype=real.dtype)
+        fake = self.generate_from(self.sampler, z, y_cond)
+        real_logits = self.discriminate(real, y_cond).float()
+        fake_logits = self.discriminate(fake, y_cond).float()
+        m = self.run_config.model
+        self.log("val/d_loss", d_loss_fn(m.loss, real_logits, fake_logits), on_epoch=True, batch_size=real.shape[0])
+        self.log("val/g_loss", g_loss_fn(m.loss, fake_logits), on_epoch=True, batch_size=real.shape[0])
+
+    # -- checkpoint state that is not a tensor -----------------------------------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["gan_counters"] = {"g_steps": int(self.g_steps), "d_batches": int(self.d_batches)}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        counters = checkpoint.get("gan_counters") or {}
+        self.g_steps = int(counters.get("g_steps", 0))
+        self.d_batches = int(counters.get("d_batches", 0))
+
+    # -- generation ---------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(self, n: int, labels: torch.Tensor | int | None = None, seed: int | None = None,
+                 z: torch.Tensor | None = None) -> torch.Tensor:
+        """n images in [0, 1] (n, C, S, S) from the sampling generator (EMA copy when on), in eval mode."""
+        d = self.run_config.model.latent_dim
+        if z is None:
+            g = torch.Generator().manual_seed(seed) if seed is not None else None
+            z = torch.randn(n, d, generator=g)
+        z = z.to(self.device)
+        y = None
+        if self.conditional:
+            if labels is None:
+                y = torch.arange(n) % self.num_classes
+            elif isinstance(labels, int):
+                if not 0 <= labels < self.num_classes:
+                    raise ValueError(f"class index {labels} is outside 0..{self.num_classes - 1}")
+                y = torch.full((n,), labels, dtype=torch.long)
+            else:
+                y = labels.long().cpu()
+            y = y.to(self.device)
+        net = self.sampler
+        was_training = net.training
+        net.eval()
+        try:
+            out = self.generate_from(net, z, y)
+        finally:
+            net.train(was_training)
+        return ((out.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+    def _interpolation(self) -> torch.Tensor:
+        """8 rows of 8 steps: each row walks (slerp) from one fixed z to another."""
+        a, b = self.interp_z[:8], self.interp_z[8:]  # (8, D)
+        t = torch.linspace(0, 1, 8, device=a.device)
+        z = torch.stack([slerp(a, b, ti.expand(8, 1)) for ti in t], dim=1).reshape(64, -1)  # (8*8, D) row-major
+        labels = None
+        if self.conditional:
+            labels = (torch.arange(8, device=a.device) % self.num_classes).repeat_interleave(8)
+        return self.generate(64, labels=labels, z=z)
+
+    def sample_images(self) -> dict[str, torch.Tensor]:
+        out = {"samples": self.generate(self.fixed_z.shape[0], z=self.fixed_z),
+               "interpolation": self._interpolation()}
+        return out
