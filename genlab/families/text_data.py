@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from genlab.config import Section
 
@@ -26,12 +26,6 @@ class TextDataConfig(Section):
     max_chars: int | None = Field(None, ge=1000, description="Use at most this many characters of the corpus (quick experiments); empty uses all")
     system_prompt: str = Field("", max_length=4000, description="System prompt put before every chat example (empty: the chat template's default)")
     eval_pairs: int = Field(16, ge=0, le=512, description="Held-out prompt -> continuation (or response) pairs scored with BLEU/chrF at each validation (0: off)")
-    eval_prompt_tokens: int = Field(32, ge=4, le=1024, description="Prompt length of each plain-text evaluation pair, in tokens")
+    eval_prompt_tokens: int = Field(32, ge=4, le=1024, description="Prompt length of each plain-text evaluation pair, in tokens (at most half the block)")
     eval_new_tokens: int = Field(32, ge=1, le=1024, description="Tokens generated (greedy) for each evaluation pair")
     num_workers: int = Field(0, ge=0, le=32, description="Background data-loading processes (0 loads in the training process)")
-
-    @model_validator(mode="after")
-    def _check(self) -> TextDataConfig:
-        if self.eval_pairs and self.eval_prompt_tokens >= self.block_size:
-            raise ValueError("data.eval_prompt_tokens must be smaller than data.block_size")
-        return self
