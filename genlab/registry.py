@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from genlab.config import ConfigError, RunConfig
 from genlab.families.cgan import CGANRunConfig
 from genlab.families.dcgan import DCGANRunConfig
+from genlab.families.cyclegan import CycleGANRunConfig
+from genlab.families.pix2pix import Pix2PixRunConfig
 from genlab.families.vae import VAERunConfig
 
 if TYPE_CHECKING:
@@ -80,6 +82,24 @@ def _image_datamodule() -> Callable[[RunConfig], L.LightningDataModule]:
     return ImageDataModule
 
 
+def _cyclegan_module() -> type[L.LightningModule]:
+    from lightning_modules.cyclegan import CycleGANModule
+
+    return CycleGANModule
+
+
+def _pix2pix_module() -> type[L.LightningModule]:
+    from lightning_modules.pix2pix import Pix2PixModule
+
+    return Pix2PixModule
+
+
+def _paired_datamodule() -> Callable[[RunConfig], L.LightningDataModule]:
+    from datamodules.paired import PairedDataModule
+
+    return PairedDataModule
+
+
 FAMILIES: dict[str, Family] = {
     "vae": Family(
         name="vae",
@@ -134,6 +154,41 @@ FAMILIES: dict[str, Family] = {
             "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
             "logging": {"sample_every_n_steps": 4, "n_samples": 16},
             "metrics": {"features": "pixels", "fid_samples": 64, "class_metrics": False},
+        },
+    ),
+    # Image-to-image translation (two domains A and B; datamodules/paired.py).
+    "cyclegan": Family(
+        name="cyclegan",
+        title="CycleGAN",
+        summary="Unpaired image-to-image translation A <-> B (two ResNet generators, PatchGANs, cycle loss).",
+        kind="paired",
+        config_cls=CycleGANRunConfig,
+        monitor="val/cycle_l1",
+        mode="min",
+        module_loader=_cyclegan_module,
+        datamodule_loader=_paired_datamodule,
+        tiny_overrides={
+            "data": {"name": "edges2emoji", "image_size": 16, "batch_size": 4, "max_items": 32, "min_images": 8},
+            "model": {"gen_width": 8, "gen_blocks": 2, "disc_width": 8, "disc_layers": 2, "pool_size": 8, "n_panel": 4},
+            "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+            "logging": {"sample_every_n_steps": 2, "n_samples": 8},
+        },
+    ),
+    "pix2pix": Family(
+        name="pix2pix",
+        title="pix2pix",
+        summary="Paired image-to-image translation A -> B (U-Net generator, conditional PatchGAN, L1 x 100).",
+        kind="paired",
+        config_cls=Pix2PixRunConfig,
+        monitor="val/l1",
+        mode="min",
+        module_loader=_pix2pix_module,
+        datamodule_loader=_paired_datamodule,
+        tiny_overrides={
+            "data": {"name": "edges2emoji", "image_size": 16, "batch_size": 4, "max_items": 32, "min_images": 8},
+            "model": {"gen_width": 8, "unet_depth": 4, "disc_width": 8, "disc_layers": 2, "n_panel": 4},
+            "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+            "logging": {"sample_every_n_steps": 2, "n_samples": 8},
         },
     ),
 }
