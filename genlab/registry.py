@@ -114,7 +114,7 @@ FAMILIES: dict[str, Family] = {
         tiny_overrides={
             "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
             "model": {"latent_dim": 4, "base_width": 8},
-            "trainer": {"max_epochs": 1, "max_steps": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+            "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
             "logging": {"sample_every_n_steps": 2, "n_samples": 8},
         },
     ),

@@ -72,7 +72,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     value REAL,
     time REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS metrics_run_key ON metrics(run_id, key, step);
+CREATE UNIQUE INDEX IF NOT EXISTS metrics_run_key_step ON metrics(run_id, key, step);
 CREATE TABLE IF NOT EXISTS artifacts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL,
@@ -389,13 +389,14 @@ class RunStore:
     # -- metrics -----------------------------------------------------------------------------------
 
     def log_metrics(self, run_id: str, step: int, values: dict[str, float], epoch: int | None = None) -> None:
-        """Append one step's metrics in one transaction."""
+        """Record one step's metrics in one transaction; a step logged again (a resumed run replaying the
+        step after its checkpoint) replaces the old value, so a series never holds duplicate steps."""
         now = time.time()
         rows = [(run_id, int(step), epoch, k, _as_float(v), now) for k, v in values.items()]
         if not rows:
             return
         with self._write() as con:
-            con.executemany("INSERT INTO metrics (run_id, step, epoch, key, value, time) VALUES (?,?,?,?,?,?)", rows)
+            con.executemany("INSERT OR REPLACE INTO metrics (run_id, step, epoch, key, value, time) VALUES (?,?,?,?,?,?)", rows)
 
     def metric_keys(self, run_id: str) -> list[str]:
         rows = self._con().execute("SELECT DISTINCT key FROM metrics WHERE run_id=? ORDER BY key", (run_id,))
