@@ -9,7 +9,6 @@ import streamlit as st
 import yaml
 
 from datamodules.builtin import BUILTIN_IMAGES
-from datamodules.uploads import list_uploads
 from genlab import jobs
 from genlab.config import ConfigError, RunConfig, parse_config
 from genlab.errors import GenLabError
@@ -17,6 +16,7 @@ from genlab.registry import FAMILIES
 from genlab.runs import RunNotFound
 from ui.widgets.common import cli_command_for, config_panel, fmt_duration, get_store, open_run, user_error
 from ui.widgets.config_form import config_form, reset_form
+from ui.widgets.data_sources import name_choices
 from ui.widgets.preflight import run_estimate
 from ui.widgets.run_picker import pick_run
 from ui.widgets.settings_store import load_settings
@@ -92,16 +92,14 @@ form_key = f"train.form.{family_name}"
 choices: dict[str, list[Any]] = {}
 data_base = base.get("data") or {}
 data_source = st.session_state.get(f"{form_key}.data.source", data_base.get("source"))
-uploads = list_uploads()
-if family.kind == "image" and data_source == "builtin":
-    choices["data.name"] = list(BUILTIN_IMAGES)
-elif data_source in ("zip", "folder"):
-    choices["data.name"] = uploads
+suggested = name_choices(family.kind, data_source)
+if suggested is not None:
+    choices["data.name"] = suggested
 
 st.subheader("Settings")
 raw = config_form(family.config_cls, base, key=form_key, choices=choices)
-if data_source in ("zip", "folder") and not uploads:
-    st.warning("No uploads yet: upload a .zip of images on the Data page first, or type a folder path.",
+if data_source in ("zip", "folder", "upload") and not suggested:
+    st.warning("No uploads yet: upload your data on the Data page first, or type a path.",
                icon=":material/warning:")
 
 config: RunConfig | None = None

