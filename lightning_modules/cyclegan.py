@@ -47,7 +47,7 @@ class CycleGANModule(GenLabModule):
         self.register_buffer("fixed_a", torch.zeros(n, ca, size, size))
         self.register_buffer("fixed_b", torch.zeros(n, cb, size, size))
         self.sample_grid_rows = {"AtoB": 3, "BtoA": 3}
-        self.evaluator = TranslationEval(["AtoB", "BtoA"], bool(data_info.get("aligned_val", False)), m.eval_fid, size)
+        self.evaluator = TranslationEval(["AtoB", "BtoA"], bool(data_info.get("aligned_val", False)), m.eval_fid, size, m.fid_features)
 
     # -- inference ---------------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ class Pix2PixModule(GenLabModule):
         self.register_buffer("fixed_in", torch.zeros(n, c_in, size, size))
         self.register_buffer("fixed_target", torch.zeros(n, c_out, size, size))
         self.sample_grid_rows = {m.direction: 3}
-        self.evaluator = TranslationEval([""], True, m.eval_fid, size)
+        self.evaluator = TranslationEval([""], True, m.eval_fid, size, m.fid_features)
 
     # -- inference ---------------------------------------------------------------------------------
 

@@ -240,12 +240,13 @@ class TranslationEval(nn.Module):
     real images of the target domain and need no pairs. Names: val/l1_AtoB ... (or val/l1 with suffix "").
     """
 
-    def __init__(self, directions: list[str], aligned: bool, fid: bool, image_size: int) -> None:
+    def __init__(self, directions: list[str], aligned: bool, fid: bool, image_size: int,
+                 fid_features: str = "inception") -> None:
         super().__init__()
         from torchmetrics import MeanMetric
         from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
-        self.directions, self.aligned, self.fid = list(directions), aligned, fid
+        self.directions, self.aligned, self.fid, self.fid_features = list(directions), aligned, fid, fid_features
         kernel = 11 if image_size >= 32 else 7
         self.l1 = nn.ModuleDict({d or "_": MeanMetric() for d in self.directions})
         self.psnr = nn.ModuleDict({d or "_": PeakSignalNoiseRatio(data_range=1.0) for d in self.directions})
@@ -285,7 +286,7 @@ class TranslationEval(nn.Module):
                 out[self._name("ssim", d)] = float(self.ssim[key].compute())
             if self.fid and self._fake[d]:
                 out.update({self._name(k, d): v for k, v in
-                            fid_kid(torch.cat(self._real[d]), torch.cat(self._fake[d])).items()})
+                            fid_kid(torch.cat(self._real[d]), torch.cat(self._fake[d]), self.fid_features).items()})
         for metrics in (self.l1, self.psnr, self.ssim):
             for m in metrics.values():
                 m.reset()
@@ -295,8 +296,18 @@ class TranslationEval(nn.Module):
         return out
 
 
-def fid_kid(real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
-    """FID and KID between two image sets (N, C, H, W) in [0, 1], with the shared offline Inception features."""
-    from genlab.metrics.evaluate import fid_kid as shared_fid_kid  # the image families' metric code
+def fid_kid(real: torch.Tensor, fake: torch.Tensor, features: str = "inception") -> dict[str, float]:
+    """FID and KID between real and translated images (N, C, H, W) in [0, 1], with genlab.metrics' features.
 
-    return shared_fid_kid(real, fake)
+    Inception-v3 by default (falls back to 16x16 pixels, with a message, when its weights are missing).
+    """
+    from genlab.metrics.features import extract, get_extractor
+    from genlab.metrics.scores import fid, kid
+
+    extractor, kind = get_extractor(features)
+    real_feats, fake_feats = extract(extractor, real), extract(extractor, fake)
+    if len(real_feats) < 2 or len(fake_feats) < 2:
+        return {}
+    kid_mean, _ = kid(real_feats, fake_feats, subsets=10, subset_size=min(100, len(real_feats), len(fake_feats)))
+    return {"fid": fid(real_feats, fake_feats), "kid": kid_mean, "fid_samples": float(len(fake_feats)),
+            "fid_pixel_features": float(kind == "pixels")}

@@ -23,6 +23,7 @@ class Pix2PixModelConfig(Section):
     lr_d: float | None = Field(None, gt=0.0, le=1.0, description="Discriminator learning rate (empty: optim.lr)")
     constant_lr_fraction: float = Field(0.5, ge=0.0, le=1.0, description="Share of training at constant learning rate before it decays linearly to zero")
     eval_fid: bool = Field(False, description="Also compute FID/KID of the translations at validation (slow on a CPU)")
+    fid_features: Literal["inception", "pixels"] = Field("inception", description="FID/KID feature space: Inception-v3 (standard; slow on a CPU) or 16x16 pixels (fast, only comparable between GenLab runs)")
     n_panel: int = Field(6, ge=1, le=32, description="Validation images in each sample panel (input | translation | target)")
 
 
