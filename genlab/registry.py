@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from genlab.config import ConfigError, RunConfig
 from genlab.families.cgan import CGANRunConfig
 from genlab.families.dcgan import DCGANRunConfig
+from genlab.families.gpt import GPTRunConfig
 from genlab.families.cyclegan import CycleGANRunConfig
 from genlab.families.pix2pix import Pix2PixRunConfig
+from genlab.families.rnn import RNNRunConfig
 from genlab.families.vae import VAERunConfig
 
 if TYPE_CHECKING:
@@ -99,6 +101,28 @@ def _paired_datamodule() -> Callable[[RunConfig], L.LightningDataModule]:
 
     return PairedDataModule
 
+
+def _gpt_module() -> type[L.LightningModule]:
+    from lightning_modules.gpt import GPTModule
+
+    return GPTModule
+
+
+def _rnn_module() -> type[L.LightningModule]:
+    from lightning_modules.rnn import RNNModule
+
+    return RNNModule
+
+
+def _text_datamodule() -> Callable[[RunConfig], L.LightningDataModule]:
+    from datamodules.text import TextDataModule
+
+    return TextDataModule
+
+
+_TINY_TEXT_DATA = {"name": "shakespeare", "max_chars": 20_000, "block_size": 32, "batch_size": 8, "vocab_size": 300,
+                   "eval_pairs": 2, "eval_prompt_tokens": 8, "eval_new_tokens": 8}
+_TINY_TEXT_TRAINER = {"max_epochs": 1, "max_steps": 4, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1}
 
 FAMILIES: dict[str, Family] = {
     "vae": Family(
@@ -189,6 +213,40 @@ FAMILIES: dict[str, Family] = {
             "model": {"gen_width": 8, "unet_depth": 4, "disc_width": 8, "disc_layers": 2, "n_panel": 4},
             "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
             "logging": {"sample_every_n_steps": 2, "n_samples": 8},
+        },
+    ),
+    "gpt": Family(
+        name="gpt",
+        title="GPT (text)",
+        summary="A GPT-2-shaped transformer trained from scratch on your text, or a pretrained LM (offline SmolLM2) fine-tuned fully or with LoRA; chatbots from dialogue data.",
+        kind="text",
+        config_cls=GPTRunConfig,
+        monitor="val/loss",
+        mode="min",
+        module_loader=_gpt_module,
+        datamodule_loader=_text_datamodule,
+        tiny_overrides={
+            "data": dict(_TINY_TEXT_DATA, tokenizer="bpe"),
+            "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "sample_prompts": ["ROMEO:"], "sample_new_tokens": 8},
+            "trainer": _TINY_TEXT_TRAINER,
+            "logging": {"sample_every_n_steps": 2},
+        },
+    ),
+    "rnn": Family(
+        name="rnn",
+        title="Char-RNN (LSTM/GRU)",
+        summary="The classic character-level LSTM/GRU language model: the baseline that shows what attention buys.",
+        kind="text",
+        config_cls=RNNRunConfig,
+        monitor="val/loss",
+        mode="min",
+        module_loader=_rnn_module,
+        datamodule_loader=_text_datamodule,
+        tiny_overrides={
+            "data": dict(_TINY_TEXT_DATA, tokenizer="char"),
+            "model": {"n_layer": 1, "hidden": 32, "embed_dim": 16, "sample_prompts": ["ROMEO:"], "sample_new_tokens": 8},
+            "trainer": _TINY_TEXT_TRAINER,
+            "logging": {"sample_every_n_steps": 2},
         },
     ),
 }

@@ -1,0 +1,295 @@
+"""Text generation and chat for the text families (GPT, RNN): sampling, streaming, stop strings,
+multi-turn chat with the model's chat template, and safety screening of every returned text.
+
+A text module provides `next_logits(ids (1, t), cache) -> (logits (1, V), cache)`, `context_window`,
+`tokenizer` and `is_chat`; everything here works through those, so the GPT and the RNN share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from genlab.errors import GenLabError
+from genlab.safety import SafetyResult, screen
+
+
+@dataclass
+class SamplingSettings:
+    """How the next token is picked. temperature 0 means greedy."""
+
+    temperature: float = 0.8
+    top_k: int = 50
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    max_new_tokens: int = 128
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise GenLabError(f"temperature must be >= 0 (0 is greedy), got {self.temperature}")
+        if self.top_k < 0:
+            raise GenLabError(f"top_k must be >= 0 (0 turns it off), got {self.top_k}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise GenLabError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.repetition_penalty <= 0:
+            raise GenLabError(f"repetition_penalty must be > 0 (1 turns it off), got {self.repetition_penalty}")
+        if self.max_new_tokens < 1:
+            raise GenLabError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        self.stop = [s for s in self.stop if s]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pick_next(logits: torch.Tensor, previous: list[int], s: SamplingSettings, generator: torch.Generator | None) -> int:
+    """One token id from logits (V,) after repetition penalty, temperature, top-k and top-p."""
+    logits = logits.detach().float().cpu().clone()  # (V,)
+    if s.repetition_penalty != 1.0 and previous:
+        seen = torch.tensor(sorted(set(previous)), dtype=torch.long)
+        seen = seen[seen < logits.numel()]
+        vals = logits[seen]
+        logits[seen] = torch.where(vals > 0, vals / s.repetition_penalty, vals * s.repetition_penalty)
+    if s.temperature == 0:
+        return int(torch.argmax(logits))
+    logits = logits / s.temperature
+    if s.top_k and s.top_k < logits.numel():
+        kth = torch.topk(logits, s.top_k).values[-1]
+        logits[logits < kth] = float("-inf")
+    if s.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ranked above each one
+        sorted_logits[before >= s.top_p] = float("-inf")
+        logits = torch.full_like(logits, float("-inf")).scatter(0, order, sorted_logits)
+    probs = torch.softmax(logits, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def stop_token_ids(module: Any) -> set[int]:
+    tok = module.tokenizer
+    ids = {tok.eos_token_id}
+    if getattr(module, "is_chat", False) or tok.chat_template:
+        end = tok.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(end, int) and end != tok.unk_token_id:
+            ids.add(end)
+    return {i for i in ids if isinstance(i, int) and i >= 0}
+
+
+def stream_ids(module: Any, prompt_ids: list[int], s: SamplingSettings) -> Iterator[int]:
+    """Yield new token ids one at a time; the KV cache is reused until the context window is full,
+    then the last window is recomputed (sliding window)."""
+    ctx = int(module.context_window)
+    stops = stop_token_ids(module)
+    ids = list(prompt_ids)
+    if not ids:
+        start = module.tokenizer.eos_token_id
+        ids = [start if isinstance(start, int) else 0]
+    generator = torch.Generator().manual_seed(int(s.seed)) if s.seed is not None else None
+    device = module.device
+    cache: Any = None
+    in_cache = 0
+    for _ in range(s.max_new_tokens):
+        if cache is None or in_cache + 1 > ctx:
+            window = ids[-(ctx - 1):] if len(ids) >= ctx else ids
+            feed, cache, in_cache = window, None, len(window)
+        else:
+            feed, in_cache = ids[-1:], in_cache + 1
+        logits, cache = module.next_logits(torch.tensor([feed], dtype=torch.long, device=device), cache)
+        nxt = pick_next(logits[0], ids, s, generator)
+        if nxt in stops:
+            return
+        ids.append(nxt)
+        yield nxt
+
+
+def generate_ids(module: Any, prompt_ids: list[int], s: SamplingSettings) -> list[int]:
+    with torch.no_grad():
+        return list(stream_ids(module, prompt_ids, s))
+
+
+class TextStream:
+    """Iterate to receive text pieces as they are generated; afterwards `text`, `safety`, `stop_reason`
+    and `n_tokens` describe the whole output. Stop strings are never shown: text that could be the start
+    of one is held back until it is clear."""
+
+    def __init__(self, module: Any, prompt_ids: list[int], settings: SamplingSettings, *, screen_text: bool = True,
+                 on_done: Any = None) -> None:
+        self.module, self.prompt_ids, self.settings, self.screen_text = module, prompt_ids, settings, screen_text
+        self.on_done = on_done
+        self.text = ""
+        self.n_tokens = 0
+        self.stop_reason = ""
+        self.safety: SafetyResult | None = None
+        self._done = False
+
+    def __iter__(self) -> Iterator[str]:
+        if self._done:
+            raise GenLabError("This stream was already consumed")
+        tok, stops = self.module.tokenizer, self.settings.stop
+        hold = max((len(x) for x in stops), default=1) - 1
+        shown = 0
+        out: list[int] = []
+        text = ""
+        self.stop_reason = "max_new_tokens"
+        with torch.no_grad():
+            for t in stream_ids(self.module, self.prompt_ids, self.settings):
+                out.append(t)
+                text = tok.decode(out, skip_special_tokens=True)
+                if text.endswith("\ufffd"):
+                    continue  # a multi-byte character is not complete yet
+                cut = min((i for i in (text.find(x) for x in stops) if i >= 0), default=-1)
+                if cut >= 0:
+                    text = text[:cut]
+                    self.stop_reason = "stop_string"
+                    break
+                safe_end = max(shown, len(text) - hold)
+                if safe_end > shown:
+                    yield text[shown:safe_end]
+                    shown = safe_end
+            else:
+                if len(out) < self.settings.max_new_tokens:
+                    self.stop_reason = "end_of_text"
+        text = text.rstrip("\ufffd")
+        if len(text) > shown:
+            yield text[shown:]
+        self.text, self.n_tokens, self._done = text, len(out), True
+        if self.screen_text:
+            self.safety = screen(text)
+        if self.on_done is not None:
+            self.on_done(self)
+
+    def consume(self) -> str:
+        for _ in self:
+            pass
+        return self.text
+
+
+@dataclass
+class GenerationResult:
+    """What generate() and chat return. `text` is withheld when the screener flags it (raw_text keeps it)."""
+
+    text: str
+    raw_text: str
+    prompt: str
+    n_tokens: int
+    stop_reason: str
+    safety: SafetyResult | None
+    withheld: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if k != "safety"}
+        d["safety"] = self.safety.to_dict() if self.safety else None
+        return d
+
+
+def withheld_message(safety: SafetyResult) -> str:
+    return f"[withheld: the text was flagged by the {safety.screener} screener; {safety.summary()}]"
+
+
+def _result(stream: TextStream, prompt: str, withhold_flagged: bool) -> GenerationResult:
+    withheld = bool(stream.safety and stream.safety.flagged and withhold_flagged)
+    text = withheld_message(stream.safety) if withheld else stream.text  # type: ignore[arg-type]
+    return GenerationResult(text, stream.text, prompt, stream.n_tokens, stream.stop_reason, stream.safety, withheld)
+
+
+def encode_prompt(module: Any, prompt: str, *, chat: bool | None = None, system_prompt: str = "") -> list[int]:
+    """Prompt ids: plain text for text models, the chat template with a generation prompt for chat models."""
+    tok = module.tokenizer
+    chat = module.is_chat if chat is None else chat
+    if chat:
+        return encode_messages(module, _messages(prompt, system_prompt))
+    return list(tok(prompt, add_special_tokens=False)["input_ids"])
+
+
+def _messages(user: str, system_prompt: str) -> list[dict[str, str]]:
+    msgs = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    return msgs + [{"role": "user", "content": user}]
+
+
+def encode_messages(module: Any, messages: list[dict[str, str]]) -> list[int]:
+    tok = module.tokenizer
+    if not tok.chat_template:
+        raise GenLabError("This model was trained on plain text and has no chat template; use generate, not chat")
+    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return list(tok(text, add_special_tokens=False)["input_ids"])
+
+
+def complete(module: Any, prompt: str, settings: SamplingSettings, *, chat: bool | None = None, system_prompt: str = "") -> str:
+    """The continuation only, unscreened (training samples); user-facing calls use generate()."""
+    ids = encode_prompt(module, prompt, chat=chat, system_prompt=system_prompt)
+    return TextStream(module, ids, settings, screen_text=False).consume()
+
+
+def stream(module: Any, prompt: str, settings: SamplingSettings | None = None, *, chat: bool | None = None,
+           system_prompt: str = "") -> TextStream:
+    """A TextStream of the continuation of `prompt`; its `.safety` is set once it is consumed."""
+    s = settings or SamplingSettings()
+    ids = encode_prompt(module, prompt, chat=chat, system_prompt=system_prompt)
+    return TextStream(module, _fit(ids, module, s), s)
+
+
+def generate(module: Any, prompt: str, settings: SamplingSettings | None = None, *, chat: bool | None = None,
+             system_prompt: str = "", withhold_flagged: bool = True) -> GenerationResult:
+    """Generate a continuation (or a chat reply) and screen it."""
+    st = stream(module, prompt, settings, chat=chat, system_prompt=system_prompt)
+    st.consume()
+    return _result(st, prompt, withhold_flagged)
+
+
+def _fit(ids: list[int], module: Any, s: SamplingSettings) -> list[int]:
+    """Keep the prompt's last tokens so prompt + new tokens fit the context window (when they can)."""
+    ctx = int(module.context_window)
+    room = max(1, ctx - min(s.max_new_tokens, ctx // 2))
+    return ids[-room:]
+
+
+class ChatSession:
+    """Multi-turn chat with the model's chat template and a system prompt. Old turns are dropped (then
+    the prompt is cut from the left) so the prompt plus max_new_tokens fits the context window."""
+
+    def __init__(self, module: Any, system_prompt: str = "", settings: SamplingSettings | None = None,
+                 max_context: int | None = None, withhold_flagged: bool = True) -> None:
+        if not module.tokenizer.chat_template:
+            raise GenLabError("This model was trained on plain text and has no chat template; use generate, not chat")
+        self.module, self.system_prompt = module, system_prompt
+        self.settings = settings or SamplingSettings(temperature=0.7, top_p=0.9, repetition_penalty=1.1, max_new_tokens=200)
+        self.max_context = min(int(module.context_window), max_context or 10**9)
+        self.withhold_flagged = withhold_flagged
+        self.history: list[dict[str, str]] = []
+        self.dropped_turns = 0
+
+    def _prompt_ids(self, user: str) -> list[int]:
+        history = self.history + [{"role": "user", "content": user}]
+        budget = self.max_context - min(self.settings.max_new_tokens, self.max_context // 2)
+        while True:
+            msgs = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + history
+            ids = encode_messages(self.module, msgs)
+            if len(ids) <= budget or len(history) <= 1:
+                return ids[-budget:]
+            # drop the oldest exchange (a user turn and the reply after it)
+            cut = 2 if len(history) > 2 and history[1]["role"] == "assistant" else 1
+            history = history[cut:]
+            self.dropped_turns += cut
+
+    def stream(self, user: str) -> TextStream:
+        ids = self._prompt_ids(user)
+        s = SamplingSettings(**{**self.settings.to_dict(), "max_new_tokens": min(self.settings.max_new_tokens, self.max_context // 2)})
+
+        def record(done: TextStream) -> None:
+            self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": done.text}]
+
+        return TextStream(self.module, ids, s, on_done=record)
+
+    def send(self, user: str) -> GenerationResult:
+        st = self.stream(user)
+        st.consume()
+        return _result(st, user, self.withhold_flagged)
+
+    def reset(self) -> None:
+        self.history = []
+        self.dropped_turns = 0

@@ -1,0 +1,277 @@
+"""GPT family: a GPT-2-shaped transformer (transformers' GPT2LMHeadModel, SDPA attention, tied
+embeddings) trained from scratch, or a pretrained causal LM fine-tuned fully or with LoRA (peft).
+
+Batches are (x, y) from datamodules.text: x (B, T) token ids, y (B, T) next-token targets with -100
+where no loss is taken. Validation logs val/loss, val/perplexity and BLEU/chrF on held-out
+prompt -> continuation pairs. Runs export a plain Hugging Face folder (exports/hf).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from datamodules.text import IGNORE, tokenizer_from_spec
+from genlab.families.gpt import GPTModelConfig
+from lightning_modules.base import GenLabModule
+
+LORA_DEFAULT_TARGETS = {
+    "gpt2": ["c_attn", "c_proj"],
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "gpt_neox": ["query_key_value"],
+    "opt": ["q_proj", "v_proj"],
+}
+
+
+def build_scratch_model(cfg: GPTModelConfig, vocab_size: int, block_size: int, eos_id: int | None) -> Any:
+    """A GPT-2 architecture sized from the config, SDPA attention, input/output embeddings tied."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(
+        vocab_size=vocab_size, n_positions=block_size, n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head,
+        resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout, tie_word_embeddings=True,
+        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+    )
+    config._attn_implementation = "sdpa"
+    return GPT2LMHeadModel(config)
+
+
+def lora_targets(model: Any, wanted: list[str]) -> list[str]:
+    if wanted:
+        return list(wanted)
+    kind = getattr(model.config, "model_type", "")
+    if kind in LORA_DEFAULT_TARGETS:
+        return LORA_DEFAULT_TARGETS[kind]
+    names = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    picked = [n for n in ("q_proj", "k_proj", "v_proj", "o_proj", "c_attn", "query_key_value") if n in names]
+    if not picked:
+        raise ValueError(f"model.lora_targets: cannot guess the attention layers of a {kind!r} model; name them (linear layers: {sorted(names)[:20]})")
+    return picked
+
+
+class GPTModule(GenLabModule):
+    """Causal LM training with a token-level cross-entropy; the monitored metric is val/loss."""
+
+    def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
+        super().__init__(config, data_info)
+        cfg: GPTModelConfig = self.run_config.model
+        self.block_size = int(data_info["block_size"])
+        self.is_lora = False
+        if cfg.source == "scratch":
+            self.model = build_scratch_model(cfg, int(data_info["vocab_size"]), self.block_size, data_info.get("eos_token_id"))
+        else:
+            from genlab.assets import load_pretrained_lm
+
+            self.model = load_pretrained_lm(cfg.pretrained, dtype=torch.float32, attn_implementation="sdpa")
+            if self.model.get_input_embeddings().weight.shape[0] < int(data_info["vocab_size"]):
+                self.model.resize_token_embeddings(int(data_info["vocab_size"]))
+            if cfg.gradient_checkpointing:
+                self.model.gradient_checkpointing_enable()
+                self.model.config.use_cache = False
+            if cfg.finetune == "lora":
+                from peft import LoraConfig, get_peft_model
+
+                lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                  target_modules=lora_targets(self.model, cfg.lora_targets), task_type="CAUSAL_LM")
+                self.model = get_peft_model(self.model, lcfg)
+                self.is_lora = True
+                # only adapters are saved in checkpoints; the frozen base is rebuilt from the pretrained model
+                self.strict_loading = False
+        self._tokenizer: Any = None
+        self._val_sum = 0.0
+        self._val_count = 0
+
+    # -- tokenizer and context window ---------------------------------------------------------------
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            self._tokenizer = tokenizer_from_spec(self.data_info["tokenizer"])
+        return self._tokenizer
+
+    @property
+    def context_window(self) -> int:
+        """How many tokens the model can attend to (its position table, or the training block)."""
+        base = self.base_model()
+        n = getattr(base.config, "n_positions", None) or getattr(base.config, "max_position_embeddings", None)
+        return int(n) if n else self.block_size
+
+    @property
+    def is_chat(self) -> bool:
+        return self.data_info.get("format") == "chat"
+
+    def base_model(self) -> Any:
+        return self.model.get_base_model() if self.is_lora else self.model
+
+    # -- forward and loss ---------------------------------------------------------------------------
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=x, use_cache=False).logits  # (B, T, V)
+
+    def loss_sums(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed token cross-entropy and the number of tokens it covers (targets -100 excluded)."""
+        logits = self(x)  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), ignore_index=IGNORE, reduction="sum")
+        return loss, (y != IGNORE).sum()
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        total, count = self.loss_sums(x, y)
+        loss = total / count.clamp(min=1)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sum, self._val_count = 0.0, 0
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        total, count = self.loss_sums(x, y)
+        self._val_sum += float(total)
+        self._val_count += int(count)
+        self.log("val/loss", total / count.clamp(min=1), on_epoch=True, on_step=False, prog_bar=True,
+                 batch_size=int(count.clamp(min=1)))
+
+    def on_validation_epoch_end(self) -> None:
+        if self._val_count:
+            mean = self._val_sum / self._val_count
+            self.log("val/perplexity", math.exp(min(mean, 50.0)), sync_dist=True)
+        if getattr(self.trainer, "sanity_checking", False):
+            return
+        pairs = self.data_info.get("eval_pairs") or []
+        if pairs:
+            from genlab.evaluate import bleu_chrf
+
+            hyps = self.eval_generate(pairs)
+            scores = bleu_chrf(hyps, [p["reference"] for p in pairs])
+            self.log("val/bleu", scores["bleu"])
+            self.log("val/chrf", scores["chrf"])
+
+    # -- generation hooks ---------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def next_logits(self, ids: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]:
+        """Logits of the next token (1, V) given the new ids (1, t) and the cache from the last call."""
+        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True)
+        return out.logits[:, -1, :].float(), out.past_key_values
+
+    def eval_generate(self, pairs: list[dict[str, Any]]) -> list[str]:
+        from genlab.generate import SamplingSettings, generate_ids
+
+        settings = SamplingSettings(temperature=0.0, max_new_tokens=self.run_config.data.eval_new_tokens)
+        was_training = self.training
+        self.eval()
+        try:
+            outs = []
+            for p in pairs:
+                ids = generate_ids(self, p["prompt_ids"], settings)
+                outs.append(self.tokenizer.decode(ids, skip_special_tokens=True))
+            return outs
+        finally:
+            self.train(was_training)
+
+    def sample_texts(self) -> dict[str, str]:
+        from genlab.generate import SamplingSettings, complete
+
+        cfg = self.run_config.model
+        settings = SamplingSettings(temperature=cfg.sample_temperature, top_k=cfg.sample_top_k,
+                                    max_new_tokens=cfg.sample_new_tokens, seed=self.run_config.seed)
+        was_training = self.training
+        self.eval()
+        try:
+            out = {}
+            for i, prompt in enumerate(cfg.sample_prompts):
+                out[f"sample_{i}"] = prompt + complete(self, prompt, settings, chat=self.is_chat)
+            return out
+        finally:
+            self.train(was_training)
+
+    # -- optimisation -------------------------------------------------------------------------------
+
+    def configure_optimizers(self) -> Any:
+        """AdamW-style groups: weight decay on matrices only (not biases, norms), trainable params only."""
+        from genlab.optim import build_optimizer, build_scheduler
+        from genlab.registry import get_family
+
+        params = [p for p in self.parameters() if p.requires_grad]
+        decay = [p for p in params if p.dim() >= 2]
+        no_decay = [p for p in params if p.dim() < 2]
+        wd = self.run_config.optim.weight_decay
+        groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+        opt = build_optimizer(groups, self.run_config.optim)
+        sched = build_scheduler(opt, self.run_config.optim, self.total_training_steps(), get_family(self.run_config.family).monitor)
+        return opt if sched is None else {"optimizer": opt, "lr_scheduler": sched}
+
+    # -- checkpoints and export ---------------------------------------------------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.is_lora:
+            state = checkpoint.get("state_dict", {})
+            checkpoint["state_dict"] = {k: v for k, v in state.items() if "lora_" in k}
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        """LoRA checkpoints hold only the adapters: the frozen base weights come from the pretrained model."""
+        if self.is_lora:
+            full = self.state_dict()
+            full.update(state_dict)
+            state_dict = full
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def merge_lora(self) -> None:
+        """Fold LoRA adapters into the base weights in place (same outputs, plain model afterwards)."""
+        if self.is_lora:
+            self.model = self.model.merge_and_unload()
+            self.is_lora = False
+
+    def plain_model(self) -> Any:
+        """A plain transformers model with the trained weights (LoRA merged into a copy)."""
+        if self.is_lora:
+            return copy.deepcopy(self.model).merge_and_unload()
+        return self.model
+
+    def export_hf(self, folder: str | Path) -> Path:
+        """Save a Hugging Face folder: safetensors weights, tokenizer, generation config (+ LoRA adapter)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        cfg = self.run_config.model
+        model = self.plain_model()
+        tok = self.tokenizer
+        gen = model.generation_config
+        gen.do_sample = cfg.sample_temperature > 0
+        if gen.do_sample:
+            gen.temperature, gen.top_k = cfg.sample_temperature, cfg.sample_top_k or None
+        gen.max_new_tokens = cfg.sample_new_tokens
+        eos = [i for i in {tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>") if self.is_chat else None} if isinstance(i, int) and i >= 0]
+        gen.eos_token_id = eos[0] if len(eos) == 1 else (eos or None)
+        gen.pad_token_id = tok.pad_token_id
+        model.save_pretrained(folder, safe_serialization=True)
+        tok.save_pretrained(folder)
+        if self.is_lora:
+            self.model.save_pretrained(folder.parent / "lora_adapter")
+        meta = {"family": "gpt", "run_name": self.run_config.name, "format": self.data_info.get("format"),
+                "tokenizer": self.data_info["tokenizer"].get("kind"), "block_size": self.block_size}
+        (folder / "genlab.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return folder
+
+    def _run_folder(self) -> Path | None:
+        trainer = getattr(self, "_trainer", None)
+        root = Path(trainer.default_root_dir) if trainer is not None else None
+        return root if root is not None and (root / "config.yaml").is_file() else None
+
+    def on_fit_start(self) -> None:
+        folder = self._run_folder()
+        if folder is not None and self.trainer.is_global_zero:
+            self.tokenizer.save_pretrained(folder / "tokenizer")
+
+    def on_train_end(self) -> None:
+        folder = self._run_folder()
+        if folder is not None and self.trainer.is_global_zero:
+            self.export_hf(folder / "exports" / "hf")
