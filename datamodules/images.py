@@ -219,7 +219,7 @@ class ImageDataModule(L.LightningDataModule):
         g = torch.Generator().manual_seed(self.run_config.seed)
         order = torch.randperm(n, generator=g).tolist()
         n_val = max(1, int(round(n * self.cfg.val_fraction))) if self.cfg.val_fraction > 0 else 0
-        self.val_idx, self.train_idx = sorted(order[:n_val]), sorted(order[n_val:])
+        self.val_idx, self.train_idx = order[:n_val], sorted(order[n_val:])  # val keeps the seeded order: fixed batches mix classes
         if len(self.train_idx) < self.cfg.batch_size:
             raise DataError(
                 f"data.batch_size: {self.cfg.batch_size} is larger than the {len(self.train_idx)} training images; "

@@ -119,6 +119,11 @@ def checkpoint_step(path: Path) -> int:
 
 def fit(store: RunStore, run_id: str, *, resume: bool = False) -> str:
     """Train a run of the store in this process; returns the final status (completed or cancelled)."""
+    return fit_module(store, run_id, resume=resume)[0]
+
+
+def fit_module(store: RunStore, run_id: str, *, resume: bool = False) -> tuple[str, L.LightningModule]:
+    """Like fit, and also returns the trained module (tests compare it with its reloaded checkpoint)."""
     run = store.get(run_id)
     config = parse_config(run.config)
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -135,11 +140,11 @@ def fit(store: RunStore, run_id: str, *, resume: bool = False) -> str:
     progress = next(c for c in trainer.callbacks if isinstance(c, ProgressCallback))
     if progress.cancelled:
         trainer.save_checkpoint(last)
-        return "cancelled"
+        return "cancelled", module
     best = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     if best is not None and best.best_model_score is not None and trainer.is_global_zero:
         store.update(run_id, best_value=float(best.best_model_score))
-    return "completed"
+    return "completed", module
 
 
 def estimate(config: RunConfig, steps: int = 3) -> dict[str, Any]:

@@ -35,6 +35,10 @@ class GenLabModule(L.LightningModule):
         """Named text samples to store (text families)."""
         return {}
 
+    def reference_output(self) -> torch.Tensor:
+        """A deterministic output from fixed inputs (eval mode): what reload and export parity compare."""
+        raise NotImplementedError(f"{type(self).__name__} must implement reference_output()")
+
     # -- optimisation -------------------------------------------------------------------------------
 
     def total_training_steps(self) -> int:

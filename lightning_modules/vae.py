@@ -132,6 +132,10 @@ class VAEModule(GenLabModule):
         z = (z0[:, None] * (1 - t) + z1[:, None] * t).reshape(-1, z0.shape[-1])
         return self.decode(z)
 
+    @torch.no_grad()
+    def reference_output(self) -> torch.Tensor:
+        return self.decode(self.fixed_z[:8])
+
     def _fixed_batch(self) -> torch.Tensor | None:
         if self._fixed_x is None:
             dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
