@@ -21,7 +21,7 @@ from genlab.paths import cache_dir
 class SmallClassifier(nn.Module):
     """images (B, C, H, W) in [0, 1] -> class logits (B, K); three conv blocks and global pooling."""
 
-    def __init__(self, channels: int, num_classes: int, width: int = 32) -> None:
+    def __init__(self, channels: int, num_classes: int, width: int = 16) -> None:
         super().__init__()
         w = width
         self.net = nn.Sequential(
@@ -45,7 +45,7 @@ def dataset_digest(images: torch.Tensor, labels: torch.Tensor | None = None) -> 
     return h.hexdigest()[:16]
 
 
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int = 4,
+def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int = 3,
                      seed: int = 0) -> tuple[SmallClassifier, float]:
     """Train on uint8 images (N, C, H, W) with labels (N,); returns the net and its held-out accuracy."""
     keep = labels >= 0
@@ -92,7 +92,8 @@ def cached_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: i
             return net.eval(), float(blob["val_accuracy"])
         except Exception:  # noqa: BLE001 - a stale or broken cache file is simply retrained
             path.unlink(missing_ok=True)
-    net, acc = train_classifier(images, labels, num_classes)
+    with torch.inference_mode(False), torch.enable_grad():  # callers may sit inside Lightning's validation
+        net, acc = train_classifier(images.clone(), labels.clone(), num_classes)
     tmp = path.with_suffix(".tmp")
     torch.save({"state_dict": net.state_dict(), "val_accuracy": acc}, tmp)
     tmp.replace(path)
