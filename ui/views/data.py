@@ -144,8 +144,10 @@ elif section == "Upload":
         st.caption("Folders A/ and B/ (or trainA/ and trainB/); for pix2pix, name the two images of a pair alike.")
     upload = st.file_uploader("File", type=["txt", "md", "jsonl", "csv"] if text_kind else ["zip"], key=f"data.file.{kind}")
     default_name = Path(upload.name).stem if upload is not None else ""
-    name = st.text_input("Name to reuse it by", value=default_name, key=f"data.upload_name.{kind}",
-                         help="Letters, digits, '.', '_' or '-'. An upload with the same name is replaced.")
+    name = st.text_input("Name to reuse it by", key=f"data.upload_name.{kind}",
+                         placeholder=default_name or "e.g. my_faces",
+                         help="Letters, digits, '.', '_' or '-'; empty uses the file's name. An upload with the same "
+                              "name is replaced.")
     if st.button("Check and store", type="primary", icon=":material/upload:", disabled=upload is None,
                  key="data.store"):
         try:

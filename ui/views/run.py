@@ -85,7 +85,7 @@ def progress_panel() -> None:
     if live and r.status not in ACTIVE:
         st.rerun()  # finished: refresh the whole page once (buttons, tabs), which stops the polling
     c1, c2 = st.columns([1, 5], vertical_alignment="center")
-    with c1:
+    with c1.container(key=f"run.status.{r.status}"):
         status_badge(r.status)
     with c2:
         total = f"/{r.total_steps}" if r.total_steps else ""
@@ -138,6 +138,8 @@ def _clone(target: Run) -> None:
     except ConfigError as err:
         st.session_state["run.error"] = err
         return
+    if cfg.name:
+        cfg.name = cfg.name[:114] + "-clone"
     st.session_state["train.load"] = {"config": cfg.model_dump(mode="json"), "source": f"a clone of run {target.id}",
                                       "parent_id": target.id}
     st.session_state["run.go_train"] = True

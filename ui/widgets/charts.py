@@ -63,7 +63,7 @@ def metric_figure(curves: dict[str, tuple[list[int], list[float | None]]], title
     fig.update_layout(title={"text": title, "font": {"size": 14}}, height=height,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified",
                       legend={"orientation": "h", "y": -0.2}, showlegend=len(curves) > 1,
-                      uirevision=title)  # keep the user's zoom when live data arrives
+                      uirevision=title + "|" + "|".join(curves))  # keep the zoom while live data arrives
     fig.update_xaxes(title_text="step")
     if log_y:
         fig.update_yaxes(type="log")

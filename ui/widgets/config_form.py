@@ -32,14 +32,16 @@ BASIC_FIELDS: dict[str, list[str]] = {
 }
 SECTION_TITLES = {"model": "Model", "data": "Data", "optim": "Optimizer", "trainer": "Training",
                   "logging": "Logging", "": "Run"}
-SECTION_ORDER = ["model", "data", "optim", "trainer", "logging"]
+SECTION_ORDER = ["data", "model", "optim", "trainer", "logging"]
 HIDDEN = {("", "family")}
 ACRONYMS = {"lr": "Learning rate", "hf": "HF", "kl": "KL", "val": "Validation", "fid": "FID", "ema": "EMA",
-            "gpu": "GPU", "lora": "LoRA", "ddp": "DDP", "n": "Number of", "wandb": "W&B", "id": "ID"}
+            "gpu": "GPU", "lora": "LoRA", "ddp": "DDP", "wandb": "W&B", "id": "ID"}
 UNSET = object()
 
 
 def humanize(name: str) -> str:
+    if name.startswith("n_"):
+        name = "number_of_" + name[2:]
     words = name.split("_")
     out = [ACRONYMS.get(w, w) for w in words]
     text = " ".join(out)
