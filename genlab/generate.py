@@ -293,3 +293,21 @@ class ChatSession:
     def reset(self) -> None:
         self.history = []
         self.dropped_turns = 0
+
+
+def load_text_module(run_id: str | None = None, model: str | None = None, which: str = "best", store: Any = None) -> Any:
+    """The module of a trained gpt/rnn run, or of a pretrained model (`model`: smollm2, a hub id, a folder)."""
+    if (run_id is None) == (model is None):
+        raise GenLabError("Give either a run id or --model (smollm2, a Hugging Face id or a local model folder)")
+    if model is not None:
+        from lightning_modules.gpt import pretrained_module
+
+        return pretrained_module(model)
+    from genlab.checkpoints import load_module
+    from genlab.runs import RunStore
+
+    store = store or RunStore()
+    run = store.get(run_id)
+    if run.family not in ("gpt", "rnn"):
+        raise GenLabError(f"Run {run_id} is a {run.family} run; text generation needs a gpt or rnn run")
+    return load_module(store, run_id, which)

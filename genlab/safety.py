@@ -24,7 +24,7 @@ DETOXIFY_HELP = (
     "bert-base-uncased config and tokenizer in the Hugging Face cache (or GENLAB_DETOXIFY_HF_CONFIG set to a "
     "local folder of them)."
 )
-FALLBACK_NOTE = "alt-profanity-check catches profanity but misses threats and hate without swear words."
+FALLBACK_NOTE = "alt-profanity-check, which catches profanity but misses threats and hate without swear words."
 
 
 @dataclass

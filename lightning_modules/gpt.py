@@ -275,3 +275,19 @@ class GPTModule(GenLabModule):
         folder = self._run_folder()
         if folder is not None and self.trainer.is_global_zero:
             self.export_hf(folder / "exports" / "hf")
+
+
+def pretrained_module(name: str = "smollm2", *, system_prompt: str = "") -> GPTModule:
+    """A GPTModule around an untouched pretrained model (chat with SmolLM2 without training a run)."""
+    from datamodules.text import tokenizer_from_spec as _tok
+    from genlab.families.gpt import GPTRunConfig
+
+    spec = {"kind": "pretrained", "name": name, "chat": True}
+    tok = _tok(spec)
+    config = GPTRunConfig(name=f"pretrained {name}", model={"source": "pretrained", "pretrained": name, "finetune": "full"},
+                          data={"format": "chat", "block_size": 2048, "system_prompt": system_prompt})
+    info = {"name": name, "source": "pretrained", "format": "chat", "tokenizer": spec, "vocab_size": len(tok),
+            "block_size": 2048, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id, "eval_pairs": []}
+    module = GPTModule(config.model_dump(mode="json"), info)
+    module._tokenizer = tok
+    return module.eval()
