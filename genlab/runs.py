@@ -188,6 +188,14 @@ class RunStore:
         self._local = threading.local()
         self._con().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (ddp_spawn sends callbacks to child processes): connections are reopened there."""
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
     # -- connections -------------------------------------------------------------------------------
 
     def _con(self) -> sqlite3.Connection:
