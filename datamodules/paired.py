@@ -426,7 +426,7 @@ class PairBatches(Dataset):
         # x: (B, C, L, L) uint8 -> (B, C, size, size) float in [0, 1]
         s = self.size
         if x.shape[-1] != s:
-            x = torch.stack([img[:, int(oy):int(oy) + s, int(ox):int(ox) + s] for img, (oy, ox) in zip(x, offsets)])
+            x = torch.stack([img[:, int(oy):int(oy) + s, int(ox):int(ox) + s] for img, (oy, ox) in zip(x, offsets, strict=True)])
         x = x.float().div_(255.0)
         if flips.any():
             x[flips] = x[flips].flip(-1)
@@ -610,7 +610,8 @@ class PairedDataModule(L.LightningDataModule):
         return DataLoader(self._dataset(va, vb, False), sampler=sampler, batch_size=None, num_workers=0)
 
     def fixed_batch(self, n: int) -> dict[str, torch.Tensor]:
-        """The first n validation pairs, centre-cropped (fixed across steps: the sample panels)."""
+        """n validation pairs spread evenly over the split, centre-cropped (fixed across steps: the panels)."""
         va, vb = self._val_indices()
         n = min(n, len(va))
-        return self._dataset(va, vb, False)[(list(range(n)), list(range(n)))]
+        picks = np.linspace(0, len(va) - 1, n).round().astype(int).tolist() if n > 1 else [0]
+        return self._dataset(va, vb, False)[(picks, picks)]

@@ -17,8 +17,17 @@ from torch.optim.lr_scheduler import LambdaLR
 from genlab.optim import build_optimizer
 from lightning_modules.base import GenLabModule
 from lightning_modules.translation_nets import (
-    ImagePool, PatchDiscriminator, ResnetGenerator, TranslationEval, from_net, gan_loss, init_weights, linear_decay, panel,
-    to_net, total_batches,
+    ImagePool,
+    PatchDiscriminator,
+    ResnetGenerator,
+    TranslationEval,
+    from_net,
+    gan_loss,
+    init_weights,
+    linear_decay,
+    panel,
+    to_net,
+    total_batches,
 )
 
 

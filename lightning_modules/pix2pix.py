@@ -16,7 +16,15 @@ from torch.optim.lr_scheduler import LambdaLR
 from genlab.optim import build_optimizer
 from lightning_modules.base import GenLabModule
 from lightning_modules.translation_nets import (
-    PatchDiscriminator, TranslationEval, UNetGenerator, from_net, gan_loss, init_weights, linear_decay, panel, to_net,
+    PatchDiscriminator,
+    TranslationEval,
+    UNetGenerator,
+    from_net,
+    gan_loss,
+    init_weights,
+    linear_decay,
+    panel,
+    to_net,
     total_batches,
 )
 
