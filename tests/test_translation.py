@@ -231,3 +231,18 @@ def test_cli_translate_writes_same_sized_images(trained, tmp_path: Path, monkeyp
     assert len(outputs) == 2 and Image.open(outputs[0]).size == Image.open(src[0]).size
     assert main(["translate", runs["pix2pix"], str(src[0]), "--direction", "BtoA"]) == 2
     assert "not available" in capsys.readouterr().err
+
+
+def test_evaluation_reports_l1_psnr_ssim_and_fid_kid_per_direction() -> None:
+    from lightning_modules.translation_nets import TranslationEval
+
+    ev = TranslationEval(["AtoB", "BtoA"], aligned=True, fid=True, image_size=16, fid_features="pixels")
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(12, 3, 16, 16, generator=g)
+    ev.update("AtoB", real, real)  # perfect translations
+    ev.update("BtoA", torch.rand(12, 3, 16, 16, generator=g), real)  # unrelated images
+    out = ev.compute_and_reset()
+    assert out["val/l1_AtoB"] == 0 and out["val/ssim_AtoB"] == pytest.approx(1.0)
+    assert out["val/l1_BtoA"] > 0.2 and out["val/psnr_BtoA"] < out["val/psnr_AtoB"]
+    assert out["val/fid_AtoB"] < out["val/fid_BtoA"] and "val/kid_BtoA" in out
+    assert ev.compute_and_reset() == {}  # reset: nothing seen since
