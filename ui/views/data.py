@@ -11,7 +11,7 @@ import streamlit as st
 from PIL import Image
 
 from datamodules.builtin import BUILTIN_IMAGES, builtin_available, load_builtin_images
-from datamodules.uploads import IntakeReport, import_zip_upload, safe_name
+from datamodules.uploads import IntakeReport, import_zip_upload, safe_name, scan_image_folder
 from genlab.errors import GenLabError
 from genlab.paths import uploads_dir
 from ui.widgets.common import page_path, user_error
@@ -56,8 +56,12 @@ def pair_preview(name: str, n: int = 8) -> tuple[np.ndarray, np.ndarray, str]:
     return two.a[idx], two.b[idx], two.report.summary()
 
 
-def show_report(report: IntakeReport) -> None:
-    st.success(f"Stored: {report.summary()}", icon=":material/check_circle:")
+def show_report(folder: Path, report: IntakeReport) -> None:
+    paths, _, classes, _ = scan_image_folder(folder)
+    what = f"{len(paths)} image(s)" + (f" in {len(classes)} classes ({', '.join(classes[:8])}"
+                                       f"{', …' if len(classes) > 8 else ''})" if classes else ", no class labels")
+    skipped = f"; {len(report.skipped)} file(s) skipped" if report.skipped else ""
+    st.success(f"Stored **{folder.name}**: {what}{skipped}.", icon=":material/check_circle:")
     if report.skipped:
         with st.expander(f"{len(report.skipped)} file(s) skipped, and why"):
             st.dataframe([{"file": n, "reason": r} for n, r in report.skipped], hide_index=True)
@@ -164,7 +168,7 @@ elif section == "Upload":
                                    f"source 'upload' and name '{target.name}'.", icon=":material/check_circle:")
                     else:
                         folder, report = import_zip_upload(clean, path)
-                        show_report(report)
+                        show_report(folder, report)
                         if kind.startswith("Two"):
                             from datamodules.paired import validate_paired
                             from genlab.families.cyclegan import PairedDataConfig

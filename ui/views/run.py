@@ -115,7 +115,11 @@ progress_panel()
 
 
 # -- actions -----------------------------------------------------------------------------------------
-@st.dialog("Delete this run?")
+def _forget_delete() -> None:
+    st.session_state.pop("run.confirm_delete", None)
+
+
+@st.dialog("Delete this run?", on_dismiss=_forget_delete)
 def confirm_delete(target: Run) -> None:
     st.write(f"**{target.name}** (`{target.id}`) and its metrics, samples and checkpoints will be removed "
              "from disk. This cannot be undone.")
@@ -126,9 +130,11 @@ def confirm_delete(target: Run) -> None:
         except (ValueError, OSError, RunNotFound) as err:
             user_error(err, "Could not delete")
             return
+        _forget_delete()
         st.session_state["run.deleted"] = target.id
         st.rerun()
     if c2.button("Keep it", key="run.delete.no"):
+        _forget_delete()
         st.rerun()
 
 
@@ -173,8 +179,10 @@ a[2].button("Clone and edit", icon=":material/content_copy:", on_click=_clone, a
 a[3].page_link(page_path("playground"), label="Playground", icon=":material/auto_awesome:",
                query_params={"run": run.id}, disabled=run.status in ACTIVE and not run.step)
 a[4].page_link(page_path("compare"), label="Compare", icon=":material/compare_arrows:", query_params={"ids": run.id})
-if a[5].button("Delete", icon=":material/delete:", disabled=run.status == "running", key="run.delete",
-               width="stretch", help="Cancel a running run before deleting it."):
+a[5].button("Delete", icon=":material/delete:", disabled=run.status == "running", key="run.delete",
+            width="stretch", help="Cancel a running run before deleting it.",
+            on_click=lambda: st.session_state.update({"run.confirm_delete": run_id}))
+if st.session_state.get("run.confirm_delete") == run_id:
     confirm_delete(run)
 
 # -- tabs ------------------------------------------------------------------------------------------------
@@ -268,9 +276,10 @@ with t_config:
     config_panel(run.config_yaml, cli_command_for(run), file_name=f"{run.id}.yaml", key="run.config")
 with t_notes:
     with st.form("run.notes_form", border=False):
-        notes = st.text_area("Notes", value=run.notes, height=150, max_chars=10_000,
+        notes = st.text_area("Notes", value=run.notes, height=150, max_chars=10_000, key="run.notes",
                              help="What you tried and what you saw; searchable on the Runs page.")
-        tags_text = st.text_input("Tags", value=", ".join(run.tags), help="Comma separated, e.g. baseline, small")
+        tags_text = st.text_input("Tags", value=", ".join(run.tags), key="run.tags",
+                                  help="Comma separated, e.g. baseline, small")
         if st.form_submit_button("Save", icon=":material/save:"):
             tags = [t.strip() for t in tags_text.split(",") if t.strip()]
             bad = [t for t in tags if len(t) > 40]

@@ -122,14 +122,15 @@ else:
             icon=":material/key_off:")
 with st.form("settings.wandb"):
     prefs = load_settings()
-    key = st.text_input("API key for this server session", type="password", value="",
+    key = st.text_input("API key for this server session", type="password", value="", key="settings.wandb_key",
                         help="Kept in this server process's environment only (until it restarts); never written to "
                              "disk or shown again. Training workers started afterwards inherit it.")
     c = st.columns(3)
     mode = c[0].selectbox("Default for new runs", ["off", "auto", "offline", "online"],
                           index=["off", "auto", "offline", "online"].index(prefs["wandb_mode"]))
-    project = c[1].text_input("Project", value=prefs["wandb_project"])
-    entity = c[2].text_input("Entity (team or user)", value=prefs["wandb_entity"], placeholder="your default")
+    project = c[1].text_input("Project", value=prefs["wandb_project"], key="settings.wandb_project")
+    entity = c[2].text_input("Entity (team or user)", value=prefs["wandb_entity"], placeholder="your default",
+                             key="settings.wandb_entity")
     if st.form_submit_button("Save", icon=":material/save:"):
         if not project.strip():
             st.error("The project name cannot be empty; use e.g. 'genlab'.")

@@ -154,8 +154,9 @@ def _widget(path: str, name: str, node: dict[str, Any], value: Any, key: str, ch
                              max_chars=inner.get("maxLength"))
         return None if nullable and text.strip() == "" else text
     if kind == "array" and node.get("items", {}).get("type") == "string":
-        text = st.text_input(label, value=", ".join(value or []), key=wkey, help=help_text + " (comma separated)")
-        return [t.strip() for t in text.split(",") if t.strip()]
+        text = st.text_area(label, value="\n".join(value or []), key=wkey, help=help_text + " (one per line)",
+                            height="content")
+        return [t.strip() for t in text.splitlines() if t.strip()]
     # Mixed or structured types (int | "auto", lists of numbers ...): a YAML value.
     shown = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
     text = st.text_input(label, value=shown, key=wkey, help=help_text + " (a YAML value, e.g. auto, 2 or [1, 2])")
