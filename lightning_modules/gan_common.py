@@ -215,14 +215,20 @@ def diff_augment(x: torch.Tensor, policy: str) -> torch.Tensor:
 
 
 class EMA:
-    """Keeps `shadow` = exponential moving average of `model`'s parameters (buffers copied as they are)."""
+    """Keeps `shadow` = exponential moving average of `model`'s parameters (buffers copied as they are).
+
+    The decay warms up as min(decay, (1 + n) / (10 + n)) over the n averaged steps, so a short run is not
+    stuck near its early weights (a 0.999 average would otherwise lag ~1,000 steps behind).
+    """
 
     def __init__(self, decay: float) -> None:
         self.decay = decay
 
     @torch.no_grad()
-    def update(self, shadow: nn.Module, model: nn.Module, average: bool = True) -> None:
+    def update(self, shadow: nn.Module, model: nn.Module, average: bool = True, n: int | None = None) -> None:
         decay = self.decay if average else 0.0
+        if average and n is not None:
+            decay = min(decay, (1.0 + n) / (10.0 + n))
         for s, p in zip(shadow.parameters(), model.parameters()):
             s.lerp_(p.detach(), 1.0 - decay)
         for s, b in zip(shadow.buffers(), model.buffers()):
@@ -375,9 +381,12 @@ class GANModule(GenLabModule):
         m, o = self.run_config.model, self.run_config.optim
         opt_g, opt_d = self.optimizers()
 
-        # ---- discriminator: real vs detached fakes
+        # ---- discriminator: real vs detached fakes. When G steps on this batch (n_critic = 1), the same
+        # fakes, with their graph, feed the G step too (as the classic DCGAN loop does): one G forward less.
+        g_step = (self.d_batches + 1) % o.n_critic == 0
+        reuse = g_step and o.n_critic == 1
         z = torch.randn(b, m.latent_dim, device=self.device, dtype=real.dtype)
-        with torch.no_grad():
+        with torch.set_grad_enabled(reuse):
             fake = self.generate_from(self.generator, z, y_cond)
         with self.toggled_optimizer(opt_d):
             real_logits = self.discriminate(self._d_input(real), y_cond)
@@ -396,19 +405,20 @@ class GANModule(GenLabModule):
                        "train/d_fake": fake_logits.detach().float().mean()}, on_step=True, on_epoch=True, prog_bar=False)
 
         # ---- generator every n_critic batches
-        if self.d_batches % o.n_critic == 0:
+        if g_step:
             with self.toggled_optimizer(opt_g):
-                z = torch.randn(b, m.latent_dim, device=self.device, dtype=real.dtype)
-                y_fake = y_cond if y_cond is not None else None
-                fake = self.generate_from(self.generator, z, y_fake)
-                g_loss = g_loss_fn(m.loss, self.discriminate(self._d_input(fake), y_fake).float())
+                if not reuse:
+                    z = torch.randn(b, m.latent_dim, device=self.device, dtype=real.dtype)
+                    fake = self.generate_from(self.generator, z, y_cond)
+                g_loss = g_loss_fn(m.loss, self.discriminate(self._d_input(fake), y_cond).float())
                 opt_g.zero_grad(set_to_none=True)
                 self.manual_backward(g_loss)
                 self._clip(opt_g)
                 opt_g.step()
             self.g_steps += 1
             if self.g_ema is not None:
-                self._ema.update(self.g_ema, self.generator, average=self.g_steps > m.ema_start_step)
+                self._ema.update(self.g_ema, self.generator, average=self.g_steps > m.ema_start_step,
+                                 n=self.g_steps - m.ema_start_step)
             self.log("train/g_loss", g_loss.detach(), on_step=True, on_epoch=True, prog_bar=True)
             self._step_schedulers("step")
         return None
@@ -484,6 +494,11 @@ class GANModule(GenLabModule):
         if self.conditional:
             labels = (torch.arange(8, device=a.device) % self.num_classes).repeat_interleave(8)
         return self.generate(64, labels=labels, z=z)
+
+    def reference_output(self) -> torch.Tensor:
+        """Images from the first 8 fixed latents (classes 0, 1, ... for the cGAN): reload/export parity."""
+        z = self.fixed_z[:8]
+        return self.generate(z.shape[0], z=z)
 
     def sample_images(self) -> dict[str, torch.Tensor]:
         out = {"samples": self.generate(self.fixed_z.shape[0], z=self.fixed_z),
