@@ -1,0 +1,83 @@
+"""Pages on really trained runs: Start launches a worker, the Playground generates with real checkpoints.
+
+These train tiny models for real (tens of seconds each on a shared 2-core CPU), hence `slow`.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.ui.conftest import train_in_process
+
+pytestmark = pytest.mark.slow
+
+
+def texts(at, kind: str) -> str:
+    return "\n".join(str(e.value) for e in getattr(at, kind))
+
+
+def test_start_on_the_train_page_runs_a_background_worker_to_completion(app, store):
+    from genlab import jobs
+    from genlab.registry import FAMILIES
+
+    at = app("train")
+    tiny = FAMILIES["vae"].tiny_overrides
+    for section, values in tiny.items():
+        for field, value in values.items():
+            widget = next(w for kind in ("number_input", "selectbox", "text_input") for w in at.get(kind)
+                          if w.key and w.key.split("@")[0] == f"train.form.vae.{section}.{field}")
+            widget.set_value(value)
+    at.run()
+    assert not at.error, texts(at, "error")
+    at.button(key="train.start").click().run()
+    runs = store.list_runs()
+    assert len(runs) == 1 and runs[0].status in ("queued", "running")
+    assert [t.value for t in at.title] == [runs[0].name], "Start opens the run page"
+    run = jobs.wait(runs[0].id, store, timeout=240)
+    assert run.status == "completed", run.error
+    assert run.pid != __import__("os").getpid(), "training ran in a worker process, not in the app"
+
+
+def test_run_page_and_playground_on_a_trained_vae(app, trained_run):
+    at = app("run", id=trained_run.id)
+    assert at.get("image"), "sample grids of the real run"
+    assert any(c.key and c.key.startswith("run.dl.") for c in at.get("download_button")), "checkpoint download"
+
+    at = app("playground", run=trained_run.id)
+    assert not at.error, texts(at, "error")
+    assert at.get("image"), "new samples"
+    seed_before = at.number_input(key="play.seed").value
+    at.button(key="play.reseed").click().run()
+    assert at.number_input(key="play.seed").value != seed_before
+    at.slider(key="play.t").set_value(0.8).run()
+    assert not at.exception and not at.error
+
+    buf = io.BytesIO()
+    Image.fromarray((np.random.default_rng(0).random((40, 30)) * 255).astype(np.uint8)).save(buf, format="PNG")
+    at.get("file_uploader")[0].upload("digit.png", buf.getvalue(), "image/png").run()
+    assert "the model's reconstruction" in texts(at, "caption") or any(
+        "reconstruction" in (i.proto.imgs[0].caption if i.proto.imgs else "") for i in at.get("image"))
+    at.get("file_uploader")[0].upload("broken.png", b"not a png", "image/png").run()
+    assert "is not a readable image" in texts(at, "error")
+
+
+def test_playground_generates_text_with_a_trained_text_model(app, store):
+    from genlab.registry import FAMILIES
+
+    family = "rnn" if "rnn" in FAMILIES else "gpt"
+    run = train_in_process(store, FAMILIES[family].tiny_config().model_copy(update={"name": "tiny-text"}))
+    assert run.status == "completed", run.error
+    at = app("playground", run=run.id)
+    assert not at.error, texts(at, "error")
+    if at.segmented_control(key="text.mode").value != "Continue text":
+        at.segmented_control(key="text.mode").set_value("Continue text").run()
+    at.number_input(key="text.max_new").set_value(12)
+    at.number_input(key="text.seed").set_value(3)
+    at.text_area(key="text.prompt").set_value("ROMEO:")
+    at.button(key="text.generate").click().run()
+    assert not at.error, texts(at, "error")
+    assert "screened by" in texts(at, "caption")

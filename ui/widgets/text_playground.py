@@ -1,0 +1,128 @@
+"""Text generation and chat for text runs (GPT, RNN) through genlab.generate: streaming, sampling knobs, safety.
+
+Every returned text is screened by the engine (genlab.safety); a flagged text is replaced by the
+engine's withheld message once the stream ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from genlab.errors import GenLabError
+from genlab.runs import Run, RunStore
+from ui.widgets import model_cache as mc
+from ui.widgets.common import user_error
+
+
+def sampling_controls(gen: Any, key: str) -> Any | None:
+    """The sampling knobs as a SamplingSettings, or None after an inline error."""
+    with st.expander("Sampling settings", icon=":material/tune:"):
+        c = st.columns(3)
+        temperature = c[0].slider("Temperature", 0.0, 2.0, 0.8, 0.05, key=f"{key}.temperature",
+                                  help="Higher is more surprising; 0 always picks the most likely token.")
+        top_k = c[1].number_input("Top-k", 0, 1000, 50, key=f"{key}.top_k",
+                                  help="Sample only among the k most likely tokens (0: off).")
+        top_p = c[2].slider("Top-p", 0.05, 1.0, 1.0, 0.05, key=f"{key}.top_p",
+                            help="Sample among the most likely tokens whose probabilities add up to p.")
+        c = st.columns(3)
+        rep = c[0].slider("Repetition penalty", 0.5, 2.0, 1.0, 0.05, key=f"{key}.rep",
+                          help="Above 1 discourages repeating tokens already in the text.")
+        max_new = c[1].number_input("Max new tokens", 1, 2048, 128, key=f"{key}.max_new")
+        seed = c[2].number_input("Seed", 0, 2**31 - 1, value=None, key=f"{key}.seed", placeholder="random",
+                                 help="Fix it to get the same text again; empty draws a new one each time.")
+        stop = st.text_input("Stop at", key=f"{key}.stop", placeholder="e.g. \\n\\n",
+                             help="Strings that end the text, separated by '|'; \\n means a line break.")
+    stops = [s.replace("\\n", "\n") for s in stop.split("|") if s] if stop else []
+    try:
+        return gen.SamplingSettings(temperature=temperature, top_k=int(top_k), top_p=top_p, repetition_penalty=rep,
+                                    max_new_tokens=int(max_new), stop=stops, seed=None if seed is None else int(seed))
+    except GenLabError as err:
+        user_error(err, "Sampling settings")
+        return None
+
+
+def _safety_note(stream: Any) -> None:
+    if stream.safety is not None:
+        st.caption(f"{stream.n_tokens} tokens · stopped by {stream.stop_reason.replace('_', ' ')} · "
+                   f"screened by {stream.safety.screener}")
+
+
+def render(store: RunStore, run: Run) -> None:
+    from genlab import generate as gen  # the engine's text API (imports torch): only for text runs
+
+    try:
+        with st.spinner("Loading the model (once per checkpoint)…"):
+            module, ckpt = mc.load_model(store, run.id)
+    except (GenLabError, OSError) as err:
+        user_error(err, "The model cannot be loaded")
+        return
+    st.caption(f"Checkpoint: `{ckpt.name}` · context {module.context_window} tokens")
+    can_chat = bool(getattr(module.tokenizer, "chat_template", None))
+    modes = ["Chat", "Continue text"] if can_chat else ["Continue text"]
+    mode = st.segmented_control("Mode", modes, default=modes[0], key="text.mode", required=True)
+    settings = sampling_controls(gen, "text")
+    if settings is None:
+        return
+
+    if mode == "Continue text":
+        prompt = st.text_area("Prompt", value="ROMEO:" if not can_chat else "", key="text.prompt", height=120,
+                              help="The model continues this text.")
+        if st.button("Generate", type="primary", icon=":material/auto_awesome:", key="text.generate"):
+            if not prompt.strip():
+                st.error("Write a prompt first: a few words for the model to continue.")
+                return
+            try:
+                stream = gen.stream(module, prompt, settings, chat=False)
+                box = st.empty()
+                with box.container(border=True):
+                    st.write_stream(stream)
+                if stream.safety is not None and stream.safety.flagged:
+                    box.warning(gen.withheld_message(stream.safety), icon=":material/shield:")
+                _safety_note(stream)
+            except GenLabError as err:
+                user_error(err, "Generation failed")
+        return
+
+    # chat
+    state_key = f"text.chat.{run.id}.{ckpt.name}"
+    system = st.text_input("System prompt", key="text.system", placeholder="You are a helpful assistant.",
+                           help="Instructions for the assistant; changing it starts a new conversation.")
+    session = st.session_state.get(state_key)
+    if session is None or session.system_prompt != system:
+        try:
+            session = gen.ChatSession(module, system_prompt=system, settings=settings)
+        except GenLabError as err:
+            user_error(err)
+            return
+        st.session_state[state_key] = session
+        st.session_state[state_key + ".shown"] = []
+    session.settings = settings
+    shown: list[dict[str, str]] = st.session_state[state_key + ".shown"]
+    if st.button("New conversation", icon=":material/restart_alt:", key="text.reset", disabled=not shown):
+        session.reset()
+        shown.clear()
+    for msg in shown:
+        with st.chat_message(msg["role"]):
+            st.markdown(msg["content"])
+    if user := st.chat_input("Message the model", key="text.chat_input"):
+        with st.chat_message("user"):
+            st.markdown(user)
+        with st.chat_message("assistant"):
+            try:
+                stream = session.stream(user)
+                box = st.empty()
+                with box:
+                    st.write_stream(stream)
+            except GenLabError as err:
+                user_error(err, "Generation failed")
+                return
+            reply = stream.text
+            if stream.safety is not None and stream.safety.flagged:
+                reply = gen.withheld_message(stream.safety)
+                box.warning(reply, icon=":material/shield:")
+            _safety_note(stream)
+        shown += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+        if session.dropped_turns:
+            st.caption(f"{session.dropped_turns} old message(s) no longer fit the context window and were dropped.")
