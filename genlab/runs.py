@@ -253,15 +253,20 @@ class RunStore:
             (folder / sub).mkdir(parents=True, exist_ok=True)
         text = config.to_yaml()
         (folder / "config.yaml").write_text(text, encoding="utf-8")
+        if monitor is None:
+            from genlab.registry import get_family
+
+            monitor = get_family(config.family).monitor
         name = config.name or run_id
         data = getattr(config, "data", None)
         data_name = getattr(data, "name", None) if data is not None else None
         with self._write() as con:
             con.execute(
                 "INSERT INTO runs (id, name, family, status, config, data_name, created_at, parent_id, sweep_id,"
-                " trial_id, tags, notes, monitor) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " trial_id, tags, notes, monitor, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, name, config.family, status, text, data_name, time.time(), parent_id, sweep_id,
-                 trial_id, json.dumps(list(config.tags)), config.notes, monitor),
+                 trial_id, json.dumps(list(config.tags)), config.notes, monitor,
+                 time.time() if status == "running" else None),
             )
         return self.get(run_id)
 
