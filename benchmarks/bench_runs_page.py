@@ -94,11 +94,16 @@ def main() -> None:
     n_filtered = len(at.dataframe[0].value)
 
     result = {
-        "runs": args.runs, "metric_rows": rows, "fill_store_s": round(fill_s, 1),
+        "runs": args.runs,
+        "metric_rows": rows,
+        "fill_store_s": round(fill_s, 1),
         "first_render_s": round(first_s, 3),
-        "rerun_median_s": round(statistics.median(plain), 3), "rerun_max_s": round(max(plain), 3),
-        "search_rerun_median_s": round(statistics.median(filtered), 3), "search_rows": n_filtered,
-        "cpu": f"{os.cpu_count()} cores", "python": platform.python_version(),
+        "rerun_median_s": round(statistics.median(plain), 3),
+        "rerun_max_s": round(max(plain), 3),
+        "search_rerun_median_s": round(statistics.median(filtered), 3),
+        "search_rows": n_filtered,
+        "cpu": f"{os.cpu_count()} cores",
+        "python": platform.python_version(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result, indent=2))

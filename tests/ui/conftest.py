@@ -36,8 +36,17 @@ def app(home: Path):
     return open_page
 
 
-def record_run(store, *, name: str, lr: float = 2e-3, status: str = "completed", steps: int = 20,
-               sample_steps: tuple[int, ...] = (10, 20), tags: tuple[str, ...] = (), seed: int = 0) -> Any:
+def record_run(
+    store,
+    *,
+    name: str,
+    lr: float = 2e-3,
+    status: str = "completed",
+    steps: int = 20,
+    sample_steps: tuple[int, ...] = (10, 20),
+    tags: tuple[str, ...] = (),
+    seed: int = 0,
+) -> Any:
     """A run as a worker leaves it: config.yaml, metrics every step, sample grids, final status."""
     from genlab.registry import FAMILIES
 
@@ -60,8 +69,7 @@ def record_run(store, *, name: str, lr: float = 2e-3, status: str = "completed",
     log.write_text("".join(f"step {i} loss {500 - i}\n" for i in range(steps)), encoding="utf-8")
     store.add_artifact(run.id, "log", log, name="worker")
     now = time.time()
-    fields: dict[str, Any] = {"status": status, "step": steps, "total_steps": steps, "started_at": now - 60,
-                              "epoch": 1}
+    fields: dict[str, Any] = {"status": status, "step": steps, "total_steps": steps, "started_at": now - 60, "epoch": 1}
     if status not in ("running", "queued"):
         fields["ended_at"] = now
         fields["best_value"] = float(store.metric_series(run.id, "val/loss")[-1][1])

@@ -47,8 +47,13 @@ def test_the_app_never_imports_torch_or_lightning_for_the_everyday_pages():
     for path in ui.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             for name in names:
                 assert name.split(".")[0] not in ("torch", "lightning", "pytorch_lightning"), f"{path}: {name}"
 
@@ -88,8 +93,11 @@ def test_train_form_is_generated_for_every_family_and_round_trips_its_defaults(a
     model_fields = FAMILIES[family].config_cls.model_fields["model"].annotation.model_fields
     for name in model_fields:
         assert at.get("number_input") or at.get("selectbox")
-        assert any(w.key and w.key.endswith(f".model.{name}") for kind in
-                   ("number_input", "selectbox", "toggle", "text_input", "text_area") for w in at.get(kind)), name
+        assert any(
+            w.key and w.key.endswith(f".model.{name}")
+            for kind in ("number_input", "selectbox", "toggle", "text_input", "text_area")
+            for w in at.get(kind)
+        ), name
 
 
 def test_train_form_reports_a_bad_combination_with_the_field_to_change(app):

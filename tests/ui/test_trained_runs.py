@@ -28,8 +28,12 @@ def test_start_on_the_train_page_runs_a_background_worker_to_completion(app, sto
     tiny = FAMILIES["vae"].tiny_overrides
     for section, values in tiny.items():
         for field, value in values.items():
-            widget = next(w for kind in ("number_input", "selectbox", "text_input") for w in at.get(kind)
-                          if w.key and w.key.split("@")[0] == f"train.form.vae.{section}.{field}")
+            widget = next(
+                w
+                for kind in ("number_input", "selectbox", "text_input")
+                for w in at.get(kind)
+                if w.key and w.key.split("@")[0] == f"train.form.vae.{section}.{field}"
+            )
             widget.set_value(value)
     at.run()
     assert not at.error, texts(at, "error")
@@ -60,7 +64,8 @@ def test_run_page_and_playground_on_a_trained_vae(app, trained_run):
     Image.fromarray((np.random.default_rng(0).random((40, 30)) * 255).astype(np.uint8)).save(buf, format="PNG")
     at.get("file_uploader")[0].upload("digit.png", buf.getvalue(), "image/png").run()
     assert "the model's reconstruction" in texts(at, "caption") or any(
-        "reconstruction" in (i.proto.imgs[0].caption if i.proto.imgs else "") for i in at.get("image"))
+        "reconstruction" in (i.proto.imgs[0].caption if i.proto.imgs else "") for i in at.get("image")
+    )
     at.get("file_uploader")[0].upload("broken.png", b"not a png", "image/png").run()
     assert "is not a readable image" in texts(at, "error")
 

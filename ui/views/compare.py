@@ -20,13 +20,19 @@ wanted = [i for i in st.query_params.get("ids", "").split(",") if i]
 if "compare.runs" not in st.session_state and wanted:
     st.session_state["compare.runs"] = [i for i in wanted if store.exists(i)]
 if not store.list_runs(limit=1):
-    st.info("No runs yet. Train two runs (e.g. a preset with two learning rates), then compare them here.",
-            icon=":material/info:")
+    st.info(
+        "No runs yet. Train two runs (e.g. a preset with two learning rates), then compare them here.",
+        icon=":material/info:",
+    )
     st.page_link(page_path("train"), label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-runs = pick_runs(store, "Runs to compare", key="compare.runs",
-                 help="Pick two or more runs; select rows on the Runs page and press Compare to come here.")
+runs = pick_runs(
+    store,
+    "Runs to compare",
+    key="compare.runs",
+    help="Pick two or more runs; select rows on the Runs page and press Compare to come here.",
+)
 if len(runs) < 2:
     st.info("Pick at least two runs to compare.", icon=":material/info:")
     st.stop()
@@ -54,8 +60,9 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): data}
 
 
-tab_curves, tab_table, tab_config, tab_samples = st.tabs(["Curves", "Metrics", "Config diff", "Samples"],
-                                                         key="compare.tabs")
+tab_curves, tab_table, tab_config, tab_samples = st.tabs(
+    ["Curves", "Metrics", "Config diff", "Samples"], key="compare.tabs"
+)
 live = any(r.status in ACTIVE for r in runs)
 
 
@@ -82,9 +89,15 @@ with tab_table:
     last = store.last_metrics([r.id for r in runs])
     rows = []
     for r in runs:
-        row = {"run": names[r.id], "status": r.status, "family": r.family, "data": r.data_name,
-               "steps": r.step, "duration": fmt_duration(r.duration_s),
-               f"best {r.monitor or 'metric'}": fmt_value(r.best_value)}
+        row = {
+            "run": names[r.id],
+            "status": r.status,
+            "family": r.family,
+            "data": r.data_name,
+            "steps": r.step,
+            "duration": fmt_duration(r.duration_s),
+            f"best {r.monitor or 'metric'}": fmt_value(r.best_value),
+        }
         row.update({k: v for k, v in sorted(last.get(r.id, {}).items()) if not k.startswith("lr")})
         rows.append(row)
     st.dataframe(pd.DataFrame(rows).set_index("run").T.astype(str), key="compare.table")
@@ -97,8 +110,16 @@ with tab_config:
     if not diff:
         st.success("The configs are identical (apart from the names).", icon=":material/check:")
     else:
-        table = pd.DataFrame({names[r.id]: [repr(flat[r.id].get(k, "—")) if not isinstance(flat[r.id].get(k), str)
-                                            else flat[r.id].get(k) for k in diff] for r in runs}, index=diff)
+        table = pd.DataFrame(
+            {
+                names[r.id]: [
+                    repr(flat[r.id].get(k, "—")) if not isinstance(flat[r.id].get(k), str) else flat[r.id].get(k)
+                    for k in diff
+                ]
+                for r in runs
+            },
+            index=diff,
+        )
         st.dataframe(table, key="compare.diff")
         st.caption(f"{len(diff)} setting(s) differ out of {len(keys)}.")
 

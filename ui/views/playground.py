@@ -22,18 +22,28 @@ store = get_store()
 st.title("Playground")
 
 USABLE = ("completed", "cancelled", "interrupted", "failed", "running")
-run = pick_run(store, "Trained run", key="play.run", status=USABLE, default=st.query_params.get("run"),
-               help="A finished run (or one still training: its latest checkpoint is used).")
+run = pick_run(
+    store,
+    "Trained run",
+    key="play.run",
+    status=USABLE,
+    default=st.query_params.get("run"),
+    help="A finished run (or one still training: its latest checkpoint is used).",
+)
 if run is None:
-    st.info("No trained runs yet. Train one (a preset on Home takes a few minutes), then come back here.",
-            icon=":material/info:")
+    st.info(
+        "No trained runs yet. Train one (a preset on Home takes a few minutes), then come back here.",
+        icon=":material/info:",
+    )
     st.page_link(page_path("home"), label="Go to the presets", icon=":material/home:")
     st.stop()
 st.query_params["run"] = run.id
 family = FAMILIES.get(run.family)
 kind = family.kind if family else "image"
-st.caption(f"{family.title if family else run.family} · data {run.data_name} · status {run.status} · "
-           f"[open the run page](./run?id={run.id})")
+st.caption(
+    f"{family.title if family else run.family} · data {run.data_name} · status {run.status} · "
+    f"[open the run page](./run?id={run.id})"
+)
 
 
 def show_store_samples(kinds: tuple[str, ...] = ("samples", "text")) -> None:
@@ -81,8 +91,9 @@ def image_playground() -> None:
     classes = mc.class_names(module)
     label = None
     if classes:
-        choice = st.selectbox("Class", ["(mixed)", *classes], key="play.class",
-                              help="This model is conditional: pick the class to draw.")
+        choice = st.selectbox(
+            "Class", ["(mixed)", *classes], key="play.class", help="This model is conditional: pick the class to draw."
+        )
         label = None if choice == "(mixed)" else classes.index(choice)
     for tab, name in zip(st.tabs(tabs, key="play.tabs"), tabs, strict=True):
         with tab:
@@ -100,14 +111,28 @@ def image_playground() -> None:
                     from ui.widgets.images import tile
 
                     tile(images, columns=min(8, n), scale=4).save(buf, format="PNG")
-                    st.download_button("Download PNG", buf.getvalue(), file_name=f"{run.id}-seed{seed}.png",
-                                       mime="image/png", on_click="ignore", key="play.dl", icon=":material/download:")
+                    st.download_button(
+                        "Download PNG",
+                        buf.getvalue(),
+                        file_name=f"{run.id}-seed{seed}.png",
+                        mime="image/png",
+                        on_click="ignore",
+                        key="play.dl",
+                        icon=":material/download:",
+                    )
                 elif name == "Latent walk":
                     c1, c2 = st.columns(2)
                     a = c1.number_input("Start seed", 0, 2**31 - 1, value=1, key="play.seed_a")
                     b = c2.number_input("End seed", 0, 2**31 - 1, value=2, key="play.seed_b")
-                    t = st.slider("Position between the two", 0.0, 1.0, 0.5, 0.05, key="play.t",
-                                  help="Slide to morph one generated image into the other.")
+                    t = st.slider(
+                        "Position between the two",
+                        0.0,
+                        1.0,
+                        0.5,
+                        0.05,
+                        key="play.t",
+                        help="Slide to morph one generated image into the other.",
+                    )
                     strip = mc.latent_walk(module, int(a), int(b), np.linspace(0, 1, 9), label)
                     single = mc.latent_walk(module, int(a), int(b), np.array([t]), label)
                     c1, c2 = st.columns([1, 3])
@@ -119,8 +144,10 @@ def image_playground() -> None:
                     channels, size = mc.model_image_shape(module)
                     up = st.file_uploader("An image", type=["png", "jpg", "jpeg", "bmp", "webp"], key="play.recon")
                     if up is None:
-                        st.caption(f"Upload an image; it is resized to {size}×{size} "
-                                   f"{'grey' if channels == 1 else 'colour'} like the training data.")
+                        st.caption(
+                            f"Upload an image; it is resized to {size}×{size} "
+                            f"{'grey' if channels == 1 else 'colour'} like the training data."
+                        )
                     else:
                         try:
                             with Image.open(io.BytesIO(up.getvalue())) as im:
@@ -132,8 +159,12 @@ def image_playground() -> None:
                             x = arr[None, None] if channels == 1 else arr.transpose(2, 0, 1)[None]
                             recon = mc.reconstruct(module, x)
                             both = np.concatenate([to_uint8_images(x), to_uint8_images(recon)])
-                            show_grid(both, columns=2, caption="left: your image · right: the model's reconstruction",
-                                      target=480)
+                            show_grid(
+                                both,
+                                columns=2,
+                                caption="left: your image · right: the model's reconstruction",
+                                target=480,
+                            )
                 else:
                     show_store_samples(("samples",))
             except (GenLabError, ValueError, RuntimeError) as err:
@@ -148,9 +179,13 @@ def translation_playground() -> None:
         return
     directions = translate.available_directions(module)
     up = st.file_uploader("An image to translate", type=["png", "jpg", "jpeg", "bmp", "webp"], key="play.translate")
-    direction = st.radio("Direction", directions, horizontal=True, key="play.direction",
-                         format_func=lambda d: d.replace("to", " → ")) if len(directions) > 1 else \
-        (directions[0] if directions else None)
+    direction = (
+        st.radio(
+            "Direction", directions, horizontal=True, key="play.direction", format_func=lambda d: d.replace("to", " → ")
+        )
+        if len(directions) > 1
+        else (directions[0] if directions else None)
+    )
     if up is not None:
         try:
             out = translate.translate_image(module, up.getvalue(), direction)
@@ -168,8 +203,11 @@ def translation_playground() -> None:
 
 def text_playground() -> None:
     if importlib.util.find_spec("genlab.generate") is None:
-        st.info("Interactive text generation and chat arrive with the GPT issue (genlab.generate). Meanwhile, "
-                "here are the text samples this run saved while training.", icon=":material/info:")
+        st.info(
+            "Interactive text generation and chat arrive with the GPT issue (genlab.generate). Meanwhile, "
+            "here are the text samples this run saved while training.",
+            icon=":material/info:",
+        )
         show_store_samples(("text", "samples"))
         return
     from ui.widgets.text_playground import render  # noqa: PLC0415 - only once the engine API exists
@@ -184,6 +222,8 @@ elif kind == "text":
 elif kind == "image":
     image_playground()
 else:
-    st.info(f"Interactive use of {run.family} runs arrives with its issue; here is what the run saved.",
-            icon=":material/info:")
+    st.info(
+        f"Interactive use of {run.family} runs arrives with its issue; here is what the run saved.",
+        icon=":material/info:",
+    )
     show_store_samples()

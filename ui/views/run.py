@@ -66,8 +66,12 @@ st.page_link(page_path("runs"), label="All runs", icon=":material/arrow_back:")
 title = run.name if run.name != run.id else run.id
 st.title(title)
 family = FAMILIES.get(run.family)
-meta = [f"`{run.id}`", family.title if family else run.family, f"data: {run.data_name or '?'}",
-        f"created {fmt_time(run.created_at)}"]
+meta = [
+    f"`{run.id}`",
+    family.title if family else run.family,
+    f"data: {run.data_name or '?'}",
+    f"created {fmt_time(run.created_at)}",
+]
 if run.parent_id:
     meta.append(f"cloned from `{run.parent_id}`")
 if run.resume_count:
@@ -100,8 +104,9 @@ def progress_panel() -> None:
     if r.error:
         (st.error if r.status == "failed" else st.warning)(r.error, icon=":material/error:")
     values = store.last_metrics([r.id]).get(r.id, {})
-    shown = {k: v for k, v in sorted(values.items()) if k.startswith("val/")} or \
-        {k: v for k, v in sorted(values.items()) if k.startswith("train/")}
+    shown = {k: v for k, v in sorted(values.items()) if k.startswith("val/")} or {
+        k: v for k, v in sorted(values.items()) if k.startswith("train/")
+    }
     if shown:
         cols = st.columns(min(6, len(shown)))
         for i, (k, v) in enumerate(list(shown.items())[:6]):
@@ -121,8 +126,10 @@ def _forget_delete() -> None:
 
 @st.dialog("Delete this run?", on_dismiss=_forget_delete)
 def confirm_delete(target: Run) -> None:
-    st.write(f"**{target.name}** (`{target.id}`) and its metrics, samples and checkpoints will be removed "
-             "from disk. This cannot be undone.")
+    st.write(
+        f"**{target.name}** (`{target.id}`) and its metrics, samples and checkpoints will be removed "
+        "from disk. This cannot be undone."
+    )
     c1, c2 = st.columns(2)
     if c1.button("Delete for good", type="primary", icon=":material/delete_forever:", key="run.delete.yes"):
         try:
@@ -146,8 +153,11 @@ def _clone(target: Run) -> None:
         return
     if cfg.name:
         cfg.name = cfg.name[:114] + "-clone"
-    st.session_state["train.load"] = {"config": cfg.model_dump(mode="json"), "source": f"a clone of run {target.id}",
-                                      "parent_id": target.id}
+    st.session_state["train.load"] = {
+        "config": cfg.model_dump(mode="json"),
+        "source": f"a clone of run {target.id}",
+        "parent_id": target.id,
+    }
     st.session_state["run.go_train"] = True
 
 
@@ -169,33 +179,69 @@ if err := st.session_state.pop("run.error", None):
     user_error(err)
 
 a = st.columns(6)
-a[0].button("Cancel", icon=":material/stop:", disabled=run.status not in ACTIVE, on_click=_do, args=("cancel",),
-            key="run.cancel", help="Stop the run; it saves a checkpoint first, and Resume continues it.", width="stretch")
-a[1].button("Resume", icon=":material/play_arrow:", disabled=run.status not in ("interrupted", "cancelled", "failed"),
-            on_click=_do, args=("resume",), key="run.resume", width="stretch",
-            help="Continue from the last checkpoint, in this same run.")
-a[2].button("Clone and edit", icon=":material/content_copy:", on_click=_clone, args=(run,), key="run.clone",
-            width="stretch", help="Open these settings on the Train page as a new run.")
-a[3].page_link(page_path("playground"), label="Playground", icon=":material/auto_awesome:",
-               query_params={"run": run.id}, disabled=run.status in ACTIVE and not run.step)
+a[0].button(
+    "Cancel",
+    icon=":material/stop:",
+    disabled=run.status not in ACTIVE,
+    on_click=_do,
+    args=("cancel",),
+    key="run.cancel",
+    help="Stop the run; it saves a checkpoint first, and Resume continues it.",
+    width="stretch",
+)
+a[1].button(
+    "Resume",
+    icon=":material/play_arrow:",
+    disabled=run.status not in ("interrupted", "cancelled", "failed"),
+    on_click=_do,
+    args=("resume",),
+    key="run.resume",
+    width="stretch",
+    help="Continue from the last checkpoint, in this same run.",
+)
+a[2].button(
+    "Clone and edit",
+    icon=":material/content_copy:",
+    on_click=_clone,
+    args=(run,),
+    key="run.clone",
+    width="stretch",
+    help="Open these settings on the Train page as a new run.",
+)
+a[3].page_link(
+    page_path("playground"),
+    label="Playground",
+    icon=":material/auto_awesome:",
+    query_params={"run": run.id},
+    disabled=run.status in ACTIVE and not run.step,
+)
 a[4].page_link(page_path("compare"), label="Compare", icon=":material/compare_arrows:", query_params={"ids": run.id})
-a[5].button("Delete", icon=":material/delete:", disabled=run.status == "running", key="run.delete",
-            width="stretch", help="Cancel a running run before deleting it.",
-            on_click=lambda: st.session_state.update({"run.confirm_delete": run_id}))
+a[5].button(
+    "Delete",
+    icon=":material/delete:",
+    disabled=run.status == "running",
+    key="run.delete",
+    width="stretch",
+    help="Cancel a running run before deleting it.",
+    on_click=lambda: st.session_state.update({"run.confirm_delete": run_id}),
+)
 if st.session_state.get("run.confirm_delete") == run_id:
     confirm_delete(run)
 
 # -- tabs ------------------------------------------------------------------------------------------------
 t_charts, t_samples, t_logs, t_config, t_notes, t_files = st.tabs(
-    ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"], key="run.tabs")
+    ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"], key="run.tabs"
+)
 
 
 @st.fragment(run_every=every)
 def charts() -> None:
     rows = store.metrics(run_id)
     if not rows:
-        st.info("No metrics yet: they appear after the first logged steps." if live else
-                "This run logged no metrics.", icon=":material/info:")
+        st.info(
+            "No metrics yet: they appear after the first logged steps." if live else "This run logged no metrics.",
+            icon=":material/info:",
+        )
         return
     series = group_rows(rows)
     weight, log_y = chart_controls("run")
@@ -219,9 +265,13 @@ def samples() -> None:
     images = store.artifacts(run_id, kind="samples")
     texts = store.artifacts(run_id, kind="text")
     if not images and not texts:
-        st.info("No samples yet: the first grid is saved after "
-                f"{parse_config(run.config).logging.sample_every_n_steps or 'one epoch of'} steps." if live else
-                "This run saved no samples.", icon=":material/info:")
+        st.info(
+            "No samples yet: the first grid is saved after "
+            f"{parse_config(run.config).logging.sample_every_n_steps or 'one epoch of'} steps."
+            if live
+            else "This run saved no samples.",
+            icon=":material/info:",
+        )
         return
     by_name: dict[str, list[dict[str, Any]]] = {}
     for art in images + texts:
@@ -231,8 +281,9 @@ def samples() -> None:
     if follow or st.session_state.get("run.step") not in steps:
         st.session_state["run.step"] = steps[-1]
     if len(steps) > 1:
-        step = st.select_slider("Step", steps, key="run.step", disabled=follow,
-                                help="Slide through the samples saved during training.")
+        step = st.select_slider(
+            "Step", steps, key="run.step", disabled=follow, help="Slide through the samples saved during training."
+        )
     else:
         step = steps[0]
         st.caption(f"Samples at step {step}.")
@@ -260,8 +311,11 @@ def logs() -> None:
     if not paths:
         st.info("No log yet: the worker writes one when it starts.", icon=":material/info:")
         return
-    chosen = st.selectbox("Log file", paths, format_func=lambda p: Path(p).name, key="run.log") if len(paths) > 1 \
+    chosen = (
+        st.selectbox("Log file", paths, format_func=lambda p: Path(p).name, key="run.log")
+        if len(paths) > 1
         else paths[0]
+    )
     text = tail_text(chosen, max_lines=200)
     st.code(text or "(empty)", language="log", height=420)
 
@@ -276,10 +330,17 @@ with t_config:
     config_panel(run.config_yaml, cli_command_for(run), file_name=f"{run.id}.yaml", key="run.config")
 with t_notes:
     with st.form("run.notes_form", border=False):
-        notes = st.text_area("Notes", value=run.notes, height=150, max_chars=10_000, key="run.notes",
-                             help="What you tried and what you saw; searchable on the Runs page.")
-        tags_text = st.text_input("Tags", value=", ".join(run.tags), key="run.tags",
-                                  help="Comma separated, e.g. baseline, small")
+        notes = st.text_area(
+            "Notes",
+            value=run.notes,
+            height=150,
+            max_chars=10_000,
+            key="run.notes",
+            help="What you tried and what you saw; searchable on the Runs page.",
+        )
+        tags_text = st.text_input(
+            "Tags", value=", ".join(run.tags), key="run.tags", help="Comma separated, e.g. baseline, small"
+        )
         if st.form_submit_button("Save", icon=":material/save:"):
             tags = [t.strip() for t in tags_text.split(",") if t.strip()]
             bad = [t for t in tags if len(t) > 40]
@@ -305,8 +366,14 @@ with t_files:
         c1, c2 = st.columns([4, 1], vertical_alignment="center")
         c1.markdown(f"`{path.name}` · {size_mb:.1f} MB")
         if size_mb <= MAX_DOWNLOAD_MB:
-            c2.download_button("Download", data=path.read_bytes, file_name=f"{run.id}-{path.name}",
-                               mime="application/octet-stream", key=f"run.dl.{path.name}", on_click="ignore",
-                               icon=":material/download:")
+            c2.download_button(
+                "Download",
+                data=path.read_bytes,
+                file_name=f"{run.id}-{path.name}",
+                mime="application/octet-stream",
+                key=f"run.dl.{path.name}",
+                on_click="ignore",
+                icon=":material/download:",
+            )
         else:
             c2.caption("too large to download here; copy it from the run folder")

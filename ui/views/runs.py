@@ -17,11 +17,16 @@ store = get_store()
 st.title("Runs")
 
 f1, f2, f3, f4 = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
-search = f1.text_input("Search", key="runs.search", placeholder="name, id, data, tag or note",
-                       help="Matches a part of the run's name, id, data set, tags or notes.")
+search = f1.text_input(
+    "Search",
+    key="runs.search",
+    placeholder="name, id, data, tag or note",
+    help="Matches a part of the run's name, id, data set, tags or notes.",
+)
 statuses = f2.multiselect("Status", list(STATUSES), key="runs.status", placeholder="any status")
-family = f3.selectbox("Family", ["(all)", *FAMILIES], key="runs.family",
-                      format_func=lambda n: n if n == "(all)" else FAMILIES[n].title)
+family = f3.selectbox(
+    "Family", ["(all)", *FAMILIES], key="runs.family", format_func=lambda n: n if n == "(all)" else FAMILIES[n].title
+)
 tag = f4.text_input("Tag", key="runs.tag", placeholder="exact tag")
 
 
@@ -32,19 +37,21 @@ def table_rows(store: RunStore, runs: list[Run]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for r in runs:
         value = r.best_value if r.best_value is not None else latest.get(r.id, {}).get(r.monitor or "")
-        rows.append({
-            "id": r.id,
-            "name": r.name if r.name != r.id else "",
-            "family": r.family,
-            "status": r.status,
-            "progress": r.progress,
-            "data": r.data_name or "",
-            "metric": r.monitor or "",
-            "value": value,
-            "duration (min)": None if r.duration_s is None else r.duration_s / 60.0,
-            "created": fmt_time(r.created_at),
-            "tags": list(r.tags),
-        })
+        rows.append(
+            {
+                "id": r.id,
+                "name": r.name if r.name != r.id else "",
+                "family": r.family,
+                "status": r.status,
+                "progress": r.progress,
+                "data": r.data_name or "",
+                "metric": r.monitor or "",
+                "value": value,
+                "duration (min)": None if r.duration_s is None else r.duration_s / 60.0,
+                "created": fmt_time(r.created_at),
+                "tags": list(r.tags),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -55,8 +62,9 @@ COLUMNS = {
     "status": st.column_config.TextColumn("Status"),
     "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
     "data": st.column_config.TextColumn("Data"),
-    "metric": st.column_config.TextColumn("Monitored", help="The metric the family monitors (checkpoints, early "
-                                          "stopping, sweeps)"),
+    "metric": st.column_config.TextColumn(
+        "Monitored", help="The metric the family monitors (checkpoints, early stopping, sweeps)"
+    ),
     "value": st.column_config.NumberColumn("Best / latest", format="%.4g"),
     "duration (min)": st.column_config.NumberColumn("Duration (min)", format="%.1f"),
     "created": st.column_config.TextColumn("Created"),
@@ -66,31 +74,56 @@ COLUMNS = {
 
 def render_table() -> None:
     reconcile(store)
-    runs = store.list_runs(status=statuses or None, family=None if family == "(all)" else family,
-                           search=search.strip() or None, tag=tag.strip() or None, limit=MAX_ROWS)
+    runs = store.list_runs(
+        status=statuses or None,
+        family=None if family == "(all)" else family,
+        search=search.strip() or None,
+        tag=tag.strip() or None,
+        limit=MAX_ROWS,
+    )
     if not runs:
         if search or statuses or tag or family != "(all)":
             st.info("No run matches these filters. Clear the search or the filters above.", icon=":material/info:")
         else:
-            st.info("No runs yet. Start one from a preset on Home or build one on the Train page.",
-                    icon=":material/info:")
+            st.info(
+                "No runs yet. Start one from a preset on Home or build one on the Train page.", icon=":material/info:"
+            )
             st.page_link(page_path("train"), label="Go to Train", icon=":material/model_training:")
         return
     active = sum(r.status in ACTIVE for r in runs)
     if has_active and not store.list_runs(status=ACTIVE, limit=1):
         st.rerun()  # the last active run ended: a full rerun stops the polling
-    st.caption(f"{len(runs)} run(s){' (newest ' + str(MAX_ROWS) + ')' if len(runs) == MAX_ROWS else ''}"
-               f"{f', {active} active — refreshing every {REFRESH_S:.0f} s' if active else ''}. "
-               "Select rows to open or compare runs.")
-    event = st.dataframe(table_rows(store, runs), key="runs.table", hide_index=True, column_config=COLUMNS,
-                         on_select="rerun", selection_mode="multi-row", height=min(36 * (len(runs) + 1) + 3, 600))
+    st.caption(
+        f"{len(runs)} run(s){' (newest ' + str(MAX_ROWS) + ')' if len(runs) == MAX_ROWS else ''}"
+        f"{f', {active} active — refreshing every {REFRESH_S:.0f} s' if active else ''}. "
+        "Select rows to open or compare runs."
+    )
+    event = st.dataframe(
+        table_rows(store, runs),
+        key="runs.table",
+        hide_index=True,
+        column_config=COLUMNS,
+        on_select="rerun",
+        selection_mode="multi-row",
+        height=min(36 * (len(runs) + 1) + 3, 600),
+    )
     chosen = [runs[i].id for i in event.selection.rows if i < len(runs)]
     c1, c2, _ = st.columns([1, 1, 4])
-    if c1.button("Open", icon=":material/open_in_new:", disabled=len(chosen) != 1, key="runs.open",
-                 help="Select exactly one run."):
+    if c1.button(
+        "Open",
+        icon=":material/open_in_new:",
+        disabled=len(chosen) != 1,
+        key="runs.open",
+        help="Select exactly one run.",
+    ):
         open_run(chosen[0])
-    if c2.button("Compare", icon=":material/compare_arrows:", disabled=len(chosen) < 2, key="runs.compare",
-                 help="Select two or more runs."):
+    if c2.button(
+        "Compare",
+        icon=":material/compare_arrows:",
+        disabled=len(chosen) < 2,
+        key="runs.compare",
+        help="Select two or more runs.",
+    ):
         st.switch_page(page_path("compare"), query_params={"ids": ",".join(chosen)})
 
 

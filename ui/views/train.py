@@ -37,15 +37,22 @@ if load := st.session_state.pop("train.load", None):
 
 
 def _queue_load(config: RunConfig, source: str, parent_id: str | None = None) -> None:
-    st.session_state["train.load"] = {"config": config.model_dump(mode="json"), "source": source,
-                                      "parent_id": parent_id}
+    st.session_state["train.load"] = {
+        "config": config.model_dump(mode="json"),
+        "source": source,
+        "parent_id": parent_id,
+    }
 
 
 with st.expander("Load a config: a YAML file or a past run", icon=":material/upload_file:"):
     c1, c2 = st.columns(2)
     with c1:
-        up = st.file_uploader("YAML config", type=["yaml", "yml"], key="train.yaml_upload",
-                              help="A config saved from GenLab (Download YAML) or one of the presets in configs/.")
+        up = st.file_uploader(
+            "YAML config",
+            type=["yaml", "yml"],
+            key="train.yaml_upload",
+            help="A config saved from GenLab (Download YAML) or one of the presets in configs/.",
+        )
         if up is not None and st.button("Load this file", key="train.load_file", icon=":material/upload:"):
             try:
                 raw = yaml.safe_load(up.getvalue().decode("utf-8"))
@@ -70,8 +77,9 @@ with st.expander("Load a config: a YAML file or a past run", icon=":material/upl
 names = list(FAMILIES)
 if st.session_state.get("train.family") not in FAMILIES:
     st.session_state["train.family"] = names[0]
-family_name = st.selectbox("Model family", names, key="train.family",
-                           format_func=lambda n: f"{FAMILIES[n].title} — {FAMILIES[n].summary}")
+family_name = st.selectbox(
+    "Model family", names, key="train.family", format_func=lambda n: f"{FAMILIES[n].title} — {FAMILIES[n].summary}"
+)
 family = FAMILIES[family_name]
 bases: dict[str, dict[str, Any]] = st.session_state.setdefault("train.base", {})
 if family_name not in bases:
@@ -99,16 +107,17 @@ if suggested is not None:
 st.subheader("Settings")
 raw = config_form(family.config_cls, base, key=form_key, choices=choices)
 if data_source in ("zip", "folder", "upload") and not suggested:
-    st.warning("No uploads yet: upload your data on the Data page first, or type a path.",
-               icon=":material/warning:")
+    st.warning("No uploads yet: upload your data on the Data page first, or type a path.", icon=":material/warning:")
 
 config: RunConfig | None = None
 try:
     config = parse_config(raw)
 except ConfigError as err:
     lines = str(err).splitlines()[1:] or [str(err)]
-    st.error("These settings need a change before the run can start:\n\n" +
-             "\n".join(f"- {line.strip()}" for line in lines), icon=":material/error:")
+    st.error(
+        "These settings need a change before the run can start:\n\n" + "\n".join(f"- {line.strip()}" for line in lines),
+        icon=":material/error:",
+    )
 
 if config is not None:
     data_name = getattr(config.data, "name", None)
@@ -121,8 +130,12 @@ if config is not None:
 
     st.subheader("Pre-flight estimate")
     estimates: dict[str, Any] = st.session_state.setdefault("train.estimates", {})
-    if st.button("Estimate size and time", icon=":material/speed:", key="train.estimate",
-                 help="Builds the model and times a few real training steps in a separate process (a few seconds)."):
+    if st.button(
+        "Estimate size and time",
+        icon=":material/speed:",
+        key="train.estimate",
+        help="Builds the model and times a few real training steps in a separate process (a few seconds).",
+    ):
         with st.spinner("Building the model and timing a few steps…"):
             try:
                 estimates[digest] = run_estimate(config)
@@ -136,15 +149,25 @@ if config is not None:
         if config.trainer.max_steps > 0:
             total_steps = min(total_steps, config.trainer.max_steps) if total_steps else config.trainer.max_steps
         m = st.columns(5)
-        m[0].metric("Parameters", f"{est['parameters'] / 1e6:.2f} M" if est["parameters"] >= 1e5
-                    else f"{est['parameters']:,}")
+        m[0].metric(
+            "Parameters", f"{est['parameters'] / 1e6:.2f} M" if est["parameters"] >= 1e5 else f"{est['parameters']:,}"
+        )
         m[1].metric("Weights", f"{est['weights_mb']:.1f} MB")
-        m[2].metric("Training memory", f"≈ {est['train_memory_mb_estimate']:.0f} MB",
-                    help="Weights, gradients and optimizer state in fp32; activations come on top.")
-        m[3].metric("Time per epoch", fmt_duration(est.get("seconds_per_epoch")),
-                    help=f"{spe} steps per epoch at {per_step:.3f} s/step, measured here." if per_step else None)
-        m[4].metric("Whole run", fmt_duration(per_step * total_steps if per_step else None),
-                    help=f"{total_steps} steps in all (before early stopping).")
+        m[2].metric(
+            "Training memory",
+            f"≈ {est['train_memory_mb_estimate']:.0f} MB",
+            help="Weights, gradients and optimizer state in fp32; activations come on top.",
+        )
+        m[3].metric(
+            "Time per epoch",
+            fmt_duration(est.get("seconds_per_epoch")),
+            help=f"{spe} steps per epoch at {per_step:.3f} s/step, measured here." if per_step else None,
+        )
+        m[4].metric(
+            "Whole run",
+            fmt_duration(per_step * total_steps if per_step else None),
+            help=f"{total_steps} steps in all (before early stopping).",
+        )
     else:
         st.caption("Press the button to measure this configuration on this machine.")
 

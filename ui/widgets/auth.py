@@ -39,8 +39,10 @@ def require_login() -> None:
     domains = [d.lower().lstrip("@") for d in rules.get("allowed_domains", [])]
     email = str(st.user.get("email", "")).lower()
     if (emails or domains) and email not in emails and email.rsplit("@", 1)[-1] not in domains:
-        st.error(f"{email or 'This account'} is not allowed to use this GenLab. Ask the admin to add it to "
-                 "[genlab] allowed_emails in .streamlit/secrets.toml, or log in with another account.")
+        st.error(
+            f"{email or 'This account'} is not allowed to use this GenLab. Ask the admin to add it to "
+            "[genlab] allowed_emails in .streamlit/secrets.toml, or log in with another account."
+        )
         st.button("Log out", on_click=st.logout)
         st.stop()
     with st.sidebar:

@@ -40,6 +40,7 @@ def group_rows(rows: Iterable[dict[str, Any]]) -> dict[str, tuple[list[int], lis
 
 def order_keys(keys: Iterable[str]) -> list[str]:
     """Validation metrics first, then training, then everything else (lr, epoch ...)."""
+
     def rank(k: str) -> tuple[int, str]:
         stage = k.split("/", 1)[0]
         return ({"val": 0, "train": 1, "test": 2}.get(stage, 3), k)
@@ -47,23 +48,49 @@ def order_keys(keys: Iterable[str]) -> list[str]:
     return sorted(keys, key=rank)
 
 
-def metric_figure(curves: dict[str, tuple[list[int], list[float | None]]], title: str, weight: float,
-                  log_y: bool = False, height: int = 300) -> go.Figure:
+def metric_figure(
+    curves: dict[str, tuple[list[int], list[float | None]]],
+    title: str,
+    weight: float,
+    log_y: bool = False,
+    height: int = 300,
+) -> go.Figure:
     """One chart: a faint raw line and a bold smoothed line per curve (curve label -> (steps, values))."""
     fig = go.Figure()
     for i, (label, (steps, values)) in enumerate(curves.items()):
         color = PALETTE[i % len(PALETTE)]
         few = len(steps) < 3
         if weight > 0 and not few:
-            fig.add_trace(go.Scatter(x=steps, y=values, name=f"{label} (raw)", mode="lines",
-                                     line={"color": color, "width": 1}, opacity=0.25, showlegend=False,
-                                     hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=steps, y=smooth(values, 0 if few else weight), name=label,
-                                 mode="lines+markers" if few else "lines", line={"color": color, "width": 2}))
-    fig.update_layout(title={"text": title, "font": {"size": 14}}, height=height,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.2}, showlegend=len(curves) > 1,
-                      uirevision=title + "|" + "|".join(curves))  # keep the zoom while live data arrives
+            fig.add_trace(
+                go.Scatter(
+                    x=steps,
+                    y=values,
+                    name=f"{label} (raw)",
+                    mode="lines",
+                    line={"color": color, "width": 1},
+                    opacity=0.25,
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=smooth(values, 0 if few else weight),
+                name=label,
+                mode="lines+markers" if few else "lines",
+                line={"color": color, "width": 2},
+            )
+        )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        hovermode="x unified",
+        legend={"orientation": "h", "y": -0.2},
+        showlegend=len(curves) > 1,
+        uirevision=title + "|" + "|".join(curves),
+    )  # keep the zoom while live data arrives
     fig.update_xaxes(title_text="step")
     if log_y:
         fig.update_yaxes(type="log")
@@ -72,15 +99,28 @@ def metric_figure(curves: dict[str, tuple[list[int], list[float | None]]], title
 
 def chart_controls(key: str) -> tuple[float, bool]:
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    weight = c1.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key=f"{key}.smoothing",
-                       help="Exponential moving average of the curves (0: raw values). Drag on a chart to zoom; "
-                            "double-click to reset.")
+    weight = c1.slider(
+        "Smoothing",
+        0.0,
+        0.99,
+        0.6,
+        0.01,
+        key=f"{key}.smoothing",
+        help="Exponential moving average of the curves (0: raw values). Drag on a chart to zoom; "
+        "double-click to reset.",
+    )
     log_y = c2.toggle("Log scale", key=f"{key}.log")
     return weight, log_y
 
 
-def metric_grid(per_key: dict[str, dict[str, tuple[list[int], list[float | None]]]], *, weight: float,
-                log_y: bool, key: str, columns: int = 2) -> None:
+def metric_grid(
+    per_key: dict[str, dict[str, tuple[list[int], list[float | None]]]],
+    *,
+    weight: float,
+    log_y: bool,
+    key: str,
+    columns: int = 2,
+) -> None:
     """A grid of charts: metric key -> {curve label -> (steps, values)}."""
     keys = order_keys(per_key)
     cols = st.columns(columns)

@@ -71,8 +71,9 @@ def user_error(err: BaseException, what: str = "") -> None:
     """Show a user-facing error inline: the engine's message says what to change."""
     prefix = f"{what}: " if what else ""
     if isinstance(err, RunNotFound):
-        st.error(f"{prefix}{err}. It may have been deleted; pick another run on the Runs page.",
-                 icon=":material/error:")
+        st.error(
+            f"{prefix}{err}. It may have been deleted; pick another run on the Runs page.", icon=":material/error:"
+        )
     elif isinstance(err, GenLabError):
         st.error(f"{prefix}{err}", icon=":material/error:")
     else:
@@ -157,8 +158,15 @@ def config_panel(yaml_text: str, cli: str, *, file_name: str, key: str) -> None:
     st.caption("Same run from a terminal")
     st.code(cli, language="bash")
     st.code(yaml_text, language="yaml", height=320)
-    st.download_button("Download YAML", yaml_text, file_name=file_name, mime="application/x-yaml",
-                       icon=":material/download:", key=f"{key}.download", on_click="ignore")
+    st.download_button(
+        "Download YAML",
+        yaml_text,
+        file_name=file_name,
+        mime="application/x-yaml",
+        icon=":material/download:",
+        key=f"{key}.download",
+        on_click="ignore",
+    )
 
 
 def tail_text(path: str | Path, max_lines: int = 200, max_bytes: int = 200_000) -> str:

@@ -30,12 +30,29 @@ BASIC_FIELDS: dict[str, list[str]] = {
     "trainer": ["max_epochs", "max_steps", "accelerator", "precision"],
     "logging": ["sample_every_n_steps", "n_samples", "wandb"],
 }
-SECTION_TITLES = {"model": "Model", "data": "Data", "optim": "Optimizer", "trainer": "Training",
-                  "logging": "Logging", "": "Run"}
+SECTION_TITLES = {
+    "model": "Model",
+    "data": "Data",
+    "optim": "Optimizer",
+    "trainer": "Training",
+    "logging": "Logging",
+    "": "Run",
+}
 SECTION_ORDER = ["data", "model", "optim", "trainer", "logging"]
 HIDDEN = {("", "family")}
-ACRONYMS = {"lr": "Learning rate", "hf": "HF", "kl": "KL", "val": "Validation", "fid": "FID", "ema": "EMA",
-            "gpu": "GPU", "lora": "LoRA", "ddp": "DDP", "wandb": "W&B", "id": "ID"}
+ACRONYMS = {
+    "lr": "Learning rate",
+    "hf": "HF",
+    "kl": "KL",
+    "val": "Validation",
+    "fid": "FID",
+    "ema": "EMA",
+    "gpu": "GPU",
+    "lora": "LoRA",
+    "ddp": "DDP",
+    "wandb": "W&B",
+    "id": "ID",
+}
 UNSET = object()
 
 
@@ -122,8 +139,14 @@ def _widget(path: str, name: str, node: dict[str, Any], value: Any, key: str, ch
         wkey += "@" + hashlib.sha1(repr(choices).encode()).hexdigest()[:8]
         options = list(dict.fromkeys([*choices, *([value] if value not in (None, "") else [])]))
         index = options.index(value) if value in options else (0 if options else None)
-        return st.selectbox(label, options, index=index, key=wkey, help=help_text + " — pick one or type a new one",
-                            accept_new_options=True)
+        return st.selectbox(
+            label,
+            options,
+            index=index,
+            key=wkey,
+            help=help_text + " — pick one or type a new one",
+            accept_new_options=True,
+        )
     if "enum" in node:
         options = list(node["enum"])
         index = options.index(value) if value in options else 0
@@ -139,23 +162,37 @@ def _widget(path: str, name: str, node: dict[str, Any], value: Any, key: str, ch
         lo, hi = _bounds(inner, integer)
         if integer:
             v = None if value is None else int(value)
-            return st.number_input(label, min_value=None if lo is None else int(lo),
-                                   max_value=None if hi is None else int(hi), value=v, step=1, key=wkey,
-                                   help=help_text + (" Leave empty for none." if nullable else ""),
-                                   placeholder="empty" if nullable else None)
+            return st.number_input(
+                label,
+                min_value=None if lo is None else int(lo),
+                max_value=None if hi is None else int(hi),
+                value=v,
+                step=1,
+                key=wkey,
+                help=help_text + (" Leave empty for none." if nullable else ""),
+                placeholder="empty" if nullable else None,
+            )
         v = None if value is None else float(value)
-        return st.number_input(label, min_value=None if lo is None else float(lo),
-                               max_value=None if hi is None else float(hi), value=v,
-                               step=_float_step(v, lo, hi), format="%g", key=wkey,
-                               help=help_text + (" Leave empty for none." if nullable else ""),
-                               placeholder="empty" if nullable else None)
+        return st.number_input(
+            label,
+            min_value=None if lo is None else float(lo),
+            max_value=None if hi is None else float(hi),
+            value=v,
+            step=_float_step(v, lo, hi),
+            format="%g",
+            key=wkey,
+            help=help_text + (" Leave empty for none." if nullable else ""),
+            placeholder="empty" if nullable else None,
+        )
     if kind == "string":
-        text = st.text_input(label, value="" if value is None else str(value), key=wkey, help=help_text,
-                             max_chars=inner.get("maxLength"))
+        text = st.text_input(
+            label, value="" if value is None else str(value), key=wkey, help=help_text, max_chars=inner.get("maxLength")
+        )
         return None if nullable and text.strip() == "" else text
     if kind == "array" and node.get("items", {}).get("type") == "string":
-        text = st.text_area(label, value="\n".join(value or []), key=wkey, help=help_text + " (one per line)",
-                            height="content")
+        text = st.text_area(
+            label, value="\n".join(value or []), key=wkey, help=help_text + " (one per line)", height="content"
+        )
         return [t.strip() for t in text.splitlines() if t.strip()]
     # Mixed or structured types (int | "auto", lists of numbers ...): a YAML value.
     shown = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
@@ -166,8 +203,15 @@ def _widget(path: str, name: str, node: dict[str, Any], value: Any, key: str, ch
         return text
 
 
-def _fields(schema: dict[str, Any], section_node: dict[str, Any], section: str, values: dict[str, Any],
-            key: str, choices: dict[str, list[Any]], prefix: str) -> dict[str, Any]:
+def _fields(
+    schema: dict[str, Any],
+    section_node: dict[str, Any],
+    section: str,
+    values: dict[str, Any],
+    key: str,
+    choices: dict[str, list[Any]],
+    prefix: str,
+) -> dict[str, Any]:
     props = section_node.get("properties", {})
     out: dict[str, Any] = {}
     basic, advanced = [], []
@@ -189,8 +233,10 @@ def _fields(schema: dict[str, Any], section_node: dict[str, Any], section: str, 
 
     render(basic)
     if advanced:
-        with st.expander(f"Advanced {SECTION_TITLES.get(section, humanize(section)).lower()} settings "
-                         f"({len(advanced)})", icon=":material/tune:"):
+        with st.expander(
+            f"Advanced {SECTION_TITLES.get(section, humanize(section)).lower()} settings ({len(advanced)})",
+            icon=":material/tune:",
+        ):
             render(advanced)
     # keep values of hidden/const fields (family) so the dict validates
     for name, raw in props.items():
@@ -200,8 +246,9 @@ def _fields(schema: dict[str, Any], section_node: dict[str, Any], section: str, 
     return out
 
 
-def config_form(config_cls: type, values: dict[str, Any], *, key: str,
-                choices: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+def config_form(
+    config_cls: type, values: dict[str, Any], *, key: str, choices: dict[str, list[Any]] | None = None
+) -> dict[str, Any]:
     """Render the form for a RunConfig class prefilled with `values`; return the edited plain dict.
 
     `choices` maps a dotted field path (e.g. "data.name") to suggested values shown as a selectbox
@@ -219,8 +266,9 @@ def config_form(config_cls: type, values: dict[str, Any], *, key: str,
         with tab:
             if node.get("description"):
                 st.caption(node["description"])
-            result[section] = _fields(schema, node, section, values.get(section) or {}, key, choices,
-                                      prefix=f"{section}.")
+            result[section] = _fields(
+                schema, node, section, values.get(section) or {}, key, choices, prefix=f"{section}."
+            )
     with tabs[-1]:
         st.caption("Name, tags, seed and notes of the run")
         result.update(_fields(schema, schema, "", values, key, choices, prefix=""))

@@ -44,7 +44,7 @@ def tile(images: Any, columns: int | None = None, pad: int = 2, scale: int = 1) 
     for i in range(n):
         r, col = divmod(i, cols)
         y, x = pad + r * (h + pad), pad + col * (w + pad)
-        canvas[y:y + h, x:x + w] = arr[i]
+        canvas[y : y + h, x : x + w] = arr[i]
     img = Image.fromarray(canvas)
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
@@ -56,16 +56,25 @@ def auto_scale(side: int, target: int = 360) -> int:
     return max(1, min(8, target // max(1, side)))
 
 
-def show_grid(images: Any, *, caption: str | None = None, columns: int | None = None, width: int | str = "stretch",
-              target: int = 360) -> None:
+def show_grid(
+    images: Any,
+    *,
+    caption: str | None = None,
+    columns: int | None = None,
+    width: int | str = "stretch",
+    target: int = 360,
+) -> None:
     grid = tile(images, columns=columns)
-    grid = grid.resize((grid.width * auto_scale(grid.width, target), grid.height * auto_scale(grid.width, target)),
-                       Image.Resampling.NEAREST)
+    grid = grid.resize(
+        (grid.width * auto_scale(grid.width, target), grid.height * auto_scale(grid.width, target)),
+        Image.Resampling.NEAREST,
+    )
     st.image(grid, caption=caption, width=width)
 
 
-def show_image_file(path: str | Path, *, caption: str | None = None, width: int | str = "stretch",
-                    target: int = 360) -> None:
+def show_image_file(
+    path: str | Path, *, caption: str | None = None, width: int | str = "stretch", target: int = 360
+) -> None:
     """Show a PNG artifact, zoomed without blur when it is small; a clear note when it is missing."""
     path = Path(path)
     try:

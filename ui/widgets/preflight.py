@@ -37,16 +37,25 @@ def run_estimate(config: RunConfig, timeout_s: float = 180.0) -> dict[str, Any]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env["GENLAB_HOME"] = str(genlab_home())
     try:
-        proc = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(config.model_dump(mode="json")),
-                              capture_output=True, text=True, timeout=timeout_s, cwd=PROJECT_ROOT, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD],
+            input=json.dumps(config.model_dump(mode="json")),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=PROJECT_ROOT,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
-        raise GenLabError(f"The estimate took longer than {timeout_s:.0f} s; the machine is busy or the model is "
-                          "large. Start the run and watch its ETA instead.") from None
+        raise GenLabError(
+            f"The estimate took longer than {timeout_s:.0f} s; the machine is busy or the model is "
+            "large. Start the run and watch its ETA instead."
+        ) from None
     marker = proc.stdout.rfind("@@RESULT@@")
     if marker < 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise GenLabError("The estimate process stopped without a result: " + " / ".join(tail))
-    payload = json.loads(proc.stdout[marker + len("@@RESULT@@"):].strip().splitlines()[0])
+    payload = json.loads(proc.stdout[marker + len("@@RESULT@@") :].strip().splitlines()[0])
     if "error" in payload:
         raise GenLabError(payload["error"])
     return payload["ok"]

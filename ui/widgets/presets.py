@@ -24,7 +24,7 @@ class Preset:
 
     @property
     def title(self) -> str:
-        return (self.config.name if self.config and self.config.name else self.path.stem)
+        return self.config.name if self.config and self.config.name else self.path.stem
 
 
 def _about(text: str) -> str:

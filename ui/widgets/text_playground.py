@@ -20,24 +20,64 @@ def sampling_controls(gen: Any, key: str) -> Any | None:
     """The sampling knobs as a SamplingSettings, or None after an inline error."""
     with st.expander("Sampling settings", icon=":material/tune:"):
         c = st.columns(3)
-        temperature = c[0].slider("Temperature", 0.0, 2.0, 0.8, 0.05, key=f"{key}.temperature",
-                                  help="Higher is more surprising; 0 always picks the most likely token.")
-        top_k = c[1].number_input("Top-k", 0, 1000, 50, key=f"{key}.top_k",
-                                  help="Sample only among the k most likely tokens (0: off).")
-        top_p = c[2].slider("Top-p", 0.05, 1.0, 1.0, 0.05, key=f"{key}.top_p",
-                            help="Sample among the most likely tokens whose probabilities add up to p.")
+        temperature = c[0].slider(
+            "Temperature",
+            0.0,
+            2.0,
+            0.8,
+            0.05,
+            key=f"{key}.temperature",
+            help="Higher is more surprising; 0 always picks the most likely token.",
+        )
+        top_k = c[1].number_input(
+            "Top-k", 0, 1000, 50, key=f"{key}.top_k", help="Sample only among the k most likely tokens (0: off)."
+        )
+        top_p = c[2].slider(
+            "Top-p",
+            0.05,
+            1.0,
+            1.0,
+            0.05,
+            key=f"{key}.top_p",
+            help="Sample among the most likely tokens whose probabilities add up to p.",
+        )
         c = st.columns(3)
-        rep = c[0].slider("Repetition penalty", 0.5, 2.0, 1.0, 0.05, key=f"{key}.rep",
-                          help="Above 1 discourages repeating tokens already in the text.")
+        rep = c[0].slider(
+            "Repetition penalty",
+            0.5,
+            2.0,
+            1.0,
+            0.05,
+            key=f"{key}.rep",
+            help="Above 1 discourages repeating tokens already in the text.",
+        )
         max_new = c[1].number_input("Max new tokens", 1, 2048, 128, key=f"{key}.max_new")
-        seed = c[2].number_input("Seed", 0, 2**31 - 1, value=None, key=f"{key}.seed", placeholder="random",
-                                 help="Fix it to get the same text again; empty draws a new one each time.")
-        stop = st.text_input("Stop at", key=f"{key}.stop", placeholder="e.g. \\n\\n",
-                             help="Strings that end the text, separated by '|'; \\n means a line break.")
+        seed = c[2].number_input(
+            "Seed",
+            0,
+            2**31 - 1,
+            value=None,
+            key=f"{key}.seed",
+            placeholder="random",
+            help="Fix it to get the same text again; empty draws a new one each time.",
+        )
+        stop = st.text_input(
+            "Stop at",
+            key=f"{key}.stop",
+            placeholder="e.g. \\n\\n",
+            help="Strings that end the text, separated by '|'; \\n means a line break.",
+        )
     stops = [s.replace("\\n", "\n") for s in stop.split("|") if s] if stop else []
     try:
-        return gen.SamplingSettings(temperature=temperature, top_k=int(top_k), top_p=top_p, repetition_penalty=rep,
-                                    max_new_tokens=int(max_new), stop=stops, seed=None if seed is None else int(seed))
+        return gen.SamplingSettings(
+            temperature=temperature,
+            top_k=int(top_k),
+            top_p=top_p,
+            repetition_penalty=rep,
+            max_new_tokens=int(max_new),
+            stop=stops,
+            seed=None if seed is None else int(seed),
+        )
     except GenLabError as err:
         user_error(err, "Sampling settings")
         return None
@@ -45,8 +85,10 @@ def sampling_controls(gen: Any, key: str) -> Any | None:
 
 def _safety_note(stream: Any) -> None:
     if stream.safety is not None:
-        st.caption(f"{stream.n_tokens} tokens · stopped by {stream.stop_reason.replace('_', ' ')} · "
-                   f"screened by {stream.safety.screener}")
+        st.caption(
+            f"{stream.n_tokens} tokens · stopped by {stream.stop_reason.replace('_', ' ')} · "
+            f"screened by {stream.safety.screener}"
+        )
 
 
 def render(store: RunStore, run: Run) -> None:
@@ -67,8 +109,13 @@ def render(store: RunStore, run: Run) -> None:
         return
 
     if mode == "Continue text":
-        prompt = st.text_area("Prompt", value="ROMEO:" if not can_chat else "", key="text.prompt", height=120,
-                              help="The model continues this text.")
+        prompt = st.text_area(
+            "Prompt",
+            value="ROMEO:" if not can_chat else "",
+            key="text.prompt",
+            height=120,
+            help="The model continues this text.",
+        )
         if st.button("Generate", type="primary", icon=":material/auto_awesome:", key="text.generate"):
             if not prompt.strip():
                 st.error("Write a prompt first: a few words for the model to continue.")
@@ -87,8 +134,12 @@ def render(store: RunStore, run: Run) -> None:
 
     # chat
     state_key = f"text.chat.{run.id}.{ckpt.name}"
-    system = st.text_input("System prompt", key="text.system", placeholder="You are a helpful assistant.",
-                           help="Instructions for the assistant; changing it starts a new conversation.")
+    system = st.text_input(
+        "System prompt",
+        key="text.system",
+        placeholder="You are a helpful assistant.",
+        help="Instructions for the assistant; changing it starts a new conversation.",
+    )
     session = st.session_state.get(state_key)
     if session is None or session.system_prompt != system:
         try:
