@@ -1,0 +1,125 @@
+"""Sampling, streaming, stop strings, seeds, the sliding context window, multi-turn chat trimming and the CLI."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genlab.errors import GenLabError
+from genlab.generate import ChatSession, SamplingSettings, TextStream, generate, generate_ids, pick_next, stream
+from genlab.registry import FAMILIES
+
+
+def build(family: str = "gpt", **data):
+    from datamodules.text import TextDataModule
+    from genlab.train import build_module
+
+    raw = FAMILIES[family].tiny_config().model_dump(mode="json")
+    raw["data"].update(data)
+    cfg = FAMILIES[family].config_cls.model_validate(raw)
+    dm = TextDataModule(cfg)
+    dm.setup("fit")
+    torch.manual_seed(0)
+    return build_module(cfg, dm.info()).eval()
+
+
+@pytest.fixture(scope="module")
+def gpt(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GENLAB_HOME", str(tmp_path_factory.mktemp("home")))
+        return build("gpt")
+
+
+def test_pick_next_greedy_top_k_top_p_and_repetition_penalty():
+    logits = torch.tensor([1.0, 3.0, 2.0, -1.0])
+    g = torch.Generator().manual_seed(0)
+    assert pick_next(logits, [], SamplingSettings(temperature=0), None) == 1
+    assert all(pick_next(logits, [], SamplingSettings(temperature=5.0, top_k=1), g) == 1 for _ in range(20))
+    assert all(pick_next(logits, [], SamplingSettings(temperature=5.0, top_k=0, top_p=0.01), g) == 1 for _ in range(20))
+    top2 = {pick_next(logits, [], SamplingSettings(temperature=2.0, top_k=2), g) for _ in range(200)}
+    assert top2 == {1, 2}
+    # a penalty of 2 halves the positive logit of a token already seen: 3 -> 1.5 < 2
+    assert pick_next(logits, [1], SamplingSettings(temperature=0, repetition_penalty=2.0), None) == 2
+
+
+def test_bad_sampling_settings_are_clear_errors():
+    for kwargs in ({"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"repetition_penalty": 0}, {"max_new_tokens": 0}):
+        with pytest.raises(GenLabError):
+            SamplingSettings(**kwargs)
+
+
+def test_same_seed_same_text_and_different_seed_different_text(gpt):
+    s = lambda seed: SamplingSettings(temperature=1.5, top_k=0, max_new_tokens=24, seed=seed)  # noqa: E731
+    a, b, c = (generate(gpt, "ROMEO:", s(seed)).raw_text for seed in (1, 1, 2))
+    assert a == b and a != c
+
+
+def test_streamed_pieces_add_up_to_the_text_and_max_new_tokens_is_respected(gpt):
+    st = stream(gpt, "ROMEO:", SamplingSettings(temperature=1.0, max_new_tokens=17, seed=3))
+    pieces = list(st)
+    assert "".join(pieces) == st.text and st.n_tokens <= 17
+    assert st.safety is not None and st.safety.screener  # every returned text is screened
+    with pytest.raises(GenLabError):
+        list(st)  # a stream is consumed once
+
+
+def test_stop_strings_end_generation_and_are_never_shown(gpt):
+    free = generate(gpt, "ROMEO:", SamplingSettings(temperature=0, max_new_tokens=30)).raw_text
+    assert len(free) > 4
+    stop = free[2:4]  # a string the greedy continuation is known to produce
+    st = stream(gpt, "ROMEO:", SamplingSettings(temperature=0, max_new_tokens=30, stop=[stop]))
+    shown = "".join(st)
+    assert stop not in shown and shown == free[: free.find(stop)] and st.stop_reason == "stop_string"
+
+
+def test_generation_slides_past_the_context_window(gpt):
+    window = gpt.context_window  # 32 tokens in the tiny config
+    long_prompt = list(range(5, 5 + 3 * window))
+    out = generate_ids(gpt, long_prompt, SamplingSettings(temperature=1.0, max_new_tokens=2 * window, seed=0))
+    assert len(out) > window  # generated past the position table without an overflow
+    assert all(0 <= t < gpt.data_info["vocab_size"] for t in out)
+
+
+def test_chat_on_a_plain_text_model_is_refused(gpt):
+    with pytest.raises(GenLabError, match="no chat template"):
+        ChatSession(gpt)
+
+
+def test_chat_keeps_history_and_drops_old_turns_to_fit_the_window(home):
+    chat_model = build("gpt", name="genlab_chat", block_size=64, batch_size=2, vocab_size=600)
+    assert chat_model.is_chat
+    session = ChatSession(chat_model, system_prompt="Be brief.",
+                          settings=SamplingSettings(temperature=0, max_new_tokens=8))
+    for q in ("What is LoRA?", "What is BPE?", "What is a GAN?", "And a VAE?"):
+        result = session.send(q)
+        assert result.safety is not None
+    assert [m["role"] for m in session.history] == ["user", "assistant"] * 4
+    assert session.dropped_turns > 0  # 4 exchanges do not fit a 64-token window
+    ids = session._prompt_ids("One more?")
+    assert len(ids) <= chat_model.context_window - min(8, chat_model.context_window // 2)
+    text = chat_model.tokenizer.decode(ids)
+    assert "One more?" in text and "Be brief." in text  # the newest turn and the system prompt survive trimming
+
+
+def test_rnn_generates_through_the_same_api(home):
+    rnn = build("rnn")
+    st = TextStream(rnn, rnn.tokenizer("ROMEO:")["input_ids"], SamplingSettings(max_new_tokens=12, seed=0))
+    assert len(st.consume()) > 0
+
+
+def test_cli_generate_chat_and_export(store, capsys):
+    from genlab.cli.main import main
+    from genlab.train import fit
+
+    run = store.create_run(FAMILIES["gpt"].tiny_config())
+    fit(store, run.id)
+    assert main(["generate", run.id, "--prompt", "ROMEO:", "--max-new-tokens", "8", "--seed", "1"]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("ROMEO:") and "safety:" in out.err and "alt-profanity-check" in out.err
+    assert main(["generate", run.id, "--prompt", "ROMEO:", "--max-new-tokens", "4", "--json"]) == 0
+    assert '"safety"' in capsys.readouterr().out
+    assert main(["chat", run.id, "--message", "hi"]) == 2  # a plain-text run has no chat template
+    assert "no chat template" in capsys.readouterr().err
+    assert main(["export-hf", run.id]) == 0
+    assert (store.run_folder(run.id) / "exports" / "hf" / "model.safetensors").is_file()
+    assert main(["generate", "--prompt", "x"]) == 2  # neither a run nor --model
