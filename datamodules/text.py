@@ -477,7 +477,7 @@ def pack_chats(examples: list[tuple[list[int], list[bool]]], block_size: int, pa
         masks.append(cur_m)
     tokens = torch.full((len(rows), width), pad_id, dtype=torch.long)
     learn = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, (r, m) in enumerate(zip(rows, masks)):
+    for i, (r, m) in enumerate(zip(rows, masks, strict=True)):
         tokens[i, : len(r)] = torch.tensor(r, dtype=torch.long)
         learn[i, : len(m)] = torch.tensor(m, dtype=torch.bool)
     return tokens, learn, truncated

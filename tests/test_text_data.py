@@ -131,7 +131,7 @@ def test_chat_loss_is_taken_only_on_the_assistant_answers(home):
     conv = [{"role": "user", "content": "What is LoRA?"}, {"role": "assistant", "content": "Small adapters."},
             {"role": "user", "content": "And BPE?"}, {"role": "assistant", "content": "Merged byte pairs."}]
     ids, mask = encode_chat(tok, conv)
-    learned = tok.decode([i for i, m in zip(ids, mask) if m])
+    learned = tok.decode([i for i, m in zip(ids, mask, strict=True) if m])
     assert learned == f"Small adapters.{IM_END}\nMerged byte pairs.{IM_END}\n"
     assert tok.decode(ids) == tok.apply_chat_template(conv, tokenize=False)  # the pieces add up to the template
     # in the packed batches, every target with a loss belongs to an answer
