@@ -260,7 +260,8 @@ def load_corpus(cfg: TextDataConfig) -> Corpus:
     else:
         path = Path(cfg.name).expanduser()
         if cfg.source == "upload" or not path.exists():
-            path = uploads_dir() / cfg.name if (uploads_dir() / cfg.name).exists() else path
+            stored = [uploads_dir() / cfg.name] + sorted(uploads_dir().glob(f"{cfg.name}.*"))
+            path = next((p for p in stored if p.exists() and (p.is_dir() or p.suffix.lower() in TEXT_SUFFIXES)), path)
         if not path.exists():
             raise DataError(f"data.name: no file {cfg.name!r} (neither a path nor an upload name)")
         if path.is_dir():

@@ -193,6 +193,18 @@ def test_missing_file_unknown_builtin_and_plain_text_as_chat_are_clear(home, tmp
             TextDataModule(cfg).setup("fit")
 
 
+def test_a_text_upload_is_checked_stored_and_used_by_name(home, tmp_path):
+    from datamodules.text import import_text_upload
+
+    stored = import_text_upload("My Sonnets", write(tmp_path, "sonnets.txt", TEXT))
+    assert stored.name == "My_Sonnets.txt"
+    dm = TextDataModule(gpt_config(source="upload", name="My_Sonnets", tokenizer="char"))
+    dm.setup("fit")
+    assert "Juliet" in dm.corpus.text
+    with pytest.raises(DataError, match="not UTF-8"):
+        import_text_upload("bad", write(tmp_path, "bad.txt", "caf\xe9".encode("latin-1")))
+
+
 def test_batch_larger_than_the_data_says_what_to_lower(home, tmp_path):
     path = write(tmp_path, "a.txt", TEXT[:2000])
     with pytest.raises(DataError, match="data.batch_size"):
