@@ -86,3 +86,24 @@ def test_playground_generates_text_with_a_trained_text_model(app, store):
     at.button(key="text.generate").click().run()
     assert not at.error, texts(at, "error")
     assert "screened by" in texts(at, "caption")
+
+
+def test_preflight_estimate_measures_steps_in_a_child_process(app):
+    from genlab.registry import FAMILIES
+
+    at = app("train")
+    for section, values in FAMILIES["vae"].tiny_overrides.items():
+        for field, value in values.items():
+            widget = next(
+                w
+                for kind in ("number_input", "selectbox", "text_input")
+                for w in at.get(kind)
+                if w.key and w.key.split("@")[0] == f"train.form.vae.{section}.{field}"
+            )
+            widget.set_value(value)
+    at.run()
+    at.button(key="train.estimate").click().run()
+    assert not at.error, texts(at, "error")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Parameters"].replace(",", "").isdigit()
+    assert shown["Time per epoch"] != "–"

@@ -14,7 +14,7 @@ from genlab.config import ConfigError, RunConfig, parse_config
 from genlab.errors import GenLabError
 from genlab.registry import FAMILIES
 from genlab.runs import RunNotFound
-from ui.widgets.common import cli_command_for, config_panel, fmt_duration, get_store, open_run, user_error
+from ui.widgets.common import cli_command_for, config_panel, fmt_duration, fmt_mb, get_store, open_run, user_error
 from ui.widgets.config_form import config_form, reset_form
 from ui.widgets.data_sources import name_choices
 from ui.widgets.preflight import run_estimate
@@ -152,10 +152,10 @@ if config is not None:
         m[0].metric(
             "Parameters", f"{est['parameters'] / 1e6:.2f} M" if est["parameters"] >= 1e5 else f"{est['parameters']:,}"
         )
-        m[1].metric("Weights", f"{est['weights_mb']:.1f} MB")
+        m[1].metric("Weights", fmt_mb(est["weights_mb"]))
         m[2].metric(
             "Training memory",
-            f"≈ {est['train_memory_mb_estimate']:.0f} MB",
+            "≈ " + fmt_mb(est["train_memory_mb_estimate"]),
             help="Weights, gradients and optimizer state in fp32; activations come on top.",
         )
         m[3].metric(

@@ -87,7 +87,7 @@ def metric_figure(
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         hovermode="x unified",
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         showlegend=len(curves) > 1,
         uirevision=title + "|" + "|".join(curves),
     )  # keep the zoom while live data arrives

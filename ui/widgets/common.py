@@ -127,6 +127,16 @@ def fmt_value(value: float | None) -> str:
     return f"{value:.3e}"
 
 
+def fmt_mb(mb: float | None) -> str:
+    if mb is None:
+        return "–"
+    if mb < 1:
+        return f"{mb * 1000:.0f} kB"
+    if mb < 1000:
+        return f"{mb:.1f} MB"
+    return f"{mb / 1000:.2f} GB"
+
+
 def run_label(run: Run) -> str:
     """How a run is named in pickers: name, family, status and a short id."""
     name = run.name if run.name != run.id else run.id

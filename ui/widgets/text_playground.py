@@ -100,7 +100,10 @@ def render(store: RunStore, run: Run) -> None:
     except (GenLabError, OSError) as err:
         user_error(err, "The model cannot be loaded")
         return
-    st.caption(f"Checkpoint: `{ckpt.name}` · context {module.context_window} tokens")
+    ctx = int(module.context_window)
+    st.caption(
+        f"Checkpoint: `{ckpt.name}` · context " + (f"{ctx:,} tokens" if ctx < 10**7 else "unlimited (recurrent)")
+    )
     can_chat = bool(getattr(module.tokenizer, "chat_template", None))
     modes = ["Chat", "Continue text"] if can_chat else ["Continue text"]
     mode = st.segmented_control("Mode", modes, default=modes[0], key="text.mode", required=True)
