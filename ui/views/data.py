@@ -206,8 +206,12 @@ elif section == "Upload":
                             from datamodules.paired import validate_paired
                             from genlab.families.cyclegan import PairedDataConfig
 
-                            paired = validate_paired(PairedDataConfig(source="zip", name=folder.name))
-                            (st.info if paired.ok else st.error)(paired.summary().replace("\n", "  \n"))
+                            for label, is_paired in (("CycleGAN (unpaired)", False), ("pix2pix (paired)", True)):
+                                rep = validate_paired(
+                                    PairedDataConfig(source="zip", name=folder.name, paired=is_paired)
+                                )
+                                text = rep.summary().replace("\n", "  \n")
+                                (st.info if rep.ok else st.error)(f"**For {label}**  \n{text}")
                         st.info(
                             f"Use it on the Train page: source 'zip', name '{folder.name}'.",
                             icon=":material/arrow_forward:",
