@@ -107,3 +107,39 @@ def test_preflight_estimate_measures_steps_in_a_child_process(app):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Parameters"].replace(",", "").isdigit()
     assert shown["Time per epoch"] != "–"
+
+
+def test_playground_translates_an_uploaded_image_with_a_trained_pix2pix(app, store):
+    from genlab.registry import FAMILIES
+
+    run = train_in_process(store, FAMILIES["pix2pix"].tiny_config().model_copy(update={"name": "tiny-p2p"}))
+    assert run.status == "completed", run.error
+    at = app("playground", run=run.id)
+    assert not at.error, texts(at, "error")
+    buf = io.BytesIO()
+    Image.fromarray((np.random.default_rng(1).random((30, 50, 3)) * 255).astype(np.uint8)).save(buf, format="PNG")
+    at.get("file_uploader")[0].upload("edges.png", buf.getvalue(), "image/png").run()
+    assert not at.error, texts(at, "error")
+    assert len(at.get("image")) >= 2, "input and translation side by side"
+    at.get("file_uploader")[0].upload("broken.png", b"garbage", "image/png").run()
+    assert "cannot be translated" in texts(at, "error")
+
+
+def test_playground_chats_with_a_model_trained_on_conversations(app, store):
+    from genlab.registry import FAMILIES
+
+    config = FAMILIES["gpt"].tiny_config()
+    config.data = config.data.model_copy(update={"name": "genlab_chat", "max_chars": None})
+    run = train_in_process(store, config.model_copy(update={"name": "tiny-chat"}))
+    assert run.status == "completed", run.error
+    at = app("playground", run=run.id)
+    assert not at.error, texts(at, "error")
+    assert at.segmented_control(key="text.mode").value == "Chat"
+    at.number_input(key="text.max_new").set_value(8)
+    at.chat_input(key="text.chat_input").set_value("What is a VAE?").run()
+    assert not at.error, texts(at, "error")
+    assert len(at.chat_message) == 2 and "screened by" in texts(at, "caption")
+    at.chat_input(key="text.chat_input").set_value("And a GAN?").run()
+    assert len(at.chat_message) == 4, "the conversation is kept across reruns"
+    at.button(key="text.reset").click().run()
+    assert len(at.chat_message) == 0

@@ -40,11 +40,11 @@ SECTION_TITLES = {
 }
 SECTION_ORDER = ["data", "model", "optim", "trainer", "logging"]
 HIDDEN = {("", "family")}
-ACRONYMS = {
-    "lr": "Learning rate",
+WORDS = {
+    "lr": "learning rate",
     "hf": "HF",
     "kl": "KL",
-    "val": "Validation",
+    "val": "validation",
     "fid": "FID",
     "ema": "EMA",
     "gpu": "GPU",
@@ -52,16 +52,24 @@ ACRONYMS = {
     "ddp": "DDP",
     "wandb": "W&B",
     "id": "ID",
+    "unet": "U-Net",
+    "l1": "L1",
+    "embd": "embedding dims",
+    "bpe": "BPE",
+    "rnn": "RNN",
+    "lstm": "LSTM",
+    "gru": "GRU",
 }
 UNSET = object()
 
 
 def humanize(name: str) -> str:
-    if name.startswith("n_"):
-        name = "number_of_" + name[2:]
-    words = name.split("_")
-    out = [ACRONYMS.get(w, w) for w in words]
-    text = " ".join(out)
+    """A readable label from a field name: n_layer -> Number of layers, lr_d -> Learning rate d."""
+    words = [WORDS.get(w, w) for w in name.split("_") if w]
+    if len(words) > 1 and words[0] == "n":
+        last = words[-1]
+        words = ["number", "of", *words[1:-1], last if last.endswith("s") or last in WORDS.values() else last + "s"]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 
