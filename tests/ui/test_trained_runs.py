@@ -143,3 +143,27 @@ def test_playground_chats_with_a_model_trained_on_conversations(app, store):
     assert len(at.chat_message) == 4, "the conversation is kept across reruns"
     at.button(key="text.reset").click().run()
     assert len(at.chat_message) == 0
+
+
+def test_cancel_really_stops_the_worker_and_resume_finishes_the_run(app, store):
+    from genlab import jobs
+    from genlab.registry import FAMILIES
+    from tests.helpers import wait_for
+
+    config = FAMILIES["vae"].tiny_config().model_copy(update={"name": "long"})
+    config.trainer = config.trainer.model_copy(update={"max_epochs": 50, "limit_train_batches": 4})
+    run = jobs.start(config, store)
+    wait_for(lambda: store.get(run.id).step >= 2, timeout=240, what="the worker's first steps")
+    at = app("run", id=run.id)
+    at.button(key="run.cancel").click().run()
+    assert not at.error, texts(at, "error")
+    stopped = jobs.wait(run.id, store, timeout=120)
+    assert stopped.status == "cancelled"
+    assert stopped.step < 200, "stopped long before its 50 epochs"
+    at = app("run", id=run.id)
+    at.button(key="run.resume").click().run()
+    assert not at.error, texts(at, "error")
+    assert store.get(run.id).status in ("queued", "running")
+    wait_for(lambda: store.get(run.id).step > stopped.step, timeout=240, what="the resumed worker's steps")
+    jobs.cancel(run.id, store)
+    assert jobs.wait(run.id, store, timeout=120).status == "cancelled"
