@@ -142,7 +142,7 @@ def test_tiny_fit_through_the_run_store_logs_fid_saves_samples_and_reloads_ident
     run = store.create_run(cfg, status="running")
     assert fit(store, run.id) == "completed"
     keys = store.metric_keys(run.id)
-    for key in ("train/d_loss", "train/g_loss", "val/fid", "val/kid", "val/precision", "val/recall", "val/fid_samples"):
+    for key in ("train/d_loss_step", "train/g_loss_step", "val/fid", "val/kid", "val/precision", "val/recall", "val/fid_samples"):
         assert key in keys, key
     assert store.metric_series(run.id, "val/fid_samples")[-1][1] == 64
     names = {a["name"] for a in store.artifacts(run.id, "samples")}

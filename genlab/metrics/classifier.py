@@ -57,6 +57,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
     torch.manual_seed(seed)
     net = SmallClassifier(images.shape[1], num_classes)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    epochs = max(epochs, min(30, math.ceil(400 / math.ceil(len(train) / 128))))  # >= ~400 steps on small sets
     steps = epochs * math.ceil(len(train) / 128)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=max(1, steps))
     net.train()
