@@ -110,6 +110,14 @@ def test_train_form_reports_a_bad_combination_with_the_field_to_change(app):
     assert not [b for b in at.button if b.key == "train.start"], "no Start button while the config is invalid"
 
 
+def test_train_refuses_a_data_name_that_does_not_exist_before_any_worker_starts(app):
+    at = app("train")
+    at.selectbox(key="train.form.vae.data.source").set_value("zip").run()  # data.name is still 'mnist'
+    error = texts(at, "error")
+    assert "no upload or path called 'mnist'" in error and "Data page" in error
+    assert not [b for b in at.button if b.key == "train.start"]
+
+
 def test_train_loads_a_yaml_upload_and_refuses_a_broken_one(app):
     at = app("train")
     good = FAMILIES["vae"].default_config(name="from-yaml", seed=7).to_yaml().encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -109,10 +110,29 @@ raw = config_form(family.config_cls, base, key=form_key, choices=choices)
 if data_source in ("zip", "folder", "upload") and not suggested:
     st.warning("No uploads yet: upload your data on the Data page first, or type a path.", icon=":material/warning:")
 
+
+def data_problem(cfg: RunConfig) -> str | None:
+    """A data name that cannot work (an unknown built-in, a missing upload), caught before a worker starts."""
+    data = cfg.data
+    source, name = getattr(data, "source", None), getattr(data, "name", None)
+    options = name_choices(family.kind, source)
+    if source == "builtin" and options and name not in options:
+        return f"data.name: {name!r} is not a built-in set here; choose one of: {', '.join(options)}"
+    if source in ("zip", "folder", "upload") and name not in (options or []) and not Path(name).expanduser().exists():
+        return (
+            f"data.name: no upload or path called {name!r}; upload it on the Data page "
+            f"({', '.join(options) if options else 'no uploads yet'})"
+        )
+    return None
+
+
 config: RunConfig | None = None
 try:
     config = parse_config(raw)
+    if problem := data_problem(config):
+        raise ConfigError("Invalid config:\n  " + problem)
 except ConfigError as err:
+    config = None
     lines = str(err).splitlines()[1:] or [str(err)]
     st.error(
         "These settings need a change before the run can start:\n\n" + "\n".join(f"- {line.strip()}" for line in lines),
