@@ -6,20 +6,14 @@ page renders in milliseconds and a broken GPU driver never takes the UI down.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
 
 import streamlit as st
 
 from genlab.errors import GenLabError
 from genlab.paths import genlab_home
 from genlab.runs import Run, RunNotFound, RunStore
-
-T = TypeVar("T")
 
 STATUS_COLORS = {
     "queued": "gray",
@@ -78,24 +72,6 @@ def user_error(err: BaseException, what: str = "") -> None:
         st.error(f"{prefix}{err}", icon=":material/error:")
     else:
         st.error(f"{prefix}{type(err).__name__}: {err}", icon=":material/error:")
-
-
-@contextmanager
-def guarded(what: str = "") -> Iterator[None]:
-    """Run engine calls and turn user-facing errors into st.error instead of a traceback."""
-    try:
-        yield
-    except (GenLabError, RunNotFound, ValueError, OSError) as err:
-        user_error(err, what)
-
-
-def call(fn: Callable[..., T], *args: Any, what: str = "", **kwargs: Any) -> T | None:
-    """fn(*args, **kwargs), or None after showing its error inline."""
-    try:
-        return fn(*args, **kwargs)
-    except (GenLabError, RunNotFound, ValueError, OSError) as err:
-        user_error(err, what)
-        return None
 
 
 def status_badge(status: str) -> None:
@@ -191,7 +167,3 @@ def tail_text(path: str | Path, max_lines: int = 200, max_bytes: int = 200_000) 
         return ""
     lines = data.decode("utf-8", errors="replace").splitlines()
     return "\n".join(lines[-max_lines:])
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
