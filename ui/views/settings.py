@@ -157,8 +157,8 @@ with st.form("settings.wandb"):
         type="password",
         value="",
         key="settings.wandb_key",
-        help="Kept in this server process's environment only (until it restarts); never written to "
-        "disk or shown again. Training workers started afterwards inherit it.",
+        help="Kept in this server's environment only (shared by all its users, until it restarts); never "
+        "written to disk or shown again. Training workers started afterwards inherit it.",
     )
     c = st.columns(3)
     mode = c[0].selectbox(
