@@ -4,8 +4,8 @@ One job: every `fid_every_n_epochs` epochs (and at the last one) it draws `fid_s
 module's `generate`, scores them against the training images and logs `val/fid`, `val/kid`, ... with the
 sample count as `val/fid_samples`. Validations in between log the last measured values again, so the
 family's monitor (`val/fid`) exists at every validation and "best" stays the measured best. The first
-validation always measures, so the monitor is never missing. Rank zero measures; values are logged
-with rank_zero_only, and metrics are off the hot path of the training step.
+validation always measures, so the monitor is never missing. Rank zero measures and broadcasts the
+values to the other ranks; nothing here runs inside the training step.
 """
 
 from __future__ import annotations
@@ -79,15 +79,17 @@ class ImageMetricsCallback(L.Callback):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        if trainer.is_global_zero and self._due(trainer):
+        due = self._due(trainer)  # same answer on every rank
+        if due and trainer.is_global_zero:
             was_training = pl_module.training
             pl_module.eval()
             try:
                 self.last = self.measure(trainer, pl_module)
             finally:
                 pl_module.train(was_training)
+        if due and trainer.world_size > 1:  # every rank logs the same values, so the monitor exists on each
+            self.last = trainer.strategy.broadcast(self.last, src=0)
         if self.last is None:
             return
         for name, value in self.last.items():
-            pl_module.log(f"val/{name}", float(value), on_step=False, on_epoch=True, rank_zero_only=True,
-                          prog_bar=name == "fid")
+            pl_module.log(f"val/{name}", float(value), on_step=False, on_epoch=True, prog_bar=name == "fid")
