@@ -6,7 +6,9 @@ import streamlit as st
 
 from genlab import jobs
 from genlab.registry import FAMILIES
+from genlab.runs import ACTIVE
 from ui.widgets.common import (
+    REFRESH_S,
     fmt_duration,
     fmt_time,
     get_store,
@@ -104,17 +106,24 @@ for i, preset in enumerate(presets):
             st.switch_page(page_path("train"))
 
 st.subheader("Recent runs")
-recent = store.list_runs(limit=8)
-if not recent:
-    st.info("No runs yet. Start a preset above, or build one on the Train page.", icon=":material/info:")
-for run in recent:
-    with st.container(border=True):
-        c1, c2, c3, c4 = st.columns([4, 2, 2, 1], vertical_alignment="center")
-        c1.markdown(f"**{run_label(run)}**  \n:gray[{run.id} · {fmt_time(run.created_at)}]")
-        with c2:
-            status_badge(run.status)
-        if run.status in ("running", "queued"):
-            c3.progress(run.progress, text=f"{run.progress:.0%}")
-        else:
-            c3.caption(fmt_duration(run.duration_s))
-        c4.page_link(page_path("run"), label="Open", icon=":material/open_in_new:", query_params={"id": run.id})
+
+
+def recent_runs() -> None:
+    recent = store.list_runs(limit=8)
+    if not recent:
+        st.info("No runs yet. Start a preset above, or build one on the Train page.", icon=":material/info:")
+    for run in recent:
+        with st.container(border=True):
+            c1, c2, c3, c4 = st.columns([4, 2, 2, 1], vertical_alignment="center")
+            c1.markdown(f"**{run_label(run)}**  \n:gray[{run.id} · {fmt_time(run.created_at)}]")
+            with c2:
+                status_badge(run.status)
+            if run.status in ("running", "queued"):
+                c3.progress(run.progress, text=f"{run.progress:.0%}")
+            else:
+                c3.caption(fmt_duration(run.duration_s))
+            c4.page_link(page_path("run"), label="Open", icon=":material/open_in_new:", query_params={"id": run.id})
+
+
+live = bool(store.list_runs(status=ACTIVE, limit=1))
+st.fragment(recent_runs, run_every=REFRESH_S if live else None)()

