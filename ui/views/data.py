@@ -43,7 +43,7 @@ def image_preview(name: str, n: int = 48, seed: int = 0) -> tuple[np.ndarray, di
         "channels": "grey" if images.shape[-1] == 1 else "colour",
         "classes": len(classes) if labels is not None else 0,
     }
-    return images[np.sort(idx)], info
+    return images[idx], info  # random order: built-ins are often sorted by class
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
