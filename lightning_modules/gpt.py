@@ -189,7 +189,9 @@ class GPTModule(GenLabModule):
         try:
             out = {}
             for i, prompt in enumerate(cfg.sample_prompts):
-                out[f"sample_{i}"] = prompt + complete(self, prompt, settings, chat=self.is_chat)
+                reply = complete(self, prompt, settings, chat=self.is_chat,
+                                 system_prompt=self.run_config.data.system_prompt if self.is_chat else "")
+                out[f"sample_{i}"] = f"User: {prompt}\nAssistant: {reply}" if self.is_chat else prompt + reply
             return out
         finally:
             self.train(was_training)
