@@ -187,7 +187,7 @@ def test_train_watch_compare_and_upload_in_a_real_browser(browser_page, server, 
     wait_completed(page)
     wait_idle(page)
     open_tab(page, "Samples")
-    sample = m.locator("[data-testid='stImage'] img").first
+    sample = m.locator("img.genlab-sample").first
     sample.wait_for(timeout=30_000)
     assert sample.evaluate("img => img.naturalWidth") > 50
     shot(page, "04-run-samples")
@@ -219,7 +219,7 @@ def test_train_watch_compare_and_upload_in_a_real_browser(browser_page, server, 
     open_tab(page, "Config diff")
     m.get_by_text("optim.lr").first.wait_for(state="attached")  # a cell of the diff grid (canvas)
     open_tab(page, "Samples")
-    m.locator("[data-testid='stImage'] img").nth(1).wait_for(timeout=30_000)
+    m.locator("img.genlab-sample").nth(1).wait_for(timeout=30_000)
     shot(page, "07-compare-samples")
 
     # Data: a zip without images is refused with a message that says what to do

@@ -20,6 +20,11 @@ def texts(at, kind: str) -> str:
     return "\n".join(str(e.value) for e in getattr(at, kind))
 
 
+def sample_grids(at) -> list[str]:
+    """Sample grids embedded in the page (data URIs, see ui/widgets/images.show_image_inline)."""
+    return [m.value for m in at.markdown if 'class="genlab-sample"' in m.value]
+
+
 def png_bytes(seed: int = 0, size: int = 20, mode: str = "RGB") -> bytes:
     arr = (np.random.default_rng(seed).random((size, size, 3)) * 255).astype(np.uint8)
     buf = io.BytesIO()
@@ -180,7 +185,7 @@ def test_run_page_shows_progress_charts_samples_logs_and_config(app, recorded):
     assert at.get("progress")[0].proto.value == 100
     assert at.get("plotly_chart"), "metric charts"
     assert at.select_slider(key="run.step").options == ["10", "20"]
-    assert at.get("image"), "a sample grid"
+    assert sample_grids(at), "a sample grid"
     assert any("step 19 loss 481" in c.value for c in at.code), "the log tail"
     assert any(c.value.startswith("python -m genlab train --config") and run.id in c.value for c in at.code)
 
@@ -242,7 +247,7 @@ def test_compare_overlays_curves_diffs_configs_and_shows_samples_side_by_side(ap
     assert charts and len(charts) >= 3
     diff = at.dataframe[1].value
     assert "optim.lr" in diff.index and "name" not in diff.index
-    assert len(at.get("image")) == 2
+    assert len(sample_grids(at)) == 2
     metrics = at.dataframe[0].value
     assert list(metrics.columns) == ["lr-small", "lr-big"]
 

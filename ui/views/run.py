@@ -27,7 +27,7 @@ from ui.widgets.common import (
     tail_text,
     user_error,
 )
-from ui.widgets.images import show_image_file
+from ui.widgets.images import show_image_inline
 from ui.widgets.run_picker import pick_run
 
 MAX_DOWNLOAD_MB = 512
@@ -296,7 +296,7 @@ def samples() -> None:
             if art is None:
                 continue
             if art["kind"] == "samples":
-                show_image_file(art["path"])
+                show_image_inline(art["path"], alt=f"{name} sample grid, step {art['step']}")
             else:
                 st.text(tail_text(art["path"], max_lines=60))
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -90,6 +93,44 @@ def show_image_file(
     st.image(img, caption=caption, width=width)
 
 
+INLINE_MAX_BYTES = 1_500_000
+
+
+def show_image_inline(path: str | Path, *, alt: str = "sample grid", caption: str | None = None) -> None:
+    """Show a sample PNG embedded in the page (a data URI), scaled up crisply by the browser.
+
+    Live views redraw every few seconds while new grids arrive; an embedded image cannot be fetched
+    after the server has already replaced it (Streamlit's media files are dropped on the next rerun,
+    which made a loading <img> fail with 404 on a busy machine). Large files fall back to st.image.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        st.warning(f"The image {path.name} is missing (the run folder may have been cleaned).")
+        return
+    if len(data) > INLINE_MAX_BYTES:
+        show_image_file(path, caption=caption)
+        return
+    if not data.startswith(b"\x89PNG"):
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                buf = io.BytesIO()
+                im.convert("RGB").save(buf, format="PNG")
+                data = buf.getvalue()
+        except (OSError, ValueError):
+            st.warning(f"The image {path.name} is unreadable.")
+            return
+    b64 = base64.b64encode(data).decode("ascii")
+    st.markdown(
+        f'<img class="genlab-sample" alt="{html.escape(alt)}" src="data:image/png;base64,{b64}" '
+        'style="width:100%;image-rendering:pixelated;border-radius:4px">',
+        unsafe_allow_html=True,
+    )
+    if caption:
+        st.caption(caption)
+
+
 def side_by_side(items: Sequence[tuple[str, str | Path | None]], columns: int = 3) -> None:
     """Several labelled image files in columns (None: 'no image')."""
     cols = st.columns(min(columns, max(1, len(items))))
@@ -99,4 +140,4 @@ def side_by_side(items: Sequence[tuple[str, str | Path | None]], columns: int = 
             if path is None:
                 st.caption("No sample at this step.")
             else:
-                show_image_file(path)
+                show_image_inline(path, alt=f"{label} sample grid")
