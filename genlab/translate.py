@@ -150,3 +150,39 @@ def translate_files(store: RunStore, run_id: str, inputs: list[str | Path], outp
         result.save(target)
         written.append(target)
     return written
+
+
+@torch.no_grad()
+def evaluate(store: RunStore, run_id: str, fid_features: str = "inception", which: str = "best",
+             max_batches: int | None = None) -> dict[str, float]:
+    """Score a translation run on its validation split: L1/PSNR/SSIM (with true pairs) and FID/KID per direction.
+
+    The same metric code as validation (lightning_modules.translation_nets.TranslationEval) with FID/KID
+    switched on; FID/KID use genlab.metrics' Inception features (or 16x16 pixels).
+    """
+    from genlab.registry import get_family
+    from lightning_modules.translation_nets import TranslationEval
+
+    module = load_translator(store, run_id, which)
+    config = module.run_config
+    dm = get_family(config.family).build_datamodule(config)
+    dm.setup("fit")
+    directions = list(module.directions)
+    suffixes = directions if config.family == "cyclegan" else [""]
+    ev = TranslationEval(suffixes, bool(dm.info()["aligned_val"]), True, int(module.image_size), fid_features)
+    cycle, n = 0.0, 0
+    for i, batch in enumerate(dm.val_dataloader()):
+        if max_batches is not None and i >= max_batches:
+            break
+        for direction, suffix in zip(directions, suffixes, strict=True):
+            src, dst = ("A", "B") if direction == "AtoB" else ("B", "A")
+            fake = module.translate(batch[src], direction)
+            ev.update(suffix, fake, batch[dst])
+            if config.family == "cyclegan":
+                back = "BtoA" if direction == "AtoB" else "AtoB"
+                cycle += float((module.translate(fake, back) - batch[src]).abs().mean()) * len(fake)
+                n += len(fake)
+    out = ev.compute_and_reset()
+    if n:
+        out["val/cycle_l1"] = cycle / n
+    return out
