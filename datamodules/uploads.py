@@ -165,6 +165,8 @@ def import_zip_upload(name: str, zip_path: str | Path) -> tuple[Path, IntakeRepo
     except DataError:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    # The upload's report counts images only: extracted non-image files are listed as skipped.
+    report.accepted = [target / p.relative_to(staging) for p in scan.accepted]
     report.skipped += [s for s in scan.skipped if s not in report.skipped]
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)

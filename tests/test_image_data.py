@@ -67,7 +67,7 @@ def test_zip_upload_with_class_folders_keeps_labels_and_reports_bad_files(home: 
     members |= {f"dogs/{i}.png": png_bytes(200 - i) for i in range(5)}
     members |= {"dogs/notes.txt": b"hello", "cats/broken.png": b"\x89PNG not really", "__MACOSX/x.png": b""}
     folder, report = import_zip_upload("pets", make_zip(tmp_path / "pets.zip", members))
-    assert len(report.accepted) >= 10
+    assert len(report.accepted) == 10 and all(p.suffix == ".png" and p.exists() for p in report.accepted)
     skipped = dict(report.skipped)
     assert "dogs/notes.txt" in skipped and "cats/broken.png" in skipped
     dm = ImageDataModule(image_config(source="folder", name="pets", batch_size=2))
