@@ -1,6 +1,6 @@
 """Translate a user's image with a trained CycleGAN or pix2pix run, in a chosen direction.
 
-The image may have any size: it is padded to a square (edge pixels repeated), resized to the model's
+The image may have any size: it is padded to a square (with its border's median colour), resized to the model's
 side, translated, resized back and cropped, so the output has exactly the input's width and height.
 Bad inputs (not an image, corrupt, an unsupported mode such as 16-bit or float, huge, tiny) raise a
 DataError that says what to do.
@@ -107,8 +107,11 @@ def translate_image(module: Any, image: ImageInput, direction: str | None = None
     _, _, h, w = x.shape
     side = max(h, w)
     top, left = (side - h) // 2, (side - w) // 2
-    if side != h or side != w:  # pad to a square by repeating the edge pixels
-        x = F.pad(x, (left, side - w - left, top, side - h - top), mode="replicate")
+    if side != h or side != w:  # pad to a square with the background: the median colour of the border
+        border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # (1, C, 2W+2H)
+        square = border.median(dim=-1).values[..., None, None].expand(1, x.shape[1], side, side).clone()
+        square[..., top:top + h, left:left + w] = x
+        x = square
     size = int(module.image_size)
     small = F.interpolate(x, size=(size, size), mode="bilinear", antialias=side > size, align_corners=False)
     module.eval()
