@@ -72,6 +72,10 @@ class CycleGANModule(GenLabModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.translate(x, "AtoB")
 
+    def reference_output(self) -> torch.Tensor:
+        """A -> B translations of the fixed validation batch (eval mode): reload and export parity."""
+        return self.translate(self.fixed_a, "AtoB")
+
     # -- training ----------------------------------------------------------------------------------
 
     def configure_optimizers(self) -> Any:
@@ -136,7 +140,7 @@ class CycleGANModule(GenLabModule):
         self.log_dict({"train/g_loss": out["g_loss"].detach(), "train/d_loss": d_loss.detach(),
                        "train/g_adv": out["adv"].detach(), "train/cycle_l1": out["cycle"].detach() / 4.0,
                        "train/identity_l1": out["idt"].detach() / 4.0,
-                       "train/lr": torch.tensor(opt_g.param_groups[0]["lr"])},
+                       "train/lr": float(opt_g.param_groups[0]["lr"])},
                       prog_bar=False, on_step=True, on_epoch=False, batch_size=bs)
 
     # -- evaluation --------------------------------------------------------------------------------

@@ -62,6 +62,10 @@ class Pix2PixModule(GenLabModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.translate(x)
 
+    def reference_output(self) -> torch.Tensor:
+        """Translations of the fixed validation inputs (eval mode): reload and export parity."""
+        return self.translate(self.fixed_in)
+
     # -- training ----------------------------------------------------------------------------------
 
     def configure_optimizers(self) -> Any:
@@ -107,7 +111,7 @@ class Pix2PixModule(GenLabModule):
         for sched in self.lr_schedulers():
             sched.step()
         self.log_dict({"train/g_loss": g_loss.detach(), "train/d_loss": d_loss.detach(), "train/g_adv": adv.detach(),
-                       "train/l1": l1.detach() / 2.0, "train/lr": torch.tensor(opt_g.param_groups[0]["lr"])},
+                       "train/l1": l1.detach() / 2.0, "train/lr": float(opt_g.param_groups[0]["lr"])},
                       on_step=True, on_epoch=False, batch_size=x.shape[0])
 
     # -- evaluation --------------------------------------------------------------------------------
