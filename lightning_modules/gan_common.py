@@ -229,9 +229,9 @@ class EMA:
         decay = self.decay if average else 0.0
         if average and n is not None:
             decay = min(decay, (1.0 + n) / (10.0 + n))
-        for s, p in zip(shadow.parameters(), model.parameters()):
+        for s, p in zip(shadow.parameters(), model.parameters(), strict=True):
             s.lerp_(p.detach(), 1.0 - decay)
-        for s, b in zip(shadow.buffers(), model.buffers()):
+        for s, b in zip(shadow.buffers(), model.buffers(), strict=True):
             s.copy_(b)
 
 

@@ -99,10 +99,10 @@ def test_ema_tracks_the_generator() -> None:
             p.add_(1.0)
     before = [p.clone() for p in shadow.parameters()]
     EMA(0.5).update(shadow, g)
-    for s, b, p in zip(shadow.parameters(), before, g.parameters()):
+    for s, b, p in zip(shadow.parameters(), before, g.parameters(), strict=True):
         assert torch.allclose(s, (b + p) / 2)
     EMA(0.5).update(shadow, g, average=False)  # before ema_start_step: a plain copy
-    assert all(torch.equal(s, p) for s, p in zip(shadow.parameters(), g.parameters()))
+    assert all(torch.equal(s, p) for s, p in zip(shadow.parameters(), g.parameters(), strict=True))
 
 
 def test_minibatch_std_adds_one_channel_that_sees_batch_variety() -> None:

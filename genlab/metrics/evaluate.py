@@ -7,7 +7,8 @@ GENLAB_HOME/cache/metrics, so each later measurement pays only for the generated
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
