@@ -105,7 +105,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
         store = RunStore(home)
         runs = {}
         for family in ("cyclegan", "pix2pix"):
-            run = store.create_run(tiny(family, data))
+            run = store.create_run(tiny(family, data, val_fraction=0.25))
             assert fit(store, run.id) == "completed"
             runs[family] = run.id
         yield store, runs, data
@@ -246,3 +246,15 @@ def test_evaluation_reports_l1_psnr_ssim_and_fid_kid_per_direction() -> None:
     assert out["val/l1_BtoA"] > 0.2 and out["val/psnr_BtoA"] < out["val/psnr_AtoB"]
     assert out["val/fid_AtoB"] < out["val/fid_BtoA"] and "val/kid_BtoA" in out
     assert ev.compute_and_reset() == {}  # reset: nothing seen since
+
+
+def test_evaluate_scores_a_run_per_direction(trained) -> None:
+    from genlab.translate import evaluate
+
+    store, runs, _ = trained
+    cyc = evaluate(store, runs["cyclegan"], fid_features="pixels", which="last")
+    for direction in ("AtoB", "BtoA"):
+        assert {f"val/l1_{direction}", f"val/psnr_{direction}", f"val/fid_{direction}", f"val/kid_{direction}"} <= set(cyc)
+    assert 0 < cyc["val/cycle_l1"] < 1
+    p2p = evaluate(store, runs["pix2pix"], fid_features="pixels", which="last")
+    assert {"val/l1", "val/ssim", "val/fid", "val/kid"} <= set(p2p)
