@@ -20,9 +20,9 @@ class PairedDataConfig(Section):
     """Two image domains A and B, paired (pix2pix) or unpaired (CycleGAN)."""
 
     source: PairedSource = Field("builtin", description="Where the two domains come from: a built-in pair, folders or .zip uploads")
-    name: str = Field("emoji", min_length=1, description="Built-in pair (emoji: Twemoji->OpenMoji, edges2emoji: edges->Twemoji), or one folder/zip holding A/ and B/ (or trainA/ and trainB/) or side-by-side images")
-    path_a: str = Field("", description="Domain A as its own folder, zip or upload name (overrides name; needs path_b too)")
-    path_b: str = Field("", description="Domain B as its own folder, zip or upload name (used with path_a)")
+    name: str = Field("emoji", min_length=1, max_length=1000, description="Built-in pair (emoji: Twemoji->OpenMoji, edges2emoji: edges->Twemoji), or one folder/zip holding A/ and B/ (or trainA/ and trainB/) or side-by-side images")
+    path_a: str = Field("", max_length=1000, description="Domain A as its own folder, zip or upload name (overrides name; needs path_b too)")
+    path_b: str = Field("", max_length=1000, description="Domain B as its own folder, zip or upload name (used with path_a)")
     layout: PairedLayout = Field("two_folders", description="two_folders: A and B in separate folders (pairs matched by file name); side_by_side: each file is A|B joined left-right (the pix2pix layout)")
     paired: bool = Field(False, description="Train on aligned pairs (required by pix2pix); off draws B independently of A, true pairs are still kept for evaluation")
     image_size: Literal[16, 32, 64, 128, 256] = Field(32, description="Side of the square images the model sees, in pixels")
