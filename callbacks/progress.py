@@ -11,6 +11,7 @@ from typing import Any
 
 import lightning as L
 
+from callbacks.steps import batches_done
 from genlab.runs import RunStore
 
 
@@ -26,9 +27,9 @@ class ProgressCallback(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._t0 = time.monotonic()
-        self._step0 = trainer.global_step
+        self._step0 = batches_done(trainer)
         if trainer.is_global_zero:
-            self.store.update(self.run_id, total_steps=self._total(trainer), step=trainer.global_step,
+            self.store.update(self.run_id, total_steps=self._total(trainer), step=self._step0,
                               epoch=trainer.current_epoch)
 
     @staticmethod
@@ -45,7 +46,7 @@ class ProgressCallback(L.Callback):
             return
         self._last = now
         if trainer.is_global_zero:
-            step, total = trainer.global_step, self._total(trainer)
+            step, total = batches_done(trainer), self._total(trainer)
             done = step - self._step0
             eta = (now - self._t0) / done * (total - step) if done > 0 and total else None
             self.store.update(self.run_id, step=step, epoch=trainer.current_epoch, eta_s=eta)
@@ -57,4 +58,4 @@ class ProgressCallback(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            self.store.update(self.run_id, step=trainer.global_step, epoch=trainer.current_epoch, eta_s=0.0)
+            self.store.update(self.run_id, step=batches_done(trainer), epoch=trainer.current_epoch, eta_s=0.0)

@@ -7,6 +7,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from callbacks.steps import batches_done
 from genlab.imaging import save_grid
 from genlab.runs import RunStore
 
@@ -19,7 +20,7 @@ class SamplesCallback(L.Callback):
         self._last_step = -1
 
     def _save(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        step = trainer.global_step
+        step = batches_done(trainer)
         if step == self._last_step or not trainer.is_global_zero:
             return
         self._last_step = step
@@ -43,7 +44,8 @@ class SamplesCallback(L.Callback):
             self.store.add_artifact(self.run_id, "text", path, name=name, step=step)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
-        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0 and trainer.global_step > 0:
+        step = batches_done(trainer)
+        if self.every_n_steps and step % self.every_n_steps == 0 and step > 0:
             self._save(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

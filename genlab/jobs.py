@@ -149,6 +149,16 @@ def _is_rank_zero() -> bool:
         and os.environ.get("RANK", "0") == "0"
 
 
+def _share_cpu_threads() -> None:
+    """Split the CPU cores between the runs allowed at once: oversubscribed threads make CPU training
+    many times slower. OMP_NUM_THREADS, when set, wins."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // max_concurrent()))
+
+
 def explain(err: BaseException, config: RunConfig | None) -> str:
     """A message a non-coder can act on, for any exception that ends a run."""
     if isinstance(err, GenLabError):
@@ -171,6 +181,7 @@ def run_worker(run_id: str, store: RunStore | None = None) -> int:
 
     store = store or RunStore()
     run = store.get(run_id)
+    _share_cpu_threads()
     if not _is_rank_zero():  # a DDP child rank: train only; rank zero owns the run's status
         fit(store, run_id, resume=run.resume_requested)
         return 0

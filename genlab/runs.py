@@ -29,7 +29,7 @@ from genlab.paths import genlab_home
 STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
 FINISHED = ("completed", "failed", "cancelled", "interrupted")
-HEARTBEAT_STALE_S = 45.0
+HEARTBEAT_STALE_S = 120.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -160,7 +160,8 @@ def new_run_id(family: str) -> str:
 
 
 def _pid_alive(pid: int | None) -> bool:
-    """True when the process exists and is not a zombie waiting to be reaped."""
+    """True when the process exists, is not a zombie waiting to be reaped, and is a GenLab process
+    (so a recycled pid of an unrelated program does not keep a dead run 'running')."""
     if not pid:
         return False
     try:
@@ -171,7 +172,9 @@ def _pid_alive(pid: int | None) -> bool:
         return True
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        return b"genlab" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, IndexError):
         return True
 
@@ -373,8 +376,13 @@ class RunStore:
         now = time.time()
         host = socket.gethostname()
         for run in self.list_runs(status="running"):
-            stale = run.heartbeat is None or now - run.heartbeat > HEARTBEAT_STALE_S
-            gone = run.pid is not None and run.host == host and not _pid_alive(run.pid)
+            # A local worker is judged by its process (imports under heavy load can take longer than
+            # any heartbeat timeout); a worker on another machine, or not yet spawned, by its heartbeat.
+            if run.pid is not None and run.host == host:
+                gone, stale = not _pid_alive(run.pid), False
+            else:
+                gone = False
+                stale = run.heartbeat is None or now - run.heartbeat > HEARTBEAT_STALE_S
             if gone or stale:
                 with self._write() as con:
                     cur = con.execute(

@@ -112,9 +112,15 @@ def _wandb_logger(config: RunConfig, store: RunStore, run_id: str) -> Any:
 
 
 def checkpoint_step(path: Path) -> int:
-    """The global step saved in a Lightning checkpoint (read without unpickling arbitrary objects)."""
+    """The logging step (batches done) saved in a Lightning checkpoint; metrics are keyed by it.
+
+    Falls back to global_step, which equals it under automatic optimisation.
+    """
     ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    return int(ckpt.get("global_step", 0))
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"])
+    except (KeyError, TypeError):
+        return int(ckpt.get("global_step", 0))
 
 
 def fit(store: RunStore, run_id: str, *, resume: bool = False) -> str:
@@ -138,8 +144,8 @@ def fit_module(store: RunStore, run_id: str, *, resume: bool = False) -> tuple[s
     model = torch.compile(module) if config.trainer.compile else module
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     progress = next(c for c in trainer.callbacks if isinstance(c, ProgressCallback))
+    trainer.save_checkpoint(last)  # last.ckpt is the final state, also when the step schedule saved earlier
     if progress.cancelled:
-        trainer.save_checkpoint(last)
         return "cancelled", module
     best = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     if best is not None and best.best_model_score is not None and trainer.is_global_zero:
