@@ -33,18 +33,28 @@ from lightning_modules.gan_common import Discriminator, Generator  # noqa: E402
 
 
 def make_config(args: argparse.Namespace, steps: int) -> Any:
-    return parse_config({
-        "family": "dcgan", "seed": 0,
-        "data": {"name": "mnist", "image_size": 28, "batch_size": args.batch, "val_fraction": 0.0},
-        "model": {"latent_dim": args.latent, "g_width": args.width, "d_width": args.width, "loss": "nonsat"},
-        "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5},
-        "trainer": {"max_epochs": 1000, "max_steps": 2 * steps, "limit_val_batches": 0,
-                    "accelerator": "gpu" if args.device == "cuda" else "cpu", "devices": 1,
-                    "precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
-                    "log_every_n_steps": 50},
-        "logging": {"sample_every_n_steps": 0},
-        "metrics": {"features": "pixels", "fid_every_n_epochs": 100000},
-    })
+    return parse_config(
+        {
+            "family": "dcgan",
+            "seed": 0,
+            "data": {"name": "mnist", "image_size": 28, "batch_size": args.batch, "val_fraction": 0.0},
+            "model": {"latent_dim": args.latent, "g_width": args.width, "d_width": args.width, "loss": "nonsat"},
+            "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5},
+            "trainer": {
+                "max_epochs": 1000,
+                "max_steps": 2 * steps,
+                "limit_val_batches": 0,
+                "accelerator": "gpu" if args.device == "cuda" else "cpu",
+                "devices": 1,
+                "precision": args.precision,
+                "channels_last": args.channels_last,
+                "compile": args.compile,
+                "log_every_n_steps": 50,
+            },
+            "logging": {"sample_every_n_steps": 0},
+            "metrics": {"features": "pixels", "fid_every_n_epochs": 100000},
+        }
+    )
 
 
 class _Clock(L.Callback):
@@ -150,8 +160,10 @@ def main() -> None:
         genlab.append(genlab_run(args))
         print(f"repeat {r}: plain {plain[-1] * 1000:.1f} ms/batch, genlab {genlab[-1] * 1000:.1f} ms/batch", flush=True)
     p_med, g_med = statistics.median(plain), statistics.median(genlab)
-    print(f"\ndevice={args.device} precision={args.precision} channels_last={args.channels_last} compile={args.compile} "
-          f"batch={args.batch} width={args.width} threads={torch.get_num_threads()}")
+    print(
+        f"\ndevice={args.device} precision={args.precision} channels_last={args.channels_last} compile={args.compile} "
+        f"batch={args.batch} width={args.width} threads={torch.get_num_threads()}"
+    )
     print(f"plain PyTorch DCGAN loop: {p_med * 1000:.1f} ms/batch (median of {args.repeats})")
     print(f"GenLab DCGANModule:       {g_med * 1000:.1f} ms/batch (median of {args.repeats})")
     print(f"ratio (plain / GenLab, >1 means GenLab faster): {p_med / g_med:.3f}")

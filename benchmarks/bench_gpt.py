@@ -26,7 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 PRESETS = {
     "small": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128, "batch_size": 16, "vocab_size": 2048},
     "tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64, "block_size": 64, "batch_size": 16, "vocab_size": 512},
-    "gpt2-124m": {"n_layer": 12, "n_head": 12, "n_embd": 768, "block_size": 1024, "batch_size": 16, "vocab_size": 50257},
+    "gpt2-124m": {
+        "n_layer": 12,
+        "n_head": 12,
+        "n_embd": 768,
+        "block_size": 1024,
+        "batch_size": 16,
+        "vocab_size": 50257,
+    },
 }
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
@@ -36,13 +43,24 @@ def make_config(p: dict, args: argparse.Namespace):
 
     return GPTRunConfig(
         seed=0,
-        data={"name": "shakespeare", "tokenizer": "gpt2" if p["vocab_size"] > 40000 else "bpe",
-              "vocab_size": min(p["vocab_size"], 65536), "block_size": p["block_size"], "batch_size": p["batch_size"],
-              "eval_pairs": 0, "max_chars": args.max_chars},
+        data={
+            "name": "shakespeare",
+            "tokenizer": "gpt2" if p["vocab_size"] > 40000 else "bpe",
+            "vocab_size": min(p["vocab_size"], 65536),
+            "block_size": p["block_size"],
+            "batch_size": p["batch_size"],
+            "eval_pairs": 0,
+            "max_chars": args.max_chars,
+        },
         model={"n_layer": p["n_layer"], "n_head": p["n_head"], "n_embd": p["n_embd"], "dropout": 0.0},
         optim={"optimizer": "adamw", "lr": 1e-3, "beta2": 0.95, "weight_decay": 0.1, "schedule": "constant"},
-        trainer={"max_steps": args.warmup + args.steps, "gradient_clip_val": 1.0, "precision": args.precision,
-                 "compile": args.compile, "accelerator": args.accelerator},
+        trainer={
+            "max_steps": args.warmup + args.steps,
+            "gradient_clip_val": 1.0,
+            "precision": args.precision,
+            "compile": args.compile,
+            "accelerator": args.accelerator,
+        },
     )
 
 
@@ -71,10 +89,20 @@ def bench_genlab(config, dm, args) -> float:
     module = build_module(config, dm.info())
     timer = Timer()
     precision = "32-true" if args.precision in ("32", "auto") else args.precision
-    trainer = L.Trainer(max_steps=args.warmup + args.steps, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                        num_sanity_val_steps=0, gradient_clip_val=1.0, precision=precision, callbacks=[timer],
-                        accelerator=args.accelerator, devices=1)
+    trainer = L.Trainer(
+        max_steps=args.warmup + args.steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        gradient_clip_val=1.0,
+        precision=precision,
+        callbacks=[timer],
+        accelerator=args.accelerator,
+        devices=1,
+    )
     model = torch.compile(module) if args.compile else module
     trainer.fit(model, datamodule=dm)
     return (timer.t1 - timer.t0) / args.steps, (timer.c1 - timer.c0) / args.steps
@@ -89,8 +117,10 @@ def bench_plain(config, dm, args) -> float:
     device = "cuda" if args.accelerator != "cpu" and torch.cuda.is_available() else "cpu"
     model = build_scratch_model(config.model, info["vocab_size"], info["block_size"], info["eos_token_id"]).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
     opt = torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.95))
     fwd = torch.compile(model) if args.compile else model
     loader = iter(dm.train_dataloader())
@@ -149,17 +179,28 @@ def main() -> None:
     t_plain, t_genlab = min(w for w, _ in plain), min(w for w, _ in genlab)
     c_plain, c_genlab = min(c for _, c in plain), min(c for _, c in genlab)
     result = {
-        "preset": args.preset, "device": torch.cuda.get_device_name(0) if args.accelerator == "gpu" else "cpu",
-        "threads": torch.get_num_threads(), "precision": args.precision, "compile": args.compile,
-        "batch": p["batch_size"], "block": p["block_size"], "steps": args.steps,
-        "plain_tokens_per_s": tokens / t_plain, "genlab_tokens_per_s": tokens / t_genlab,
-        "ratio": t_plain / t_genlab, "ratio_cpu_time": c_plain / c_genlab,
-        "plain_runs_wall_cpu_s_per_step": plain, "genlab_runs_wall_cpu_s_per_step": genlab,
+        "preset": args.preset,
+        "device": torch.cuda.get_device_name(0) if args.accelerator == "gpu" else "cpu",
+        "threads": torch.get_num_threads(),
+        "precision": args.precision,
+        "compile": args.compile,
+        "batch": p["batch_size"],
+        "block": p["block_size"],
+        "steps": args.steps,
+        "plain_tokens_per_s": tokens / t_plain,
+        "genlab_tokens_per_s": tokens / t_genlab,
+        "ratio": t_plain / t_genlab,
+        "ratio_cpu_time": c_plain / c_genlab,
+        "plain_runs_wall_cpu_s_per_step": plain,
+        "genlab_runs_wall_cpu_s_per_step": genlab,
     }
     if args.accelerator == "gpu":
         from lightning_modules.gpt import build_scratch_model
 
-        n = sum(q.numel() for q in build_scratch_model(config.model, dm.info()["vocab_size"], p["block_size"], None).parameters())
+        n = sum(
+            q.numel()
+            for q in build_scratch_model(config.model, dm.info()["vocab_size"], p["block_size"], None).parameters()
+        )
         flops_per_token = 6 * n + 12 * p["n_layer"] * p["block_size"] * p["n_embd"]
         name = torch.cuda.get_device_name(0)
         peak = next((v for k, v in PEAK_BF16.items() if k in name), None)

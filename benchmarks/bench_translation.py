@@ -73,16 +73,18 @@ class _Timer(L.Callback):
 def genlab_seconds(config: Any, dm: Any, iters: int, warmup: int) -> float:
     module = build_module(config, dm.info())
     cfg = config.model_copy(deep=True)
-    cfg.trainer = cfg.trainer.model_copy(update={"max_epochs": 1, "max_steps": -1, "limit_train_batches": iters + warmup,
-                                                 "limit_val_batches": 0})
+    cfg.trainer = cfg.trainer.model_copy(
+        update={"max_epochs": 1, "max_steps": -1, "limit_train_batches": iters + warmup, "limit_val_batches": 0}
+    )
     timer = _Timer(warmup)
     trainer = build_trainer(cfg, get_family(cfg.family), None, None, [timer], manual_optimization=True)
     trainer.fit(module, datamodule=dm)
     return statistics.median(timer.times[warmup:])
 
 
-def plain_seconds(config: Any, dm: Any, iters: int, warmup: int, device: str, precision: str,
-                  channels_last: bool) -> float:
+def plain_seconds(
+    config: Any, dm: Any, iters: int, warmup: int, device: str, precision: str, channels_last: bool
+) -> float:
     """The same nets, losses, optimizers, LR schedule and batches, in a hand-written loop."""
     info, m, o = dm.info(), config.model, config.optim
     ca, cb = info["channels_a"], info["channels_b"]
@@ -94,8 +96,14 @@ def plain_seconds(config: Any, dm: Any, iters: int, warmup: int, device: str, pr
         d = PatchDiscriminator(ca + cb, m.disc_width, m.disc_layers, m.norm)
         gens, discs = [g], [d]
     else:
-        g_ab, g_ba = ResnetGenerator(ca, cb, m.gen_width, m.gen_blocks), ResnetGenerator(cb, ca, m.gen_width, m.gen_blocks)
-        d_a, d_b = PatchDiscriminator(ca, m.disc_width, m.disc_layers), PatchDiscriminator(cb, m.disc_width, m.disc_layers)
+        g_ab, g_ba = (
+            ResnetGenerator(ca, cb, m.gen_width, m.gen_blocks),
+            ResnetGenerator(cb, ca, m.gen_width, m.gen_blocks),
+        )
+        d_a, d_b = (
+            PatchDiscriminator(ca, m.disc_width, m.disc_layers),
+            PatchDiscriminator(cb, m.disc_width, m.disc_layers),
+        )
         gens, discs = [g_ab, g_ba], [d_a, d_b]
         pool_a, pool_b = ImagePool(m.pool_size), ImagePool(m.pool_size)
     for net in gens + discs:
@@ -122,8 +130,12 @@ def plain_seconds(config: Any, dm: Any, iters: int, warmup: int, device: str, pr
                 fake_b, fake_a = g_ab(a), g_ba(b)
                 cyc = F.l1_loss(g_ba(fake_b), a) + F.l1_loss(g_ab(fake_a), b)
                 idt = F.l1_loss(g_ab(b), b) + F.l1_loss(g_ba(a), a) if (m.lambda_identity > 0 and ca == cb) else 0.0
-                g_loss = (gan_loss(d_b(fake_b), True) + gan_loss(d_a(fake_a), True) + m.lambda_cycle * cyc
-                          + m.lambda_cycle * m.lambda_identity * idt)
+                g_loss = (
+                    gan_loss(d_b(fake_b), True)
+                    + gan_loss(d_a(fake_a), True)
+                    + m.lambda_cycle * cyc
+                    + m.lambda_cycle * m.lambda_identity * idt
+                )
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -131,12 +143,15 @@ def plain_seconds(config: Any, dm: Any, iters: int, warmup: int, device: str, pr
             p.requires_grad_(True)
         with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=amp):
             if config.family == "pix2pix":
-                d_loss = 0.5 * (gan_loss(d(torch.cat([a, b], 1)), True, m.gan_mode)
-                                + gan_loss(d(torch.cat([a, fake.detach()], 1)), False, m.gan_mode))
+                d_loss = 0.5 * (
+                    gan_loss(d(torch.cat([a, b], 1)), True, m.gan_mode)
+                    + gan_loss(d(torch.cat([a, fake.detach()], 1)), False, m.gan_mode)
+                )
             else:
                 fa, fb = pool_a.query(fake_a), pool_b.query(fake_b)
-                d_loss = (0.5 * (gan_loss(d_a(a), True) + gan_loss(d_a(fa.detach()), False))
-                          + 0.5 * (gan_loss(d_b(b), True) + gan_loss(d_b(fb.detach()), False)))
+                d_loss = 0.5 * (gan_loss(d_a(a), True) + gan_loss(d_a(fa.detach()), False)) + 0.5 * (
+                    gan_loss(d_b(b), True) + gan_loss(d_b(fb.detach()), False)
+                )
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
@@ -157,15 +172,20 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="32", choices=["32", "bf16-mixed"])
     parser.add_argument("--channels-last", action="store_true")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared 2-core CPU)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared 2-core CPU)"
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = []
-    for family in (["pix2pix", "cyclegan"] if args.family == "both" else [args.family]):
+    for family in ["pix2pix", "cyclegan"] if args.family == "both" else [args.family]:
         raw = json.loads(json.dumps(CONFIGS[family]))
-        raw["trainer"] = {"accelerator": "gpu" if args.device.startswith("cuda") else "cpu", "precision": args.precision,
-                          "channels_last": args.channels_last}
+        raw["trainer"] = {
+            "accelerator": "gpu" if args.device.startswith("cuda") else "cpu",
+            "precision": args.precision,
+            "channels_last": args.channels_last,
+        }
         config = parse_config(raw)
         dm = get_family(family).build_datamodule(config)
         dm.setup("fit")
@@ -174,13 +194,24 @@ def main() -> None:
             L.seed_everything(0, verbose=False)
             gl.append(genlab_seconds(config, dm, args.iters, args.warmup))
             L.seed_everything(0, verbose=False)
-            pl.append(plain_seconds(config, dm, args.iters, args.warmup, args.device, args.precision, args.channels_last))
+            pl.append(
+                plain_seconds(config, dm, args.iters, args.warmup, args.device, args.precision, args.channels_last)
+            )
         g, p = statistics.median(gl), statistics.median(pl)
-        row = {"family": family, "batch": config.data.batch_size, "image_size": config.data.image_size,
-               "device": args.device, "precision": args.precision, "channels_last": args.channels_last,
-               "threads": args.threads, "genlab_s_per_it": round(g, 4), "plain_s_per_it": round(p, 4),
-               "ratio_plain_over_genlab": round(p / g, 3), "rounds_genlab": [round(x, 4) for x in gl],
-               "rounds_plain": [round(x, 4) for x in pl]}
+        row = {
+            "family": family,
+            "batch": config.data.batch_size,
+            "image_size": config.data.image_size,
+            "device": args.device,
+            "precision": args.precision,
+            "channels_last": args.channels_last,
+            "threads": args.threads,
+            "genlab_s_per_it": round(g, 4),
+            "plain_s_per_it": round(p, 4),
+            "ratio_plain_over_genlab": round(p / g, 3),
+            "rounds_genlab": [round(x, 4) for x in gl],
+            "rounds_plain": [round(x, 4) for x in pl],
+        }
         results.append(row)
         print(json.dumps(row), flush=True)
     if args.json:

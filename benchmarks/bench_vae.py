@@ -28,14 +28,16 @@ from lightning_modules.vae import ConvVAE  # noqa: E402
 
 
 def config(batch_size: int, steps: int):
-    return parse_config({
-        "family": "vae",
-        "data": {"name": "mnist", "batch_size": batch_size, "val_fraction": 0.1},
-        "model": {"latent_dim": 16, "base_width": 32},
-        "optim": {"optimizer": "adam", "lr": 2e-3},
-        "trainer": {"max_epochs": 1000, "max_steps": steps, "limit_val_batches": 0, "log_every_n_steps": 10},
-        "logging": {"sample_every_n_steps": 0},
-    })
+    return parse_config(
+        {
+            "family": "vae",
+            "data": {"name": "mnist", "batch_size": batch_size, "val_fraction": 0.1},
+            "model": {"latent_dim": 16, "base_width": 32},
+            "optim": {"optimizer": "adam", "lr": 2e-3},
+            "trainer": {"max_epochs": 1000, "max_steps": steps, "limit_val_batches": 0, "log_every_n_steps": 10},
+            "logging": {"sample_every_n_steps": 0},
+        }
+    )
 
 
 class Timer(L.Callback):
@@ -96,17 +98,23 @@ def main() -> None:
     store = RunStore(tempfile.mkdtemp(prefix="genlab-bench-"))
     ratios, g_all, p_all = [], [], []
     for r in range(args.rounds):
-        order = [("plain", plain_steps_per_s), ("genlab", None)] if r % 2 == 0 else [("genlab", None), ("plain", plain_steps_per_s)]
+        names = ["plain", "genlab"] if r % 2 == 0 else ["genlab", "plain"]  # alternate who runs first
         res = {}
-        for name, fn in order:
-            res[name] = (genlab_steps_per_s(store, args.steps, args.warmup, args.batch_size) if name == "genlab"
-                         else plain_steps_per_s(args.steps, args.warmup, args.batch_size))
+        for name in names:
+            if name == "genlab":
+                res[name] = genlab_steps_per_s(store, args.steps, args.warmup, args.batch_size)
+            else:
+                res[name] = plain_steps_per_s(args.steps, args.warmup, args.batch_size)
         ratios.append(res["genlab"] / res["plain"])
         g_all.append(res["genlab"])
         p_all.append(res["plain"])
-        print(f"round {r + 1}: genlab {res['genlab']:.1f} steps/s, plain {res['plain']:.1f} steps/s, ratio {ratios[-1]:.3f}")
-    print(f"median: genlab {statistics.median(g_all):.1f} steps/s ({statistics.median(g_all) * args.batch_size:.0f} img/s), "
-          f"plain {statistics.median(p_all):.1f} steps/s, ratio {statistics.median(ratios):.3f} (goal >= 0.95)")
+        print(
+            f"round {r + 1}: genlab {res['genlab']:.1f} steps/s, plain {res['plain']:.1f} steps/s, ratio {ratios[-1]:.3f}"
+        )
+    print(
+        f"median: genlab {statistics.median(g_all):.1f} steps/s ({statistics.median(g_all) * args.batch_size:.0f} img/s), "
+        f"plain {statistics.median(p_all):.1f} steps/s, ratio {statistics.median(ratios):.3f} (goal >= 0.95)"
+    )
 
 
 if __name__ == "__main__":

@@ -73,8 +73,16 @@ class ImageMetricsCallback(L.Callback):
             z = torch.randn(n, pl_module.run_config.model.latent_dim, generator=gen)
             return pl_module.generate(n, labels=y, z=z)
 
-        return measure(generate, images, labels, int(pl_module.data_info.get("num_classes") or 0), self.cfg,
-                       conditional=bool(getattr(pl_module, "conditional", False)), device=pl_module.device, seed=seed)
+        return measure(
+            generate,
+            images,
+            labels,
+            int(pl_module.data_info.get("num_classes") or 0),
+            self.cfg,
+            conditional=bool(getattr(pl_module, "conditional", False)),
+            device=pl_module.device,
+            seed=seed,
+        )
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:

@@ -29,8 +29,9 @@ class ProgressCallback(L.Callback):
         self._t0 = time.monotonic()
         self._step0 = batches_done(trainer)
         if trainer.is_global_zero:
-            self.store.update(self.run_id, total_steps=self._total(trainer), step=self._step0,
-                              epoch=trainer.current_epoch)
+            self.store.update(
+                self.run_id, total_steps=self._total(trainer), step=self._step0, epoch=trainer.current_epoch
+            )
 
     @staticmethod
     def _total(trainer: L.Trainer) -> int | None:

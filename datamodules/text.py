@@ -135,7 +135,7 @@ def _decode_utf8(data: bytes, name: str) -> str:
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise DataError(
-            f"{name} is not UTF-8 text (byte {err.start}, line {line}: {data[err.start:err.start + 4]!r}). "
+            f"{name} is not UTF-8 text (byte {err.start}, line {line}: {data[err.start : err.start + 4]!r}). "
             "Save it as UTF-8 (e.g. in a text editor: Save as -> Encoding UTF-8) and upload it again."
         ) from None
     if not text.strip():
@@ -143,7 +143,13 @@ def _decode_utf8(data: bytes, name: str) -> str:
     return text
 
 
-CHAT_KEYS = [("prompt", "response"), ("instruction", "output"), ("question", "answer"), ("input", "output"), ("user", "assistant")]
+CHAT_KEYS = [
+    ("prompt", "response"),
+    ("instruction", "output"),
+    ("question", "answer"),
+    ("input", "output"),
+    ("user", "assistant"),
+]
 
 
 def _record_to_chat(rec: dict[str, Any]) -> list[dict[str, str]] | None:
@@ -183,7 +189,9 @@ def _records_to_corpus(records: list[dict[str, Any]], name: str, cfg: TextDataCo
     texts = [r.get(cfg.text_column) for r in records]
     if not any(isinstance(t, str) for t in texts):
         keys = sorted({k for r in records[:50] for k in r})
-        raise DataError(f"{name}: no text column {cfg.text_column!r}; columns: {', '.join(keys)} (set data.text_column)")
+        raise DataError(
+            f"{name}: no text column {cfg.text_column!r}; columns: {', '.join(keys)} (set data.text_column)"
+        )
     text = "\n\n".join(t for t in texts if isinstance(t, str) and t.strip())
     if not text.strip():
         raise DataError(f"{name}: the column {cfg.text_column!r} is empty")
@@ -194,7 +202,9 @@ def read_text_file(path: Path, cfg: TextDataConfig) -> Corpus:
     """One .txt/.md/.jsonl/.csv file as a corpus; DataError on bad encoding, empty files or bad rows."""
     suffix = path.suffix.lower()
     if suffix not in TEXT_SUFFIXES:
-        raise DataError(f"{path.name}: unsupported file type {suffix or '(none)'}; use {', '.join(sorted(TEXT_SUFFIXES))}")
+        raise DataError(
+            f"{path.name}: unsupported file type {suffix or '(none)'}; use {', '.join(sorted(TEXT_SUFFIXES))}"
+        )
     data = path.read_bytes()
     if not data:
         raise DataError(f"{path.name} is empty (0 bytes); upload a file with some text")
@@ -211,7 +221,9 @@ def read_text_file(path: Path, cfg: TextDataConfig) -> Corpus:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as err:
-                raise DataError(f"{path.name} line {i} is not valid JSON ({err.msg}); each line must be one JSON object") from None
+                raise DataError(
+                    f"{path.name} line {i} is not valid JSON ({err.msg}); each line must be one JSON object"
+                ) from None
             if not isinstance(rec, dict):
                 raise DataError(f"{path.name} line {i} is not a JSON object")
             records.append(rec)
@@ -254,7 +266,9 @@ def load_corpus(cfg: TextDataConfig) -> Corpus:
             corpus = read_text_file(DATA_DIR / "genlab_chat.jsonl", cfg)
             corpus.name = "genlab_chat"
         else:
-            raise DataError(f"data.name: unknown built-in corpus {cfg.name!r}; choose one of: {', '.join(BUILTIN_TEXT)}")
+            raise DataError(
+                f"data.name: unknown built-in corpus {cfg.name!r}; choose one of: {', '.join(BUILTIN_TEXT)}"
+            )
     elif cfg.source == "hf":
         corpus = load_hf_text(cfg)
     else:
@@ -269,8 +283,11 @@ def load_corpus(cfg: TextDataConfig) -> Corpus:
             if not files:
                 raise DataError(f"{path} holds no .txt/.md/.jsonl/.csv files")
             parts = [read_text_file(p, cfg) for p in files]
-            corpus = Corpus(path.name, text="\n\n".join(c.text for c in parts if not c.is_chat),
-                            chats=[m for c in parts for m in c.chats])
+            corpus = Corpus(
+                path.name,
+                text="\n\n".join(c.text for c in parts if not c.is_chat),
+                chats=[m for c in parts for m in c.chats],
+            )
         else:
             corpus = read_text_file(path, cfg)
     if cfg.format == "text" and corpus.is_chat:
@@ -307,8 +324,13 @@ def train_bpe(texts: list[str], vocab_size: int, special: list[str]) -> Any:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=special,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=special,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer=trainer)
     return tok
 
@@ -432,8 +454,10 @@ def encode_chat(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[list[in
         prompt_text = render_chat(tokenizer, messages[:i], add_generation_prompt=True)
         full_text = render_chat(tokenizer, messages[: i + 1], add_generation_prompt=False)
         if not (prompt_text.startswith(done) and full_text.startswith(prompt_text)):
-            raise DataError("The chat template does not render conversations incrementally; cannot mask the loss to responses")
-        for text, learn in ((prompt_text[len(done):], False), (full_text[len(prompt_text):], True)):
+            raise DataError(
+                "The chat template does not render conversations incrementally; cannot mask the loss to responses"
+            )
+        for text, learn in ((prompt_text[len(done) :], False), (full_text[len(prompt_text) :], True)):
             if text:
                 piece = tokenizer(text, add_special_tokens=False)["input_ids"]
                 ids += piece
@@ -454,7 +478,9 @@ def pack_text(ids: torch.Tensor, block_size: int) -> torch.Tensor:
     return ids[: n * block_size + 1].unfold(0, block_size + 1, block_size).clone()
 
 
-def pack_chats(examples: list[tuple[list[int], list[bool]]], block_size: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+def pack_chats(
+    examples: list[tuple[list[int], list[bool]]], block_size: int, pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Whole conversations packed greedily in order into blocks of block_size + 1 tokens, padded.
 
     Returns tokens (N, block_size + 1), loss mask (N, block_size + 1) and how many were truncated.
@@ -549,7 +575,9 @@ class TextDataModule(L.LightningDataModule):
             order = torch.randperm(len(convs), generator=g).tolist()
             n_val = max(1, int(round(len(convs) * cfg.val_fraction)))
             if len(convs) < 2:
-                raise DataError(f"{corpus.name} has {len(convs)} conversation(s); at least 2 are needed (one to train, one to validate)")
+                raise DataError(
+                    f"{corpus.name} has {len(convs)} conversation(s); at least 2 are needed (one to train, one to validate)"
+                )
             val_c = [convs[i] for i in sorted(order[:n_val])]
             train_c = [convs[i] for i in sorted(order[n_val:])]
             pad = self.tokenizer.pad_token_id
@@ -589,7 +617,7 @@ class TextDataModule(L.LightningDataModule):
         ids: list[int] = []
         step = 20_000
         for start in range(0, len(lines), step):
-            for enc in self.tokenizer(lines[start:start + step], add_special_tokens=False)["input_ids"]:
+            for enc in self.tokenizer(lines[start : start + step], add_special_tokens=False)["input_ids"]:
                 ids.extend(enc)
         return torch.tensor(ids, dtype=torch.long)
 
@@ -599,7 +627,7 @@ class TextDataModule(L.LightningDataModule):
         n = min(cfg.eval_new_tokens, cfg.block_size - p)
         pairs = []
         for row in val_blocks[: cfg.eval_pairs]:
-            prompt, ref = row[:p].tolist(), row[p:p + n].tolist()
+            prompt, ref = row[:p].tolist(), row[p : p + n].tolist()
             pairs.append({"prompt_ids": prompt, "reference": self.tokenizer.decode(ref)})
         return pairs
 
@@ -645,8 +673,13 @@ class TextDataModule(L.LightningDataModule):
         rank, world = self._rank_world()
         bs = min(self.cfg.batch_size, len(xy[0])) if not shuffle else self.cfg.batch_size
         sampler = BatchIndexSampler(len(xy[0]), bs, shuffle, self.run_config.seed, rank, world, drop_last=shuffle)
-        return DataLoader(InMemoryBlocks(*xy), sampler=sampler, batch_size=None,
-                          num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0)
+        return DataLoader(
+            InMemoryBlocks(*xy),
+            sampler=sampler,
+            batch_size=None,
+            num_workers=self.cfg.num_workers,
+            persistent_workers=self.cfg.num_workers > 0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_xy is not None

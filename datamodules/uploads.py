@@ -50,8 +50,14 @@ def safe_name(name: str) -> str:
     return cleaned[:80]
 
 
-def extract_zip(zip_path: str | Path, dest: str | Path, *, max_total_bytes: int = MAX_TOTAL_BYTES,
-                max_files: int = MAX_FILES, max_ratio: float = MAX_RATIO) -> IntakeReport:
+def extract_zip(
+    zip_path: str | Path,
+    dest: str | Path,
+    *,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    max_files: int = MAX_FILES,
+    max_ratio: float = MAX_RATIO,
+) -> IntakeReport:
     """Extract a zip into dest safely; raises DataError when the archive as a whole is unusable."""
     dest = Path(dest).resolve()
     dest.mkdir(parents=True, exist_ok=True)
@@ -63,7 +69,9 @@ def extract_zip(zip_path: str | Path, dest: str | Path, *, max_total_bytes: int 
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) > max_files:
-            raise DataError(f"The zip holds {len(members)} files; the limit is {max_files}. Split it into smaller uploads.")
+            raise DataError(
+                f"The zip holds {len(members)} files; the limit is {max_files}. Split it into smaller uploads."
+            )
         total = sum(m.file_size for m in members)
         if total > max_total_bytes:
             raise DataError(
@@ -143,7 +151,9 @@ def scan_image_folder(folder: str | Path) -> tuple[list[Path], list[int] | None,
             report.accepted.append(path)
     if not report.accepted:
         detail = f" ({report.summary()})" if report.skipped else ""
-        raise DataError(f"No usable images in {folder}{detail}. Upload PNG or JPEG images, optionally in one subfolder per class.")
+        raise DataError(
+            f"No usable images in {folder}{detail}. Upload PNG or JPEG images, optionally in one subfolder per class."
+        )
     top = {p.relative_to(folder).parts[0] for p in report.accepted if len(p.relative_to(folder).parts) > 1}
     flat = any(len(p.relative_to(folder).parts) == 1 for p in report.accepted)
     if len(top) >= 2 and not flat:

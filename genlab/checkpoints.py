@@ -33,13 +33,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for bad files
-        raise GenLabError(f"{Path(path).name} is not a GenLab checkpoint GenLab can read safely ({type(err).__name__}: {err})") from None
+        raise GenLabError(
+            f"{Path(path).name} is not a GenLab checkpoint GenLab can read safely ({type(err).__name__}: {err})"
+        ) from None
 
 
 def module_from_checkpoint(path: str | Path) -> Any:
     """Rebuild the module a checkpoint was saved from, in eval mode on the CPU."""
-    from genlab.train import build_module
     from genlab.config import parse_config
+    from genlab.train import build_module
 
     ckpt = load_checkpoint(path)
     hp = ckpt.get("hyper_parameters") or {}

@@ -30,15 +30,30 @@ ImageSource = Literal["builtin", "folder", "zip", "hf"]
 
 
 class ImageDataConfig(Section):
-    source: ImageSource = Field("builtin", description="Where the images come from: a built-in set, a folder, a .zip upload or a Hugging Face dataset")
-    name: str = Field("mnist", min_length=1, description="Built-in name (mnist, animals, emoji, digits), a folder/zip path, an upload name, or a Hugging Face dataset id")
+    source: ImageSource = Field(
+        "builtin",
+        description="Where the images come from: a built-in set, a folder, a .zip upload or a Hugging Face dataset",
+    )
+    name: str = Field(
+        "mnist",
+        min_length=1,
+        description="Built-in name (mnist, animals, emoji, digits), a folder/zip path, an upload name, or a Hugging Face dataset id",
+    )
     image_size: Literal[16, 28, 32, 64] = Field(28, description="Side of the square images the model sees, in pixels")
-    color_mode: Literal["auto", "grey", "rgb"] = Field("auto", description="Convert images to grey or colour; auto keeps the data set's own")
-    val_fraction: float = Field(0.1, ge=0.0, le=0.5, description="Share of the images held out for validation (seeded split)")
+    color_mode: Literal["auto", "grey", "rgb"] = Field(
+        "auto", description="Convert images to grey or colour; auto keeps the data set's own"
+    )
+    val_fraction: float = Field(
+        0.1, ge=0.0, le=0.5, description="Share of the images held out for validation (seeded split)"
+    )
     batch_size: int = Field(64, ge=1, le=4096, description="Images per training step")
-    max_items: int | None = Field(None, ge=8, description="Use at most this many images (quick experiments); empty uses all")
+    max_items: int | None = Field(
+        None, ge=8, description="Use at most this many images (quick experiments); empty uses all"
+    )
     hflip: bool = Field(False, description="Randomly mirror training images left-right (augmentation)")
-    num_workers: int = Field(0, ge=0, le=32, description="Background data-loading processes (0 loads in the training process)")
+    num_workers: int = Field(
+        0, ge=0, le=32, description="Background data-loading processes (0 loads in the training process)"
+    )
     hf_split: str = Field("train", description="Split to read when the source is a Hugging Face dataset")
     hf_image_column: str = Field("image", description="Image column of a Hugging Face dataset")
     hf_label_column: str = Field("label", description="Label column of a Hugging Face dataset (ignored when absent)")
@@ -49,40 +64,72 @@ class OptimConfig(Section):
     lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate")
     beta1: float = Field(0.9, ge=0.0, lt=1.0, description="Adam-family first-moment decay (momentum for SGD)")
     beta2: float = Field(0.999, ge=0.0, lt=1.0, description="Adam-family second-moment decay")
-    weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="Weight decay (L2 for SGD/Adam, decoupled for AdamW/AdaBelief)")
+    weight_decay: float = Field(
+        0.0, ge=0.0, le=1.0, description="Weight decay (L2 for SGD/Adam, decoupled for AdamW/AdaBelief)"
+    )
     schedule: Literal["constant", "cosine", "step", "plateau"] = Field("constant", description="Learning-rate schedule")
     warmup_steps: int = Field(0, ge=0, le=1_000_000, description="Linear warm-up steps (constant and cosine schedules)")
     min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0, description="Cosine schedule ends at lr times this ratio")
     step_size: int = Field(10, ge=1, le=100_000, description="Step schedule: epochs between decays")
     gamma: float = Field(0.5, gt=0.0, le=1.0, description="Step and plateau schedules: decay factor")
-    plateau_patience: int = Field(3, ge=0, le=1000, description="Plateau schedule: epochs without improvement before decaying")
+    plateau_patience: int = Field(
+        3, ge=0, le=1000, description="Plateau schedule: epochs without improvement before decaying"
+    )
 
 
 class TrainerConfig(Section):
     max_epochs: int = Field(10, ge=1, le=100_000, description="Stop after this many passes over the data")
     max_steps: int = Field(-1, ge=-1, le=100_000_000, description="Stop after this many optimizer steps (-1: no limit)")
-    accelerator: Literal["auto", "cpu", "gpu"] = Field("auto", description="Where to train; auto uses a GPU when present")
-    devices: int | Literal["auto"] = Field("auto", description="How many devices per machine (auto: all GPUs, or 1 CPU process)")
+    accelerator: Literal["auto", "cpu", "gpu"] = Field(
+        "auto", description="Where to train; auto uses a GPU when present"
+    )
+    devices: int | Literal["auto"] = Field(
+        "auto", description="How many devices per machine (auto: all GPUs, or 1 CPU process)"
+    )
     num_nodes: int = Field(1, ge=1, le=1024, description="Machines taking part (multi-node DDP via torchrun or SLURM)")
-    strategy: Literal["auto", "ddp", "ddp_spawn", "fsdp"] = Field("auto", description="Distributed strategy (Lightning's)")
-    precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = Field("auto", description="Numeric precision; auto picks bf16-mixed on GPUs that support it, else 32")
+    strategy: Literal["auto", "ddp", "ddp_spawn", "fsdp"] = Field(
+        "auto", description="Distributed strategy (Lightning's)"
+    )
+    precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = Field(
+        "auto", description="Numeric precision; auto picks bf16-mixed on GPUs that support it, else 32"
+    )
     deterministic: bool = Field(False, description="Deterministic algorithms (reproducible, slower)")
     gradient_clip_val: float = Field(0.0, ge=0.0, le=1e6, description="Clip gradient norm to this value (0: off)")
-    accumulate_grad_batches: int = Field(1, ge=1, le=1024, description="Add up gradients over this many batches per optimizer step")
-    limit_train_batches: int | None = Field(None, ge=1, description="Use at most this many batches per epoch (quick experiments)")
+    accumulate_grad_batches: int = Field(
+        1, ge=1, le=1024, description="Add up gradients over this many batches per optimizer step"
+    )
+    limit_train_batches: int | None = Field(
+        None, ge=1, description="Use at most this many batches per epoch (quick experiments)"
+    )
     limit_val_batches: int | None = Field(None, ge=0, description="Use at most this many validation batches per check")
     val_every_n_epochs: int = Field(1, ge=1, le=10_000, description="Validate every this many epochs")
     log_every_n_steps: int = Field(10, ge=1, le=100_000, description="Log training metrics every this many steps")
-    early_stopping_patience: int = Field(0, ge=0, le=10_000, description="Stop when the monitored metric has not improved for this many validations (0: off)")
-    checkpoint_every_n_steps: int = Field(0, ge=0, le=10_000_000, description="Also save the last checkpoint every this many steps (0: at each epoch end only)")
+    early_stopping_patience: int = Field(
+        0,
+        ge=0,
+        le=10_000,
+        description="Stop when the monitored metric has not improved for this many validations (0: off)",
+    )
+    checkpoint_every_n_steps: int = Field(
+        0,
+        ge=0,
+        le=10_000_000,
+        description="Also save the last checkpoint every this many steps (0: at each epoch end only)",
+    )
     compile: bool = Field(False, description="torch.compile the model (faster on GPUs after a warm-up)")
-    channels_last: bool = Field(False, description="Channels-last memory layout for conv nets (faster with bf16 on GPUs)")
+    channels_last: bool = Field(
+        False, description="Channels-last memory layout for conv nets (faster with bf16 on GPUs)"
+    )
 
 
 class LoggingConfig(Section):
-    sample_every_n_steps: int = Field(200, ge=0, le=10_000_000, description="Save a sample grid every this many steps (0: only at epoch ends)")
+    sample_every_n_steps: int = Field(
+        200, ge=0, le=10_000_000, description="Save a sample grid every this many steps (0: only at epoch ends)"
+    )
     n_samples: int = Field(64, ge=1, le=256, description="Images in each sample grid (fixed latent batch)")
-    wandb: Literal["off", "auto", "offline", "online"] = Field("off", description="Weights & Biases: auto goes online when WANDB_API_KEY is set, else offline")
+    wandb: Literal["off", "auto", "offline", "online"] = Field(
+        "off", description="Weights & Biases: auto goes online when WANDB_API_KEY is set, else offline"
+    )
     wandb_project: str = Field("genlab", min_length=1, description="W&B project name")
     wandb_entity: str | None = Field(None, description="W&B team or user (empty: your default)")
 
@@ -105,7 +152,9 @@ class RunConfig(Section):
     def _check_steps(self) -> RunConfig:
         if self.trainer.checkpoint_every_n_steps and self.trainer.max_steps > 0:
             if self.trainer.checkpoint_every_n_steps > self.trainer.max_steps:
-                raise ValueError("trainer.checkpoint_every_n_steps is larger than trainer.max_steps; no mid-run checkpoint would be saved")
+                raise ValueError(
+                    "trainer.checkpoint_every_n_steps is larger than trainer.max_steps; no mid-run checkpoint would be saved"
+                )
         return self
 
     def to_yaml(self) -> str:

@@ -95,7 +95,7 @@ def stream_ids(module: Any, prompt_ids: list[int], s: SamplingSettings) -> Itera
     in_cache = 0
     for _ in range(s.max_new_tokens):
         if cache is None or in_cache + 1 > ctx:
-            window = ids[-(ctx - 1):] if len(ids) >= ctx else ids
+            window = ids[-(ctx - 1) :] if len(ids) >= ctx else ids
             feed, cache, in_cache = window, None, len(window)
         else:
             feed, in_cache = ids[-1:], in_cache + 1
@@ -117,8 +117,15 @@ class TextStream:
     and `n_tokens` describe the whole output. Stop strings are never shown: text that could be the start
     of one is held back until it is clear."""
 
-    def __init__(self, module: Any, prompt_ids: list[int], settings: SamplingSettings, *, screen_text: bool = True,
-                 on_done: Any = None) -> None:
+    def __init__(
+        self,
+        module: Any,
+        prompt_ids: list[int],
+        settings: SamplingSettings,
+        *,
+        screen_text: bool = True,
+        on_done: Any = None,
+    ) -> None:
         self.module, self.prompt_ids, self.settings, self.screen_text = module, prompt_ids, settings, screen_text
         self.on_done = on_done
         self.text = ""
@@ -219,22 +226,37 @@ def encode_messages(module: Any, messages: list[dict[str, str]]) -> list[int]:
     return list(tok(text, add_special_tokens=False)["input_ids"])
 
 
-def complete(module: Any, prompt: str, settings: SamplingSettings, *, chat: bool | None = None, system_prompt: str = "") -> str:
+def complete(
+    module: Any, prompt: str, settings: SamplingSettings, *, chat: bool | None = None, system_prompt: str = ""
+) -> str:
     """The continuation only, unscreened (training samples); user-facing calls use generate()."""
     ids = encode_prompt(module, prompt, chat=chat, system_prompt=system_prompt)
     return TextStream(module, ids, settings, screen_text=False).consume()
 
 
-def stream(module: Any, prompt: str, settings: SamplingSettings | None = None, *, chat: bool | None = None,
-           system_prompt: str = "") -> TextStream:
+def stream(
+    module: Any,
+    prompt: str,
+    settings: SamplingSettings | None = None,
+    *,
+    chat: bool | None = None,
+    system_prompt: str = "",
+) -> TextStream:
     """A TextStream of the continuation of `prompt`; its `.safety` is set once it is consumed."""
     s = settings or SamplingSettings()
     ids = encode_prompt(module, prompt, chat=chat, system_prompt=system_prompt)
     return TextStream(module, _fit(ids, module, s), s)
 
 
-def generate(module: Any, prompt: str, settings: SamplingSettings | None = None, *, chat: bool | None = None,
-             system_prompt: str = "", withhold_flagged: bool = True) -> GenerationResult:
+def generate(
+    module: Any,
+    prompt: str,
+    settings: SamplingSettings | None = None,
+    *,
+    chat: bool | None = None,
+    system_prompt: str = "",
+    withhold_flagged: bool = True,
+) -> GenerationResult:
     """Generate a continuation (or a chat reply) and screen it."""
     st = stream(module, prompt, settings, chat=chat, system_prompt=system_prompt)
     st.consume()
@@ -252,12 +274,20 @@ class ChatSession:
     """Multi-turn chat with the model's chat template and a system prompt. Old turns are dropped (then
     the prompt is cut from the left) so the prompt plus max_new_tokens fits the context window."""
 
-    def __init__(self, module: Any, system_prompt: str = "", settings: SamplingSettings | None = None,
-                 max_context: int | None = None, withhold_flagged: bool = True) -> None:
+    def __init__(
+        self,
+        module: Any,
+        system_prompt: str = "",
+        settings: SamplingSettings | None = None,
+        max_context: int | None = None,
+        withhold_flagged: bool = True,
+    ) -> None:
         if not module.tokenizer.chat_template:
             raise GenLabError("This model was trained on plain text and has no chat template; use generate, not chat")
         self.module, self.system_prompt = module, system_prompt
-        self.settings = settings or SamplingSettings(temperature=0.7, top_p=0.9, repetition_penalty=1.1, max_new_tokens=200)
+        self.settings = settings or SamplingSettings(
+            temperature=0.7, top_p=0.9, repetition_penalty=1.1, max_new_tokens=200
+        )
         self.max_context = min(int(module.context_window), max_context or 10**9)
         self.withhold_flagged = withhold_flagged
         self.history: list[dict[str, str]] = []
@@ -278,7 +308,9 @@ class ChatSession:
 
     def stream(self, user: str) -> TextStream:
         ids = self._prompt_ids(user)
-        s = SamplingSettings(**{**self.settings.to_dict(), "max_new_tokens": min(self.settings.max_new_tokens, self.max_context // 2)})
+        s = SamplingSettings(
+            **{**self.settings.to_dict(), "max_new_tokens": min(self.settings.max_new_tokens, self.max_context // 2)}
+        )
 
         def record(done: TextStream) -> None:
             self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": done.text}]
@@ -295,7 +327,9 @@ class ChatSession:
         self.dropped_turns = 0
 
 
-def load_text_module(run_id: str | None = None, model: str | None = None, which: str = "best", store: Any = None) -> Any:
+def load_text_module(
+    run_id: str | None = None, model: str | None = None, which: str = "best", store: Any = None
+) -> Any:
     """The module of a trained gpt/rnn run, or of a pretrained model (`model`: smollm2, a hub id, a folder)."""
     if (run_id is None) == (model is None):
         raise GenLabError("Give either a run id or --model (smollm2, a Hugging Face id or a local model folder)")

@@ -27,7 +27,7 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, p
     for i in range(n):
         r, col = divmod(i, nrow)
         top, left = padding + r * (h + padding), padding + col * (w + padding)
-        grid[:, top:top + h, left:left + w] = images[i].detach().float().cpu()
+        grid[:, top : top + h, left : left + w] = images[i].detach().float().cpu()
     arr = to_uint8_hwc(grid)
     return Image.fromarray(arr[..., 0] if c == 1 else arr, mode="L" if c == 1 else "RGB")
 

@@ -39,8 +39,14 @@ def max_concurrent() -> int:
     return max(1, len(glob.glob("/dev/nvidia[0-9]*")))
 
 
-def start(config: RunConfig | dict, store: RunStore | None = None, *, parent_id: str | None = None,
-          sweep_id: str | None = None, trial_id: int | None = None) -> Run:
+def start(
+    config: RunConfig | dict,
+    store: RunStore | None = None,
+    *,
+    parent_id: str | None = None,
+    sweep_id: str | None = None,
+    trial_id: int | None = None,
+) -> Run:
     """Queue a run (writes runs/<id>/config.yaml) and launch it when a slot is free; never blocks."""
     config = parse_config(config)
     store = store or RunStore()
@@ -74,8 +80,13 @@ def _spawn(store: RunStore, run_id: str) -> None:
     try:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "genlab", "worker", run_id], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT, env=env, start_new_session=True,
+                [sys.executable, "-m", "genlab", "worker", run_id],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=PROJECT_ROOT,
+                env=env,
+                start_new_session=True,
             )
     except OSError as err:
         store.set_status(run_id, "failed", error=f"Could not start the worker process: {err}")
@@ -111,14 +122,27 @@ def resume(run_id: str, store: RunStore | None = None) -> Run:
             f"Run {run_id} has no checkpoint to resume from (it stopped before the first one was saved). "
             f"Start it again with: python -m genlab train --config {run.folder / 'config.yaml'}"
         )
-    store.update(run_id, status="queued", resume_requested=1, resume_count=run.resume_count + 1,
-                 cancel_requested=0, error=None, ended_at=None, pid=None)
+    store.update(
+        run_id,
+        status="queued",
+        resume_requested=1,
+        resume_count=run.resume_count + 1,
+        cancel_requested=0,
+        error=None,
+        ended_at=None,
+        pid=None,
+    )
     schedule(store)
     return store.get(run_id)
 
 
-def wait(run_id: str, store: RunStore | None = None, timeout: float | None = None, poll_s: float = 0.5,
-         on_update: Callable[[Run], None] | None = None) -> Run:
+def wait(
+    run_id: str,
+    store: RunStore | None = None,
+    timeout: float | None = None,
+    poll_s: float = 0.5,
+    on_update: Callable[[Run], None] | None = None,
+) -> Run:
     """Block until the run has finished (or timeout seconds pass); reaps dead workers as it polls."""
     store = store or RunStore()
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -145,8 +169,11 @@ def cli_command(run_or_path: Run | str | Path) -> str:
 
 def _is_rank_zero() -> bool:
     """Lightning's DDP launcher re-runs this command per rank with LOCAL_RANK/NODE_RANK set."""
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0" \
+    return (
+        os.environ.get("LOCAL_RANK", "0") == "0"
+        and os.environ.get("NODE_RANK", "0") == "0"
         and os.environ.get("RANK", "0") == "0"
+    )
 
 
 def _share_cpu_threads() -> None:

@@ -18,8 +18,14 @@ class AdaBelief(Optimizer):
     Decoupled weight decay as in AdamW, bias correction as in Adam.
     """
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-16, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-16,
+        weight_decay: float = 0.0,
+    ) -> None:
         if lr <= 0:
             raise ValueError(f"lr must be positive, got {lr}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
@@ -55,8 +61,9 @@ class AdaBelief(Optimizer):
         return loss
 
 
-def build_optimizer(params: Iterable[Any], cfg: OptimConfig, lr: float | None = None,
-                    betas: tuple[float, float] | None = None) -> Optimizer:
+def build_optimizer(
+    params: Iterable[Any], cfg: OptimConfig, lr: float | None = None, betas: tuple[float, float] | None = None
+) -> Optimizer:
     """The optimizer named by cfg; GANs pass their own lr/betas per network (TTUR)."""
     lr = cfg.lr if lr is None else lr
     betas = (cfg.beta1, cfg.beta2) if betas is None else betas

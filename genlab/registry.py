@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from genlab.config import ConfigError, RunConfig
 from genlab.families.cgan import CGANRunConfig
+from genlab.families.cyclegan import CycleGANRunConfig
 from genlab.families.dcgan import DCGANRunConfig
 from genlab.families.gpt import GPTRunConfig
-from genlab.families.cyclegan import CycleGANRunConfig
 from genlab.families.pix2pix import Pix2PixRunConfig
 from genlab.families.rnn import RNNRunConfig
 from genlab.families.vae import VAERunConfig
@@ -120,9 +120,23 @@ def _text_datamodule() -> Callable[[RunConfig], L.LightningDataModule]:
     return TextDataModule
 
 
-_TINY_TEXT_DATA = {"name": "shakespeare", "max_chars": 20_000, "block_size": 32, "batch_size": 8, "vocab_size": 300,
-                   "eval_pairs": 2, "eval_prompt_tokens": 8, "eval_new_tokens": 8}
-_TINY_TEXT_TRAINER = {"max_epochs": 1, "max_steps": 4, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1}
+_TINY_TEXT_DATA = {
+    "name": "shakespeare",
+    "max_chars": 20_000,
+    "block_size": 32,
+    "batch_size": 8,
+    "vocab_size": 300,
+    "eval_pairs": 2,
+    "eval_prompt_tokens": 8,
+    "eval_new_tokens": 8,
+}
+_TINY_TEXT_TRAINER = {
+    "max_epochs": 1,
+    "max_steps": 4,
+    "limit_train_batches": 4,
+    "limit_val_batches": 2,
+    "log_every_n_steps": 1,
+}
 
 FAMILIES: dict[str, Family] = {
     "vae": Family(
@@ -244,7 +258,13 @@ FAMILIES: dict[str, Family] = {
         datamodule_loader=_text_datamodule,
         tiny_overrides={
             "data": dict(_TINY_TEXT_DATA, tokenizer="char"),
-            "model": {"n_layer": 1, "hidden": 32, "embed_dim": 16, "sample_prompts": ["ROMEO:"], "sample_new_tokens": 8},
+            "model": {
+                "n_layer": 1,
+                "hidden": 32,
+                "embed_dim": 16,
+                "sample_prompts": ["ROMEO:"],
+                "sample_new_tokens": 8,
+            },
             "trainer": _TINY_TEXT_TRAINER,
             "logging": {"sample_every_n_steps": 2},
         },

@@ -8,8 +8,8 @@ transaction; SQLite's journal keeps the file consistent.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -267,9 +267,22 @@ class RunStore:
             con.execute(
                 "INSERT INTO runs (id, name, family, status, config, data_name, created_at, parent_id, sweep_id,"
                 " trial_id, tags, notes, monitor, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, name, config.family, status, text, data_name, time.time(), parent_id, sweep_id,
-                 trial_id, json.dumps(list(config.tags)), config.notes, monitor,
-                 time.time() if status == "running" else None),
+                (
+                    run_id,
+                    name,
+                    config.family,
+                    status,
+                    text,
+                    data_name,
+                    time.time(),
+                    parent_id,
+                    sweep_id,
+                    trial_id,
+                    json.dumps(list(config.tags)),
+                    config.notes,
+                    monitor,
+                    time.time() if status == "running" else None,
+                ),
             )
         return self.get(run_id)
 
@@ -347,9 +360,7 @@ class RunStore:
             running = con.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0]
             if running >= max_running:
                 return None
-            row = con.execute(
-                "SELECT id FROM runs WHERE status='queued' ORDER BY created_at, id LIMIT 1"
-            ).fetchone()
+            row = con.execute("SELECT id FROM runs WHERE status='queued' ORDER BY created_at, id LIMIT 1").fetchone()
             if row is None:
                 return None
             now = time.time()
@@ -388,9 +399,13 @@ class RunStore:
                     cur = con.execute(
                         "UPDATE runs SET status='interrupted', ended_at=?, error=COALESCE(error, ?)"
                         " WHERE id=? AND status='running' AND (heartbeat IS NULL OR heartbeat=?)",
-                        (now, "The worker process stopped without finishing (killed, out of memory or the"
-                              " machine restarted). Resume continues from the last checkpoint.",
-                         run.id, run.heartbeat),
+                        (
+                            now,
+                            "The worker process stopped without finishing (killed, out of memory or the"
+                            " machine restarted). Resume continues from the last checkpoint.",
+                            run.id,
+                            run.heartbeat,
+                        ),
                     )
                 if cur.rowcount:
                     dead.append(run.id)
@@ -417,7 +432,9 @@ class RunStore:
         if not rows:
             return
         with self._write() as con:
-            con.executemany("INSERT OR REPLACE INTO metrics (run_id, step, epoch, key, value, time) VALUES (?,?,?,?,?,?)", rows)
+            con.executemany(
+                "INSERT OR REPLACE INTO metrics (run_id, step, epoch, key, value, time) VALUES (?,?,?,?,?,?)", rows
+            )
 
     def metric_keys(self, run_id: str) -> list[str]:
         rows = self._con().execute("SELECT DISTINCT key FROM metrics WHERE run_id=? ORDER BY key", (run_id,))
@@ -444,12 +461,16 @@ class RunStore:
         ids = list(run_ids)
         if not ids:
             return {}
-        rows = self._con().execute(
-            f"SELECT run_id, key, value FROM metrics m WHERE run_id IN ({','.join('?' * len(ids))})"
-            " AND rowid = (SELECT rowid FROM metrics WHERE run_id=m.run_id AND key=m.key ORDER BY step DESC,"
-            " time DESC LIMIT 1)",
-            ids,
-        ).fetchall()
+        rows = (
+            self._con()
+            .execute(
+                f"SELECT run_id, key, value FROM metrics m WHERE run_id IN ({','.join('?' * len(ids))})"
+                " AND rowid = (SELECT rowid FROM metrics WHERE run_id=m.run_id AND key=m.key ORDER BY step DESC,"
+                " time DESC LIMIT 1)",
+                ids,
+            )
+            .fetchall()
+        )
         out: dict[str, dict[str, float]] = {i: {} for i in ids}
         for r in rows:
             out[r[0]][r[1]] = r[2]
@@ -464,7 +485,13 @@ class RunStore:
     # -- artifacts ---------------------------------------------------------------------------------
 
     def add_artifact(
-        self, run_id: str, kind: str, path: str | Path, *, name: str | None = None, step: int | None = None,
+        self,
+        run_id: str,
+        kind: str,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        step: int | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
         """Record a file of the run (a sample grid, a checkpoint, a text sample, an export)."""
@@ -501,14 +528,34 @@ class RunStore:
     def _row_to_run(self, row: sqlite3.Row) -> Run:
         d = dict(row)
         return Run(
-            id=d["id"], name=d["name"], family=d["family"], status=d["status"], config_yaml=d["config"],
-            created_at=d["created_at"], folder=self.run_folder(d["id"]), data_name=d["data_name"],
-            hparams=json.loads(d["hparams"]) if d["hparams"] else {}, started_at=d["started_at"],
-            ended_at=d["ended_at"], pid=d["pid"], host=d["host"], heartbeat=d["heartbeat"], error=d["error"],
-            parent_id=d["parent_id"], sweep_id=d["sweep_id"], trial_id=d["trial_id"],
-            tags=json.loads(d["tags"] or "[]"), notes=d["notes"] or "", step=d["step"], epoch=d["epoch"],
-            total_steps=d["total_steps"], eta_s=d["eta_s"], monitor=d["monitor"], best_value=d["best_value"],
-            cancel_requested=bool(d["cancel_requested"]), resume_requested=bool(d["resume_requested"]),
+            id=d["id"],
+            name=d["name"],
+            family=d["family"],
+            status=d["status"],
+            config_yaml=d["config"],
+            created_at=d["created_at"],
+            folder=self.run_folder(d["id"]),
+            data_name=d["data_name"],
+            hparams=json.loads(d["hparams"]) if d["hparams"] else {},
+            started_at=d["started_at"],
+            ended_at=d["ended_at"],
+            pid=d["pid"],
+            host=d["host"],
+            heartbeat=d["heartbeat"],
+            error=d["error"],
+            parent_id=d["parent_id"],
+            sweep_id=d["sweep_id"],
+            trial_id=d["trial_id"],
+            tags=json.loads(d["tags"] or "[]"),
+            notes=d["notes"] or "",
+            step=d["step"],
+            epoch=d["epoch"],
+            total_steps=d["total_steps"],
+            eta_s=d["eta_s"],
+            monitor=d["monitor"],
+            best_value=d["best_value"],
+            cancel_requested=bool(d["cancel_requested"]),
+            resume_requested=bool(d["resume_requested"]),
             resume_count=d["resume_count"],
         )
 

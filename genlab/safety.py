@@ -44,8 +44,13 @@ class SafetyResult:
         return f"safety: {verdict} ({self.screener}; highest {top[0]}={top[1]:.2f}, threshold {self.threshold:.2f})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"screener": self.screener, "scores": self.scores, "flagged": self.flagged,
-                "threshold": self.threshold, "note": self.note}
+        return {
+            "screener": self.screener,
+            "scores": self.scores,
+            "flagged": self.flagged,
+            "threshold": self.threshold,
+            "note": self.note,
+        }
 
 
 class _Screener:

@@ -51,8 +51,14 @@ def prepare(config: RunConfig) -> tuple[Family, L.LightningDataModule, L.Lightni
     return family, datamodule, module
 
 
-def build_trainer(config: RunConfig, family: Family, store: RunStore | None, run_id: str | None,
-                  extra_callbacks: list[L.Callback] | None = None, manual_optimization: bool = False) -> L.Trainer:
+def build_trainer(
+    config: RunConfig,
+    family: Family,
+    store: RunStore | None,
+    run_id: str | None,
+    extra_callbacks: list[L.Callback] | None = None,
+    manual_optimization: bool = False,
+) -> L.Trainer:
     """Manual-optimization modules (GANs) clip and accumulate themselves, so the Trainer must not."""
     t = config.trainer
     callbacks: list[L.Callback] = [NaNGuard()]
@@ -61,11 +67,25 @@ def build_trainer(config: RunConfig, family: Family, store: RunStore | None, run
     if store is not None and run_id is not None:
         ckpt_dir = store.run_folder(run_id) / "checkpoints"
         loggers.append(RunStoreLogger(store, run_id))
-        callbacks += [ProgressCallback(store, run_id), SamplesCallback(store, run_id, config.logging.sample_every_n_steps)]
-        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best-step{step}", monitor=family.monitor,
-                                         mode=family.mode, save_top_k=1, auto_insert_metric_name=False))
-        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True,
-                                         every_n_train_steps=t.checkpoint_every_n_steps or None))
+        callbacks += [
+            ProgressCallback(store, run_id),
+            SamplesCallback(store, run_id, config.logging.sample_every_n_steps),
+        ]
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=ckpt_dir,
+                filename="best-step{step}",
+                monitor=family.monitor,
+                mode=family.mode,
+                save_top_k=1,
+                auto_insert_metric_name=False,
+            )
+        )
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=t.checkpoint_every_n_steps or None
+            )
+        )
         if config.logging.wandb != "off":
             loggers.append(_wandb_logger(config, store, run_id))
     if t.early_stopping_patience:
@@ -77,7 +97,9 @@ def build_trainer(config: RunConfig, family: Family, store: RunStore | None, run
         kwargs["accumulate_grad_batches"] = t.accumulate_grad_batches
     return L.Trainer(
         accelerator=t.accelerator,
-        devices=t.devices if t.devices != "auto" else ("auto" if t.accelerator != "cpu" and torch.cuda.is_available() else 1),
+        devices=t.devices
+        if t.devices != "auto"
+        else ("auto" if t.accelerator != "cpu" and torch.cuda.is_available() else 1),
         num_nodes=t.num_nodes,
         strategy=t.strategy,
         precision=resolve_precision(config),
@@ -106,9 +128,17 @@ def _wandb_logger(config: RunConfig, store: RunStore, run_id: str) -> Any:
     mode = config.logging.wandb
     if mode == "auto":
         mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
-    return WandbLogger(project=config.logging.wandb_project, entity=config.logging.wandb_entity, name=config.name or run_id,
-                       id=run_id.replace("-", ""), save_dir=str(store.run_folder(run_id)), offline=mode == "offline",
-                       resume="allow", config=config.model_dump(mode="json"), tags=list(config.tags))
+    return WandbLogger(
+        project=config.logging.wandb_project,
+        entity=config.logging.wandb_entity,
+        name=config.name or run_id,
+        id=run_id.replace("-", ""),
+        save_dir=str(store.run_folder(run_id)),
+        offline=mode == "offline",
+        resume="allow",
+        config=config.model_dump(mode="json"),
+        tags=list(config.tags),
+    )
 
 
 def checkpoint_step(path: Path) -> int:

@@ -45,12 +45,18 @@ def open_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> Image.Ima
         try:
             im = Image.open(stream)
         except (UnidentifiedImageError, OSError) as err:
-            raise DataError(f"{label} is not an image Pillow can read ({type(err).__name__}); use a PNG or JPEG file") from None
+            raise DataError(
+                f"{label} is not an image Pillow can read ({type(err).__name__}); use a PNG or JPEG file"
+            ) from None
         except Image.DecompressionBombError:
-            raise DataError(f"{label} is far too large to decode safely; resize it below {max_pixels // 1_000_000} megapixels") from None
+            raise DataError(
+                f"{label} is far too large to decode safely; resize it below {max_pixels // 1_000_000} megapixels"
+            ) from None
     w, h = im.size
     if w * h > max_pixels:
-        raise DataError(f"{label} is {w}x{h} = {w * h / 1e6:.1f} megapixels; the limit is {max_pixels / 1e6:.0f}. Resize it first.")
+        raise DataError(
+            f"{label} is {w}x{h} = {w * h / 1e6:.1f} megapixels; the limit is {max_pixels / 1e6:.0f}. Resize it first."
+        )
     if min(w, h) < MIN_SIDE:
         raise DataError(f"{label} is {w}x{h}; images need at least {MIN_SIDE} pixels on each side")
     if im.mode not in SUPPORTED_MODES:
@@ -61,7 +67,9 @@ def open_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> Image.Ima
     try:
         im.load()
     except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"{label} is corrupt or truncated ({type(err).__name__}: {err}); re-export it and try again") from None
+        raise DataError(
+            f"{label} is corrupt or truncated ({type(err).__name__}: {err}); re-export it and try again"
+        ) from None
     return im
 
 
@@ -110,7 +118,7 @@ def translate_image(module: Any, image: ImageInput, direction: str | None = None
     if side != h or side != w:  # pad to a square with the background: the median colour of the border
         border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # (1, C, 2W+2H)
         square = border.median(dim=-1).values[..., None, None].expand(1, x.shape[1], side, side).clone()
-        square[..., top:top + h, left:left + w] = x
+        square[..., top : top + h, left : left + w] = x
         x = square
     size = int(module.image_size)
     small = F.interpolate(x, size=(size, size), mode="bilinear", antialias=side > size, align_corners=False)
@@ -119,7 +127,7 @@ def translate_image(module: Any, image: ImageInput, direction: str | None = None
     y = module.translate(small.to(param.device, param.dtype), direction).float().cpu()  # (1, C_out, S, S)
     if side != size:
         y = F.interpolate(y, size=(side, side), mode="bicubic", antialias=side < size, align_corners=False)
-    y = y[..., top:top + h, left:left + w].clamp(0, 1)
+    y = y[..., top : top + h, left : left + w].clamp(0, 1)
     return to_pil(y)
 
 
@@ -133,14 +141,21 @@ def load_translator(store: RunStore, run_id: str, which: str = "best") -> Any:
     return load_module(store, run_id, which)
 
 
-def translate(store: RunStore, run_id: str, image: ImageInput, direction: str | None = None,
-              which: str = "best") -> Image.Image:
+def translate(
+    store: RunStore, run_id: str, image: ImageInput, direction: str | None = None, which: str = "best"
+) -> Image.Image:
     """Translate an image with a run's checkpoint (best by default) in the given direction (AtoB/BtoA)."""
     return translate_image(load_translator(store, run_id, which), image, direction)
 
 
-def translate_files(store: RunStore, run_id: str, inputs: list[str | Path], output_dir: str | Path,
-                    direction: str | None = None, which: str = "best") -> list[Path]:
+def translate_files(
+    store: RunStore,
+    run_id: str,
+    inputs: list[str | Path],
+    output_dir: str | Path,
+    direction: str | None = None,
+    which: str = "best",
+) -> list[Path]:
     """Translate several files; writes <stem>_<direction>.png into output_dir and returns the paths."""
     module = load_translator(store, run_id, which)
     direction = direction or available_directions(module)[0]
@@ -156,8 +171,9 @@ def translate_files(store: RunStore, run_id: str, inputs: list[str | Path], outp
 
 
 @torch.no_grad()
-def evaluate(store: RunStore, run_id: str, fid_features: str = "inception", which: str = "best",
-             max_batches: int | None = None) -> dict[str, float]:
+def evaluate(
+    store: RunStore, run_id: str, fid_features: str = "inception", which: str = "best", max_batches: int | None = None
+) -> dict[str, float]:
     """Score a translation run on its validation split: L1/PSNR/SSIM (with true pairs) and FID/KID per direction.
 
     The same metric code as validation (lightning_modules.translation_nets.TranslationEval) with FID/KID

@@ -51,6 +51,7 @@ class GenLabModule(L.LightningModule):
         from genlab.registry import get_family
 
         opt = build_optimizer(self.parameters(), self.run_config.optim)
-        sched = build_scheduler(opt, self.run_config.optim, self.total_training_steps(),
-                                get_family(self.run_config.family).monitor)
+        sched = build_scheduler(
+            opt, self.run_config.optim, self.total_training_steps(), get_family(self.run_config.family).monitor
+        )
         return opt if sched is None else {"optimizer": opt, "lr_scheduler": sched}

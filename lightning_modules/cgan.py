@@ -16,8 +16,9 @@ from lightning_modules.gan_common import Discriminator, GANModule, Generator, dc
 class ConditionalGenerator(nn.Module):
     """(z (B, D), y (B,)) -> image (B, C, S, S): z concatenated with a learned label embedding."""
 
-    def __init__(self, latent_dim: int, num_classes: int, embed_dim: int, channels: int, size: int, width: int,
-                 batchnorm: bool) -> None:
+    def __init__(
+        self, latent_dim: int, num_classes: int, embed_dim: int, channels: int, size: int, width: int, batchnorm: bool
+    ) -> None:
         super().__init__()
         self.embed = nn.Embedding(num_classes, embed_dim)
         self.net = Generator(latent_dim + embed_dim, channels, size, width, batchnorm)
@@ -73,11 +74,20 @@ class CGANModule(GANModule):
 
     def build_nets(self) -> None:
         m = self.run_config.model
-        self.generator = ConditionalGenerator(m.latent_dim, self.num_classes, m.embed_dim, self.channels,
-                                              self.image_size, m.g_width, m.g_batchnorm)
+        self.generator = ConditionalGenerator(
+            m.latent_dim, self.num_classes, m.embed_dim, self.channels, self.image_size, m.g_width, m.g_batchnorm
+        )
         self.discriminator = ConditionalDiscriminator(
-            self.channels, self.image_size, m.d_width, self.num_classes, m.d_conditioning, norm=self.d_norm,
-            spectral_norm=m.spectral_norm, minibatch_std=m.minibatch_std, leaky_slope=m.leaky_slope)
+            self.channels,
+            self.image_size,
+            m.d_width,
+            self.num_classes,
+            m.d_conditioning,
+            norm=self.d_norm,
+            spectral_norm=m.spectral_norm,
+            minibatch_std=m.minibatch_std,
+            leaky_slope=m.leaky_slope,
+        )
 
     def _labels(self, y: torch.Tensor) -> torch.Tensor:
         return y.long()
@@ -98,8 +108,13 @@ class CGANModule(GANModule):
         """Adds `per_class`: a K x K grid, row k = class k, columns = the same K fixed z across rows."""
         out = super().sample_images()
         k = self.num_classes
-        z = self.fixed_z[:k] if self.fixed_z.shape[0] >= k else torch.randn(
-            k, self.fixed_z.shape[1], generator=torch.Generator().manual_seed(self.run_config.seed + 2)).to(self.device)
+        z = (
+            self.fixed_z[:k]
+            if self.fixed_z.shape[0] >= k
+            else torch.randn(
+                k, self.fixed_z.shape[1], generator=torch.Generator().manual_seed(self.run_config.seed + 2)
+            ).to(self.device)
+        )
         z = z.repeat(k, 1)  # (K*K, D): row-major, row = class
         labels = torch.arange(k).repeat_interleave(k)
         out["per_class"] = self.generate(k * k, labels=labels, z=z)

@@ -56,7 +56,9 @@ class CycleGANModule(GenLabModule):
         self.register_buffer("fixed_a", torch.zeros(n, ca, size, size))
         self.register_buffer("fixed_b", torch.zeros(n, cb, size, size))
         self.sample_grid_rows = {"AtoB": 3, "BtoA": 3}
-        self.evaluator = TranslationEval(["AtoB", "BtoA"], bool(data_info.get("aligned_val", False)), m.eval_fid, size, m.fid_features)
+        self.evaluator = TranslationEval(
+            ["AtoB", "BtoA"], bool(data_info.get("aligned_val", False)), m.eval_fid, size, m.fid_features
+        )
 
     # -- inference ---------------------------------------------------------------------------------
 
@@ -82,8 +84,9 @@ class CycleGANModule(GenLabModule):
         m, o = self.run_config.model, self.run_config.optim
         betas = (o.beta1, o.beta2)
         opt_g = build_optimizer(itertools.chain(self.g_ab.parameters(), self.g_ba.parameters()), o, betas=betas)
-        opt_d = build_optimizer(itertools.chain(self.d_a.parameters(), self.d_b.parameters()), o, lr=m.lr_d or o.lr,
-                                betas=betas)
+        opt_d = build_optimizer(
+            itertools.chain(self.d_a.parameters(), self.d_b.parameters()), o, lr=m.lr_d or o.lr, betas=betas
+        )
         factor = linear_decay(total_batches(self), m.constant_lr_fraction)
         return [opt_g, opt_d], [LambdaLR(opt_g, factor), LambdaLR(opt_d, factor)]
 
@@ -109,8 +112,9 @@ class CycleGANModule(GenLabModule):
         total = adv + m.lambda_cycle * cycle + m.lambda_cycle * m.lambda_identity * idt
         return {"g_loss": total, "adv": adv, "cycle": cycle, "idt": idt, "fake_a": fake_a, "fake_b": fake_b}
 
-    def discriminator_loss(self, a: torch.Tensor, b: torch.Tensor, fake_a: torch.Tensor,
-                           fake_b: torch.Tensor) -> torch.Tensor:
+    def discriminator_loss(
+        self, a: torch.Tensor, b: torch.Tensor, fake_a: torch.Tensor, fake_b: torch.Tensor
+    ) -> torch.Tensor:
         fa, fb = self.pool_a.query(fake_a), self.pool_b.query(fake_b)
         loss_a = 0.5 * (gan_loss(self.d_a(a), True) + gan_loss(self.d_a(fa.detach()), False))
         loss_b = 0.5 * (gan_loss(self.d_b(b), True) + gan_loss(self.d_b(fb.detach()), False))
@@ -137,11 +141,20 @@ class CycleGANModule(GenLabModule):
         for sched in self.lr_schedulers():
             sched.step()
         bs = a.shape[0]
-        self.log_dict({"train/g_loss": out["g_loss"].detach(), "train/d_loss": d_loss.detach(),
-                       "train/g_adv": out["adv"].detach(), "train/cycle_l1": out["cycle"].detach() / 4.0,
-                       "train/identity_l1": out["idt"].detach() / 4.0,
-                       "train/lr": float(opt_g.param_groups[0]["lr"])},
-                      prog_bar=False, on_step=True, on_epoch=False, batch_size=bs)
+        self.log_dict(
+            {
+                "train/g_loss": out["g_loss"].detach(),
+                "train/d_loss": d_loss.detach(),
+                "train/g_adv": out["adv"].detach(),
+                "train/cycle_l1": out["cycle"].detach() / 4.0,
+                "train/identity_l1": out["idt"].detach() / 4.0,
+                "train/lr": float(opt_g.param_groups[0]["lr"]),
+            },
+            prog_bar=False,
+            on_step=True,
+            on_epoch=False,
+            batch_size=bs,
+        )
 
     # -- evaluation --------------------------------------------------------------------------------
 
@@ -167,5 +180,7 @@ class CycleGANModule(GenLabModule):
     def sample_images(self) -> dict[str, torch.Tensor]:
         a, b = self.fixed_a, self.fixed_b
         fake_b, fake_a = self.translate(a, "AtoB"), self.translate(b, "BtoA")
-        return {"AtoB": panel(a, fake_b, self.translate(fake_b, "BtoA")),
-                "BtoA": panel(b, fake_a, self.translate(fake_a, "AtoB"))}
+        return {
+            "AtoB": panel(a, fake_b, self.translate(fake_b, "BtoA")),
+            "BtoA": panel(b, fake_a, self.translate(fake_a, "AtoB")),
+        }

@@ -15,8 +15,9 @@ class DCGANModule(GANModule):
     def build_nets(self) -> None:
         m = self.run_config.model
         self.generator = Generator(m.latent_dim, self.channels, self.image_size, m.g_width, m.g_batchnorm)
-        self.discriminator = Discriminator(self.channels, self.image_size, m.d_width, self.d_norm, m.spectral_norm,
-                                           m.minibatch_std, m.leaky_slope)
+        self.discriminator = Discriminator(
+            self.channels, self.image_size, m.d_width, self.d_norm, m.spectral_norm, m.minibatch_std, m.leaky_slope
+        )
 
     def generate_from(self, net: torch.nn.Module, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return net(z)  # (B, C, S, S) in [-1, 1]

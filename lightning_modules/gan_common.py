@@ -60,8 +60,11 @@ class Generator(nn.Module):
         layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, widths[0], seed, 1, 0, bias=not batchnorm)]
         layers += [nn.BatchNorm2d(widths[0]) if batchnorm else nn.Identity(), nn.ReLU(True)]
         for i in range(ups - 1):
-            layers += [nn.ConvTranspose2d(widths[i], widths[i + 1], 4, 2, 1, bias=not batchnorm),
-                       nn.BatchNorm2d(widths[i + 1]) if batchnorm else nn.Identity(), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(widths[i], widths[i + 1], 4, 2, 1, bias=not batchnorm),
+                nn.BatchNorm2d(widths[i + 1]) if batchnorm else nn.Identity(),
+                nn.ReLU(True),
+            ]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.in_dim = in_dim
@@ -100,16 +103,28 @@ def _norm(kind: str, ch: int) -> nn.Module:
 class Discriminator(nn.Module):
     """image (B, C, S, S) -> logit (B,), or features (B, F) when `feature_out` (for a projection head)."""
 
-    def __init__(self, channels: int, size: int, width: int, norm: str = "batch", spectral_norm: bool = False,
-                 minibatch_std: bool = False, leaky_slope: float = 0.2, feature_out: bool = False) -> None:
+    def __init__(
+        self,
+        channels: int,
+        size: int,
+        width: int,
+        norm: str = "batch",
+        spectral_norm: bool = False,
+        minibatch_std: bool = False,
+        leaky_slope: float = 0.2,
+        feature_out: bool = False,
+    ) -> None:
         super().__init__()
         seed, downs = _plan(size)
         sn = nn.utils.spectral_norm if spectral_norm else (lambda m: m)
-        widths = [width * 2 ** i for i in range(downs)]  # e.g. 64 px: [w, 2w, 4w, 8w]
+        widths = [width * 2**i for i in range(downs)]  # e.g. 64 px: [w, 2w, 4w, 8w]
         layers: list[nn.Module] = [sn(nn.Conv2d(channels, widths[0], 4, 2, 1)), nn.LeakyReLU(leaky_slope, True)]
         for i in range(downs - 1):
-            layers += [sn(nn.Conv2d(widths[i], widths[i + 1], 4, 2, 1, bias=norm == "none")),
-                       _norm(norm, widths[i + 1]), nn.LeakyReLU(leaky_slope, True)]
+            layers += [
+                sn(nn.Conv2d(widths[i], widths[i + 1], 4, 2, 1, bias=norm == "none")),
+                _norm(norm, widths[i + 1]),
+                nn.LeakyReLU(leaky_slope, True),
+            ]
         if minibatch_std:
             layers.append(MinibatchStd())
         self.body = nn.Sequential(*layers)  # (B, widths[-1] (+1), seed, seed)
@@ -134,13 +149,14 @@ class Discriminator(nn.Module):
 def d_loss_fn(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
     if kind == "nonsat":
         real_t = torch.full_like(real_logits, 1.0 - smoothing)
-        return (F.binary_cross_entropy_with_logits(real_logits, real_t)
-                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        return F.binary_cross_entropy_with_logits(real_logits, real_t) + F.binary_cross_entropy_with_logits(
+            fake_logits, torch.zeros_like(fake_logits)
+        )
     if kind == "hinge":
         return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
     if kind == "wgan-gp":
         # the small drift term keeps the critic's output near 0 (Karras et al.)
-        return fake_logits.mean() - real_logits.mean() + 1e-3 * (real_logits ** 2).mean()
+        return fake_logits.mean() - real_logits.mean() + 1e-3 * (real_logits**2).mean()
     raise ValueError(f"unknown GAN loss {kind!r}")
 
 
@@ -155,7 +171,7 @@ def gradient_penalty(critic: Any, real: torch.Tensor, fake: torch.Tensor) -> tor
     alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
     x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     out = critic(x_hat)
-    grad, = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
 
 
@@ -401,8 +417,16 @@ class GANModule(GenLabModule):
             self._clip(opt_d)
             opt_d.step()
         self.d_batches += 1
-        self.log_dict({"train/d_loss": d_loss.detach(), "train/d_real": real_logits.detach().float().mean(),
-                       "train/d_fake": fake_logits.detach().float().mean()}, on_step=True, on_epoch=True, prog_bar=False)
+        self.log_dict(
+            {
+                "train/d_loss": d_loss.detach(),
+                "train/d_real": real_logits.detach().float().mean(),
+                "train/d_fake": fake_logits.detach().float().mean(),
+            },
+            on_step=True,
+            on_epoch=True,
+            prog_bar=False,
+        )
 
         # ---- generator every n_critic batches
         if g_step:
@@ -417,8 +441,12 @@ class GANModule(GenLabModule):
                 opt_g.step()
             self.g_steps += 1
             if self.g_ema is not None:
-                self._ema.update(self.g_ema, self.generator, average=self.g_steps > m.ema_start_step,
-                                 n=self.g_steps - m.ema_start_step)
+                self._ema.update(
+                    self.g_ema,
+                    self.generator,
+                    average=self.g_steps > m.ema_start_step,
+                    n=self.g_steps - m.ema_start_step,
+                )
             self.log("train/g_loss", g_loss.detach(), on_step=True, on_epoch=True, prog_bar=True)
             self._step_schedulers("step")
         return None
@@ -457,8 +485,9 @@ class GANModule(GenLabModule):
     # -- generation ---------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def generate(self, n: int, labels: torch.Tensor | int | None = None, seed: int | None = None,
-                 z: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(
+        self, n: int, labels: torch.Tensor | int | None = None, seed: int | None = None, z: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """n images in [0, 1] (n, C, S, S) from the sampling generator (EMA copy when on), in eval mode."""
         d = self.run_config.model.latent_dim
         if z is None:
@@ -501,6 +530,5 @@ class GANModule(GenLabModule):
         return self.generate(z.shape[0], z=z)
 
     def sample_images(self) -> dict[str, torch.Tensor]:
-        out = {"samples": self.generate(self.fixed_z.shape[0], z=self.fixed_z),
-               "interpolation": self._interpolation()}
+        out = {"samples": self.generate(self.fixed_z.shape[0], z=self.fixed_z), "interpolation": self._interpolation()}
         return out

@@ -36,9 +36,18 @@ def build_scratch_model(cfg: GPTModelConfig, vocab_size: int, block_size: int, e
     from transformers import GPT2Config, GPT2LMHeadModel
 
     config = GPT2Config(
-        vocab_size=vocab_size, n_positions=block_size, n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head,
-        resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout, tie_word_embeddings=True,
-        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+        vocab_size=vocab_size,
+        n_positions=block_size,
+        n_embd=cfg.n_embd,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        resid_pdrop=cfg.dropout,
+        embd_pdrop=cfg.dropout,
+        attn_pdrop=cfg.dropout,
+        tie_word_embeddings=True,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
     )
     config._attn_implementation = "sdpa"
     return GPT2LMHeadModel(config)
@@ -53,7 +62,9 @@ def lora_targets(model: Any, wanted: list[str]) -> list[str]:
     names = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
     picked = [n for n in ("q_proj", "k_proj", "v_proj", "o_proj", "c_attn", "query_key_value") if n in names]
     if not picked:
-        raise ValueError(f"model.lora_targets: cannot guess the attention layers of a {kind!r} model; name them (linear layers: {sorted(names)[:20]})")
+        raise ValueError(
+            f"model.lora_targets: cannot guess the attention layers of a {kind!r} model; name them (linear layers: {sorted(names)[:20]})"
+        )
     return picked
 
 
@@ -66,7 +77,9 @@ class GPTModule(GenLabModule):
         self.block_size = int(data_info["block_size"])
         self.is_lora = False
         if cfg.source == "scratch":
-            self.model = build_scratch_model(cfg, int(data_info["vocab_size"]), self.block_size, data_info.get("eos_token_id"))
+            self.model = build_scratch_model(
+                cfg, int(data_info["vocab_size"]), self.block_size, data_info.get("eos_token_id")
+            )
         else:
             from genlab.assets import load_pretrained_lm
 
@@ -79,8 +92,13 @@ class GPTModule(GenLabModule):
             if cfg.finetune == "lora":
                 from peft import LoraConfig, get_peft_model
 
-                lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                                  target_modules=lora_targets(self.model, cfg.lora_targets), task_type="CAUSAL_LM")
+                lcfg = LoraConfig(
+                    r=cfg.lora_r,
+                    lora_alpha=cfg.lora_alpha,
+                    lora_dropout=cfg.lora_dropout,
+                    target_modules=lora_targets(self.model, cfg.lora_targets),
+                    task_type="CAUSAL_LM",
+                )
                 self.model = get_peft_model(self.model, lcfg)
                 self.is_lora = True
                 # only adapters are saved in checkpoints; the frozen base is rebuilt from the pretrained model
@@ -119,7 +137,9 @@ class GPTModule(GenLabModule):
     def loss_sums(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed token cross-entropy and the number of tokens it covers (targets -100 excluded)."""
         logits = self(x)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), ignore_index=IGNORE, reduction="sum")
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), ignore_index=IGNORE, reduction="sum"
+        )
         return loss, (y != IGNORE).sum()
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -137,8 +157,14 @@ class GPTModule(GenLabModule):
         total, count = self.loss_sums(x, y)
         self._val_sum += float(total)
         self._val_count += int(count)
-        self.log("val/loss", total / count.clamp(min=1), on_epoch=True, on_step=False, prog_bar=True,
-                 batch_size=int(count.clamp(min=1)))
+        self.log(
+            "val/loss",
+            total / count.clamp(min=1),
+            on_epoch=True,
+            on_step=False,
+            prog_bar=True,
+            batch_size=int(count.clamp(min=1)),
+        )
 
     def on_validation_epoch_end(self) -> None:
         if self._val_count:
@@ -182,15 +208,24 @@ class GPTModule(GenLabModule):
         from genlab.generate import SamplingSettings, complete
 
         cfg = self.run_config.model
-        settings = SamplingSettings(temperature=cfg.sample_temperature, top_k=cfg.sample_top_k,
-                                    max_new_tokens=cfg.sample_new_tokens, seed=self.run_config.seed)
+        settings = SamplingSettings(
+            temperature=cfg.sample_temperature,
+            top_k=cfg.sample_top_k,
+            max_new_tokens=cfg.sample_new_tokens,
+            seed=self.run_config.seed,
+        )
         was_training = self.training
         self.eval()
         try:
             out = {}
             for i, prompt in enumerate(cfg.sample_prompts):
-                reply = complete(self, prompt, settings, chat=self.is_chat,
-                                 system_prompt=self.run_config.data.system_prompt if self.is_chat else "")
+                reply = complete(
+                    self,
+                    prompt,
+                    settings,
+                    chat=self.is_chat,
+                    system_prompt=self.run_config.data.system_prompt if self.is_chat else "",
+                )
                 out[f"sample_{i}"] = f"User: {prompt}\nAssistant: {reply}" if self.is_chat else prompt + reply
             return out
         finally:
@@ -209,7 +244,9 @@ class GPTModule(GenLabModule):
         wd = self.run_config.optim.weight_decay
         groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
         opt = build_optimizer(groups, self.run_config.optim)
-        sched = build_scheduler(opt, self.run_config.optim, self.total_training_steps(), get_family(self.run_config.family).monitor)
+        sched = build_scheduler(
+            opt, self.run_config.optim, self.total_training_steps(), get_family(self.run_config.family).monitor
+        )
         return opt if sched is None else {"optimizer": opt, "lr_scheduler": sched}
 
     # -- checkpoints and export ---------------------------------------------------------------------
@@ -251,15 +288,24 @@ class GPTModule(GenLabModule):
         if gen.do_sample:
             gen.temperature, gen.top_k = cfg.sample_temperature, cfg.sample_top_k or None
         gen.max_new_tokens = cfg.sample_new_tokens
-        eos = [i for i in {tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>") if self.is_chat else None} if isinstance(i, int) and i >= 0]
+        eos = [
+            i
+            for i in {tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>") if self.is_chat else None}
+            if isinstance(i, int) and i >= 0
+        ]
         gen.eos_token_id = eos[0] if len(eos) == 1 else (eos or None)
         gen.pad_token_id = tok.pad_token_id
         model.save_pretrained(folder, safe_serialization=True)
         tok.save_pretrained(folder)
         if self.is_lora:
             self.model.save_pretrained(folder.parent / "lora_adapter")
-        meta = {"family": "gpt", "run_name": self.run_config.name, "format": self.data_info.get("format"),
-                "tokenizer": self.data_info["tokenizer"].get("kind"), "block_size": self.block_size}
+        meta = {
+            "family": "gpt",
+            "run_name": self.run_config.name,
+            "format": self.data_info.get("format"),
+            "tokenizer": self.data_info["tokenizer"].get("kind"),
+            "block_size": self.block_size,
+        }
         (folder / "genlab.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return folder
 
@@ -286,10 +332,22 @@ def pretrained_module(name: str = "smollm2", *, system_prompt: str = "") -> GPTM
 
     spec = {"kind": "pretrained", "name": name, "chat": True}
     tok = _tok(spec)
-    config = GPTRunConfig(name=f"pretrained {name}", model={"source": "pretrained", "pretrained": name, "finetune": "full"},
-                          data={"format": "chat", "block_size": 2048, "system_prompt": system_prompt})
-    info = {"name": name, "source": "pretrained", "format": "chat", "tokenizer": spec, "vocab_size": len(tok),
-            "block_size": 2048, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id, "eval_pairs": []}
+    config = GPTRunConfig(
+        name=f"pretrained {name}",
+        model={"source": "pretrained", "pretrained": name, "finetune": "full"},
+        data={"format": "chat", "block_size": 2048, "system_prompt": system_prompt},
+    )
+    info = {
+        "name": name,
+        "source": "pretrained",
+        "format": "chat",
+        "tokenizer": spec,
+        "vocab_size": len(tok),
+        "block_size": 2048,
+        "eos_token_id": tok.eos_token_id,
+        "pad_token_id": tok.pad_token_id,
+        "eval_pairs": [],
+    }
     module = GPTModule(config.model_dump(mode="json"), info)
     module._tokenizer = tok
     return module.eval()

@@ -110,9 +110,18 @@ class Pix2PixModule(GenLabModule):
             opt_d.step()
         for sched in self.lr_schedulers():
             sched.step()
-        self.log_dict({"train/g_loss": g_loss.detach(), "train/d_loss": d_loss.detach(), "train/g_adv": adv.detach(),
-                       "train/l1": l1.detach() / 2.0, "train/lr": float(opt_g.param_groups[0]["lr"])},
-                      on_step=True, on_epoch=False, batch_size=x.shape[0])
+        self.log_dict(
+            {
+                "train/g_loss": g_loss.detach(),
+                "train/d_loss": d_loss.detach(),
+                "train/g_adv": adv.detach(),
+                "train/l1": l1.detach() / 2.0,
+                "train/lr": float(opt_g.param_groups[0]["lr"]),
+            },
+            on_step=True,
+            on_epoch=False,
+            batch_size=x.shape[0],
+        )
 
     # -- evaluation --------------------------------------------------------------------------------
 

@@ -59,7 +59,9 @@ class RNNModule(GenLabModule):
 
     def loss_sums(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(x)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), ignore_index=IGNORE, reduction="sum")
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), ignore_index=IGNORE, reduction="sum"
+        )
         return loss, (y != IGNORE).sum()
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -75,8 +77,14 @@ class RNNModule(GenLabModule):
         total, count = self.loss_sums(*batch)
         self._val_sum += float(total)
         self._val_count += int(count)
-        self.log("val/loss", total / count.clamp(min=1), on_epoch=True, on_step=False, prog_bar=True,
-                 batch_size=int(count.clamp(min=1)))
+        self.log(
+            "val/loss",
+            total / count.clamp(min=1),
+            on_epoch=True,
+            on_step=False,
+            prog_bar=True,
+            batch_size=int(count.clamp(min=1)),
+        )
 
     def on_validation_epoch_end(self) -> None:
         if self._val_count:
@@ -103,7 +111,9 @@ class RNNModule(GenLabModule):
         was = self.training
         self.eval()
         try:
-            return [self.tokenizer.decode(generate_ids(self, p["prompt_ids"], s), skip_special_tokens=True) for p in pairs]
+            return [
+                self.tokenizer.decode(generate_ids(self, p["prompt_ids"], s), skip_special_tokens=True) for p in pairs
+            ]
         finally:
             self.train(was)
 
@@ -111,11 +121,17 @@ class RNNModule(GenLabModule):
         from genlab.generate import SamplingSettings, complete
 
         cfg = self.run_config.model
-        s = SamplingSettings(temperature=cfg.sample_temperature, top_k=cfg.sample_top_k,
-                             max_new_tokens=cfg.sample_new_tokens, seed=self.run_config.seed)
+        s = SamplingSettings(
+            temperature=cfg.sample_temperature,
+            top_k=cfg.sample_top_k,
+            max_new_tokens=cfg.sample_new_tokens,
+            seed=self.run_config.seed,
+        )
         was = self.training
         self.eval()
         try:
-            return {f"sample_{i}": p + complete(self, p, s, chat=self.is_chat) for i, p in enumerate(cfg.sample_prompts)}
+            return {
+                f"sample_{i}": p + complete(self, p, s, chat=self.is_chat) for i, p in enumerate(cfg.sample_prompts)
+            }
         finally:
             self.train(was)

@@ -27,11 +27,19 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
 class ResnetBlock(nn.Module):
     def __init__(self, channels: int, norm: str = "instance", dropout: float = 0.0) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=norm == "instance"),
-                                   norm_layer(norm, channels), nn.ReLU(True)]
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=norm == "instance"),
+            norm_layer(norm, channels),
+            nn.ReLU(True),
+        ]
         if dropout:
             layers.append(nn.Dropout(dropout))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=norm == "instance"), norm_layer(norm, channels)]
+        layers += [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=norm == "instance"),
+            norm_layer(norm, channels),
+        ]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -41,20 +49,38 @@ class ResnetBlock(nn.Module):
 class ResnetGenerator(nn.Module):
     """(B, in_c, H, W) -> (B, out_c, H, W) in [-1, 1]; H and W must be multiples of 4."""
 
-    def __init__(self, in_channels: int, out_channels: int, width: int = 64, n_blocks: int = 9,
-                 norm: str = "instance", n_down: int = 2) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        width: int = 64,
+        n_blocks: int = 9,
+        norm: str = "instance",
+        n_down: int = 2,
+    ) -> None:
         super().__init__()
         bias = norm == "instance"  # BatchNorm has its own shift
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7, bias=bias),
-                                   norm_layer(norm, width), nn.ReLU(True)]
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(in_channels, width, 7, bias=bias),
+            norm_layer(norm, width),
+            nn.ReLU(True),
+        ]
         ch = width
         for _ in range(n_down):
-            layers += [nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1, bias=bias), norm_layer(norm, ch * 2), nn.ReLU(True)]
+            layers += [
+                nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1, bias=bias),
+                norm_layer(norm, ch * 2),
+                nn.ReLU(True),
+            ]
             ch *= 2
         layers += [ResnetBlock(ch, norm) for _ in range(n_blocks)]
         for _ in range(n_down):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
-                       norm_layer(norm, ch // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
+                norm_layer(norm, ch // 2),
+                nn.ReLU(True),
+            ]
             ch //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, out_channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -70,8 +96,15 @@ class UNetGenerator(nn.Module):
     (up to) three decoder blocks nearest the bottleneck, as in pix2pix (its only noise source).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, width: int = 64, depth: int = 8,
-                 norm: str = "batch", dropout: float = 0.5) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        width: int = 64,
+        depth: int = 8,
+        norm: str = "batch",
+        dropout: float = 0.5,
+    ) -> None:
         super().__init__()
         bias = norm == "instance"
         chans = [min(width * 2**i, width * 8) for i in range(depth)]  # encoder outputs
@@ -93,8 +126,11 @@ class UNetGenerator(nn.Module):
                 layers = [nn.ReLU(True), nn.ConvTranspose2d(in_ch, out_channels, 4, stride=2, padding=1), nn.Tanh()]
             else:
                 out_ch = chans[i - 1]
-                layers = [nn.ReLU(True), nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=bias),
-                          norm_layer(norm, out_ch)]
+                layers = [
+                    nn.ReLU(True),
+                    nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=bias),
+                    norm_layer(norm, out_ch),
+                ]
                 if dropout and j < 3:
                     layers.append(nn.Dropout(dropout))
             self.up.append(nn.Sequential(*layers))
@@ -122,11 +158,19 @@ class PatchDiscriminator(nn.Module):
         ch = width
         for i in range(1, n_layers):
             nxt = width * min(2**i, 8)
-            layers += [nn.Conv2d(ch, nxt, 4, stride=2, padding=1, bias=bias), norm_layer(norm, nxt), nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(ch, nxt, 4, stride=2, padding=1, bias=bias),
+                norm_layer(norm, nxt),
+                nn.LeakyReLU(0.2, True),
+            ]
             ch = nxt
         nxt = width * min(2**n_layers, 8)
-        layers += [nn.Conv2d(ch, nxt, 4, stride=1, padding=1, bias=bias), norm_layer(norm, nxt), nn.LeakyReLU(0.2, True),
-                   nn.Conv2d(nxt, 1, 4, stride=1, padding=1)]
+        layers += [
+            nn.Conv2d(ch, nxt, 4, stride=1, padding=1, bias=bias),
+            norm_layer(norm, nxt),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(nxt, 1, 4, stride=1, padding=1),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -240,8 +284,9 @@ class TranslationEval(nn.Module):
     real images of the target domain and need no pairs. Names: val/l1_AtoB ... (or val/l1 with suffix "").
     """
 
-    def __init__(self, directions: list[str], aligned: bool, fid: bool, image_size: int,
-                 fid_features: str = "inception") -> None:
+    def __init__(
+        self, directions: list[str], aligned: bool, fid: bool, image_size: int, fid_features: str = "inception"
+    ) -> None:
         super().__init__()
         from torchmetrics import MeanMetric
         from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
@@ -250,8 +295,9 @@ class TranslationEval(nn.Module):
         kernel = 11 if image_size >= 32 else 7
         self.l1 = nn.ModuleDict({d or "_": MeanMetric() for d in self.directions})
         self.psnr = nn.ModuleDict({d or "_": PeakSignalNoiseRatio(data_range=1.0) for d in self.directions})
-        self.ssim = nn.ModuleDict({d or "_": StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=kernel)
-                                   for d in self.directions})
+        self.ssim = nn.ModuleDict(
+            {d or "_": StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=kernel) for d in self.directions}
+        )
         self._real: dict[str, list[torch.Tensor]] = {d: [] for d in self.directions}
         self._fake: dict[str, list[torch.Tensor]] = {d: [] for d in self.directions}
         self._seen = False
@@ -285,8 +331,14 @@ class TranslationEval(nn.Module):
                 out[self._name("psnr", d)] = float(self.psnr[key].compute())
                 out[self._name("ssim", d)] = float(self.ssim[key].compute())
             if self.fid and self._fake[d]:
-                out.update({self._name(k, d): v for k, v in
-                            fid_kid(torch.cat(self._real[d]), torch.cat(self._fake[d]), self.fid_features).items()})
+                out.update(
+                    {
+                        self._name(k, d): v
+                        for k, v in fid_kid(
+                            torch.cat(self._real[d]), torch.cat(self._fake[d]), self.fid_features
+                        ).items()
+                    }
+                )
         for metrics in (self.l1, self.psnr, self.ssim):
             for m in metrics.values():
                 m.reset()
@@ -309,5 +361,9 @@ def fid_kid(real: torch.Tensor, fake: torch.Tensor, features: str = "inception")
     if len(real_feats) < 2 or len(fake_feats) < 2:
         return {}
     kid_mean, _ = kid(real_feats, fake_feats, subsets=10, subset_size=min(100, len(real_feats), len(fake_feats)))
-    return {"fid": fid(real_feats, fake_feats), "kid": kid_mean, "fid_samples": float(len(fake_feats)),
-            "fid_pixel_features": float(kind == "pixels")}
+    return {
+        "fid": fid(real_feats, fake_feats),
+        "kid": kid_mean,
+        "fid_samples": float(len(fake_feats)),
+        "fid_pixel_features": float(kind == "pixels"),
+    }

@@ -19,11 +19,15 @@ N_DOWN = {16: 2, 28: 2, 32: 3, 64: 4}
 
 
 def conv_block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)
+    )
 
 
 def up_block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class ConvVAE(nn.Module):
@@ -103,8 +107,10 @@ class VAEModule(GenLabModule):
         parts = self.losses(batch[0])
         elbo = -(parts["recon"] + parts["kl"])
         loss = parts["recon"] + self.run_config.model.beta * parts["kl"]
-        self.log_dict({"val/loss": loss, "val/recon": parts["recon"], "val/kl": parts["kl"], "val/elbo": elbo},
-                      batch_size=batch[0].shape[0])
+        self.log_dict(
+            {"val/loss": loss, "val/recon": parts["recon"], "val/kl": parts["kl"], "val/elbo": elbo},
+            batch_size=batch[0].shape[0],
+        )
 
     # -- generation (Playground, samples) ----------------------------------------------------------
 
@@ -152,5 +158,5 @@ class VAEModule(GenLabModule):
             n = min(16, len(x))
             out["reconstruction"] = torch.cat([x[:n], self.reconstruct(x[:n])])  # top half real, bottom half recon
             k = min(8, len(x) // 2)
-            out["interpolation"] = self.interpolate(x[:k], x[k:2 * k], steps=10)
+            out["interpolation"] = self.interpolate(x[:k], x[k : 2 * k], steps=10)
         return out

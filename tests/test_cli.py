@@ -13,10 +13,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def genlab(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {"GENLAB_HOME": str(home), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "WANDB_MODE": "offline",
-           "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "genlab", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    env = {
+        "GENLAB_HOME": str(home),
+        "PYTHONPATH": str(ROOT),
+        "PATH": "/usr/bin:/bin",
+        "WANDB_MODE": "offline",
+        "HF_HUB_OFFLINE": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "genlab", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["runs"], ["runs", "list"], ["cancel"], ["resume"]])
@@ -45,9 +51,25 @@ def test_bad_override_and_unknown_run_exit_2(home: Path) -> None:
 
 
 def test_train_wait_then_list_and_show(home: Path) -> None:
-    out = genlab("train", "--config", "configs/vae_mnist.yaml", "--set", "data.name=digits", "--set", "data.image_size=16",
-                 "--set", "data.max_items=64", "--set", "data.batch_size=16", "--set", "trainer.max_epochs=1",
-                 "--set", "model.base_width=8", "--wait", home=home)
+    out = genlab(
+        "train",
+        "--config",
+        "configs/vae_mnist.yaml",
+        "--set",
+        "data.name=digits",
+        "--set",
+        "data.image_size=16",
+        "--set",
+        "data.max_items=64",
+        "--set",
+        "data.batch_size=16",
+        "--set",
+        "trainer.max_epochs=1",
+        "--set",
+        "model.base_width=8",
+        "--wait",
+        home=home,
+    )
     assert out.returncode == 0, out.stderr
     run_id = out.stdout.split()[1]
     assert "completed" in out.stdout.splitlines()[-1] and "val/loss=" in out.stdout

@@ -48,8 +48,9 @@ def test_unsupported_resolution_is_a_clear_error() -> None:
 def test_cgan_on_a_label_less_data_set_is_a_clear_error() -> None:
     cfg = FAMILIES["cgan"].tiny_config()
     with pytest.raises(DataError, match="needs class labels.*dcgan"):
-        FAMILIES["cgan"].module_class()(cfg.model_dump(mode="json"),
-                                        {"channels": 3, "image_size": 16, "num_classes": 0, "name": "emoji"})
+        FAMILIES["cgan"].module_class()(
+            cfg.model_dump(mode="json"), {"channels": 3, "image_size": 16, "num_classes": 0, "name": "emoji"}
+        )
 
 
 def test_wgan_gp_with_batch_norm_in_d_is_rejected_with_the_fix() -> None:
@@ -126,15 +127,28 @@ def _tiny(family: str, **model: object):
     return parse_config(raw)
 
 
-@pytest.mark.parametrize("family,model", [
-    ("dcgan", {}),
-    ("dcgan", {"loss": "wgan-gp", "spectral_norm": True, "minibatch_std": True, "ema_decay": 0.9,
-               "diffaugment": "color,translation,cutout", "instance_noise": 0.1}),
-    ("cgan", {"loss": "hinge", "d_conditioning": "projection", "ema_decay": 0.9}),
-    ("cgan", {"d_conditioning": "concat", "label_smoothing": 0.1}),
-])
+@pytest.mark.parametrize(
+    "family,model",
+    [
+        ("dcgan", {}),
+        (
+            "dcgan",
+            {
+                "loss": "wgan-gp",
+                "spectral_norm": True,
+                "minibatch_std": True,
+                "ema_decay": 0.9,
+                "diffaugment": "color,translation,cutout",
+                "instance_noise": 0.1,
+            },
+        ),
+        ("cgan", {"loss": "hinge", "d_conditioning": "projection", "ema_decay": 0.9}),
+        ("cgan", {"d_conditioning": "concat", "label_smoothing": 0.1}),
+    ],
+)
 def test_tiny_fit_through_the_run_store_logs_fid_saves_samples_and_reloads_identically(
-        store: RunStore, family: str, model: dict) -> None:
+    store: RunStore, family: str, model: dict
+) -> None:
     from genlab.checkpoints import load_module
     from genlab.train import fit
 
@@ -142,7 +156,15 @@ def test_tiny_fit_through_the_run_store_logs_fid_saves_samples_and_reloads_ident
     run = store.create_run(cfg, status="running")
     assert fit(store, run.id) == "completed"
     keys = store.metric_keys(run.id)
-    for key in ("train/d_loss_step", "train/g_loss_step", "val/fid", "val/kid", "val/precision", "val/recall", "val/fid_samples"):
+    for key in (
+        "train/d_loss_step",
+        "train/g_loss_step",
+        "val/fid",
+        "val/kid",
+        "val/precision",
+        "val/recall",
+        "val/fid_samples",
+    ):
         assert key in keys, key
     assert store.metric_series(run.id, "val/fid_samples")[-1][1] == 64
     names = {a["name"] for a in store.artifacts(run.id, "samples")}
@@ -160,8 +182,9 @@ def test_tiny_fit_through_the_run_store_logs_fid_saves_samples_and_reloads_ident
 
 def test_cgan_generates_the_requested_class_and_rejects_an_unknown_one() -> None:
     cfg = FAMILIES["cgan"].tiny_config()
-    module = FAMILIES["cgan"].module_class()(cfg.model_dump(mode="json"),
-                                              {"channels": 1, "image_size": 16, "num_classes": 10})
+    module = FAMILIES["cgan"].module_class()(
+        cfg.model_dump(mode="json"), {"channels": 1, "image_size": 16, "num_classes": 10}
+    )
     assert module.generate(3, labels=7, seed=1).shape == (3, 1, 16, 16)
     with pytest.raises(ValueError, match="outside 0..9"):
         module.generate(2, labels=12)

@@ -88,8 +88,9 @@ def test_chat_on_a_plain_text_model_is_refused(gpt):
 def test_chat_keeps_history_and_drops_old_turns_to_fit_the_window(home):
     chat_model = build("gpt", name="genlab_chat", block_size=64, batch_size=2, vocab_size=600)
     assert chat_model.is_chat
-    session = ChatSession(chat_model, system_prompt="Be brief.",
-                          settings=SamplingSettings(temperature=0, max_new_tokens=8))
+    session = ChatSession(
+        chat_model, system_prompt="Be brief.", settings=SamplingSettings(temperature=0, max_new_tokens=8)
+    )
     for q in ("What is LoRA?", "What is BPE?", "What is a GAN?", "And a VAE?"):
         result = session.send(q)
         assert result.safety is not None

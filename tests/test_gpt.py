@@ -13,8 +13,10 @@ from genlab.config import load_config
 from genlab.registry import FAMILIES
 
 ROOT = Path(__file__).resolve().parent.parent
-TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
-        "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?\nDeny thy father and refuse thy name.\n") * 30
+TEXT = (
+    "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
+    "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?\nDeny thy father and refuse thy name.\n"
+) * 30
 
 
 def tiny(family: str, **sections):
@@ -75,7 +77,9 @@ def tiny_pretrained(tmp_path) -> Path:
 
     tok = tokenizer_from_spec({"kind": "gpt2", "chat": False})
     torch.manual_seed(0)
-    model = build_scratch_model(GPTModelConfig(n_layer=2, n_head=2, n_embd=32, dropout=0.0), len(tok), 64, tok.eos_token_id)
+    model = build_scratch_model(
+        GPTModelConfig(n_layer=2, n_head=2, n_embd=32, dropout=0.0), len(tok), 64, tok.eos_token_id
+    )
     folder = tmp_path / "tiny-gpt2"
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
@@ -87,11 +91,26 @@ def lora_module(folder: Path, text_path: Path, finetune: str = "lora"):
     from genlab.families.gpt import GPTRunConfig
     from lightning_modules.gpt import GPTModule
 
-    cfg = GPTRunConfig(data={"source": "file", "name": str(text_path), "block_size": 32, "batch_size": 4, "eval_pairs": 2,
-                             "eval_prompt_tokens": 8, "eval_new_tokens": 4},
-                       model={"source": "pretrained", "pretrained": str(folder), "finetune": finetune, "lora_r": 4,
-                              "sample_prompts": ["ROMEO:"], "sample_new_tokens": 4},
-                       trainer={"max_steps": 3, "limit_val_batches": 1, "log_every_n_steps": 1})
+    cfg = GPTRunConfig(
+        data={
+            "source": "file",
+            "name": str(text_path),
+            "block_size": 32,
+            "batch_size": 4,
+            "eval_pairs": 2,
+            "eval_prompt_tokens": 8,
+            "eval_new_tokens": 4,
+        },
+        model={
+            "source": "pretrained",
+            "pretrained": str(folder),
+            "finetune": finetune,
+            "lora_r": 4,
+            "sample_prompts": ["ROMEO:"],
+            "sample_new_tokens": 4,
+        },
+        trainer={"max_steps": 3, "limit_val_batches": 1, "log_every_n_steps": 1},
+    )
     dm = TextDataModule(cfg)
     dm.setup("fit")
     return cfg, dm, GPTModule(cfg.model_dump(mode="json"), dm.info())
@@ -123,7 +142,9 @@ def test_lora_merge_gives_the_same_logits_as_the_unmerged_model(home, tiny_pretr
     from transformers import AutoModelForCausalLM
 
     with torch.no_grad():
-        torch.testing.assert_close(AutoModelForCausalLM.from_pretrained(exported)(x).logits, before, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            AutoModelForCausalLM.from_pretrained(exported)(x).logits, before, atol=1e-5, rtol=1e-5
+        )
     assert (tmp_path / "lora_adapter" / "adapter_config.json").is_file()
 
 

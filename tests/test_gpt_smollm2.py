@@ -15,8 +15,11 @@ def test_offline_smollm2_answers_a_simple_factual_question(home):
     from lightning_modules.gpt import pretrained_module
 
     module = pretrained_module("smollm2")
-    session = ChatSession(module, system_prompt="Answer in one short sentence.",
-                          settings=SamplingSettings(temperature=0, max_new_tokens=24))
+    session = ChatSession(
+        module,
+        system_prompt="Answer in one short sentence.",
+        settings=SamplingSettings(temperature=0, max_new_tokens=24),
+    )
     answer = session.send("What is the capital of France?")
     assert "Paris" in answer.text and not answer.safety.flagged
     follow_up = session.send("And what is the capital of Italy?")  # multi-turn: the history is in the prompt
@@ -39,8 +42,10 @@ def test_chat_data_with_the_pretrained_tokenizer_masks_everything_but_the_answer
     from datamodules.text import IGNORE, TextDataModule
     from genlab.families.gpt import GPTRunConfig
 
-    cfg = GPTRunConfig(data={"name": "genlab_chat", "block_size": 192, "batch_size": 2},
-                       model={"source": "pretrained", "pretrained": "smollm2"})
+    cfg = GPTRunConfig(
+        data={"name": "genlab_chat", "block_size": 192, "batch_size": 2},
+        model={"source": "pretrained", "pretrained": "smollm2"},
+    )
     dm = TextDataModule(cfg)
     dm.setup("fit")
     x, y = dm.train_xy

@@ -76,7 +76,9 @@ def test_zip_upload_with_class_folders_keeps_labels_and_reports_bad_files(home: 
 
 
 def test_zip_path_traversal_never_escapes(tmp_path: Path) -> None:
-    z = make_zip(tmp_path / "evil.zip", {"../escape.png": png_bytes(), "/abs.png": png_bytes(), "ok/a.png": png_bytes()})
+    z = make_zip(
+        tmp_path / "evil.zip", {"../escape.png": png_bytes(), "/abs.png": png_bytes(), "ok/a.png": png_bytes()}
+    )
     report = extract_zip(z, tmp_path / "out")
     assert not (tmp_path / "escape.png").exists() and not Path("/abs.png").exists()
     assert [p.name for p in report.accepted] == ["a.png"]
@@ -118,7 +120,9 @@ def test_mixed_modes_and_transparency_decode_to_one_shape(home: Path, tmp_path: 
     Image.new("L", (8, 8), 30).save(folder / "grey.png")
     Image.new("RGB", (50, 40), (0, 0, 255)).save(folder / "blue.jpg")
     Image.new("P", (10, 10)).save(folder / "pal.gif")
-    dm = ImageDataModule(image_config(source="folder", name=str(folder), batch_size=2, val_fraction=0.25, color_mode="rgb"))
+    dm = ImageDataModule(
+        image_config(source="folder", name=str(folder), batch_size=2, val_fraction=0.25, color_mode="rgb")
+    )
     dm.setup()
     assert dm.images.shape == (4, 3, 16, 16)
     assert np.allclose(dm.images.float().mean().item() > 0, True)

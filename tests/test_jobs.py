@@ -16,10 +16,14 @@ from tests.helpers import wait_for
 
 def long_config(steps: int = 400, every: int = 5):
     cfg = FAMILIES["vae"].tiny_config()
-    return cfg.model_copy(update={
-        "trainer": cfg.trainer.model_copy(update={"max_steps": steps, "max_epochs": 1000, "checkpoint_every_n_steps": every}),
-        "logging": cfg.logging.model_copy(update={"sample_every_n_steps": 0}),
-    })
+    return cfg.model_copy(
+        update={
+            "trainer": cfg.trainer.model_copy(
+                update={"max_steps": steps, "max_epochs": 1000, "checkpoint_every_n_steps": every}
+            ),
+            "logging": cfg.logging.model_copy(update={"sample_every_n_steps": 0}),
+        }
+    )
 
 
 def test_start_returns_at_once_and_the_run_completes_with_everything_stored(store: RunStore) -> None:
@@ -60,8 +64,10 @@ def test_kill_9_marks_interrupted_and_resume_continues_without_gaps_or_duplicate
     ckpt = store.run_folder(run.id) / "checkpoints" / "last.ckpt"
     wait_for(lambda: ckpt.exists() and store.get(run.id).step >= 20, what="a checkpoint")
     os.kill(store.get(run.id).pid, signal.SIGKILL)
-    interrupted = wait_for(lambda: (r := (jobs.reconcile(store), store.get(run.id))[1]).status == "interrupted" and r,
-                           what="the run to be marked interrupted")
+    interrupted = wait_for(
+        lambda: (r := (jobs.reconcile(store), store.get(run.id))[1]).status == "interrupted" and r,
+        what="the run to be marked interrupted",
+    )
     assert "stopped without finishing" in interrupted.error
     resumed = jobs.resume(run.id, store)
     assert resumed.status in ("queued", "running") and resumed.resume_count == 1

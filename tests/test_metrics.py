@@ -100,7 +100,8 @@ def test_measure_scores_real_images_as_perfect_and_noise_as_terrible(home: Path)
 
 
 def test_missing_inception_weights_fall_back_to_pixels_with_a_clear_message(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     import genlab.metrics.features as features
 
     monkeypatch.setenv("GENLAB_INCEPTION_WEIGHTS", str(tmp_path / "nowhere.pt"))

@@ -32,7 +32,7 @@ def shape_image(i: int, size: int = 24) -> np.ndarray:
     img = np.full((size, size, 3), 255, dtype=np.uint8)
     y0, x0 = rng.integers(0, size // 2, 2)
     h, w = rng.integers(size // 4, size // 2, 2)
-    img[y0:y0 + h, x0:x0 + w] = rng.integers(0, 200, 3)
+    img[y0 : y0 + h, x0 : x0 + w] = rng.integers(0, 200, 3)
     return img
 
 
@@ -97,8 +97,10 @@ def test_paired_data_without_matching_names_is_refused(tmp_path: Path) -> None:
 
 def test_unpaired_data_needs_no_matching_names(tmp_path: Path) -> None:
     root = write_domains(tmp_path / "d", 0, extra_a=9, extra_b=7)
-    cfg = CycleGANRunConfig(data={"source": "folder", "name": str(root), "image_size": 16, "batch_size": 4,
-                                  "min_images": 4}, model={"disc_layers": 2})
+    cfg = CycleGANRunConfig(
+        data={"source": "folder", "name": str(root), "image_size": 16, "batch_size": 4, "min_images": 4},
+        model={"disc_layers": 2},
+    )
     dm = PairedDataModule(cfg)
     dm.setup("fit")
     info = dm.info()
@@ -163,8 +165,18 @@ def test_zip_uploads_per_domain_are_extracted_safely(tmp_path: Path) -> None:
 
 def test_unpaired_training_draws_b_independently_but_keeps_true_pairs_for_validation(tmp_path: Path) -> None:
     root = write_domains(tmp_path / "d", 24)
-    cfg = CycleGANRunConfig(data={"source": "folder", "name": str(root), "image_size": 16, "batch_size": 4,
-                                  "min_images": 4, "hflip": False, "val_fraction": 0.25}, model={"disc_layers": 2})
+    cfg = CycleGANRunConfig(
+        data={
+            "source": "folder",
+            "name": str(root),
+            "image_size": 16,
+            "batch_size": 4,
+            "min_images": 4,
+            "hflip": False,
+            "val_fraction": 0.25,
+        },
+        model={"disc_layers": 2},
+    )
     dm = PairedDataModule(cfg)
     dm.setup("fit")
     assert dm.info()["aligned_val"] is True and dm.info()["paired"] is False

@@ -38,16 +38,25 @@ def test_a_model_that_learned_profanity_has_its_output_withheld(home, tmp_path):
     line = "you are a fucking idiot and a damn fool\n"
     path = tmp_path / "rude.txt"
     path.write_text(line * 60)
-    cfg = RNNRunConfig(data={"source": "file", "name": str(path), "block_size": 32, "batch_size": 8, "eval_pairs": 0},
-                       model={"n_layer": 1, "hidden": 64, "embed_dim": 16, "dropout": 0.0},
-                       optim={"lr": 0.01, "schedule": "constant", "warmup_steps": 0},
-                       trainer={"max_steps": 150})
+    cfg = RNNRunConfig(
+        data={"source": "file", "name": str(path), "block_size": 32, "batch_size": 8, "eval_pairs": 0},
+        model={"n_layer": 1, "hidden": 64, "embed_dim": 16, "dropout": 0.0},
+        optim={"lr": 0.01, "schedule": "constant", "warmup_steps": 0},
+        trainer={"max_steps": 150},
+    )
     dm = TextDataModule(cfg)
     dm.setup("fit")
     torch.manual_seed(0)
     module = RNNModule(cfg.model_dump(mode="json"), dm.info())
-    L.Trainer(max_steps=150, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-              enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0).fit(module, datamodule=dm)
+    L.Trainer(
+        max_steps=150,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    ).fit(module, datamodule=dm)
     module.eval()
     result = generate(module, "you are a", SamplingSettings(temperature=0, max_new_tokens=30))
     assert "fucking" in result.raw_text

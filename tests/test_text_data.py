@@ -24,13 +24,21 @@ from genlab.errors import DataError, OfflineError
 from genlab.families.gpt import GPTRunConfig
 from genlab.families.rnn import RNNRunConfig
 
-TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
-        "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?\nDeny thy father and refuse thy name.\n") * 20
+TEXT = (
+    "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
+    "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?\nDeny thy father and refuse thy name.\n"
+) * 20
 
 
 def gpt_config(**data) -> GPTRunConfig:
-    base = {"block_size": 32, "batch_size": 4, "vocab_size": 300, "eval_pairs": 2, "eval_prompt_tokens": 8,
-            "eval_new_tokens": 8}
+    base = {
+        "block_size": 32,
+        "batch_size": 4,
+        "vocab_size": 300,
+        "eval_pairs": 2,
+        "eval_prompt_tokens": 8,
+        "eval_new_tokens": 8,
+    }
     return GPTRunConfig(data={**base, **data}, model={"n_layer": 2, "n_head": 2, "n_embd": 32})
 
 
@@ -46,7 +54,9 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
 def test_trained_bpe_round_trips_text_and_survives_save_and_reload(home, tmp_path):
     from transformers import AutoTokenizer
 
-    tok = tokenizer_from_spec({"kind": "bpe", "chat": False, "json": train_bpe(TEXT.splitlines(True), 300, ["<|endoftext|>"]).to_str()})
+    tok = tokenizer_from_spec(
+        {"kind": "bpe", "chat": False, "json": train_bpe(TEXT.splitlines(True), 300, ["<|endoftext|>"]).to_str()}
+    )
     sample = "O Romeo, wherefore art thou? Ünïcödé ✓ 123\n"
     ids = tok(sample, add_special_tokens=False)["input_ids"]
     assert tok.decode(ids) == sample  # byte-level: any text round-trips, even unseen characters
@@ -128,8 +138,12 @@ def test_chat_loss_is_taken_only_on_the_assistant_answers(home):
     dm.setup("fit")
     assert dm.info()["format"] == "chat"
     tok = dm.tokenizer
-    conv = [{"role": "user", "content": "What is LoRA?"}, {"role": "assistant", "content": "Small adapters."},
-            {"role": "user", "content": "And BPE?"}, {"role": "assistant", "content": "Merged byte pairs."}]
+    conv = [
+        {"role": "user", "content": "What is LoRA?"},
+        {"role": "assistant", "content": "Small adapters."},
+        {"role": "user", "content": "And BPE?"},
+        {"role": "assistant", "content": "Merged byte pairs."},
+    ]
     ids, mask = encode_chat(tok, conv)
     learned = tok.decode([i for i, m in zip(ids, mask, strict=True) if m])
     assert learned == f"Small adapters.{IM_END}\nMerged byte pairs.{IM_END}\n"
@@ -144,8 +158,10 @@ def test_chat_loss_is_taken_only_on_the_assistant_answers(home):
 
 
 def test_chat_jsonl_with_messages_and_csv_with_prompt_response_are_both_chat(home, tmp_path):
-    rows = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"answer number {i}"}]}
-            for i in range(20)]
+    rows = [
+        {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"answer number {i}"}]}
+        for i in range(20)
+    ]
     jsonl = write(tmp_path, "c.jsonl", "\n".join(json.dumps(r) for r in rows))
     csv_path = write(tmp_path, "c.csv", "prompt,response\n" + "\n".join(f"q{i},answer number {i}" for i in range(20)))
     for path in (jsonl, csv_path):
@@ -155,7 +171,7 @@ def test_chat_jsonl_with_messages_and_csv_with_prompt_response_are_both_chat(hom
 
 
 def test_csv_text_column_is_used_for_plain_text(home, tmp_path):
-    path = write(tmp_path, "t.csv", "id,body\n" + "\n".join(f"{i},\"{TEXT[:200]}\"" for i in range(10)))
+    path = write(tmp_path, "t.csv", "id,body\n" + "\n".join(f'{i},"{TEXT[:200]}"' for i in range(10)))
     dm = TextDataModule(gpt_config(source="file", name=str(path), tokenizer="char", text_column="body"))
     dm.setup("fit")
     assert dm.info()["format"] == "text" and "Romeo" in dm.corpus.text

@@ -31,7 +31,9 @@ def test_every_optimizer_minimises_a_quadratic(name: str) -> None:
 
 
 def test_adabelief_is_its_own_optimizer() -> None:
-    assert isinstance(build_optimizer([torch.nn.Parameter(torch.zeros(1))], OptimConfig(optimizer="adabelief")), AdaBelief)
+    assert isinstance(
+        build_optimizer([torch.nn.Parameter(torch.zeros(1))], OptimConfig(optimizer="adabelief")), AdaBelief
+    )
 
 
 def test_cosine_with_warmup_rises_then_decays_to_the_floor() -> None:
@@ -59,8 +61,12 @@ def test_step_and_plateau_schedules_are_per_epoch() -> None:
 
 def test_a_diverging_run_fails_with_advice(store: RunStore) -> None:
     cfg = FAMILIES["vae"].tiny_config()
-    cfg = cfg.model_copy(update={"optim": cfg.optim.model_copy(update={"optimizer": "sgd", "lr": 10.0}),
-                                 "trainer": cfg.trainer.model_copy(update={"max_epochs": 5})})
+    cfg = cfg.model_copy(
+        update={
+            "optim": cfg.optim.model_copy(update={"optimizer": "sgd", "lr": 10.0}),
+            "trainer": cfg.trainer.model_copy(update={"max_epochs": 5}),
+        }
+    )
     run = jobs.wait(jobs.start(cfg, store).id, store, timeout=200)
     assert run.status == "failed"
     assert "diverged" in run.error and "optim.lr" in run.error
@@ -69,8 +75,9 @@ def test_a_diverging_run_fails_with_advice(store: RunStore) -> None:
 def test_ddp_on_two_cpu_processes_trains_and_logs_once(store: RunStore) -> None:
     """The real path: a background worker whose Trainer launches a second rank (gloo) by re-running it."""
     cfg = FAMILIES["vae"].tiny_config()
-    cfg = cfg.model_copy(update={"trainer": cfg.trainer.model_copy(
-        update={"accelerator": "cpu", "devices": 2, "strategy": "ddp"})})
+    cfg = cfg.model_copy(
+        update={"trainer": cfg.trainer.model_copy(update={"accelerator": "cpu", "devices": 2, "strategy": "ddp"})}
+    )
     run = jobs.wait(jobs.start(cfg, store).id, store, timeout=300)
     assert run.status == "completed", run.error
     steps = [s for s, _ in store.metric_series(run.id, "train/loss")]

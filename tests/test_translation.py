@@ -152,8 +152,14 @@ def test_cycle_consistency_improves_with_a_little_training(home: Path, tmp_path:
     fixed = dm.fixed_batch(8)
     with torch.no_grad():
         before = float(module.eval().cycle_l1(fixed["A"], fixed["B"]))
-    trainer = L.Trainer(max_epochs=6, limit_val_batches=0, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        max_epochs=6,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(module, datamodule=dm)
     with torch.no_grad():
         after = float(module.eval().cycle_l1(fixed["A"], fixed["B"]))
@@ -171,8 +177,14 @@ def test_pix2pix_learns_the_colour_inversion(home: Path, tmp_path: Path) -> None
     fixed = dm.fixed_batch(8)
     with torch.no_grad():
         before = float((module.eval().translate(fixed["A"]) - fixed["B"]).abs().mean())
-    L.Trainer(max_epochs=15, limit_val_batches=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-              enable_model_summary=False).fit(module, datamodule=dm)
+    L.Trainer(
+        max_epochs=15,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    ).fit(module, datamodule=dm)
     with torch.no_grad():
         after = float((module.eval().translate(fixed["A"]) - fixed["B"]).abs().mean())
     assert after < 0.5 * before, (before, after)
@@ -218,12 +230,15 @@ def test_translate_rejects_bad_images_with_clear_errors(trained, tmp_path: Path)
         translate(store, rid, good, "BtoA")
 
 
-def test_cli_translate_writes_same_sized_images(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_translate_writes_same_sized_images(
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from genlab.cli.main import main
 
     store, runs, data = trained
-    monkeypatch.setenv("GENLAB_HOME", str(store.home) if hasattr(store, "home") else str(store.run_folder("x").parent.parent))
+    monkeypatch.setenv(
+        "GENLAB_HOME", str(store.home) if hasattr(store, "home") else str(store.run_folder("x").parent.parent)
+    )
     src = sorted((data / "A").glob("*.png"))[:2]
     code = main(["translate", runs["cyclegan"], *map(str, src), "--direction", "AtoB", "--out", str(tmp_path / "out")])
     assert code == 0
@@ -254,7 +269,9 @@ def test_evaluate_scores_a_run_per_direction(trained) -> None:
     store, runs, _ = trained
     cyc = evaluate(store, runs["cyclegan"], fid_features="pixels", which="last")
     for direction in ("AtoB", "BtoA"):
-        assert {f"val/l1_{direction}", f"val/psnr_{direction}", f"val/fid_{direction}", f"val/kid_{direction}"} <= set(cyc)
+        assert {f"val/l1_{direction}", f"val/psnr_{direction}", f"val/fid_{direction}", f"val/kid_{direction}"} <= set(
+            cyc
+        )
     assert 0 < cyc["val/cycle_l1"] < 1
     p2p = evaluate(store, runs["pix2pix"], fid_features="pixels", which="last")
     assert {"val/l1", "val/ssim", "val/fid", "val/kid"} <= set(p2p)

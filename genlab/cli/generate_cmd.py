@@ -16,41 +16,68 @@ from genlab.errors import GenLabError
 def _sampling_args(p: argparse.ArgumentParser, temperature: float, max_new: int) -> None:
     p.add_argument("run_id", nargs="?", help="a gpt or rnn run (see: python -m genlab runs list --family gpt)")
     p.add_argument("--model", help="instead of a run: smollm2 (offline), a Hugging Face id or a local model folder")
-    p.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run (default best)")
+    p.add_argument(
+        "--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run (default best)"
+    )
     p.add_argument("--temperature", type=float, default=temperature, help=f"0 is greedy (default {temperature})")
     p.add_argument("--top-k", type=int, default=50, help="sample among the k most likely tokens (0: off; default 50)")
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (1: off; default 0.95)")
-    p.add_argument("--repetition-penalty", type=float, default=1.1, help="> 1 discourages repeats (1: off; default 1.1)")
-    p.add_argument("--max-new-tokens", type=int, default=max_new, help=f"tokens to generate at most (default {max_new})")
-    p.add_argument("--stop", action="append", default=[], metavar="TEXT", help="stop when this text appears (repeatable)")
+    p.add_argument(
+        "--repetition-penalty", type=float, default=1.1, help="> 1 discourages repeats (1: off; default 1.1)"
+    )
+    p.add_argument(
+        "--max-new-tokens", type=int, default=max_new, help=f"tokens to generate at most (default {max_new})"
+    )
+    p.add_argument(
+        "--stop", action="append", default=[], metavar="TEXT", help="stop when this text appears (repeatable)"
+    )
     p.add_argument("--seed", type=int, help="seed for reproducible sampling")
     p.add_argument("--system", default="", help="system prompt (chat models)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="generate text with a gpt/rnn run or the offline SmolLM2",
-                       description="Continue a prompt (or answer it, for chat runs) and stream the text. Example: "
-                       "python -m genlab generate RUN_ID --prompt 'ROMEO:' --temperature 0.8 --max-new-tokens 200")
+    p = sub.add_parser(
+        "generate",
+        help="generate text with a gpt/rnn run or the offline SmolLM2",
+        description="Continue a prompt (or answer it, for chat runs) and stream the text. Example: "
+        "python -m genlab generate RUN_ID --prompt 'ROMEO:' --temperature 0.8 --max-new-tokens 200",
+    )
     _sampling_args(p, 0.8, 200)
     p.add_argument("--prompt", required=True, help="the text to continue, or the question for a chat model")
-    p.add_argument("--chat", action=argparse.BooleanOptionalAction, default=None,
-                   help="format the prompt with the chat template (default: yes for chat runs)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (text, safety, settings) instead of streaming")
-    p.add_argument("--no-stream", action="store_true", help="print the text only once it is screened (flagged text is withheld)")
+    p.add_argument(
+        "--chat",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="format the prompt with the chat template (default: yes for chat runs)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object (text, safety, settings) instead of streaming"
+    )
+    p.add_argument(
+        "--no-stream", action="store_true", help="print the text only once it is screened (flagged text is withheld)"
+    )
     p.add_argument("--show-flagged", action="store_true", help="with --json/--no-stream: print flagged text anyway")
     p.set_defaults(handler=_generate)
 
-    p = sub.add_parser("chat", help="multi-turn chat with a chat run or the offline SmolLM2",
-                       description="Chat in the terminal (an empty line or Ctrl-D ends). --message sends messages "
-                       "without a terminal. Old turns are dropped when the context window is full. Example: "
-                       "python -m genlab chat --model smollm2 --system 'Answer briefly.'")
+    p = sub.add_parser(
+        "chat",
+        help="multi-turn chat with a chat run or the offline SmolLM2",
+        description="Chat in the terminal (an empty line or Ctrl-D ends). --message sends messages "
+        "without a terminal. Old turns are dropped when the context window is full. Example: "
+        "python -m genlab chat --model smollm2 --system 'Answer briefly.'",
+    )
     _sampling_args(p, 0.7, 200)
-    p.add_argument("--message", action="append", default=[], help="send this message instead of reading the terminal (repeatable)")
+    p.add_argument(
+        "--message", action="append", default=[], help="send this message instead of reading the terminal (repeatable)"
+    )
     p.set_defaults(handler=_chat)
 
-    p = sub.add_parser("export-hf", help="write a text run as a Hugging Face folder (LoRA merged)",
-                       description="Save runs/<id>/exports/hf (or --out): safetensors weights, tokenizer and generation "
-                       "config, loadable with plain transformers. LoRA adapters are merged into the weights.")
+    p = sub.add_parser(
+        "export-hf",
+        help="write a text run as a Hugging Face folder (LoRA merged)",
+        description="Save runs/<id>/exports/hf (or --out): safetensors weights, tokenizer and generation "
+        "config, loadable with plain transformers. LoRA adapters are merged into the weights.",
+    )
     p.add_argument("run_id", help="a gpt run")
     p.add_argument("--out", help="output folder (default: the run's exports/hf)")
     p.add_argument("--checkpoint", choices=["best", "last"], default="best")
@@ -60,9 +87,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _settings(args: argparse.Namespace):
     from genlab.generate import SamplingSettings
 
-    return SamplingSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                            repetition_penalty=args.repetition_penalty, max_new_tokens=args.max_new_tokens,
-                            stop=list(args.stop), seed=args.seed)
+    return SamplingSettings(
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        max_new_tokens=args.max_new_tokens,
+        stop=list(args.stop),
+        seed=args.seed,
+    )
 
 
 def _module(args: argparse.Namespace):
@@ -88,8 +121,14 @@ def _generate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     module = _module(args)
     if args.json:
-        result = generate(module, args.prompt, settings, chat=args.chat, system_prompt=args.system,
-                          withhold_flagged=not args.show_flagged)
+        result = generate(
+            module,
+            args.prompt,
+            settings,
+            chat=args.chat,
+            system_prompt=args.system,
+            withhold_flagged=not args.show_flagged,
+        )
         print(json.dumps({**result.to_dict(), "settings": settings.to_dict()}, ensure_ascii=False, indent=2))
         return 0
     st = stream(module, args.prompt, settings, chat=args.chat, system_prompt=args.system)

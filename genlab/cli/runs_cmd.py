@@ -11,19 +11,26 @@ from genlab.runs import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("runs", help="list, inspect and delete runs",
-                       description="The run store: every run with its status, metrics, samples and checkpoints.")
+    p = sub.add_parser(
+        "runs",
+        help="list, inspect and delete runs",
+        description="The run store: every run with its status, metrics, samples and checkpoints.",
+    )
     rsub = p.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
 
     q = rsub.add_parser("list", help="runs, newest first", description="List runs, newest first.")
     q.add_argument("--json", action="store_true", help="machine-readable output")
-    q.add_argument("--status", help="only runs with this status (queued, running, completed, failed, cancelled, interrupted)")
+    q.add_argument(
+        "--status", help="only runs with this status (queued, running, completed, failed, cancelled, interrupted)"
+    )
     q.add_argument("--family", help="only runs of this model family")
     q.add_argument("--search", help="only runs whose id, name, data, tags or notes contain this text")
     q.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
     q.set_defaults(handler=_list)
 
-    q = rsub.add_parser("show", help="one run in detail", description="Show one run: status, config, last metrics, files.")
+    q = rsub.add_parser(
+        "show", help="one run in detail", description="Show one run: status, config, last metrics, files."
+    )
     q.add_argument("run_id")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=_show)
@@ -33,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--tail", type=int, default=50, help="lines from the end (default 50)")
     q.set_defaults(handler=_logs)
 
-    q = rsub.add_parser("delete", help="delete a run and its files", description="Delete a finished run, its metrics and files.")
+    q = rsub.add_parser(
+        "delete", help="delete a run and its files", description="Delete a finished run, its metrics and files."
+    )
     q.add_argument("run_id")
     q.add_argument("--yes", action="store_true", help="confirm the deletion")
     q.set_defaults(handler=_delete)
@@ -99,7 +108,7 @@ def _logs(args: argparse.Namespace) -> int:
         print("(no log yet)")
         return 0
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    print("\n".join(lines[-args.tail:]))
+    print("\n".join(lines[-args.tail :]))
     return 0
 
 

@@ -10,34 +10,49 @@ import time
 from genlab import jobs
 from genlab.config import load_config
 from genlab.errors import GenLabError
-from genlab.runs import FINISHED, Run, RunStore
+from genlab.runs import Run, RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "train", help="start a training run from a YAML config",
+        "train",
+        help="start a training run from a YAML config",
         description="Start a training run from a YAML config (a preset in configs/ or one the UI saved). "
         "The run trains in the background; this prints its id and folder. Example: "
         "python -m genlab train --config configs/vae_mnist.yaml --set trainer.max_epochs=2 --wait",
     )
     p.add_argument("--config", required=True, help="path of the YAML config")
-    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
-                   help="override a config value, e.g. --set optim.lr=0.0005 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a config value, e.g. --set optim.lr=0.0005 (repeatable)",
+    )
     p.add_argument("--wait", action="store_true", help="follow the run until it ends, printing progress")
-    p.add_argument("--in-process", action="store_true",
-                   help="train in this process instead of a background worker (torchrun / SLURM multi-node)")
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="train in this process instead of a background worker (torchrun / SLURM multi-node)",
+    )
     p.add_argument("--run-id", help="with --in-process: the run id every rank shares (rank 0 creates it)")
     p.set_defaults(handler=_train)
 
-    p = sub.add_parser("cancel", help="stop a run gracefully (it saves a checkpoint first)",
-                       description="Stop a queued or running run. A running run finishes its step, saves a "
-                       "checkpoint and ends as cancelled; `resume` continues it later.")
+    p = sub.add_parser(
+        "cancel",
+        help="stop a run gracefully (it saves a checkpoint first)",
+        description="Stop a queued or running run. A running run finishes its step, saves a "
+        "checkpoint and ends as cancelled; `resume` continues it later.",
+    )
     p.add_argument("run_id", help="the run's id (see `runs list`)")
     p.set_defaults(handler=_cancel)
 
-    p = sub.add_parser("resume", help="continue an interrupted or cancelled run from its last checkpoint",
-                       description="Continue an interrupted, cancelled or failed run from its last checkpoint. "
-                       "The step count, optimizer and schedule continue where they were.")
+    p = sub.add_parser(
+        "resume",
+        help="continue an interrupted or cancelled run from its last checkpoint",
+        description="Continue an interrupted, cancelled or failed run from its last checkpoint. "
+        "The step count, optimizer and schedule continue where they were.",
+    )
     p.add_argument("run_id", help="the run's id (see `runs list`)")
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")
     p.set_defaults(handler=_resume)

@@ -10,7 +10,8 @@ from genlab.runs import RunStore
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "translate", help="translate images with a CycleGAN or pix2pix run",
+        "translate",
+        help="translate images with a CycleGAN or pix2pix run",
         description="Translate one or more images A->B or B->A with a trained cyclegan/pix2pix run. Images of any "
         "size are padded to a square, resized to the model's size and restored to their own size.",
     )
@@ -18,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", help="image files to translate (PNG, JPEG, ...)")
     p.add_argument("--direction", choices=["AtoB", "BtoA"], help="which way to translate (default: the model's first)")
     p.add_argument("--out", default="translated", help="output folder (default: ./translated)")
-    p.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint to use (default best)")
+    p.add_argument(
+        "--checkpoint", choices=["best", "last"], default="best", help="which checkpoint to use (default best)"
+    )
     p.set_defaults(handler=_translate)
 
 
@@ -26,8 +29,9 @@ def _translate(args: argparse.Namespace) -> int:
     from genlab.translate import translate_files
 
     store = RunStore()
-    written = translate_files(store, args.run_id, [Path(p) for p in args.images], args.out, args.direction,
-                              args.checkpoint)
+    written = translate_files(
+        store, args.run_id, [Path(p) for p in args.images], args.out, args.direction, args.checkpoint
+    )
     for path in written:
         print(path)
     return 0

@@ -12,15 +12,27 @@ from genlab.metrics.config import ImageMetricsConfig
 
 
 class CGANModelConfig(DCGANModelConfig):
-    embed_dim: int = Field(50, ge=1, le=1024, description="Size of the label embedding concatenated to z in the generator")
-    d_conditioning: Literal["projection", "concat"] = Field("projection", description="How D sees the label: projection (Miyato & Koyama) or one-hot planes concatenated to the image")
+    embed_dim: int = Field(
+        50, ge=1, le=1024, description="Size of the label embedding concatenated to z in the generator"
+    )
+    d_conditioning: Literal["projection", "concat"] = Field(
+        "projection",
+        description="How D sees the label: projection (Miyato & Koyama) or one-hot planes concatenated to the image",
+    )
 
 
 class CGANRunConfig(RunConfig):
     family: Literal["cgan"] = Field("cgan", description="Model family")
-    model: CGANModelConfig = Field(default_factory=CGANModelConfig, description="Conditional GAN networks, loss and stabilisers")
-    optim: GANOptimConfig = Field(default_factory=GANOptimConfig, description="Optimizers of generator and discriminator")
-    metrics: ImageMetricsConfig = Field(default_factory=ImageMetricsConfig, description="Sample-quality metrics (FID, KID, precision/recall, class accuracy)")
+    model: CGANModelConfig = Field(
+        default_factory=CGANModelConfig, description="Conditional GAN networks, loss and stabilisers"
+    )
+    optim: GANOptimConfig = Field(
+        default_factory=GANOptimConfig, description="Optimizers of generator and discriminator"
+    )
+    metrics: ImageMetricsConfig = Field(
+        default_factory=ImageMetricsConfig,
+        description="Sample-quality metrics (FID, KID, precision/recall, class accuracy)",
+    )
 
     @model_validator(mode="after")
     def _check_gan(self) -> CGANRunConfig:

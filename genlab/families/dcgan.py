@@ -23,7 +23,9 @@ class GANOptimConfig(Section):
     beta2: float = Field(0.999, ge=0.0, lt=1.0, description="Adam second-moment decay (0.9 for WGAN-GP)")
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="Weight decay of both optimizers")
     n_critic: int = Field(1, ge=1, le=20, description="Discriminator steps per generator step (5 for WGAN-GP)")
-    schedule: Literal["constant", "cosine", "step"] = Field("constant", description="Learning-rate schedule of both networks (stepped by hand)")
+    schedule: Literal["constant", "cosine", "step"] = Field(
+        "constant", description="Learning-rate schedule of both networks (stepped by hand)"
+    )
     warmup_steps: int = Field(0, ge=0, le=1_000_000, description="Linear warm-up steps (constant and cosine schedules)")
     min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0, description="Cosine schedule ends at lr times this ratio")
     step_size: int = Field(10, ge=1, le=100_000, description="Step schedule: epochs between decays")
@@ -32,28 +34,66 @@ class GANOptimConfig(Section):
 
 class DCGANModelConfig(Section):
     latent_dim: int = Field(100, ge=2, le=1024, description="Size of the noise vector z the generator starts from")
-    g_width: int = Field(64, ge=4, le=1024, description="Generator width: channels of its last hidden layer (doubling towards the input)")
-    d_width: int = Field(64, ge=4, le=1024, description="Discriminator width: channels of its first layer (doubling with depth)")
+    g_width: int = Field(
+        64, ge=4, le=1024, description="Generator width: channels of its last hidden layer (doubling towards the input)"
+    )
+    d_width: int = Field(
+        64, ge=4, le=1024, description="Discriminator width: channels of its first layer (doubling with depth)"
+    )
     g_batchnorm: bool = Field(True, description="BatchNorm in the generator (DCGAN default)")
-    d_norm: Literal["auto", "batch", "layer", "none"] = Field("auto", description="Normalisation in the discriminator; auto: batch, but layer for WGAN-GP and none with spectral norm")
+    d_norm: Literal["auto", "batch", "layer", "none"] = Field(
+        "auto",
+        description="Normalisation in the discriminator; auto: batch, but layer for WGAN-GP and none with spectral norm",
+    )
     leaky_slope: float = Field(0.2, ge=0.0, le=1.0, description="Negative slope of the discriminator's LeakyReLU")
-    loss: GANLoss = Field("nonsat", description="Adversarial loss: non-saturating BCE, hinge, or Wasserstein with gradient penalty")
+    loss: GANLoss = Field(
+        "nonsat", description="Adversarial loss: non-saturating BCE, hinge, or Wasserstein with gradient penalty"
+    )
     gp_weight: float = Field(10.0, ge=0.0, le=1000.0, description="WGAN-GP gradient-penalty weight")
-    label_smoothing: float = Field(0.0, ge=0.0, le=0.5, description="One-sided label smoothing: real targets become 1 - this (BCE loss only)")
-    instance_noise: float = Field(0.0, ge=0.0, le=2.0, description="Std of Gaussian noise added to the discriminator's inputs, annealed to 0")
-    instance_noise_steps: int = Field(2000, ge=1, le=10_000_000, description="Generator steps over which the instance noise decays to 0")
-    spectral_norm: bool = Field(False, description="Spectral normalisation of every discriminator layer (Miyato et al.)")
-    minibatch_std: bool = Field(False, description="Minibatch standard-deviation channel before the discriminator's last layer (shows D the batch variety)")
-    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="Exponential moving average of generator weights (0: off; 0.999 typical); samples come from the EMA copy")
-    ema_start_step: int = Field(0, ge=0, le=10_000_000, description="Generator steps before the EMA starts averaging (it copies the weights until then)")
-    diffaugment: DiffAugmentPolicy = Field("off", description="Differentiable augmentation of real and fake images seen by D (small data sets)")
+    label_smoothing: float = Field(
+        0.0, ge=0.0, le=0.5, description="One-sided label smoothing: real targets become 1 - this (BCE loss only)"
+    )
+    instance_noise: float = Field(
+        0.0, ge=0.0, le=2.0, description="Std of Gaussian noise added to the discriminator's inputs, annealed to 0"
+    )
+    instance_noise_steps: int = Field(
+        2000, ge=1, le=10_000_000, description="Generator steps over which the instance noise decays to 0"
+    )
+    spectral_norm: bool = Field(
+        False, description="Spectral normalisation of every discriminator layer (Miyato et al.)"
+    )
+    minibatch_std: bool = Field(
+        False,
+        description="Minibatch standard-deviation channel before the discriminator's last layer (shows D the batch variety)",
+    )
+    ema_decay: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Exponential moving average of generator weights (0: off; 0.999 typical); samples come from the EMA copy",
+    )
+    ema_start_step: int = Field(
+        0,
+        ge=0,
+        le=10_000_000,
+        description="Generator steps before the EMA starts averaging (it copies the weights until then)",
+    )
+    diffaugment: DiffAugmentPolicy = Field(
+        "off", description="Differentiable augmentation of real and fake images seen by D (small data sets)"
+    )
 
 
 class DCGANRunConfig(RunConfig):
     family: Literal["dcgan"] = Field("dcgan", description="Model family")
-    model: DCGANModelConfig = Field(default_factory=DCGANModelConfig, description="DCGAN networks, loss and stabilisers")
-    optim: GANOptimConfig = Field(default_factory=GANOptimConfig, description="Optimizers of generator and discriminator")
-    metrics: ImageMetricsConfig = Field(default_factory=ImageMetricsConfig, description="Sample-quality metrics (FID, KID, precision/recall)")
+    model: DCGANModelConfig = Field(
+        default_factory=DCGANModelConfig, description="DCGAN networks, loss and stabilisers"
+    )
+    optim: GANOptimConfig = Field(
+        default_factory=GANOptimConfig, description="Optimizers of generator and discriminator"
+    )
+    metrics: ImageMetricsConfig = Field(
+        default_factory=ImageMetricsConfig, description="Sample-quality metrics (FID, KID, precision/recall)"
+    )
 
     @model_validator(mode="after")
     def _check_gan(self) -> DCGANRunConfig:

@@ -13,18 +13,33 @@ from genlab.families.cyclegan import PairedDataConfig, check_patchgan
 class Pix2PixModelConfig(Section):
     direction: Literal["AtoB", "BtoA"] = Field("AtoB", description="Which way to translate: A->B or B->A")
     gen_width: int = Field(32, ge=4, le=256, description="Channels of the U-Net's first layer (ngf; 64 in the paper)")
-    unet_depth: int = Field(5, ge=2, le=8, description="Down-sampling levels of the U-Net (at most log2(image_size); 8 for 256 px)")
-    dropout: float = Field(0.5, ge=0.0, le=0.9, description="Dropout in the three innermost decoder blocks (the paper's noise source)")
+    unet_depth: int = Field(
+        5, ge=2, le=8, description="Down-sampling levels of the U-Net (at most log2(image_size); 8 for 256 px)"
+    )
+    dropout: float = Field(
+        0.5, ge=0.0, le=0.9, description="Dropout in the three innermost decoder blocks (the paper's noise source)"
+    )
     norm: Literal["batch", "instance"] = Field("batch", description="Normalisation layers of both networks")
     disc_width: int = Field(32, ge=4, le=256, description="Channels of the discriminator's first conv layer (ndf)")
-    disc_layers: int = Field(3, ge=1, le=5, description="Strided layers of the conditional PatchGAN (3 gives the 70x70 receptive field)")
-    gan_mode: Literal["vanilla", "lsgan"] = Field("vanilla", description="Adversarial loss: vanilla (BCE, the paper) or least squares")
+    disc_layers: int = Field(
+        3, ge=1, le=5, description="Strided layers of the conditional PatchGAN (3 gives the 70x70 receptive field)"
+    )
+    gan_mode: Literal["vanilla", "lsgan"] = Field(
+        "vanilla", description="Adversarial loss: vanilla (BCE, the paper) or least squares"
+    )
     lambda_l1: float = Field(100.0, ge=0.0, le=10_000.0, description="Weight of the L1 loss to the target image")
     lr_d: float | None = Field(None, gt=0.0, le=1.0, description="Discriminator learning rate (empty: optim.lr)")
-    constant_lr_fraction: float = Field(0.5, ge=0.0, le=1.0, description="Share of training at constant learning rate before it decays linearly to zero")
+    constant_lr_fraction: float = Field(
+        0.5, ge=0.0, le=1.0, description="Share of training at constant learning rate before it decays linearly to zero"
+    )
     eval_fid: bool = Field(False, description="Also compute FID/KID of the translations at validation (slow on a CPU)")
-    fid_features: Literal["inception", "pixels"] = Field("inception", description="FID/KID feature space: Inception-v3 (standard; slow on a CPU) or 16x16 pixels (fast, only comparable between GenLab runs)")
-    n_panel: int = Field(6, ge=1, le=32, description="Validation images in each sample panel (input | translation | target)")
+    fid_features: Literal["inception", "pixels"] = Field(
+        "inception",
+        description="FID/KID feature space: Inception-v3 (standard; slow on a CPU) or 16x16 pixels (fast, only comparable between GenLab runs)",
+    )
+    n_panel: int = Field(
+        6, ge=1, le=32, description="Validation images in each sample panel (input | translation | target)"
+    )
 
 
 def _paired_default() -> PairedDataConfig:
@@ -35,7 +50,10 @@ class Pix2PixRunConfig(RunConfig):
     family: Literal["pix2pix"] = Field("pix2pix", description="Model family")
     data: PairedDataConfig = Field(default_factory=_paired_default, description="Aligned image pairs")
     model: Pix2PixModelConfig = Field(default_factory=Pix2PixModelConfig, description="pix2pix networks and losses")
-    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=2e-4, beta1=0.5), description="Optimizer (Adam 2e-4, beta1 0.5 in the paper); the schedule is constant-then-linear-decay")
+    optim: OptimConfig = Field(
+        default_factory=lambda: OptimConfig(lr=2e-4, beta1=0.5),
+        description="Optimizer (Adam 2e-4, beta1 0.5 in the paper); the schedule is constant-then-linear-decay",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -48,8 +66,10 @@ class Pix2PixRunConfig(RunConfig):
     @model_validator(mode="after")
     def _check_pix2pix(self) -> Pix2PixRunConfig:
         if not self.data.paired:
-            raise ValueError("data.paired must be true for pix2pix (it learns from aligned pairs; use cyclegan for unpaired data)")
-        if 2 ** self.model.unet_depth > self.data.image_size:
+            raise ValueError(
+                "data.paired must be true for pix2pix (it learns from aligned pairs; use cyclegan for unpaired data)"
+            )
+        if 2**self.model.unet_depth > self.data.image_size:
             raise ValueError(
                 f"model.unet_depth {self.model.unet_depth} halves {self.data.image_size} px below 1 px; "
                 f"use at most {self.data.image_size.bit_length() - 1}"

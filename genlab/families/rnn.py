@@ -16,7 +16,11 @@ class RNNModelConfig(Section):
     hidden: int = Field(256, ge=8, le=4096, description="Hidden state size")
     embed_dim: int = Field(64, ge=4, le=4096, description="Token embedding size")
     dropout: float = Field(0.1, ge=0.0, le=0.9, description="Dropout between layers and before the output")
-    sample_prompts: list[str] = Field(default_factory=lambda: ["ROMEO:", "The king"], max_length=16, description="Prompts sampled every logging.sample_every_n_steps and stored as text samples")
+    sample_prompts: list[str] = Field(
+        default_factory=lambda: ["ROMEO:", "The king"],
+        max_length=16,
+        description="Prompts sampled every logging.sample_every_n_steps and stored as text samples",
+    )
     sample_new_tokens: int = Field(200, ge=1, le=4096, description="Tokens generated per stored sample")
     sample_temperature: float = Field(0.8, ge=0.0, le=5.0, description="Temperature of stored samples (0: greedy)")
     sample_top_k: int = Field(0, ge=0, le=100_000, description="Top-k of stored samples (0: off)")
@@ -24,11 +28,17 @@ class RNNModelConfig(Section):
 
 class RNNRunConfig(RunConfig):
     family: Literal["rnn"] = Field("rnn", description="Model family")
-    data: TextDataConfig = Field(default_factory=lambda: TextDataConfig(tokenizer="char"), description="Text data and tokenizer")
+    data: TextDataConfig = Field(
+        default_factory=lambda: TextDataConfig(tokenizer="char"), description="Text data and tokenizer"
+    )
     model: RNNModelConfig = Field(default_factory=RNNModelConfig, description="Recurrent network")
-    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(optimizer="adamw", lr=2e-3, schedule="cosine", warmup_steps=20),
-                               description="Optimizer and schedule")
-    trainer: TrainerConfig = Field(default_factory=lambda: TrainerConfig(gradient_clip_val=1.0), description="Training loop")
+    optim: OptimConfig = Field(
+        default_factory=lambda: OptimConfig(optimizer="adamw", lr=2e-3, schedule="cosine", warmup_steps=20),
+        description="Optimizer and schedule",
+    )
+    trainer: TrainerConfig = Field(
+        default_factory=lambda: TrainerConfig(gradient_clip_val=1.0), description="Training loop"
+    )
 
     @model_validator(mode="after")
     def _check_tokenizer(self) -> RNNRunConfig:

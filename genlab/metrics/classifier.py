@@ -25,10 +25,21 @@ class SmallClassifier(nn.Module):
         super().__init__()
         w = width
         self.net = nn.Sequential(
-            nn.Conv2d(channels, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(True), nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(True), nn.MaxPool2d(2),
-            nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.BatchNorm2d(4 * w), nn.ReLU(True),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * w, num_classes),
+            nn.Conv2d(channels, w, 3, padding=1),
+            nn.BatchNorm2d(w),
+            nn.ReLU(True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * w, 4 * w, 3, padding=1),
+            nn.BatchNorm2d(4 * w),
+            nn.ReLU(True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(0.2),
+            nn.Linear(4 * w, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -45,8 +56,9 @@ def dataset_digest(images: torch.Tensor, labels: torch.Tensor | None = None) -> 
     return h.hexdigest()[:16]
 
 
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int = 3,
-                     seed: int = 0) -> tuple[SmallClassifier, float]:
+def train_classifier(
+    images: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int = 3, seed: int = 0
+) -> tuple[SmallClassifier, float]:
     """Train on uint8 images (N, C, H, W) with labels (N,); returns the net and its held-out accuracy."""
     keep = labels >= 0
     images, labels = images[keep], labels[keep]
@@ -64,12 +76,16 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
     for _ in range(epochs):
         perm = train[torch.randperm(len(train), generator=g)]
         for i in range(0, len(perm), 128):
-            idx = perm[i:i + 128]
+            idx = perm[i : i + 128]
             if len(idx) < 2:
                 continue
             x = images[idx].float() / 255.0
             # small random shifts make it robust to the slight misplacements generators produce
-            x = torch.roll(x, shifts=(int(torch.randint(-2, 3, (1,), generator=g)), int(torch.randint(-2, 3, (1,), generator=g))), dims=(2, 3))
+            x = torch.roll(
+                x,
+                shifts=(int(torch.randint(-2, 3, (1,), generator=g)), int(torch.randint(-2, 3, (1,), generator=g))),
+                dims=(2, 3),
+            )
             loss = F.cross_entropy(net(x), labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -77,7 +93,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
             sched.step()
     net.eval()
     with torch.no_grad():
-        pred = torch.cat([net(images[val[i:i + 512]].float() / 255.0).argmax(1) for i in range(0, len(val), 512)])
+        pred = torch.cat([net(images[val[i : i + 512]].float() / 255.0).argmax(1) for i in range(0, len(val), 512)])
     return net, float((pred == labels[val]).float().mean())
 
 
@@ -105,7 +121,7 @@ def cached_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: i
 def predict(net: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Predicted classes (N,) of images (N, C, H, W) in [0, 1]."""
     net.eval()
-    return torch.cat([net(images[i:i + batch_size].cpu()).argmax(1) for i in range(0, len(images), batch_size)])
+    return torch.cat([net(images[i : i + batch_size].cpu()).argmax(1) for i in range(0, len(images), batch_size)])
 
 
 def class_scores(pred: torch.Tensor, num_classes: int, requested: torch.Tensor | None = None) -> dict[str, float]:

@@ -47,9 +47,16 @@ def real_features(images: torch.Tensor, kind: str, batch_size: int, device: Any 
     return feats, kind
 
 
-def measure(generate: Callable[[int, torch.Tensor | None], torch.Tensor], real_images: torch.Tensor,
-            real_labels: torch.Tensor | None, num_classes: int, cfg: ImageMetricsConfig, conditional: bool = False,
-            device: Any = "cpu", seed: int = 0) -> dict[str, float]:
+def measure(
+    generate: Callable[[int, torch.Tensor | None], torch.Tensor],
+    real_images: torch.Tensor,
+    real_labels: torch.Tensor | None,
+    num_classes: int,
+    cfg: ImageMetricsConfig,
+    conditional: bool = False,
+    device: Any = "cpu",
+    seed: int = 0,
+) -> dict[str, float]:
     """Score a generator. `generate(n, labels)` returns n images in [0, 1] (n, C, H, W) (labels (n,) or None).
 
     real_images: uint8 (N, C, H, W) of the training data; real_labels (N,) with -1 for unlabelled or None.
@@ -66,7 +73,9 @@ def measure(generate: Callable[[int, torch.Tensor | None], torch.Tensor], real_i
         labels = (torch.arange(n) % num_classes)[torch.randperm(n, generator=g)]
     fakes = []
     for i in range(0, n, cfg.batch_size):
-        fakes.append(generate(min(cfg.batch_size, n - i), None if labels is None else labels[i:i + cfg.batch_size]).cpu())
+        fakes.append(
+            generate(min(cfg.batch_size, n - i), None if labels is None else labels[i : i + cfg.batch_size]).cpu()
+        )
     fake = torch.cat(fakes)  # (n, C, H, W) in [0, 1]
     extractor, _ = get_extractor(kind)
     fake_feats = extract(extractor, fake, cfg.batch_size, device)

@@ -101,9 +101,10 @@ def get_extractor(kind: str) -> tuple[nn.Module, str]:
 
 
 @torch.no_grad()
-def extract(extractor: nn.Module, images: torch.Tensor, batch_size: int = 50,
-            device: torch.device | str = "cpu") -> torch.Tensor:
+def extract(
+    extractor: nn.Module, images: torch.Tensor, batch_size: int = 50, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Features (N, F) float32 on the CPU of images (N, C, H, W) in [0, 1], batch by batch."""
     extractor = extractor.to(device)
-    out = [extractor(images[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(images), batch_size)]
+    out = [extractor(images[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(images), batch_size)]
     return torch.cat(out) if out else torch.zeros(0, getattr(extractor, "num_features", 1))

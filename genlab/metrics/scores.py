@@ -33,14 +33,16 @@ def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
     return float(metric.compute())
 
 
-def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 20, subset_size: int = 500,
-        seed: int = 0) -> tuple[float, float]:
+def kid(
+    real: torch.Tensor, fake: torch.Tensor, subsets: int = 20, subset_size: int = 500, seed: int = 0
+) -> tuple[float, float]:
     """Kernel Inception Distance (mean, std over subsets); unbiased, so usable at small sample counts."""
     from torchmetrics.image.kid import KernelInceptionDistance
 
     size = max(2, min(subset_size, len(real), len(fake)))
-    metric = KernelInceptionDistance(feature=_Precomputed(real.shape[1]), subsets=subsets, subset_size=size,
-                                     normalize=True)
+    metric = KernelInceptionDistance(
+        feature=_Precomputed(real.shape[1]), subsets=subsets, subset_size=size, normalize=True
+    )
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
     state = torch.random.get_rng_state()
@@ -57,7 +59,7 @@ def _kth_radii(feats: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
     k = min(k, len(feats) - 1)
     radii = []
     for i in range(0, len(feats), chunk):
-        d = torch.cdist(feats[i:i + chunk], feats)  # (c, N); includes the 0 self-distance
+        d = torch.cdist(feats[i : i + chunk], feats)  # (c, N); includes the 0 self-distance
         radii.append(d.kthvalue(k + 1, dim=1).values)
     return torch.cat(radii)
 
@@ -66,7 +68,7 @@ def _coverage(query: torch.Tensor, support: torch.Tensor, radii: torch.Tensor, c
     """For each query row: does it fall inside some support ball (||q - s_j|| <= r_j)?  (Q,) bool."""
     inside = []
     for i in range(0, len(query), chunk):
-        d = torch.cdist(query[i:i + chunk], support)  # (c, S)
+        d = torch.cdist(query[i : i + chunk], support)  # (c, S)
         inside.append((d <= radii.unsqueeze(0)).any(dim=1))
     return torch.cat(inside)
 
