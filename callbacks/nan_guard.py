@@ -29,8 +29,11 @@ class NaNGuard(L.Callback):
                 )
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, *args: Any) -> None:
+        # The returned loss is enough under automatic optimisation (one check, no scan of every metric);
+        # manual-optimisation modules (GANs) return nothing, so their logged train/* metrics are checked.
         if isinstance(outputs, torch.Tensor):
             self._check(trainer, {"train/loss": outputs})
         elif isinstance(outputs, dict) and "loss" in outputs:
             self._check(trainer, {"train/loss": outputs["loss"]})
-        self._check(trainer, dict(trainer.callback_metrics))
+        else:
+            self._check(trainer, dict(trainer.callback_metrics))
