@@ -13,6 +13,7 @@ with the checkpoint and rebuilt by `tokenizer_from_spec` without the data.
 from __future__ import annotations
 
 import csv
+import glob
 import hashlib
 import io
 import json
@@ -273,8 +274,8 @@ def load_corpus(cfg: TextDataConfig) -> Corpus:
         corpus = load_hf_text(cfg)
     else:
         path = Path(cfg.name).expanduser()
-        if cfg.source == "upload" or not path.exists():
-            stored = [uploads_dir() / cfg.name] + sorted(uploads_dir().glob(f"{cfg.name}.*"))
+        if (cfg.source == "upload" or not path.exists()) and "/" not in cfg.name and "\\" not in cfg.name:
+            stored = [uploads_dir() / cfg.name] + sorted(uploads_dir().glob(f"{glob.escape(cfg.name)}.*"))
             path = next((p for p in stored if p.exists() and (p.is_dir() or p.suffix.lower() in TEXT_SUFFIXES)), path)
         if not path.exists():
             raise DataError(f"data.name: no file {cfg.name!r} (neither a path nor an upload name)")

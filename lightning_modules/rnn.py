@@ -57,6 +57,12 @@ class RNNModule(GenLabModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)[0]
 
+    @torch.no_grad()
+    def reference_output(self) -> torch.Tensor:
+        """Logits of 8 fixed token ids (1, 8, V): what reload and export parity compare."""
+        ids = (torch.arange(8) * 7 % int(self.data_info["vocab_size"])).unsqueeze(0).to(self.device)
+        return self(ids)
+
     def loss_sums(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(x)  # (B, T, V)
         loss = F.cross_entropy(
