@@ -112,6 +112,20 @@ def generate_ids(module: Any, prompt_ids: list[int], s: SamplingSettings) -> lis
         return list(stream_ids(module, prompt_ids, s))
 
 
+def greedy_completions(module: Any, pairs: list[dict[str, Any]], max_new_tokens: int) -> list[str]:
+    """Greedy continuations of held-out prompts (for BLEU/chrF), in eval mode, restoring the mode after."""
+    settings = SamplingSettings(temperature=0.0, max_new_tokens=max_new_tokens)
+    was_training = module.training
+    module.eval()
+    try:
+        return [
+            module.tokenizer.decode(generate_ids(module, p["prompt_ids"], settings), skip_special_tokens=True)
+            for p in pairs
+        ]
+    finally:
+        module.train(was_training)
+
+
 class TextStream:
     """Iterate to receive text pieces as they are generated; afterwards `text`, `safety`, `stop_reason`
     and `n_tokens` describe the whole output. Stop strings are never shown: text that could be the start

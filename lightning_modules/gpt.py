@@ -196,19 +196,9 @@ class GPTModule(GenLabModule):
         return out.logits[:, -1, :].float(), out.past_key_values
 
     def eval_generate(self, pairs: list[dict[str, Any]]) -> list[str]:
-        from genlab.generate import SamplingSettings, generate_ids
+        from genlab.generate import greedy_completions
 
-        settings = SamplingSettings(temperature=0.0, max_new_tokens=self.run_config.data.eval_new_tokens)
-        was_training = self.training
-        self.eval()
-        try:
-            outs = []
-            for p in pairs:
-                ids = generate_ids(self, p["prompt_ids"], settings)
-                outs.append(self.tokenizer.decode(ids, skip_special_tokens=True))
-            return outs
-        finally:
-            self.train(was_training)
+        return greedy_completions(self, pairs, self.run_config.data.eval_new_tokens)
 
     def sample_texts(self) -> dict[str, str]:
         from genlab.generate import SamplingSettings, complete

@@ -111,17 +111,9 @@ class RNNModule(GenLabModule):
         return logits[:, -1, :].float(), state
 
     def eval_generate(self, pairs: list[dict[str, Any]]) -> list[str]:
-        from genlab.generate import SamplingSettings, generate_ids
+        from genlab.generate import greedy_completions
 
-        s = SamplingSettings(temperature=0.0, max_new_tokens=self.run_config.data.eval_new_tokens)
-        was = self.training
-        self.eval()
-        try:
-            return [
-                self.tokenizer.decode(generate_ids(self, p["prompt_ids"], s), skip_special_tokens=True) for p in pairs
-            ]
-        finally:
-            self.train(was)
+        return greedy_completions(self, pairs, self.run_config.data.eval_new_tokens)
 
     def sample_texts(self) -> dict[str, str]:
         from genlab.generate import SamplingSettings, complete
