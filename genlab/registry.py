@@ -7,6 +7,7 @@ UI start fast; the LightningModule and data module are imported only when a run 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -60,66 +61,6 @@ class Family:
         return self.config_cls.model_validate(raw)
 
 
-def _vae_module() -> type[L.LightningModule]:
-    from lightning_modules.vae import VAEModule
-
-    return VAEModule
-
-
-def _dcgan_module() -> type[L.LightningModule]:
-    from lightning_modules.dcgan import DCGANModule
-
-    return DCGANModule
-
-
-def _cgan_module() -> type[L.LightningModule]:
-    from lightning_modules.cgan import CGANModule
-
-    return CGANModule
-
-
-def _image_datamodule() -> Callable[[RunConfig], L.LightningDataModule]:
-    from datamodules.images import ImageDataModule
-
-    return ImageDataModule
-
-
-def _cyclegan_module() -> type[L.LightningModule]:
-    from lightning_modules.cyclegan import CycleGANModule
-
-    return CycleGANModule
-
-
-def _pix2pix_module() -> type[L.LightningModule]:
-    from lightning_modules.pix2pix import Pix2PixModule
-
-    return Pix2PixModule
-
-
-def _paired_datamodule() -> Callable[[RunConfig], L.LightningDataModule]:
-    from datamodules.paired import PairedDataModule
-
-    return PairedDataModule
-
-
-def _gpt_module() -> type[L.LightningModule]:
-    from lightning_modules.gpt import GPTModule
-
-    return GPTModule
-
-
-def _rnn_module() -> type[L.LightningModule]:
-    from lightning_modules.rnn import RNNModule
-
-    return RNNModule
-
-
-def _text_datamodule() -> Callable[[RunConfig], L.LightningDataModule]:
-    from datamodules.text import TextDataModule
-
-    return TextDataModule
-
-
 _TINY_TEXT_DATA = {
     "name": "shakespeare",
     "max_chars": 20_000,
@@ -138,6 +79,17 @@ _TINY_TEXT_TRAINER = {
     "log_every_n_steps": 1,
 }
 
+
+def _lazy(module: str, attr: str) -> Callable[[], Any]:
+    """A loader for a class in one of our own modules, named here in code (never from a user's YAML);
+    importing on first use keeps torch out of the CLI's and the UI's start-up."""
+
+    def load() -> Any:
+        return getattr(importlib.import_module(module), attr)
+
+    return load
+
+
 FAMILIES: dict[str, Family] = {
     "vae": Family(
         name="vae",
@@ -147,8 +99,8 @@ FAMILIES: dict[str, Family] = {
         config_cls=VAERunConfig,
         monitor="val/loss",
         mode="min",
-        module_loader=_vae_module,
-        datamodule_loader=_image_datamodule,
+        module_loader=_lazy("lightning_modules.vae", "VAEModule"),
+        datamodule_loader=_lazy("datamodules.images", "ImageDataModule"),
         tiny_overrides={
             "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
             "model": {"latent_dim": 4, "base_width": 8},
@@ -166,8 +118,8 @@ FAMILIES: dict[str, Family] = {
         config_cls=DCGANRunConfig,
         monitor="val/fid",
         mode="min",
-        module_loader=_dcgan_module,
-        datamodule_loader=_image_datamodule,
+        module_loader=_lazy("lightning_modules.dcgan", "DCGANModule"),
+        datamodule_loader=_lazy("datamodules.images", "ImageDataModule"),
         tiny_overrides={
             "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
             "model": {"latent_dim": 8, "g_width": 8, "d_width": 8},
@@ -184,8 +136,8 @@ FAMILIES: dict[str, Family] = {
         config_cls=CGANRunConfig,
         monitor="val/fid",
         mode="min",
-        module_loader=_cgan_module,
-        datamodule_loader=_image_datamodule,
+        module_loader=_lazy("lightning_modules.cgan", "CGANModule"),
+        datamodule_loader=_lazy("datamodules.images", "ImageDataModule"),
         tiny_overrides={
             "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
             "model": {"latent_dim": 8, "g_width": 8, "d_width": 8},
@@ -203,8 +155,8 @@ FAMILIES: dict[str, Family] = {
         config_cls=CycleGANRunConfig,
         monitor="val/cycle_l1",
         mode="min",
-        module_loader=_cyclegan_module,
-        datamodule_loader=_paired_datamodule,
+        module_loader=_lazy("lightning_modules.cyclegan", "CycleGANModule"),
+        datamodule_loader=_lazy("datamodules.paired", "PairedDataModule"),
         tiny_overrides={
             "data": {"name": "edges2emoji", "image_size": 16, "batch_size": 4, "max_items": 32, "min_images": 8},
             "model": {"gen_width": 8, "gen_blocks": 2, "disc_width": 8, "disc_layers": 2, "pool_size": 8, "n_panel": 4},
@@ -220,8 +172,8 @@ FAMILIES: dict[str, Family] = {
         config_cls=Pix2PixRunConfig,
         monitor="val/l1",
         mode="min",
-        module_loader=_pix2pix_module,
-        datamodule_loader=_paired_datamodule,
+        module_loader=_lazy("lightning_modules.pix2pix", "Pix2PixModule"),
+        datamodule_loader=_lazy("datamodules.paired", "PairedDataModule"),
         tiny_overrides={
             "data": {"name": "edges2emoji", "image_size": 16, "batch_size": 4, "max_items": 32, "min_images": 8},
             "model": {"gen_width": 8, "unet_depth": 4, "disc_width": 8, "disc_layers": 2, "n_panel": 4},
@@ -237,8 +189,8 @@ FAMILIES: dict[str, Family] = {
         config_cls=GPTRunConfig,
         monitor="val/loss",
         mode="min",
-        module_loader=_gpt_module,
-        datamodule_loader=_text_datamodule,
+        module_loader=_lazy("lightning_modules.gpt", "GPTModule"),
+        datamodule_loader=_lazy("datamodules.text", "TextDataModule"),
         tiny_overrides={
             "data": dict(_TINY_TEXT_DATA, tokenizer="bpe"),
             "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "sample_prompts": ["ROMEO:"], "sample_new_tokens": 8},
@@ -254,8 +206,8 @@ FAMILIES: dict[str, Family] = {
         config_cls=RNNRunConfig,
         monitor="val/loss",
         mode="min",
-        module_loader=_rnn_module,
-        datamodule_loader=_text_datamodule,
+        module_loader=_lazy("lightning_modules.rnn", "RNNModule"),
+        datamodule_loader=_lazy("datamodules.text", "TextDataModule"),
         tiny_overrides={
             "data": dict(_TINY_TEXT_DATA, tokenizer="char"),
             "model": {
