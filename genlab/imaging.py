@@ -40,6 +40,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, s
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.png")
-    img.save(tmp)
+    # zlib level 1: 3x faster than the default 6 on these flat, upscaled grids, and no bigger.
+    img.save(tmp, compress_level=1)
     tmp.replace(path)
     return path

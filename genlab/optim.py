@@ -61,16 +61,23 @@ class AdaBelief(Optimizer):
         return loss
 
 
+def _can_fuse(params: list[Any]) -> bool:
+    """Fused Adam/AdamW (one kernel per step, ~3x faster than the default loop on CPU too) needs every
+    parameter floating point on a CPU or CUDA device."""
+    tensors = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
+    return bool(tensors) and all(t.is_floating_point() and t.device.type in ("cpu", "cuda") for t in tensors)
+
+
 def build_optimizer(
     params: Iterable[Any], cfg: OptimConfig, lr: float | None = None, betas: tuple[float, float] | None = None
 ) -> Optimizer:
     """The optimizer named by cfg; GANs pass their own lr/betas per network (TTUR)."""
     lr = cfg.lr if lr is None else lr
     betas = (cfg.beta1, cfg.beta2) if betas is None else betas
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=cfg.weight_decay)
+    params = list(params)
+    if cfg.optimizer in ("adam", "adamw"):
+        cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+        return cls(params, lr=lr, betas=betas, weight_decay=cfg.weight_decay, fused=_can_fuse(params) or None)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=betas[0], weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adabelief":

@@ -141,7 +141,7 @@ class CycleGANModule(GenLabModule):
         for sched in self.lr_schedulers():
             sched.step()
         bs = a.shape[0]
-        self.log_dict(
+        self.log_step(
             {
                 "train/g_loss": out["g_loss"].detach(),
                 "train/d_loss": d_loss.detach(),
@@ -150,10 +150,7 @@ class CycleGANModule(GenLabModule):
                 "train/identity_l1": out["idt"].detach() / 4.0,
                 "train/lr": float(opt_g.param_groups[0]["lr"]),
             },
-            prog_bar=False,
-            on_step=True,
-            on_epoch=False,
-            batch_size=bs,
+            bs,
         )
 
     # -- evaluation --------------------------------------------------------------------------------

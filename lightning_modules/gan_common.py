@@ -302,6 +302,7 @@ class GANModule(GenLabModule):
         self.register_buffer("interp_z", torch.randn(2 * 8, m.latent_dim, generator=g), persistent=True)
         self.g_steps = 0
         self.d_batches = 0
+        self.last_g_loss: torch.Tensor | None = None
         self.sample_grid_rows = {"interpolation": 8}  # read by the samples callback
 
     # -- subclass hooks -----------------------------------------------------------------------------
@@ -399,6 +400,7 @@ class GANModule(GenLabModule):
 
         # ---- discriminator: real vs detached fakes. When G steps on this batch (n_critic = 1), the same
         # fakes, with their graph, feed the G step too (as the classic DCGAN loop does): one G forward less.
+        logged: dict[str, torch.Tensor] = {}
         g_step = (self.d_batches + 1) % o.n_critic == 0
         reuse = g_step and o.n_critic == 1
         z = torch.randn(b, m.latent_dim, device=self.device, dtype=real.dtype)
@@ -411,22 +413,15 @@ class GANModule(GenLabModule):
             if m.loss == "wgan-gp" and m.gp_weight > 0:
                 gp = gradient_penalty(lambda t: self.discriminate(t, y_cond), real, fake.detach())
                 d_loss = d_loss + m.gp_weight * gp
-                self.log("train/gp", gp.detach(), on_step=True, on_epoch=False)
+                logged["train/gp"] = gp.detach()
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
             self._clip(opt_d)
             opt_d.step()
         self.d_batches += 1
-        self.log_dict(
-            {
-                "train/d_loss": d_loss.detach(),
-                "train/d_real": real_logits.detach().float().mean(),
-                "train/d_fake": fake_logits.detach().float().mean(),
-            },
-            on_step=True,
-            on_epoch=True,
-            prog_bar=False,
-        )
+        logged["train/d_loss"] = d_loss.detach()
+        logged["train/d_real"] = real_logits.detach().float().mean()
+        logged["train/d_fake"] = fake_logits.detach().float().mean()
 
         # ---- generator every n_critic batches
         if g_step:
@@ -447,8 +442,11 @@ class GANModule(GenLabModule):
                     average=self.g_steps > m.ema_start_step,
                     n=self.g_steps - m.ema_start_step,
                 )
-            self.log("train/g_loss", g_loss.detach(), on_step=True, on_epoch=True, prog_bar=True)
+            self.last_g_loss = g_loss.detach()
             self._step_schedulers("step")
+        if self.last_g_loss is not None:  # with n_critic > 1, the latest G step's loss
+            logged["train/g_loss"] = self.last_g_loss
+        self.log_step(logged, b)
         return None
 
     def on_train_epoch_end(self) -> None:

@@ -152,7 +152,7 @@ class GPTModule(GenLabModule):
         x, y = batch
         total, count = self.loss_sums(x, y)
         loss = total / count.clamp(min=1)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        self.log_step({"train/loss": loss}, x.shape[0])
         return loss
 
     def on_validation_epoch_start(self) -> None:

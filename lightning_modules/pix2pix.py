@@ -110,7 +110,7 @@ class Pix2PixModule(GenLabModule):
             opt_d.step()
         for sched in self.lr_schedulers():
             sched.step()
-        self.log_dict(
+        self.log_step(
             {
                 "train/g_loss": g_loss.detach(),
                 "train/d_loss": d_loss.detach(),
@@ -118,9 +118,7 @@ class Pix2PixModule(GenLabModule):
                 "train/l1": l1.detach() / 2.0,
                 "train/lr": float(opt_g.param_groups[0]["lr"]),
             },
-            on_step=True,
-            on_epoch=False,
-            batch_size=x.shape[0],
+            x.shape[0],
         )
 
     # -- evaluation --------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ class RNNModule(GenLabModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         total, count = self.loss_sums(*batch)
         loss = total / count.clamp(min=1)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        self.log_step({"train/loss": loss}, batch[0].shape[0])
         return loss
 
     def on_validation_epoch_start(self) -> None:

@@ -100,10 +100,7 @@ class VAEModule(GenLabModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         parts = self.losses(batch[0])
         loss = parts["recon"] + self.kl_weight() * parts["kl"]
-        # batch_size given: Lightning would otherwise walk the batch to infer it on every step.
-        self.log_dict(
-            {"train/loss": loss, "train/recon": parts["recon"], "train/kl": parts["kl"]}, batch_size=batch[0].shape[0]
-        )
+        self.log_step({"train/loss": loss, "train/recon": parts["recon"], "train/kl": parts["kl"]}, batch[0].shape[0])
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:

@@ -157,8 +157,8 @@ def test_tiny_fit_through_the_run_store_logs_fid_saves_samples_and_reloads_ident
     assert fit(store, run.id) == "completed"
     keys = store.metric_keys(run.id)
     for key in (
-        "train/d_loss_step",
-        "train/g_loss_step",
+        "train/d_loss",
+        "train/g_loss",
         "val/fid",
         "val/kid",
         "val/precision",
