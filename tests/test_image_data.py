@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from datamodules.builtin import emoji_png_paths, is_face_emoji, load_builtin_images
 from datamodules.images import ImageDataModule
 from datamodules.uploads import extract_zip, import_zip_upload, scan_image_folder
 from genlab.config import parse_config
@@ -52,6 +53,17 @@ def test_emoji_is_colour_and_can_be_made_grey(home: Path) -> None:
     grey = ImageDataModule(image_config(name="emoji", max_items=16, color_mode="grey"))
     grey.setup("fit")
     assert grey.info()["channels"] == 1
+
+
+def test_emoji_faces_are_the_single_code_point_smileys(home: Path) -> None:
+    faces = [p.stem for p in emoji_png_paths() if is_face_emoji(p)]
+    assert "1f600" in faces and "1f923" in faces  # grinning, rolling on the floor laughing
+    assert "1f1eb-1f1f7" not in faces and "1f44d-1f3fb" not in faces  # a flag, a skin-tone thumbs-up
+    images, labels, _ = load_builtin_images("emoji_faces")
+    assert images.shape == (len(faces), 64, 64, 3) and labels is None
+    # faces are yellow discs: the centre pixel is mostly warm (red and green high, blue low)
+    centre = images[:, 32, 32].astype(int)
+    assert ((centre[:, 0] > 180) & (centre[:, 2] < 120)).mean() > 0.6
 
 
 def test_split_is_seeded_and_disjoint(home: Path) -> None:
