@@ -74,7 +74,9 @@ class _DetoxifyScreener(_Screener):
 
     def scores(self, texts: list[str]) -> list[dict[str, float]]:
         raw = self.model.predict(texts)
-        return [{k: float(v[i]) for k, v in raw.items()} for i in range(len(texts))]
+        # Detoxify squeezes its scores: one text gives a float per class, several give lists.
+        cols = {k: v if isinstance(v, list) else [v] for k, v in raw.items()}
+        return [{k: float(v[i]) for k, v in cols.items()} for i in range(len(texts))]
 
 
 class _ProfanityScreener(_Screener):
@@ -109,6 +111,13 @@ def get_screener() -> _Screener:
             else:
                 _screener = _ProfanityScreener(DETOXIFY_HELP)
         return _screener
+
+
+def reset_screener() -> None:
+    """Forget the chosen screener, so the next screen looks again (after a checkpoint is put in place)."""
+    global _screener
+    with _lock:
+        _screener = None
 
 
 def screener_status() -> dict[str, str]:

@@ -318,6 +318,7 @@ def test_settings_shows_storage_device_assets_and_never_echoes_the_wandb_key(app
     assert "k" * 40 not in str(at)
     assets = at.dataframe[-1].value
     assert "MNIST digits (5k)" in list(assets["asset"])
+    assert "Generated text is screened with" in texts(at, "caption")
     at.text_input(key="settings.wandb_key").set_value("not a key")
     at.button(key="FormSubmitter:settings.wandb-Save").click().run()
     assert "does not look like a W&B API key" in texts(at, "error")

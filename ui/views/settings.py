@@ -16,6 +16,7 @@ from datamodules.builtin import BUILTIN_IMAGES, builtin_available
 from genlab import assets, jobs
 from genlab.errors import GenLabError
 from genlab.paths import genlab_home, uploads_dir
+from genlab.safety import DETOXIFY_HELP, reset_screener, screener_status
 from ui.widgets.common import get_store
 from ui.widgets.settings_store import load_settings, save_settings, wandb_key_source
 
@@ -104,17 +105,10 @@ def _check(fn: Callable[[], Any]) -> tuple[bool, str]:
 
 
 def _detoxify() -> str:
-    env = os.environ.get("GENLAB_DETOXIFY_CKPT")
-    if env and Path(env).is_file():
-        return env
-    torch_home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
-    found = sorted((torch_home / "hub" / "checkpoints").glob("*toxic*.ckpt")) if torch_home.is_dir() else []
-    if found:
-        return str(found[0])
-    raise GenLabError(
-        "Detoxify's checkpoint is not here (it downloads from GitHub). Generated text is screened "
-        "with the offline profanity model instead; set GENLAB_DETOXIFY_CKPT to a checkpoint file to use it."
-    )
+    ckpt = assets.detoxify_checkpoint()
+    if ckpt is None:
+        raise GenLabError(DETOXIFY_HELP)
+    return str(ckpt)
 
 
 st.subheader("Offline data and models")
@@ -153,6 +147,11 @@ for label, kind, module, pip_name in [
         }
     )
 st.dataframe(rows, hide_index=True, column_config={"where / what to do": st.column_config.TextColumn(width="large")})
+status = screener_status()
+st.caption(f"Generated text is screened with **{status['screener']}**. {status['note']}")
+if st.button("Look for the Detoxify checkpoint again", key="settings.rescreen", icon=":material/refresh:"):
+    reset_screener()  # the next screen (and this page's rerun) picks Detoxify if its checkpoint is now in place
+    st.rerun()
 
 # -- W&B -------------------------------------------------------------------------------------------------
 st.subheader("Weights & Biases")
