@@ -248,6 +248,30 @@ def complete(
     return TextStream(module, ids, settings, screen_text=False).consume()
 
 
+def sample_prompt_texts(module: Any) -> dict[str, str]:
+    """The run's fixed sample prompts completed with its sampling settings (eval mode, seeded): what the
+    samples callback stores every N steps for the text families."""
+    cfg = module.run_config.model
+    settings = SamplingSettings(
+        temperature=cfg.sample_temperature,
+        top_k=cfg.sample_top_k,
+        max_new_tokens=cfg.sample_new_tokens,
+        seed=module.run_config.seed,
+    )
+    chat = bool(getattr(module, "is_chat", False))
+    system = getattr(module.run_config.data, "system_prompt", "") if chat else ""
+    was_training = module.training
+    module.eval()
+    try:
+        out = {}
+        for i, prompt in enumerate(cfg.sample_prompts):
+            reply = complete(module, prompt, settings, chat=chat, system_prompt=system)
+            out[f"sample_{i}"] = f"User: {prompt}\nAssistant: {reply}" if chat else prompt + reply
+        return out
+    finally:
+        module.train(was_training)
+
+
 def stream(
     module: Any,
     prompt: str,

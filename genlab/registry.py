@@ -90,6 +90,15 @@ def _lazy(module: str, attr: str) -> Callable[[], Any]:
     return load
 
 
+# The same seconds-long setting for both image GANs (tests, docs, quick tries).
+_TINY_GAN: dict[str, Any] = {
+    "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
+    "model": {"latent_dim": 8, "g_width": 8, "d_width": 8},
+    "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+    "logging": {"sample_every_n_steps": 4, "n_samples": 16},
+    "metrics": {"features": "pixels", "fid_samples": 64, "class_metrics": False},
+}
+
 FAMILIES: dict[str, Family] = {
     "vae": Family(
         name="vae",
@@ -120,13 +129,7 @@ FAMILIES: dict[str, Family] = {
         mode="min",
         module_loader=_lazy("lightning_modules.dcgan", "DCGANModule"),
         datamodule_loader=_lazy("datamodules.images", "ImageDataModule"),
-        tiny_overrides={
-            "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
-            "model": {"latent_dim": 8, "g_width": 8, "d_width": 8},
-            "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
-            "logging": {"sample_every_n_steps": 4, "n_samples": 16},
-            "metrics": {"features": "pixels", "fid_samples": 64, "class_metrics": False},
-        },
+        tiny_overrides=_TINY_GAN,
     ),
     "cgan": Family(
         name="cgan",
@@ -138,13 +141,7 @@ FAMILIES: dict[str, Family] = {
         mode="min",
         module_loader=_lazy("lightning_modules.cgan", "CGANModule"),
         datamodule_loader=_lazy("datamodules.images", "ImageDataModule"),
-        tiny_overrides={
-            "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
-            "model": {"latent_dim": 8, "g_width": 8, "d_width": 8},
-            "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
-            "logging": {"sample_every_n_steps": 4, "n_samples": 16},
-            "metrics": {"features": "pixels", "fid_samples": 64, "class_metrics": False},
-        },
+        tiny_overrides=_TINY_GAN,
     ),
     # Image-to-image translation (two domains A and B; datamodules/paired.py).
     "cyclegan": Family(

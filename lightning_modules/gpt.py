@@ -201,31 +201,9 @@ class GPTModule(GenLabModule):
         return greedy_completions(self, pairs, self.run_config.data.eval_new_tokens)
 
     def sample_texts(self) -> dict[str, str]:
-        from genlab.generate import SamplingSettings, complete
+        from genlab.generate import sample_prompt_texts
 
-        cfg = self.run_config.model
-        settings = SamplingSettings(
-            temperature=cfg.sample_temperature,
-            top_k=cfg.sample_top_k,
-            max_new_tokens=cfg.sample_new_tokens,
-            seed=self.run_config.seed,
-        )
-        was_training = self.training
-        self.eval()
-        try:
-            out = {}
-            for i, prompt in enumerate(cfg.sample_prompts):
-                reply = complete(
-                    self,
-                    prompt,
-                    settings,
-                    chat=self.is_chat,
-                    system_prompt=self.run_config.data.system_prompt if self.is_chat else "",
-                )
-                out[f"sample_{i}"] = f"User: {prompt}\nAssistant: {reply}" if self.is_chat else prompt + reply
-            return out
-        finally:
-            self.train(was_training)
+        return sample_prompt_texts(self)
 
     # -- optimisation -------------------------------------------------------------------------------
 

@@ -116,20 +116,6 @@ class RNNModule(GenLabModule):
         return greedy_completions(self, pairs, self.run_config.data.eval_new_tokens)
 
     def sample_texts(self) -> dict[str, str]:
-        from genlab.generate import SamplingSettings, complete
+        from genlab.generate import sample_prompt_texts
 
-        cfg = self.run_config.model
-        s = SamplingSettings(
-            temperature=cfg.sample_temperature,
-            top_k=cfg.sample_top_k,
-            max_new_tokens=cfg.sample_new_tokens,
-            seed=self.run_config.seed,
-        )
-        was = self.training
-        self.eval()
-        try:
-            return {
-                f"sample_{i}": p + complete(self, p, s, chat=self.is_chat) for i, p in enumerate(cfg.sample_prompts)
-            }
-        finally:
-            self.train(was)
+        return sample_prompt_texts(self)
