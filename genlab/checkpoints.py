@@ -15,8 +15,13 @@ from genlab.errors import GenLabError
 from genlab.runs import RunStore
 
 
-def checkpoint_path(store: RunStore, run_id: str, which: str = "best") -> Path:
-    """The best checkpoint of a run (falling back to last), or `which='last'`."""
+def checkpoint_path(store: RunStore, run_id: str, which: str | None = None) -> Path:
+    """The run's `which` checkpoint ('best' by the family's monitor, or 'last'), the other when it is
+    missing; None: the family's serve_checkpoint."""
+    if which is None:
+        from genlab.registry import get_family
+
+        which = get_family(store.get(run_id).family).serve_checkpoint
     folder = store.run_folder(run_id) / "checkpoints"
     best = sorted(folder.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
     last = folder / "last.ckpt"
@@ -54,6 +59,6 @@ def module_from_checkpoint(path: str | Path) -> Any:
     return module
 
 
-def load_module(store: RunStore, run_id: str, which: str = "best") -> Any:
+def load_module(store: RunStore, run_id: str, which: str | None = None) -> Any:
     """The trained module of a run, ready for generation, export or the Playground."""
     return module_from_checkpoint(checkpoint_path(store, run_id, which))

@@ -252,12 +252,6 @@ def sample_prompt_texts(module: Any) -> dict[str, str]:
     """The run's fixed sample prompts completed with its sampling settings (eval mode, seeded): what the
     samples callback stores every N steps for the text families."""
     cfg = module.run_config.model
-    settings = SamplingSettings(
-        temperature=cfg.sample_temperature,
-        top_k=cfg.sample_top_k,
-        max_new_tokens=cfg.sample_new_tokens,
-        seed=module.run_config.seed,
-    )
     chat = bool(getattr(module, "is_chat", False))
     system = getattr(module.run_config.data, "system_prompt", "") if chat else ""
     was_training = module.training
@@ -265,6 +259,13 @@ def sample_prompt_texts(module: Any) -> dict[str, str]:
     try:
         out = {}
         for i, prompt in enumerate(cfg.sample_prompts):
+            # One seed per prompt: with a shared one a small model's continuations converge to the same text.
+            settings = SamplingSettings(
+                temperature=cfg.sample_temperature,
+                top_k=cfg.sample_top_k,
+                max_new_tokens=cfg.sample_new_tokens,
+                seed=module.run_config.seed + i,
+            )
             reply = complete(module, prompt, settings, chat=chat, system_prompt=system)
             out[f"sample_{i}"] = f"User: {prompt}\nAssistant: {reply}" if chat else prompt + reply
         return out
@@ -306,6 +307,13 @@ def _fit(ids: list[int], module: Any, s: SamplingSettings) -> list[int]:
     ctx = int(module.context_window)
     room = max(1, ctx - min(s.max_new_tokens, ctx // 2))
     return ids[-room:]
+
+
+def trained_system_prompt(module: Any) -> str:
+    """The system prompt a chat run was trained with (its data.system_prompt), else "": the default for
+    chatting with it, since answers drift when the prompt differs from training."""
+    data = getattr(getattr(module, "run_config", None), "data", None)
+    return str(getattr(data, "system_prompt", "") or "")
 
 
 class ChatSession:
@@ -366,7 +374,7 @@ class ChatSession:
 
 
 def load_text_module(
-    run_id: str | None = None, model: str | None = None, which: str = "best", store: Any = None
+    run_id: str | None = None, model: str | None = None, which: str | None = None, store: Any = None
 ) -> Any:
     """The module of a trained gpt/rnn run, or of a pretrained model (`model`: smollm2, a hub id, a folder)."""
     if (run_id is None) == (model is None):

@@ -40,6 +40,10 @@ class Family:
     datamodule_loader: Callable[[], Callable[[RunConfig], L.LightningDataModule]]
     # A seconds-long config (tiny nets, few images, few steps) for tests, the UI's quick try and e2e.
     tiny_overrides: dict[str, Any] = field(default_factory=dict)
+    # The checkpoint the Playground and the CLI use unless told otherwise. Text runs use the last one:
+    # it is what the Hugging Face export holds, and a chat fine-tune on a small set keeps learning its
+    # answers after held-out perplexity (the monitor) has bottomed out.
+    serve_checkpoint: Literal["best", "last"] = "best"
 
     def module_class(self) -> type[L.LightningModule]:
         return self.module_loader()
@@ -186,6 +190,7 @@ FAMILIES: dict[str, Family] = {
         config_cls=GPTRunConfig,
         monitor="val/loss",
         mode="min",
+        serve_checkpoint="last",
         module_loader=_lazy("lightning_modules.gpt", "GPTModule"),
         datamodule_loader=_lazy("datamodules.text", "TextDataModule"),
         tiny_overrides={
@@ -203,6 +208,7 @@ FAMILIES: dict[str, Family] = {
         config_cls=RNNRunConfig,
         monitor="val/loss",
         mode="min",
+        serve_checkpoint="last",
         module_loader=_lazy("lightning_modules.rnn", "RNNModule"),
         datamodule_loader=_lazy("datamodules.text", "TextDataModule"),
         tiny_overrides={

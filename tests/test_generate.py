@@ -102,6 +102,17 @@ def test_chat_keeps_history_and_drops_old_turns_to_fit_the_window(home):
     assert "One more?" in text and "Be brief." in text  # the newest turn and the system prompt survive trimming
 
 
+def test_a_chat_run_is_chatted_with_the_system_prompt_it_was_trained_with(home):
+    from genlab.generate import trained_system_prompt
+
+    chat_model = build(
+        "gpt", name="genlab_chat", block_size=64, batch_size=2, vocab_size=600, system_prompt="Be brief."
+    )
+    assert trained_system_prompt(chat_model) == "Be brief."
+    ids = ChatSession(chat_model, system_prompt=trained_system_prompt(chat_model))._prompt_ids("Hi?")
+    assert "Be brief." in chat_model.tokenizer.decode(ids)
+
+
 def test_rnn_generates_through_the_same_api(home):
     rnn = build("rnn")
     st = TextStream(rnn, rnn.tokenizer("ROMEO:")["input_ids"], SamplingSettings(max_new_tokens=12, seed=0))

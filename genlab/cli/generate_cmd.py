@@ -17,7 +17,9 @@ def _sampling_args(p: argparse.ArgumentParser, temperature: float, max_new: int)
     p.add_argument("run_id", nargs="?", help="a gpt or rnn run (see: python -m genlab runs list --family gpt)")
     p.add_argument("--model", help="instead of a run: smollm2 (offline), a Hugging Face id or a local model folder")
     p.add_argument(
-        "--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run (default best)"
+        "--checkpoint",
+        choices=["best", "last"],
+        help="which checkpoint of the run (default last: the model the HF export holds; best: lowest val loss)",
     )
     p.add_argument("--temperature", type=float, default=temperature, help=f"0 is greedy (default {temperature})")
     p.add_argument("--top-k", type=int, default=50, help="sample among the k most likely tokens (0: off; default 50)")
@@ -32,7 +34,9 @@ def _sampling_args(p: argparse.ArgumentParser, temperature: float, max_new: int)
         "--stop", action="append", default=[], metavar="TEXT", help="stop when this text appears (repeatable)"
     )
     p.add_argument("--seed", type=int, help="seed for reproducible sampling")
-    p.add_argument("--system", default="", help="system prompt (chat models)")
+    p.add_argument(
+        "--system", default=None, help="system prompt (chat models; default: the one the run was trained with)"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_id", help="a gpt run")
     p.add_argument("--out", help="output folder (default: the run's exports/hf)")
-    p.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    p.add_argument("--checkpoint", choices=["best", "last"], help="which checkpoint (default last)")
     p.set_defaults(handler=_export)
 
 
@@ -115,11 +119,18 @@ def _verdict(stream) -> None:
             print(f"[screener note: {stream.safety.note}]", file=sys.stderr)
 
 
+def _system(args: argparse.Namespace, module) -> str:
+    from genlab.generate import trained_system_prompt
+
+    return trained_system_prompt(module) if args.system is None else args.system
+
+
 def _generate(args: argparse.Namespace) -> int:
     from genlab.generate import generate, stream, withheld_message
 
     settings = _settings(args)
     module = _module(args)
+    args.system = _system(args, module)
     if args.json:
         result = generate(
             module,
@@ -152,7 +163,7 @@ def _chat(args: argparse.Namespace) -> int:
     from genlab.generate import ChatSession
 
     module = _module(args)
-    session = ChatSession(module, system_prompt=args.system, settings=_settings(args))
+    session = ChatSession(module, system_prompt=_system(args, module), settings=_settings(args))
     messages = iter(args.message) if args.message else None
     interactive = messages is None
     if interactive:

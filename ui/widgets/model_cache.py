@@ -31,7 +31,8 @@ def _load(home: str, run_id: str, ckpt: str, mtime: float) -> Any:
 
 
 def load_model(store: RunStore, run_id: str) -> tuple[Any, Path]:
-    """The run's best checkpoint as an eval-mode module (cached until the file changes)."""
+    """The run's serving checkpoint (its family's choice: best for images, last for text) as an eval-mode
+    module, cached until the file changes."""
     ckpt = checkpoint_of(store, run_id)
     return _load(str(store.home), run_id, str(ckpt), ckpt.stat().st_mtime), ckpt
 

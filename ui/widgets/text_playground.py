@@ -139,9 +139,11 @@ def render(store: RunStore, run: Run) -> None:
     state_key = f"text.chat.{run.id}.{ckpt.name}"
     system = st.text_input(
         "System prompt",
-        key="text.system",
+        value=gen.trained_system_prompt(module),
+        key=f"text.system.{run.id}",
         placeholder="You are a helpful assistant.",
-        help="Instructions for the assistant; changing it starts a new conversation.",
+        help="Instructions for the assistant (starts as the one the run was trained with); changing it starts "
+        "a new conversation.",
     )
     session = st.session_state.get(state_key)
     if session is None or session.system_prompt != system:
