@@ -22,7 +22,6 @@ import itertools
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import lightning as L  # noqa: E402
 
+from benchmarks.interleave import Interleave  # noqa: E402
 from genlab.config import parse_config  # noqa: E402
 from genlab.registry import get_family  # noqa: E402
 from genlab.train import build_module, build_trainer  # noqa: E402
@@ -152,38 +152,6 @@ class PlainLoop:
             sched.step()
 
 
-class Interleave(L.Callback):
-    """After each GenLab iteration, one plain iteration: both see the machine at the same moment.
-
-    GenLab's time is the wall time from the first timed iteration to the last, less the plain
-    iterations inside it (each synchronised on a GPU so its time is its own).
-    """
-
-    def __init__(self, plain: PlainLoop, warmup: int) -> None:
-        self.plain, self.warmup, self.seen = plain, warmup, 0
-        self.t0 = self.t1 = self.plain_s = 0.0
-        self.cuda = plain.device.startswith("cuda")
-
-    def _sync(self) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-
-    def on_train_batch_start(self, *args: Any) -> None:
-        if self.seen == self.warmup:
-            self._sync()
-            self.t0 = time.perf_counter()
-
-    def on_train_batch_end(self, *args: Any) -> None:
-        self.seen += 1
-        self._sync()
-        t = time.perf_counter()
-        self.plain.step()
-        self._sync()
-        if self.seen > self.warmup:
-            self.plain_s += time.perf_counter() - t
-        self.t1 = time.perf_counter()
-
-
 def one_round(config: Any, dm: Any, iters: int, warmup: int, args: argparse.Namespace) -> tuple[float, float]:
     """(GenLab s/it, plain s/it) over the same interleaved iterations."""
     L.seed_everything(0, verbose=False)
@@ -193,10 +161,11 @@ def one_round(config: Any, dm: Any, iters: int, warmup: int, args: argparse.Name
         update={"max_epochs": 1, "max_steps": -1, "limit_train_batches": iters + warmup, "limit_val_batches": 0}
     )
     plain = PlainLoop(config, dm, iters + warmup, args.device, args.precision, args.channels_last)
-    timer = Interleave(plain, warmup)
+    timer = Interleave(plain.step, warmup, cuda=args.device.startswith("cuda"))
     trainer = build_trainer(cfg, get_family(cfg.family), None, None, [timer], manual_optimization=True)
     trainer.fit(module, datamodule=dm)
-    return (timer.t1 - timer.t0 - timer.plain_s) / iters, timer.plain_s / iters
+    genlab_s, plain_s = timer.seconds()
+    return genlab_s / iters, plain_s / iters
 
 
 def main() -> None:

@@ -13,16 +13,15 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import lightning as L  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import yaml  # noqa: E402
 
+from benchmarks.interleave import Interleave  # noqa: E402
 from genlab.config import parse_config  # noqa: E402
 from genlab.runs import RunStore  # noqa: E402
 from genlab.train import build_trainer, prepare  # noqa: E402
@@ -71,38 +70,17 @@ class PlainLoop:
         self.opt.step()
 
 
-class Interleave(L.Callback):
-    """After each GenLab step, one plain step: both see the same machine at the same moment.
-
-    GenLab's time is the wall time from the first timed step to the last, less the plain steps inside it.
-    """
-
-    def __init__(self, plain: PlainLoop, warmup: int) -> None:
-        self.plain, self.warmup = plain, warmup
-        self.t0 = self.t1 = self.plain_s = 0.0
-
-    def on_train_batch_start(self, trainer, *args) -> None:
-        if trainer.global_step == self.warmup:
-            self.t0 = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, *args) -> None:
-        t = time.perf_counter()
-        self.plain.step()
-        if trainer.global_step > self.warmup:
-            self.plain_s += time.perf_counter() - t
-        self.t1 = time.perf_counter()  # the last step's end: steady state, without the end-of-run save
-
-
 def one_round(store: RunStore, steps: int, warmup: int, bs: int) -> tuple[float, float]:
     """(GenLab steps/s, plain steps/s) over the same interleaved steps."""
     cfg = config(bs, steps + warmup)
     run = store.create_run(cfg, status="running", monitor="val/loss")
     family, dm, module = prepare(cfg)
     plain = PlainLoop(dm.images[torch.as_tensor(dm.train_idx)], bs)  # the same in-memory tensors
-    timer = Interleave(plain, warmup)
+    timer = Interleave(plain.step, warmup)
     trainer = build_trainer(cfg, family, store, run.id, [timer])
     trainer.fit(module, datamodule=dm)
-    return steps / (timer.t1 - timer.t0 - timer.plain_s), steps / timer.plain_s
+    genlab_s, plain_s = timer.seconds()
+    return steps / genlab_s, steps / plain_s
 
 
 def main() -> None:

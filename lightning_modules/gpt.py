@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from datamodules.text import IGNORE, tokenizer_from_spec
 from genlab.families.gpt import GPTModelConfig
-from lightning_modules.base import GenLabModule
+from lightning_modules.text_base import TextLMModule
 
 LORA_DEFAULT_TARGETS = {
     "gpt2": ["c_attn", "c_proj"],
@@ -68,13 +65,12 @@ def lora_targets(model: Any, wanted: list[str]) -> list[str]:
     return picked
 
 
-class GPTModule(GenLabModule):
+class GPTModule(TextLMModule):
     """Causal LM training with a token-level cross-entropy; the monitored metric is val/loss."""
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
         cfg: GPTModelConfig = self.run_config.model
-        self.block_size = int(data_info["block_size"])
         self.is_lora = False
         if cfg.source == "scratch":
             self.model = build_scratch_model(
@@ -103,17 +99,8 @@ class GPTModule(GenLabModule):
                 self.is_lora = True
                 # only adapters are saved in checkpoints; the frozen base is rebuilt from the pretrained model
                 self.strict_loading = False
-        self._tokenizer: Any = None
-        self._val_sum = 0.0
-        self._val_count = 0
 
-    # -- tokenizer and context window ---------------------------------------------------------------
-
-    @property
-    def tokenizer(self) -> Any:
-        if self._tokenizer is None:
-            self._tokenizer = tokenizer_from_spec(self.data_info["tokenizer"])
-        return self._tokenizer
+    # -- context window ---------------------------------------------------------------------------------
 
     @property
     def context_window(self) -> int:
@@ -122,70 +109,13 @@ class GPTModule(GenLabModule):
         n = getattr(base.config, "n_positions", None) or getattr(base.config, "max_position_embeddings", None)
         return int(n) if n else self.block_size
 
-    @property
-    def is_chat(self) -> bool:
-        return self.data_info.get("format") == "chat"
-
     def base_model(self) -> Any:
         return self.model.get_base_model() if self.is_lora else self.model
 
-    # -- forward and loss ---------------------------------------------------------------------------
+    # -- forward ----------------------------------------------------------------------------------------
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=x, use_cache=False).logits  # (B, T, V)
-
-    @torch.no_grad()
-    def reference_output(self) -> torch.Tensor:
-        """Logits of 8 fixed token ids (1, 8, V): what reload and export parity compare."""
-        ids = (torch.arange(8) * 7 % int(self.data_info["vocab_size"])).unsqueeze(0).to(self.device)
-        return self(ids)
-
-    def loss_sums(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Summed token cross-entropy and the number of tokens it covers (targets -100 excluded)."""
-        logits = self(x)  # (B, T, V)
-        loss = F.cross_entropy(
-            logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), ignore_index=IGNORE, reduction="sum"
-        )
-        return loss, (y != IGNORE).sum()
-
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        x, y = batch
-        total, count = self.loss_sums(x, y)
-        loss = total / count.clamp(min=1)
-        self.log_step({"train/loss": loss}, x.shape[0])
-        return loss
-
-    def on_validation_epoch_start(self) -> None:
-        self._val_sum, self._val_count = 0.0, 0
-
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, y = batch
-        total, count = self.loss_sums(x, y)
-        self._val_sum += float(total)
-        self._val_count += int(count)
-        self.log(
-            "val/loss",
-            total / count.clamp(min=1),
-            on_epoch=True,
-            on_step=False,
-            prog_bar=True,
-            batch_size=int(count.clamp(min=1)),
-        )
-
-    def on_validation_epoch_end(self) -> None:
-        if self._val_count:
-            mean = self._val_sum / self._val_count
-            self.log("val/perplexity", math.exp(min(mean, 50.0)), sync_dist=True)
-        if getattr(self.trainer, "sanity_checking", False):
-            return
-        pairs = self.data_info.get("eval_pairs") or []
-        if pairs:
-            from genlab.evaluate import bleu_chrf
-
-            hyps = self.eval_generate(pairs)
-            scores = bleu_chrf(hyps, [p["reference"] for p in pairs])
-            self.log("val/bleu", scores["bleu"])
-            self.log("val/chrf", scores["chrf"])
 
     # -- generation hooks ---------------------------------------------------------------------------
 
@@ -194,16 +124,6 @@ class GPTModule(GenLabModule):
         """Logits of the next token (1, V) given the new ids (1, t) and the cache from the last call."""
         out = self.model(input_ids=ids, past_key_values=cache, use_cache=True)
         return out.logits[:, -1, :].float(), out.past_key_values
-
-    def eval_generate(self, pairs: list[dict[str, Any]]) -> list[str]:
-        from genlab.generate import greedy_completions
-
-        return greedy_completions(self, pairs, self.run_config.data.eval_new_tokens)
-
-    def sample_texts(self) -> dict[str, str]:
-        from genlab.generate import sample_prompt_texts
-
-        return sample_prompt_texts(self)
 
     # -- optimisation -------------------------------------------------------------------------------
 
