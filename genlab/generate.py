@@ -253,7 +253,7 @@ def sample_prompt_texts(module: Any) -> dict[str, str]:
     samples callback stores every N steps for the text families."""
     cfg = module.run_config.model
     chat = bool(getattr(module, "is_chat", False))
-    system = getattr(module.run_config.data, "system_prompt", "") if chat else ""
+    system = trained_system_prompt(module) if chat else ""
     was_training = module.training
     module.eval()
     try:

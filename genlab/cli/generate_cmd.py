@@ -130,19 +130,19 @@ def _generate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     module = _module(args)
-    args.system = _system(args, module)
+    system = _system(args, module)
     if args.json:
         result = generate(
             module,
             args.prompt,
             settings,
             chat=args.chat,
-            system_prompt=args.system,
+            system_prompt=system,
             withhold_flagged=not args.show_flagged,
         )
         print(json.dumps({**result.to_dict(), "settings": settings.to_dict()}, ensure_ascii=False, indent=2))
         return 0
-    st = stream(module, args.prompt, settings, chat=args.chat, system_prompt=args.system)
+    st = stream(module, args.prompt, settings, chat=args.chat, system_prompt=system)
     chat = module.is_chat if args.chat is None else args.chat
     if not args.no_stream:
         # streaming: the text appears as it is generated and the screening verdict follows it
