@@ -76,12 +76,17 @@ def rgba_to_rgb(im: Image.Image, size: int | None = None) -> np.ndarray:
     return np.asarray(Image.alpha_composite(bg, im).convert("RGB"), dtype=np.uint8)
 
 
-def _load_emoji() -> tuple[np.ndarray, None, list[str]]:
+def _decode_emoji(paths: list[Path]) -> tuple[np.ndarray, None, list[str]]:
+    """Twemoji PNGs as 64 px RGB on white, unlabelled."""
     images = []
-    for path in emoji_png_paths():
+    for path in paths:
         with Image.open(path) as im:
             images.append(rgba_to_rgb(im, 64))
     return np.stack(images), None, []
+
+
+def _load_emoji() -> tuple[np.ndarray, None, list[str]]:
+    return _decode_emoji(emoji_png_paths())
 
 
 # Single-code-point face emoji (Unicode "Smileys & Emotion" face subgroups): one clear visual theme,
@@ -99,11 +104,7 @@ def is_face_emoji(path: Path) -> bool:
 
 
 def _load_emoji_faces() -> tuple[np.ndarray, None, list[str]]:
-    images = []
-    for path in filter(is_face_emoji, emoji_png_paths()):
-        with Image.open(path) as im:
-            images.append(rgba_to_rgb(im, 64))
-    return np.stack(images), None, []
+    return _decode_emoji([p for p in emoji_png_paths() if is_face_emoji(p)])
 
 
 def _load_digits() -> tuple[np.ndarray, np.ndarray, list[str]]:
