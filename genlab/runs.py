@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     time REAL NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS metrics_run_key_step ON metrics(run_id, key, step);
+CREATE INDEX IF NOT EXISTS metrics_run_rowid ON metrics(run_id);
 CREATE TABLE IF NOT EXISTS artifacts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL,
@@ -449,6 +450,36 @@ class RunStore:
             args += keys
         sql += " ORDER BY key, step, time"
         return [dict(r) for r in self._con().execute(sql, args).fetchall()]
+
+    def metrics_stamp(self, run_id: str) -> int:
+        """The newest metrics rowid of a run (0: none): a live view's cheap check for new points, one
+        lookup at the end of the (run_id, rowid) index."""
+        row = self._con().execute("SELECT MAX(rowid) FROM metrics WHERE run_id=?", (run_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def metrics_since(self, run_id: str, after: int) -> tuple[list[dict[str, Any]], int]:
+        """Rows of {step, key, value} written after rowid `after`, in write order, and the new last rowid."""
+        rows = self._con().execute(
+            "SELECT rowid, step, key, value FROM metrics WHERE run_id=? AND rowid>? ORDER BY rowid", (run_id, after)
+        )
+        out = [dict(r) for r in rows.fetchall()]
+        return out, (out[-1]["rowid"] if out else after)
+
+    def change_stamp(self, run_id: str) -> tuple[Any, ...]:
+        """What a run page shows besides progress: changes when metrics, artifacts or the status change."""
+        con = self._con()
+        row = con.execute("SELECT status, cancel_requested, error, resume_count FROM runs WHERE id=?", (run_id,))
+        art = con.execute("SELECT MAX(id) FROM artifacts WHERE run_id=?", (run_id,)).fetchone()
+        return (self.metrics_stamp(run_id), art[0] or 0, tuple(row.fetchone() or ()))
+
+    def table_stamp(self) -> tuple[Any, ...]:
+        """What a table of runs shows: changes when a run is added, starts, steps, ends or logs metrics."""
+        con = self._con()
+        row = con.execute(
+            "SELECT COUNT(*), MAX(created_at), MAX(started_at), MAX(ended_at),"
+            " SUM(CASE WHEN status IN ('queued','running') THEN step + 1 ELSE 0 END) FROM runs"
+        ).fetchone()
+        return (*tuple(row), con.execute("SELECT MAX(rowid) FROM metrics").fetchone()[0])
 
     def metric_series(self, run_id: str, key: str) -> list[tuple[int, float]]:
         rows = self._con().execute(

@@ -21,6 +21,7 @@ from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
 from callbacks.store_logger import RunStoreLogger
 from genlab.config import RunConfig, parse_config
+from genlab.cpu_memory import keep_freed_memory
 from genlab.registry import Family, get_family
 from genlab.runs import RunStore
 
@@ -162,6 +163,7 @@ def fit_module(store: RunStore, run_id: str, *, resume: bool = False) -> tuple[s
     """Like fit, and also returns the trained module (tests compare it with its reloaded checkpoint)."""
     run = store.get(run_id)
     config = parse_config(run.config)
+    keep_freed_memory()  # no page faults on every step's activations (see genlab/cpu_memory.py)
     L.seed_everything(config.seed, workers=True, verbose=False)
     family, datamodule, module = prepare(config)
     ckpt_path = None

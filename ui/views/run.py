@@ -10,11 +10,11 @@ import streamlit as st
 from genlab import jobs
 from genlab.config import ConfigError, parse_config
 from genlab.errors import GenLabError
+from genlab.live import MetricsFollower
 from genlab.registry import FAMILIES
 from genlab.runs import ACTIVE, Run, RunNotFound
-from ui.widgets.charts import chart_controls, group_rows, metric_grid
+from ui.widgets.charts import chart_controls, metric_grid
 from ui.widgets.common import (
-    REFRESH_S,
     cli_command_for,
     config_panel,
     fmt_duration,
@@ -28,6 +28,7 @@ from ui.widgets.common import (
     user_error,
 )
 from ui.widgets.images import show_image_inline
+from ui.widgets.live import watch
 from ui.widgets.run_picker import pick_run
 
 MAX_DOWNLOAD_MB = 512
@@ -59,7 +60,9 @@ except RunNotFound as err:
     st.stop()
 
 live = run.status in ACTIVE
-every = REFRESH_S if live else None
+# Only the progress line polls; charts, samples and logs are drawn when the watcher sees new metrics,
+# artifacts or a status change (see ui/widgets/live.py).
+every = watch(f"run.{run_id}", lambda: store.change_stamp(run_id)) if live else None
 
 # -- header ------------------------------------------------------------------------------------------
 st.page_link(page_path("runs"), label="All runs", icon=":material/arrow_back:")
@@ -234,21 +237,30 @@ t_charts, t_samples, t_logs, t_config, t_notes, t_files = st.tabs(
 )
 
 
-@st.fragment(run_every=every)
+def follower() -> MetricsFollower:
+    """This tab's metric series, read incrementally (only rows newer than the last draw)."""
+    key = f"run.follower.{run_id}"
+    if key not in st.session_state:
+        st.session_state[key] = MetricsFollower(store, run_id)
+    return st.session_state[key]
+
+
+@st.fragment
 def charts() -> None:
-    rows = store.metrics(run_id)
-    if not rows:
+    f = follower()
+    f.refresh()
+    keys = [k for k in f.keys() if k != "epoch"]
+    if not keys:
         st.info(
             "No metrics yet: they appear after the first logged steps." if live else "This run logged no metrics.",
             icon=":material/info:",
         )
         return
-    series = group_rows(rows)
     weight, log_y = chart_controls("run")
-    keys = [k for k in series if k not in ("epoch",)]
     default = [k for k in keys if not k.startswith("lr")] or keys
     picked = st.multiselect("Metrics", keys, default=default, key="run.metric_keys")
-    metric_grid({k: {run.name: series[k]} for k in picked}, weight=weight, log_y=log_y, key="run")
+    series = {k: {run.name: f.series(k, max_points=None)} for k in picked}  # downsampled after smoothing
+    metric_grid(series, weight=weight, log_y=log_y, key="run")
 
 
 def _nearest(items: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
@@ -260,7 +272,7 @@ def _nearest(items: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
     return best or (items[0] if items else None)
 
 
-@st.fragment(run_every=every)
+@st.fragment
 def samples() -> None:
     images = store.artifacts(run_id, kind="samples")
     texts = store.artifacts(run_id, kind="text")
@@ -301,7 +313,7 @@ def samples() -> None:
                 st.text(tail_text(art["path"], max_lines=60))
 
 
-@st.fragment(run_every=every)
+@st.fragment
 def logs() -> None:
     arts = store.artifacts(run_id, kind="log")
     paths = list(dict.fromkeys(a["path"] for a in arts))
