@@ -61,7 +61,7 @@ class ImageMetricsCallback(L.Callback):
         return False
 
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
-        from genlab.metrics.evaluate import measure
+        from genlab.metrics.images import measure
 
         if self._real is None:
             self._real = _real_data(trainer)

@@ -18,9 +18,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from datamodules.builtin import BUILTIN_IMAGES, load_builtin_images
+from datamodules.builtin import load_builtin_images
 from datamodules.uploads import IntakeReport, extract_zip, scan_image_folder
-from genlab.config import ImageDataConfig, RunConfig
+from genlab.catalogue import IMAGE_SETS
+from genlab.config import RunConfig
+from genlab.data_config import ImageDataConfig
 from genlab.errors import DataError, OfflineError
 from genlab.paths import cache_dir, uploads_dir
 
@@ -189,9 +191,9 @@ class ImageDataModule(L.LightningDataModule):
     def _load_raw(self) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
         cfg = self.cfg
         if cfg.source == "builtin":
-            if cfg.name not in BUILTIN_IMAGES:
+            if cfg.name not in IMAGE_SETS:
                 raise DataError(
-                    f"data.name: unknown built-in image set {cfg.name!r}; choose one of: {', '.join(BUILTIN_IMAGES)}"
+                    f"data.name: unknown built-in image set {cfg.name!r}; choose one of: {', '.join(IMAGE_SETS)}"
                 )
             images, labels, classes = load_builtin_images(cfg.name)
             return _to_color_mode(images, cfg.color_mode), labels, classes

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genlab.config import ConfigError, apply_overrides, load_config, parse_config
+from genlab.config import ConfigError
+from genlab.parsing import apply_overrides, load_config, parse_config
 from genlab.registry import FAMILIES
 
 PRESETS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))

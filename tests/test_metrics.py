@@ -9,8 +9,8 @@ import torch
 
 from genlab.metrics.classifier import cached_classifier, class_scores, predict
 from genlab.metrics.config import ImageMetricsConfig
-from genlab.metrics.evaluate import measure
 from genlab.metrics.features import PixelFeatures, get_extractor, inception_weights_path
+from genlab.metrics.images import measure
 from genlab.metrics.scores import fid, kid, precision_recall
 
 

@@ -8,8 +8,8 @@ import sys
 import time
 
 from genlab import jobs
-from genlab.config import load_config
 from genlab.errors import GenLabError
+from genlab.parsing import load_config
 from genlab.runs import Run, RunStore
 
 

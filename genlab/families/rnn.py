@@ -7,7 +7,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from genlab.config import OptimConfig, RunConfig, Section, TrainerConfig
-from genlab.families.text_data import TextDataConfig
+from genlab.data_config import TextDataConfig
+from genlab.families.gpt import TINY_TEXT_DATA, TINY_TEXT_TRAINER
+from genlab.families.spec import Family
 
 
 class RNNModelConfig(Section):
@@ -45,3 +47,24 @@ class RNNRunConfig(RunConfig):
         if self.data.tokenizer == "pretrained":
             raise ValueError("data.tokenizer: the RNN has no pretrained model; choose char, bpe or gpt2")
         return self
+
+
+FAMILY = Family(
+    name="rnn",
+    title="Char-RNN (LSTM/GRU)",
+    summary="The classic character-level LSTM/GRU language model: the baseline that shows what attention buys.",
+    kind="text",
+    config_cls=RNNRunConfig,
+    monitor="val/loss",
+    mode="min",
+    serve_checkpoint="last",
+    module="lightning_modules.rnn:RNNModule",
+    datamodule="datamodules.text:TextDataModule",
+    capabilities=("TextGenerator",),
+    tiny_overrides={
+        "data": dict(TINY_TEXT_DATA, tokenizer="char"),
+        "model": {"n_layer": 1, "hidden": 32, "embed_dim": 16, "sample_prompts": ["ROMEO:"], "sample_new_tokens": 8},
+        "trainer": TINY_TEXT_TRAINER,
+        "logging": {"sample_every_n_steps": 2},
+    },
+)
