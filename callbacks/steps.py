@@ -47,5 +47,5 @@ class BatchLimit(L.Callback):
         self.max_batches = max_batches
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if batches_done(trainer) >= self.max_batches:
+        if batches_done(trainer) + 1 >= self.max_batches:  # the count moves on after this hook
             trainer.should_stop = True

@@ -19,9 +19,6 @@ CHATML_TEMPLATE = (
 )
 
 
-
-
-
 # -------------------------------------------------------------------------------------------------
 # Chat formatting with loss masking
 
@@ -62,5 +59,3 @@ def encode_chat(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[list[in
                 mask += [learn] * len(piece)
         done = full_text
     return ids, mask
-
-

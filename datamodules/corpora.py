@@ -234,9 +234,7 @@ def load_corpus(cfg: TextDataConfig) -> Corpus:
             corpus = read_text_file(DATA_DIR / "genlab_chat.jsonl", cfg)
             corpus.name = "genlab_chat"
         else:
-            raise DataError(
-                f"data.name: unknown built-in corpus {cfg.name!r}; choose one of: {', '.join(TEXT_SETS)}"
-            )
+            raise DataError(f"data.name: unknown built-in corpus {cfg.name!r}; choose one of: {', '.join(TEXT_SETS)}")
     elif cfg.source == "hf":
         corpus = load_hf_text(cfg)
     else:
@@ -275,5 +273,3 @@ def import_text_upload(name: str, source: str | Path) -> Path:
     target = uploads_dir() / (safe_name(Path(name).stem) + suffix)
     target.write_bytes(source.read_bytes())
     return target
-
-

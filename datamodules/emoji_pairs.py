@@ -115,5 +115,3 @@ def load_edges2emoji(sigma: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
     np.savez(tmp, a=edges, b=emoji, names=np.array(names, dtype=str))
     tmp.replace(cache)
     return edges, emoji, names
-
-

@@ -107,7 +107,6 @@ class PairedReport:
             self.sizes_b, self.grey_b, self.colour_b = sizes, grey, colour
 
 
-
 # ---------------------------------------------------------------------------------------------------
 # Folders, zips and side-by-side files
 
@@ -291,5 +290,3 @@ def apply_color_mode(x: np.ndarray, mode: str) -> np.ndarray:
     if mode == "rgb" and x.shape[-1] == 1:
         return np.repeat(x, 3, axis=-1)
     return x
-
-

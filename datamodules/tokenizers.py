@@ -132,5 +132,3 @@ def corpus_texts(corpus: Corpus) -> list[str]:
     if corpus.is_chat:
         return [m["content"] for c in corpus.chats for m in c]
     return corpus.text.splitlines(keepends=True)
-
-

@@ -122,6 +122,18 @@ class RunConfig(Section):
     trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="Training loop")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Samples and trackers")
 
+    def advisories(self) -> list[str]:
+        """Settings that work but may surprise, said before the run starts (the CLI prints them, the Train
+        page shows them). A shortened preset must still run, so these are notes, not errors."""
+        t = self.trainer
+        notes = []
+        if t.checkpoint_every_n_steps and 0 < t.max_steps < t.checkpoint_every_n_steps:
+            notes.append(
+                f"trainer.checkpoint_every_n_steps ({t.checkpoint_every_n_steps}) is beyond trainer.max_steps "
+                f"({t.max_steps}): the checkpoint is saved at the end of the run"
+            )
+        return notes
+
     def to_yaml(self) -> str:
         """YAML text that `parse_config(yaml.safe_load(text))` turns back into an equal config."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -24,7 +24,22 @@ from lightning_modules.text_sampling import (
     encode_messages,
     encode_prompt,
     stream_ids,
+    trained_system_prompt,
 )
+
+# The engine's text API: the sampling settings and the trained system prompt come from the models'
+# sampling core and are part of what callers (CLI, UI, server) use from here.
+__all__ = [
+    "ChatSession",
+    "GenerationResult",
+    "SamplingSettings",
+    "TextStream",
+    "generate",
+    "load_text_module",
+    "stream",
+    "trained_system_prompt",
+    "withheld_message",
+]
 
 
 class TextStream:

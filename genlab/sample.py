@@ -81,7 +81,9 @@ def sample(module: Any, n: int, *, seed: int = 0, labels: Labels = None) -> np.n
 
 
 @torch.no_grad()
-def interpolate(module: Any, seed_a: int, seed_b: int, ts: list[float] | np.ndarray, labels: Labels = None) -> np.ndarray:
+def interpolate(
+    module: Any, seed_a: int, seed_b: int, ts: list[float] | np.ndarray, labels: Labels = None
+) -> np.ndarray:
     """Images along the spherical path between the latent codes drawn with two seeds, at fractions ts."""
     if not isinstance(module, LatentWalker):
         raise GenLabError("This model has no latent space to walk")

@@ -123,5 +123,3 @@ def make_shadow(model: nn.Module) -> nn.Module:
     shadow.requires_grad_(False)
     shadow.eval()
     return shadow
-
-
