@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from genlab.caching import cached_arrays
 from genlab.catalogue import IMAGE_SETS
 from genlab.errors import DataError
 from genlab.paths import cache_dir
@@ -119,21 +120,11 @@ def load_builtin_images(name: str) -> tuple[np.ndarray, np.ndarray | None, list[
     """Images (N, H, W, C) uint8, labels or None, class names; cached after the first decode."""
     if name not in LOADERS:
         raise DataError(f"Unknown built-in image set {name!r}; choose one of: {', '.join(IMAGE_SETS)}")
-    cache = cache_dir("builtin") / f"{name}.npz"
-    if cache.exists():
-        try:
-            with np.load(cache, allow_pickle=False) as z:
-                labels = z["labels"] if z["labels"].size else None
-                return z["images"], labels, [str(c) for c in z["classes"]]
-        except (OSError, ValueError, KeyError):
-            cache.unlink(missing_ok=True)
-    images, labels, classes = LOADERS[name]()
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(
-        tmp,
-        images=images,
-        labels=labels if labels is not None else np.zeros(0, np.int64),
-        classes=np.array(classes, dtype=str),
-    )
-    tmp.replace(cache)
-    return images, labels, classes
+
+    def build() -> dict[str, np.ndarray]:
+        images, labels, classes = LOADERS[name]()
+        no_labels = np.zeros(0, np.int64)
+        return {"images": images, "labels": no_labels if labels is None else labels, "classes": np.array(classes, str)}
+
+    z = cached_arrays(cache_dir("builtin") / f"{name}.npz", build)
+    return z["images"], (z["labels"] if z["labels"].size else None), [str(c) for c in z["classes"]]

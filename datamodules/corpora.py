@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datamodules.hf import load_hf_dataset
 from genlab import assets
 from genlab.catalogue import TEXT_SETS
 from genlab.data_config import TextDataConfig
-from genlab.errors import DataError, OfflineError
+from genlab.errors import DataError
 from genlab.paths import cache_dir, uploads_dir
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -204,21 +205,9 @@ def read_text_file(path: Path, cfg: TextDataConfig) -> Corpus:
 
 
 def load_hf_text(cfg: TextDataConfig) -> Corpus:
-    import datasets
-
-    try:
-        if Path(cfg.name).is_dir():
-            ds = datasets.load_from_disk(cfg.name)
-            ds = ds[cfg.hf_split] if isinstance(ds, datasets.DatasetDict) else ds
-        else:
-            ds = datasets.load_dataset(cfg.name, split=cfg.hf_split)
-    except Exception as err:  # noqa: BLE001 - datasets raises many types for "no network" / "not found"
-        raise OfflineError(
-            f"Could not load the Hugging Face dataset {cfg.name!r} ({type(err).__name__}). This machine may be offline "
-            "or the id is wrong. On a machine with internet run datasets.load_dataset("
-            f"{cfg.name!r}).save_to_disk('some/folder'), copy the folder here and set data.name to its path; "
-            "or upload a .txt/.jsonl/.csv file, or pick a built-in corpus (shakespeare, kjv, genlab_chat)."
-        ) from None
+    ds = load_hf_dataset(
+        cfg.name, cfg.hf_split, f"upload a .txt/.jsonl/.csv file, or pick a built-in corpus ({', '.join(TEXT_SETS)})"
+    )
     n = len(ds) if cfg.max_chars is None else min(len(ds), max(100, cfg.max_chars // 20))
     return _records_to_corpus([ds[i] for i in range(n)], cfg.name, cfg)
 

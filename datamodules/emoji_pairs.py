@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from datamodules.builtin import emoji_png_paths, load_builtin_images, rgba_to_rgb
+from genlab.caching import cached_arrays
 from genlab.errors import DataError
 from genlab.paths import cache_dir
 
@@ -55,13 +56,11 @@ def _render_openmoji(font: Any, codepoints: str, size: int) -> np.ndarray | None
 
 def load_emoji_pairs() -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Twemoji (N, 64, 64, 3) and OpenMoji (N, 64, 64, 3) of the same emoji, plus their code point names."""
-    cache = cache_dir("builtin") / "emoji_pairs.npz"
-    if cache.exists():
-        try:
-            with np.load(cache, allow_pickle=False) as z:
-                return z["a"], z["b"], [str(n) for n in z["names"]]
-        except (OSError, ValueError, KeyError):
-            cache.unlink(missing_ok=True)
+    z = cached_arrays(cache_dir("builtin") / "emoji_pairs.npz", _render_emoji_pairs)
+    return z["a"], z["b"], [str(n) for n in z["names"]]
+
+
+def _render_emoji_pairs() -> dict[str, np.ndarray]:
     from PIL import ImageFont
 
     folder = _openmoji_dir()
@@ -79,11 +78,7 @@ def load_emoji_pairs() -> tuple[np.ndarray, np.ndarray, list[str]]:
         a.append(twemoji[i])
         b.append(drawn)
         names.append(path.stem)
-    out = np.stack(a), np.stack(b), names
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, a=out[0], b=out[1], names=np.array(names, dtype=str))
-    tmp.replace(cache)
-    return out
+    return {"a": np.stack(a), "b": np.stack(b), "names": np.array(names, dtype=str)}
 
 
 def edge_drawings(images: np.ndarray, sigma: float) -> np.ndarray:
@@ -101,17 +96,11 @@ def edge_drawings(images: np.ndarray, sigma: float) -> np.ndarray:
 
 def load_edges2emoji(sigma: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Edge drawings (N, 64, 64, 1) and the Twemoji they came from (N, 64, 64, 3)."""
-    cache = cache_dir("builtin") / f"edges2emoji_s{sigma:g}.npz"
-    if cache.exists():
-        try:
-            with np.load(cache, allow_pickle=False) as z:
-                return z["a"], z["b"], [str(n) for n in z["names"]]
-        except (OSError, ValueError, KeyError):
-            cache.unlink(missing_ok=True)
-    emoji, _, _ = load_builtin_images("emoji")
-    names = [p.stem for p in emoji_png_paths()]
-    edges = edge_drawings(emoji, sigma)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, a=edges, b=emoji, names=np.array(names, dtype=str))
-    tmp.replace(cache)
-    return edges, emoji, names
+
+    def build() -> dict[str, np.ndarray]:
+        emoji, _, _ = load_builtin_images("emoji")
+        names = np.array([p.stem for p in emoji_png_paths()], dtype=str)
+        return {"a": edge_drawings(emoji, sigma), "b": emoji, "names": names}
+
+    z = cached_arrays(cache_dir("builtin") / f"edges2emoji_s{sigma:g}.npz", build)
+    return z["a"], z["b"], [str(n) for n in z["names"]]

@@ -97,9 +97,9 @@ def resolve_tokenizer_kind(config: RunConfig) -> str:
     kind = config.data.tokenizer
     if kind != "auto":
         return kind
-    if config.family == "gpt" and getattr(config.model, "source", "scratch") == "pretrained":
-        return "pretrained"
-    return "char" if config.family == "rnn" else "bpe"
+    if getattr(config.model, "source", "scratch") == "pretrained":
+        return "pretrained"  # a fine-tune keeps its model's own vocabulary
+    return getattr(config.model, "auto_tokenizer", "bpe")  # the family's model section says what suits it
 
 
 class TextDataModule(L.LightningDataModule):

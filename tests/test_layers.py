@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "genlab.config": GROUND,
     "genlab.data_config": GROUND,
     "genlab.catalogue": GROUND,
+    "genlab.caching": GROUND,
     "genlab.families": GROUND,
     "genlab.registry": GROUND,
     "genlab.parsing": GROUND,

@@ -5,7 +5,7 @@ Torch-free: the UI form and the CLI validate against these classes.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -17,6 +17,7 @@ DEFAULT_PROMPTS = ["ROMEO:", "To be, or not", "The king"]
 
 
 class GPTModelConfig(Section):
+    auto_tokenizer: ClassVar[str] = "bpe"  # data.tokenizer auto, from scratch: a BPE trained on the corpus
     source: Literal["scratch", "pretrained"] = Field(
         "scratch", description="Train a new GPT-2-shaped model, or fine-tune a pretrained one"
     )

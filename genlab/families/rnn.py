@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -13,6 +13,7 @@ from genlab.families.spec import Family
 
 
 class RNNModelConfig(Section):
+    auto_tokenizer: ClassVar[str] = "char"  # data.tokenizer auto: a recurrent model learns characters best
     cell: Literal["lstm", "gru"] = Field("lstm", description="Recurrent cell")
     n_layer: int = Field(2, ge=1, le=8, description="Stacked recurrent layers")
     hidden: int = Field(256, ge=8, le=4096, description="Hidden state size")
