@@ -29,7 +29,7 @@ def test_lttb_passes_short_series_through_and_drops_missing_values():
 
 
 def test_follower_reads_only_new_rows_and_nothing_when_nothing_changed(store):
-    from genlab.config import parse_config
+    from genlab.parsing import parse_config
 
     run = store.create_run(parse_config({"family": "vae"}))
     other = store.create_run(parse_config({"family": "vae"}))
