@@ -59,6 +59,7 @@ class TextStream:
         self.module, self.prompt_ids, self.settings, self.screen_text = module, prompt_ids, settings, screen_text
         self.on_done = on_done
         self.text = ""
+        self.token_ids: list[int] = []  # the generated ids, stop ids excluded
         self.n_tokens = 0
         self.stop_reason = ""
         self.safety: SafetyResult | None = None
@@ -70,7 +71,7 @@ class TextStream:
         tok, stops = self.module.tokenizer, self.settings.stop
         hold = max((len(x) for x in stops), default=1) - 1
         shown = 0
-        out: list[int] = []
+        out: list[int] = self.token_ids
         text = ""
         self.stop_reason = "max_new_tokens"
         with torch.no_grad():

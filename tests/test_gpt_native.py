@@ -99,3 +99,34 @@ def test_a_checkpoint_of_the_earlier_transformers_gpt2_loads_with_the_same_logit
     with torch.no_grad():
         torch.testing.assert_close(module.eval()(x), old(x).logits, atol=1e-5, rtol=1e-5)
     assert module.model.shape.bias and module.model.shape.gelu == "tanh"
+
+
+def test_generation_with_the_kv_cache_picks_what_full_recomputation_picks(home):
+    from datamodules.text import TextDataModule
+    from genlab.registry import FAMILIES
+    from genlab.train import build_module
+    from lightning_modules.text_sampling import SamplingSettings, generate_ids, stop_token_ids
+
+    cfg = FAMILIES["gpt"].tiny_config()
+    dm = TextDataModule(cfg)
+    dm.setup("fit")
+    module = build_module(cfg, dm.info()).eval()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(torch.randn_like(p) * 0.3)  # a confident, non-repeating model
+    prompt = dm.val_xy[0][0, :5].tolist()
+    new = module.context_window - len(prompt) - 1  # fills the window without sliding it
+    settings = SamplingSettings(temperature=0.0, repetition_penalty=1.3, max_new_tokens=new)
+    got = generate_ids(module, prompt, settings)
+    ids, stops = list(prompt), stop_token_ids(module)
+    with torch.no_grad():
+        for _ in range(new):
+            logits = module(torch.tensor([ids]))[0, -1]
+            seen = torch.tensor(sorted(set(ids)))
+            logits[seen] = torch.where(logits[seen] > 0, logits[seen] / 1.3, logits[seen] * 1.3)
+            nxt = int(logits.argmax())
+            if nxt in stops:
+                break
+            ids.append(nxt)
+    assert got == ids[len(prompt) :] and len(got) > 3
