@@ -40,7 +40,7 @@ def check_checkout(folder: Path) -> None:
 
 def write_char_dataset(workdir: Path, name: str, max_chars: int) -> int:
     """Char-level Shakespeare as nanoGPT's data/shakespeare_char/prepare.py writes it; returns the vocab size."""
-    from datamodules.text import load_shakespeare
+    from datamodules.corpora import load_shakespeare
 
     text = load_shakespeare()[:max_chars]
     chars = sorted(set(text))

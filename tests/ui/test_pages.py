@@ -190,9 +190,7 @@ def test_run_page_shows_progress_charts_samples_logs_and_config(app, recorded):
     assert any(c.value.startswith("python -m genlab train --config") and run.id in c.value for c in at.code)
 
 
-def test_live_run_page_draws_at_most_1000_points_per_line_and_adds_new_steps_on_the_next_rerun(
-    app, recorded, store
-):
+def test_live_run_page_draws_at_most_1000_points_per_line_and_adds_new_steps_on_the_next_rerun(app, recorded, store):
     import json
 
     run = recorded(name="long", status="running", steps=5000, sample_steps=(10,))
