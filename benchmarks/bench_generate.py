@@ -5,7 +5,7 @@ model (the offline SmolLM2-135M-Instruct by default, or a trained run), same pro
     python benchmarks/bench_generate.py --run <run id>     # a trained GPT run (its exported HF weights)
 
 Both sides are timed in the same process, alternating in rounds: time to first token (prompt in -> first
-new token out) and tokens/s after it. Greedy decoding makes both produce the same tokens, which is
+new token out), tokens/s after it, and process CPU seconds per token (steadier on a shared machine). Greedy decoding makes both produce the same tokens, which is
 checked. GenLab's side is TextStream (what the CLI, the UI and the server use: sampling core, KV cache,
 stop ids, incremental text), with the safety screen left out (it runs once, after the last token).
 """
@@ -48,21 +48,20 @@ class _Clock:
 def time_genlab(module, ids: list[int], new: int) -> tuple[float, float, list[int]]:
     settings = SamplingSettings(temperature=0.0, max_new_tokens=new)
     stream = TextStream(module, ids, settings, screen_text=False)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     first = None
-    tokens: list[int] = []
     for _ in stream:
         if first is None:
             first = time.perf_counter()
-    end = time.perf_counter()
+    end, cpu = time.perf_counter(), time.process_time() - c0
     tokens = stream.token_ids
-    return first - t0, (len(tokens) - 1) / (end - first), tokens
+    return first - t0, (len(tokens) - 1) / (end - first), tokens, cpu / max(1, len(tokens))
 
 
 def time_hf(model, ids: list[int], new: int, stops: list[int]) -> tuple[float, float, list[int]]:
     clock = _Clock()
     x = torch.tensor([ids])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = model.generate(
         x,
         attention_mask=torch.ones_like(x),
@@ -72,11 +71,12 @@ def time_hf(model, ids: list[int], new: int, stops: list[int]) -> tuple[float, f
         pad_token_id=stops[0],
         streamer=clock,
     )
+    cpu = time.process_time() - c0
     tokens = out[0, len(ids) :].tolist()
     if tokens and tokens[-1] in stops:
         tokens = tokens[:-1]
     first, end = clock.stamps[0], clock.stamps[len(tokens) - 1] if tokens else clock.stamps[-1]
-    return first - t0, (len(tokens) - 1) / (end - first), tokens
+    return first - t0, (len(tokens) - 1) / (end - first), tokens, cpu / max(1, len(tokens))
 
 
 def main() -> None:
@@ -107,13 +107,24 @@ def main() -> None:
         g = time_genlab(module, ids, args.new_tokens)
         h = time_hf(hf, ids, args.new_tokens, stops)
         same = g[2] == h[2]
-        rows.append({"genlab_ttft_s": g[0], "genlab_tok_s": g[1], "hf_ttft_s": h[0], "hf_tok_s": h[1], "same": same})
+        rows.append(
+            {
+                "genlab_ttft_s": g[0],
+                "genlab_tok_s": g[1],
+                "genlab_cpu_s_per_token": g[3],
+                "hf_ttft_s": h[0],
+                "hf_tok_s": h[1],
+                "hf_cpu_s_per_token": h[3],
+                "same": same,
+            }
+        )
         print(
             f"round {r + 1}: GenLab {g[1]:.2f} tok/s (first token {g[0] * 1000:.0f} ms), transformers generate"
             f" {h[1]:.2f} tok/s (first token {h[0] * 1000:.0f} ms), {len(g[2])} tokens, identical: {same}",
             flush=True,
         )
-    med = {k: statistics.median(r[k] for r in rows) for k in ("genlab_ttft_s", "genlab_tok_s", "hf_ttft_s", "hf_tok_s")}
+    keys = ("genlab_ttft_s", "genlab_tok_s", "genlab_cpu_s_per_token", "hf_ttft_s", "hf_tok_s", "hf_cpu_s_per_token")
+    med = {k: statistics.median(r[k] for r in rows) for k in keys}
     result = {
         "model": args.run or args.model,
         "prompt_tokens": len(ids),
@@ -123,6 +134,7 @@ def main() -> None:
         **med,
         "ratio_tok_s": med["genlab_tok_s"] / med["hf_tok_s"],
         "ratio_ttft": med["hf_ttft_s"] / med["genlab_ttft_s"],
+        "ratio_cpu_per_token": med["hf_cpu_s_per_token"] / med["genlab_cpu_s_per_token"],
         "identical_tokens": all(r["same"] for r in rows),
         "rounds": rows,
     }
