@@ -114,10 +114,10 @@ def one(home, store, server: psutil.Process, base: str, browser, viewers: int, a
     pages = []
     for _ in range(viewers):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{base}/run?id={run_id}")
+        page.goto(f"{base}/run?id={run_id}", timeout=300_000)
         pages.append(page)
     for page in pages:
-        page.locator("[data-testid='stMain']").get_by_text("All runs").wait_for(timeout=120_000)
+        page.locator("[data-testid='stMain']").get_by_text("All runs").wait_for(timeout=300_000)
     c0 = cpu_seconds(server)
     seconds = wait_done(store, run_id)
     server_cpu = cpu_seconds(server) - c0

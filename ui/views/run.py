@@ -61,9 +61,6 @@ except RunNotFound as err:
     st.stop()
 
 live = run.status in ACTIVE
-# Only the progress line polls; charts, samples and logs are drawn when the watcher sees new metrics,
-# artifacts or a status change (see ui/widgets/live.py).
-every = watch(f"run.{run_id}", lambda: store.change_stamp(run_id)) if live else None
 
 # -- header ------------------------------------------------------------------------------------------
 st.page_link(page_path("runs"), label="All runs", icon=":material/arrow_back:")
@@ -83,7 +80,6 @@ if run.resume_count:
 st.caption(" · ".join(meta))
 
 
-@st.fragment(run_every=every)
 def progress_panel() -> None:
     try:
         r = store.get(run_id)
@@ -120,7 +116,12 @@ def progress_panel() -> None:
         st.caption(f"Best {r.monitor}: {fmt_value(r.best_value)}")
 
 
-progress_panel()
+if live:
+    # One small fragment polls: it redraws the progress line and reruns the page only when metrics,
+    # artifacts or the status changed; charts, samples and logs are drawn on those reruns alone.
+    watch(f"run.{run_id}", lambda: store.change_stamp(run_id), draw=progress_panel)
+else:
+    progress_panel()
 
 
 # -- actions -----------------------------------------------------------------------------------------

@@ -21,8 +21,9 @@ def interval_for(idle_s: float) -> float:
     return next(every for limit, every in BACKOFF if idle_s < limit)
 
 
-def watch(key: str, stamp: Callable[[], Any]) -> float:
-    """Rerun the page when stamp() changes; returns the poll interval now in use (for other fragments)."""
+def watch(key: str, stamp: Callable[[], Any], draw: Callable[[], None] | None = None) -> float:
+    """Rerun the page when stamp() changes; returns the poll interval now in use. `draw` (a progress
+    line, say) is drawn inside the same ticking fragment, so a tick is one fragment run, not two."""
     now = time.monotonic()
     state = st.session_state.setdefault(f"live.{key}", {"stamp": None, "changed": now})
     current = stamp()
@@ -35,6 +36,8 @@ def watch(key: str, stamp: Callable[[], Any]) -> float:
         s = st.session_state.get(f"live.{key}")
         if s is None or stamp() != s["stamp"] or interval_for(time.monotonic() - s["changed"]) != every:
             st.rerun()
+        if draw is not None:
+            draw()
 
     _watcher()
     return every
