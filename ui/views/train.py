@@ -141,6 +141,8 @@ except ConfigError as err:
     )
 
 if config is not None:
+    for note in config.advisories():
+        st.info(note, icon=":material/info:")
     data_name = getattr(config.data, "name", None)
     if getattr(config.data, "source", None) == "builtin":
         ds = builtin_sets(family.kind).get(str(data_name))
