@@ -140,7 +140,9 @@ class LoggingConfig(Section):
 #   (0.7 is also the toxicity cut the issue cites from Detoxify's maintainers).
 # - 0.5 for severe_toxicity, threat, identity_attack and sexual_explicit: rarer, costlier to miss, and
 #   scored lower by the models (few training examples), so a lower bar.
-# - 0.5 for profanity (the alt-profanity-check fallback): the classifier's own decision boundary.
+# - 0.95 for profanity (the alt-profanity-check fallback): its probabilities saturate, and its own 0.5
+#   boundary flags any swear word ("damn, that was a hard day" scores 0.91); on our labelled set
+#   (benchmarks/data/safety_labelled.tsv) merely rough lines score at most 0.91, plain insults 0.99+.
 # - block_list: a listed word scores 1.0, so any threshold up to 1 flags it.
 THRESHOLD_DEFAULTS: dict[str, float] = {
     "toxicity": 0.7,
@@ -150,7 +152,7 @@ THRESHOLD_DEFAULTS: dict[str, float] = {
     "insult": 0.7,
     "identity_attack": 0.5,
     "sexual_explicit": 0.5,
-    "profanity": 0.5,
+    "profanity": 0.95,
     "block_list": 0.5,
 }
 SCREEN_CATEGORIES = tuple(THRESHOLD_DEFAULTS)

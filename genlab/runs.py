@@ -577,9 +577,11 @@ class RunStore:
 
     def safety_summary(self, run_id: str) -> dict[str, Any]:
         """How many outputs were screened, how many the gate stopped or changed, and the flagged rate."""
-        rows = self._con().execute(
-            "SELECT action, COUNT(*) FROM safety_events WHERE run_id=? GROUP BY action", (run_id,)
-        ).fetchall()
+        rows = (
+            self._con()
+            .execute("SELECT action, COUNT(*) FROM safety_events WHERE run_id=? GROUP BY action", (run_id,))
+            .fetchall()
+        )
         by_action = {r[0]: r[1] for r in rows}
         screened = sum(by_action.values())
         flagged = screened - by_action.get("pass", 0)

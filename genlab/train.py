@@ -20,8 +20,8 @@ from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
 from callbacks.store_logger import RunStoreLogger
-from genlab.data_screen import screened_copy
 from genlab.config import RunConfig, parse_config
+from genlab.data_screen import screened_copy
 from genlab.registry import Family, get_family
 from genlab.runs import RunStore
 
@@ -163,7 +163,11 @@ def screened_data(config: RunConfig, store: RunStore, run_id: str) -> RunConfig:
     folder = store.run_folder(run_id) / "data"
     data, report = screened_copy(config.data, safety, folder)
     store.add_artifact(
-        run_id, "data_screen", folder / "screen_report.json", name="data_screen", meta=report.to_dict() | {"examples": []}
+        run_id,
+        "data_screen",
+        folder / "screen_report.json",
+        name="data_screen",
+        meta=report.to_dict() | {"examples": []},
     )
     return config.model_copy(update={"data": data})
 

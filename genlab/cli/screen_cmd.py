@@ -168,7 +168,9 @@ def _audit(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"summary": summary, "events": rows}, indent=2))
         return 0
-    print(f"{args.run_id}: {summary['flagged']} of {summary['screened']} outputs flagged ({summary['flagged_rate']:.1%})")
+    print(
+        f"{args.run_id}: {summary['flagged']} of {summary['screened']} outputs flagged ({summary['flagged_rate']:.1%})"
+    )
     for r in rows:
         top = ", ".join(r["flagged"]) or "-"
         print(f"  {r['path']:20} {r['action']:11} {top:30} sha256 {r['sha256'][:16]}")
