@@ -94,7 +94,15 @@ def test_a_screen_that_flags_everything_lets_no_generated_character_out(app, sto
     at.button(key="text.generate").click().run()
     assert not at.exception and "withheld" in page_text(at)
     shown.append(page_text(at))
-    shown.append(page_text(app("run", id=run.id)))
+    at = app("run", id=run.id)
+    at.number_input(key="run.bias.samples").set_value(1)
+    at.number_input(key="run.bias.tokens").set_value(10)
+    at.button(key="run.bias.build").click().run()
+    assert not at.exception and not at.error
+    assert at.get("plotly_chart"), "the bias report's chart"
+    (report,) = store.artifacts(run.id, kind="bias_report")
+    assert json.loads(Path(report["path"]).read_text())["groups"][0]["flagged_rate"] == 1.0
+    shown.append(page_text(at))
 
     leaks = [s for s in shown if CYRILLIC.search(s)]
     assert not leaks, leaks[0][:500]
