@@ -249,8 +249,8 @@ def test_cli_screen_exit_codes_json_and_file(fresh_screener, tmp_path, capsys):
 
 def test_data_screening_reports_the_flagged_share_and_a_run_can_drop_those_lines(fresh_screener, store, tmp_path):
     from genlab.cli.main import main
+    from genlab.data_config import TextDataConfig
     from genlab.data_screen import screen_corpus
-    from genlab.families.text_data import TextDataConfig
     from genlab.registry import FAMILIES
     from genlab.train import screened_data
 

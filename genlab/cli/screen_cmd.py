@@ -119,8 +119,8 @@ def _screen(args: argparse.Namespace) -> int:
 
 
 def _screen_data(args: argparse.Namespace) -> int:
+    from genlab.data_config import TextDataConfig
     from genlab.data_screen import screen_corpus
-    from genlab.families.text_data import TextDataConfig
 
     if args.max_lines is not None and args.max_lines < 1:
         raise GenLabError("--max-lines must be at least 1")

@@ -16,8 +16,8 @@ def screen_corpus_panel(source: str, name: str, key: str) -> None:
     )
     if not c[1].button("Screen this corpus", key=f"{key}.go", icon=":material/shield:"):
         return
+    from genlab.data_config import TextDataConfig
     from genlab.data_screen import screen_corpus  # loads the corpus and the screen: only on request
-    from genlab.families.text_data import TextDataConfig
 
     try:
         with st.spinner("Screening…"):
