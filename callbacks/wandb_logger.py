@@ -96,6 +96,8 @@ class WandbCallback(L.Callback):
     # -- the forwarder thread -----------------------------------------------------------------------------
 
     def _warn(self, message: str) -> None:
+        if self.api_key:
+            message = message.replace(self.api_key, "***")
         self.failed = self.failed or message
         try:
             self.store.add_warning(self.run_id, message)
