@@ -139,7 +139,7 @@ class WandbCallback(L.Callback):
             # store replays are logged once. (W&B applies the rewind online, or when offline files sync.)
             rewind = min(int(previous), self.resume_step)
             self._sent_step = rewind
-            kwargs["resume_from"] = f"{wandb_run_id(self.run_id)}?_step={rewind + 1}"
+            kwargs["resume_from"] = f"{wandb_run_id(self.run_id)}?_step={rewind}"
         else:
             kwargs["resume"] = "allow" if self.mode == "online" else None
         settings = wandb.Settings(

@@ -15,9 +15,6 @@ import subprocess
 import sys
 from typing import Any
 
-import wandb_workspaces.reports.v2 as wr
-from wandb_workspaces import expr
-
 from genlab.errors import GenLabError
 from genlab.paths import PROJECT_ROOT
 from genlab.report import Report
@@ -47,8 +44,12 @@ def where(store: RunStore, report: Report) -> tuple[str | None, str]:
     return places.pop()
 
 
-def build(report: Report, entity: str, project: str) -> wr.Report:
-    """The W&B Report object (no network until it is saved)."""
+def build(report: Report, entity: str, project: str) -> Any:
+    """The W&B Report object, a wandb_workspaces.reports.v2.Report (no network until it is saved)."""
+    # wandb-workspaces takes seconds to import; only building a W&B report needs it, not the pages.
+    import wandb_workspaces.reports.v2 as wr
+    from wandb_workspaces import expr
+
     ids = [wandb_run_id(r.id) for r in report.runs]
     runset = wr.Runset(
         entity=entity,

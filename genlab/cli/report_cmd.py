@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from genlab import report
+from genlab import report, wandb_report
 from genlab.runs import RunStore
 
 
@@ -32,8 +32,6 @@ def _report(args: argparse.Namespace) -> int:
     out = report.write_html(built, args.out or "genlab-report.html")
     print(f"html: {out}")
     if args.wandb:
-        from genlab import wandb_report  # wandb-workspaces takes seconds to import; only --wandb needs it
-
         url = wandb_report.save(built, store)
         for entry in built.runs:
             store.merge_wandb(entry.id, reports=[url])
