@@ -174,13 +174,14 @@ class WandbCallback(L.Callback):
                 self._pending.setdefault(int(a["step"]), {})[f"__{a['kind']}/{a['name']}"] = a["path"]
         if not self._pending:
             return
-        latest = max(self._pending)
+        latest, sent = max(self._pending), self._sent_step
         for step in sorted(self._pending):
             if step == latest and not final:
                 break  # more of this step may still come (its samples, its validation)
             self._wb.log(self._payload(step, self._pending.pop(step)), step=step)
             self._sent_step = step
-        self.store.merge_wandb(self.run_id, last_step=self._sent_step)
+        if self._sent_step != sent:
+            self.store.merge_wandb(self.run_id, last_step=self._sent_step)
 
     def _payload(self, step: int, values: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

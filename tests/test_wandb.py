@@ -204,3 +204,42 @@ def test_wandb_folders_never_land_outside_genlab_home(store, home, tmp_path, mon
     _forward(store, run)
     assert not (tmp_path / "user").exists() or not any((tmp_path / "user").rglob("*wandb*"))
     assert all(Path(p).is_relative_to(home) for p in offline_dirs(store.get(run.id)))
+
+
+def test_sweep_trials_are_grouped_by_their_study_in_wandb(store):
+    run = store.create_run(_tiny("offline"), sweep_id="sweep-lr-study", trial_id=3)
+    _record(store, run, range(1, 6))
+    _forward(store, run)
+    (wandb_file,) = wandb_files(run.folder)
+    record = next(r.run for r in records(wandb_file) if r.WhichOneof("record_type") == "run")
+    assert record.run_group == "sweep-lr-study"
+
+
+def test_an_export_is_logged_as_an_artifact_pointing_at_the_runs_checkpoint_artifact(store):
+    from genlab.wandb_link import checkpoint_artifact_name, log_export
+
+    run = store.create_run(_tiny("offline"))
+    _record(store, run, range(1, 6))
+    (run.folder / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    _forward(store, run)
+    export = run.folder / "exports" / "hf"
+    export.mkdir(parents=True)
+    (export / "model.safetensors").write_bytes(b"tensor bytes")
+    assert log_export(store, run.id, export, "hf")
+    arts = [
+        r.artifact for f in wandb_files(run.folder) for r in records(f) if r.WhichOneof("record_type") == "artifact"
+    ]
+    model = next(a for a in arts if a.type == "model")
+    exported = next(a for a in arts if a.type == "export")
+    assert model.name == checkpoint_artifact_name(run.id) and model.run_id == exported.run_id == wandb_run_id(run.id)
+    assert {c.path for c in exported.manifest.contents} == {"model.safetensors"}
+    assert f"{checkpoint_artifact_name(run.id)}:latest" in exported.metadata
+    assert store.get(run.id).warning is None
+
+
+def test_an_export_of_a_run_without_wandb_logs_nothing(store):
+    from genlab.wandb_link import log_export
+
+    run = store.create_run(_tiny("off"))
+    assert log_export(store, run.id, run.folder / "exports", "hf") is False
+    assert not wandb_files(run.folder)
