@@ -65,31 +65,35 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process, its finished children and its live descendants (user + system)."""
+def cpu_seconds() -> tuple[float, float]:
+    """(CPU time of this process and its finished children, CPU time of its live descendants), user + system.
+
+    The live descendants are W&B's wandb-core service (training itself spawns none: num_workers 0).
+    """
     t = os.times()
-    total = t.user + t.system + t.children_user + t.children_system
+    own = t.user + t.system + t.children_user + t.children_system
     tick = os.sysconf("SC_CLK_TCK")
+    others = 0.0
     for pid in _descendants(os.getpid()):
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            others += (int(fields[11]) + int(fields[12])) / tick
         except (OSError, IndexError):
             continue
-    return total
+    return own, others
 
 
 class CpuSampler:
     """(wall time, CPU seconds) every 0.25 s, so the CPU spent between two logged steps can be read off."""
 
     def __init__(self) -> None:
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.25):
-            self.samples.append((time.time(), cpu_seconds()))
+            self.samples.append((time.time(), *cpu_seconds()))
 
     def __enter__(self) -> CpuSampler:
         self._thread.start()
@@ -99,15 +103,18 @@ class CpuSampler:
         self._stop.set()
         self._thread.join()
 
-    def at(self, t: float) -> float:
+    def at(self, t: float) -> tuple[float, float]:
+        """(own, descendants) CPU seconds at wall time t, interpolated between samples."""
         times = [s[0] for s in self.samples]
         i = min(max(1, bisect.bisect_left(times, t)), len(times) - 1)
-        (ta, ca), (tb, cb) = self.samples[i - 1], self.samples[i]
-        return ca + (cb - ca) * (t - ta) / (tb - ta) if tb > ta else ca
+        (ta, *a), (tb, *b) = self.samples[i - 1], self.samples[i]
+        w = (t - ta) / (tb - ta) if tb > ta else 0.0
+        return a[0] + (b[0] - a[0]) * w, a[1] + (b[1] - a[1]) * w
 
 
-def one_run(store: RunStore, mode: str, steps: int | None) -> tuple[float, float, int, float]:
-    """(steps/s in steady state, end-to-end seconds, steps, CPU ms per step in steady state)."""
+def one_run(store: RunStore, mode: str, steps: int | None) -> tuple[float, float, int, float, float]:
+    """(steps/s in steady state, end-to-end seconds, steps, CPU ms per step in steady state, of which W&B's
+    wandb-core service)."""
     run = store.create_run(config(mode, steps), status="running")
     t0 = time.perf_counter()
     with CpuSampler() as sampler:
@@ -119,8 +126,10 @@ def one_run(store: RunStore, mode: str, steps: int | None) -> tuple[float, float
         assert got.wandb.get("mode") == mode and not got.warning, (got.wandb, got.warning)
     rows = sorted((r["step"], r["time"]) for r in store.metrics(run.id, ["train/loss"]))
     (s0, t_first), (s1, t_last) = rows[0], rows[-1]
-    cpu_ms = (sampler.at(t_last) - sampler.at(t_first)) / (s1 - s0) * 1000
-    return (s1 - s0) / (t_last - t_first), wall, got.step, cpu_ms
+    (own0, svc0), (own1, svc1) = sampler.at(t_first), sampler.at(t_last)
+    cpu_ms = (own1 + svc1 - own0 - svc0) / (s1 - s0) * 1000
+    service_ms = (svc1 - svc0) / (s1 - s0) * 1000
+    return (s1 - s0) / (t_last - t_first), wall, got.step, cpu_ms, service_ms
 
 
 def main() -> None:
@@ -133,15 +142,15 @@ def main() -> None:
         os.environ["GENLAB_HOME"] = home
         store = RunStore(home)
         one_run(store, "off", 30)  # warm-up: data decode and first-import costs, not timed
-        results: dict[str, list[tuple[float, float, int, float]]] = {"off": [], "offline": []}
+        results: dict[str, list[tuple[float, float, int, float, float]]] = {"off": [], "offline": []}
         for i in range(args.rounds):
             order = ("off", "offline") if i % 2 == 0 else ("offline", "off")
             for mode in order:
                 results[mode].append(one_run(store, mode, args.steps))
-                sps, wall, n, cpu = results[mode][-1]
+                sps, wall, n, cpu, service = results[mode][-1]
                 print(
                     f"round {i + 1} {mode:8s} {n} steps  {sps:6.2f} steps/s  end-to-end {wall:6.1f} s  "
-                    f"CPU {cpu:6.1f} ms/step",
+                    f"CPU {cpu:6.1f} ms/step (wandb-core {service:5.1f})",
                     flush=True,
                 )
         ratios = [on[0] / off[0] for on, off in zip(results["offline"], results["off"], strict=True)]

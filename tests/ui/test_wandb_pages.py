@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from genlab.wandb_link import offline_dirs
 from tests.test_wandb import _forward
+from tests.test_wandb_keys import KEY_A, _nothing_on_disk_holds
 from tests.ui.test_pages import texts
 
 
@@ -40,3 +43,19 @@ def test_compare_creates_a_downloadable_html_report_and_needs_a_key_for_wandb(ap
     download = at.get("download_button")
     assert download and "Download the HTML report" in str(download[0].proto)
     assert f"python -m genlab report {a.id} {b.id}" in texts(at, "caption")
+
+
+def test_one_browser_sessions_key_never_reaches_another_session(app, home, monkeypatch) -> None:
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    alice = app("settings")
+    alice.text_input(key="settings.wandb_key").set_value(KEY_A)
+    alice.button(key="FormSubmitter:settings.wandb-Save").click().run()
+    assert "Your W&B API key is set for this browser session" in texts(alice, "success")
+    shown = "".join(texts(alice, kind) for kind in ("markdown", "success", "info", "caption", "code"))
+    assert KEY_A not in shown  # never shown back
+    assert "WANDB_API_KEY" not in os.environ  # not put into the server's environment for everyone
+    bob = app("settings")
+    assert "No W&B key in this browser session" in texts(bob, "info")
+    assert KEY_A not in str(bob.session_state.filtered_state)
+    assert alice.session_state["wandb.session_api_key"] == KEY_A
+    _nothing_on_disk_holds(home, KEY_A)

@@ -155,19 +155,6 @@ if st.button("Look for the Detoxify checkpoint again", key="settings.rescreen", 
 
 # -- W&B -------------------------------------------------------------------------------------------------
 st.subheader("Weights & Biases")
-if session_key():
-    st.success(
-        "Your W&B API key is set for this browser session. It is never shown, stored or shared: only the "
-        "runs you start or resume in this session receive it.",
-        icon=":material/key:",
-    )
-    st.button("Forget my key", key="settings.wandb_forget", on_click=set_session_key, args=(None,))
-else:
-    st.info(
-        "No W&B key in this browser session: runs with W&B on 'auto' log offline under their run folder "
-        "(sync them later from the Run page). Paste your key (wandb.ai/authorize) to log online.",
-        icon=":material/key_off:",
-    )
 with st.form("settings.wandb", clear_on_submit=True):  # the pasted key does not linger in the widget
     prefs = load_settings()
     key = st.text_input(
@@ -200,3 +187,17 @@ with st.form("settings.wandb", clear_on_submit=True):  # the pasted key does not
             save_settings({"wandb_mode": mode, "wandb_project": project.strip(), "wandb_entity": entity.strip()})
             st.session_state.pop("train.base", None)  # new runs pick up the defaults
             st.success("Saved. New runs on the Train page use these defaults.", icon=":material/check:")
+# After the form, so a key saved just now shows at once.
+if session_key():
+    st.success(
+        "Your W&B API key is set for this browser session. It is never shown, stored or shared: only the "
+        "runs you start or resume in this session receive it.",
+        icon=":material/key:",
+    )
+    st.button("Forget my key", key="settings.wandb_forget", on_click=set_session_key, args=(None,))
+else:
+    st.info(
+        "No W&B key in this browser session: runs with W&B on 'auto' log offline under their run folder "
+        "(sync them later from the Run page). Paste your key (wandb.ai/authorize) to log online.",
+        icon=":material/key_off:",
+    )
