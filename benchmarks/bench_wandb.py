@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml  # noqa: E402
 
-from genlab.config import parse_config  # noqa: E402
+from genlab.parsing import parse_config  # noqa: E402
 from genlab.runs import RunStore  # noqa: E402
 from genlab.train import fit  # noqa: E402
 

@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genlab.config import parse_config
 from genlab.errors import GenLabError
 from genlab.runs import Run, RunStore
 
@@ -141,7 +140,7 @@ def log_export(store: RunStore, run_id: str, path: str | Path, fmt: str, api_key
     try:
         import wandb
 
-        config = parse_config(run.config)
+        config = store.load_config(run_id)
         mode = "online" if api_key and run.wandb.get("mode") == "online" else "offline"
         os.environ.update(wandb_env(store.home))
         kwargs = init_kwargs(run, config, mode)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from callbacks.wandb_logger import WandbCallback
 from genlab import jobs
-from genlab.config import parse_config
+from genlab.parsing import parse_config
 from genlab.registry import FAMILIES
 from genlab.wandb_link import needs_sync, offline_dirs, sync_command, wandb_run_id
 from tests.wandb_records import history, records, wandb_files
