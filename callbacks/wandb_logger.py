@@ -24,7 +24,7 @@ import lightning as L
 import wandb
 
 from genlab.runs import RunStore
-from genlab.safety import screen
+from genlab.safety import screen, withheld_notice
 from genlab.wandb_link import checkpoint_artifact_name, init_kwargs, wandb_env, wandb_run_id
 
 INIT_TIMEOUT_S = 60.0
@@ -34,7 +34,7 @@ TEXT_COLUMNS = ["step", "sample", "text", "flagged", "screener", "scores"]
 def screened_text(text: str) -> tuple[str, bool, str, dict[str, float]]:
     """The text as it may be shown (withheld when flagged), the verdict, screener and scores."""
     result = screen(text)
-    shown = text if not result.flagged else f"[withheld: flagged by the {result.screener} screener; {result.summary()}]"
+    shown = withheld_notice(result) if result.flagged else text
     return shown, result.flagged, result.screener, result.scores
 
 

@@ -20,7 +20,7 @@ import plotly
 
 from genlab.errors import GenLabError
 from genlab.runs import Run, RunNotFound, RunStore
-from genlab.safety import screen
+from genlab.safety import screen, withheld_notice
 
 MAX_RUNS = 12
 MAX_POINTS = 2000  # per curve: longer series are thinned evenly (first and last points kept)
@@ -114,7 +114,7 @@ def _texts(store: RunStore, run_id: str) -> list[TextSample]:
             continue
         raw = path.read_text(encoding="utf-8", errors="replace")[:4000]
         result = screen(raw)
-        shown = raw if not result.flagged else f"[withheld: flagged by the {result.screener} screener]"
+        shown = withheld_notice(result) if result.flagged else raw
         out.append(TextSample(name, art["step"], shown, result.flagged, result.summary()))
     return out
 

@@ -86,7 +86,7 @@ def test_text_samples_in_the_report_are_screened_and_flagged_ones_withheld(store
     (sample,) = built.runs[0].texts
     assert sample.step == 20 and sample.flagged and "fucking" not in sample.text
     page = report.render_html(built)
-    assert "withheld: flagged by the" in page and "fucking" not in page
+    assert "[withheld: This text was flagged" in page and "fucking" not in page
 
 
 def test_report_cli_writes_the_html_and_refuses_bad_input_with_exit_code_2(store, two_runs, tmp_path, capsys):
