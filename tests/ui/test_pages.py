@@ -345,10 +345,10 @@ def test_data_upload_of_a_file_that_is_not_a_zip_is_refused(app):
 
 
 def test_settings_shows_storage_device_assets_and_never_echoes_the_wandb_key(app, home, monkeypatch):
-    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)  # the server's own key is not anyone's session key
     at = app("settings")
     assert str(home) in texts(at, "markdown")
-    assert "An API key is set (from environment)" in texts(at, "success")
+    assert "No W&B key in this browser session" in texts(at, "info")
     assert "k" * 40 not in str(at)
     assets = at.dataframe[-1].value
     assert "MNIST digits (5k)" in list(assets["asset"])

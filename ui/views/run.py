@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from genlab import jobs
+from genlab import jobs, wandb_link
 from genlab.config import ConfigError
 from genlab.errors import GenLabError
 from genlab.live import MetricsFollower
@@ -33,6 +33,7 @@ from ui.widgets.images import show_image_inline
 from ui.widgets.live import watch
 from ui.widgets.run_picker import pick_run
 from ui.widgets.safety_panel import safety_panel
+from ui.widgets.settings_store import session_key, session_secrets
 
 MAX_DOWNLOAD_MB = 512
 
@@ -105,6 +106,9 @@ def progress_panel() -> None:
         st.progress(r.progress, text=" · ".join(parts))
     if r.error:
         (st.error if r.status == "failed" else st.warning)(r.error, icon=":material/error:")
+    if r.warning:
+        with st.container(key="run.warning"):
+            st.warning(r.warning, icon=":material/warning:")
     values = store.last_metrics([r.id]).get(r.id, {})
     shown = {k: v for k, v in sorted(values.items()) if k.startswith("val/")} or {
         k: v for k, v in sorted(values.items()) if k.startswith("train/")
@@ -174,7 +178,7 @@ def _do(action: str) -> None:
             jobs.cancel(run_id, store)
             st.toast("Stopping: the worker finishes its step, saves a checkpoint and stops.", icon=":material/stop:")
         elif action == "resume":
-            jobs.resume(run_id, store)
+            jobs.resume(run_id, store, secrets=session_secrets())
             st.toast("Resuming from the last checkpoint.", icon=":material/play_arrow:")
     except (GenLabError, RunNotFound, OSError) as err:
         st.session_state["run.error"] = err
@@ -234,6 +238,49 @@ a[5].button(
 )
 if st.session_state.get("run.confirm_delete") == run_id:
     confirm_delete(run)
+
+
+# -- W&B -------------------------------------------------------------------------------------------------
+def _sync() -> None:
+    try:
+        with st.spinner("Uploading this run to W&B…"):
+            url = wandb_link.sync(store, run_id, session_key())
+        st.toast(f"Synced to W&B: {url}", icon=":material/cloud_done:")
+    except (GenLabError, RunNotFound, OSError) as err:
+        st.session_state["run.error"] = err
+
+
+@st.fragment(run_every=every)
+def wandb_panel() -> None:
+    r = store.get(run_id)
+    if not r.wandb:
+        return
+    url = wandb_link.run_url(r)
+    with st.container(key="run.wandb"):
+        if url:
+            c1, c2 = st.columns([1, 4], vertical_alignment="center")
+            c1.link_button("Open in W&B", url, icon=":material/open_in_new:")
+            c2.caption(f"W&B run: {url}")
+        elif r.wandb.get("mode") == "offline":
+            c1, c2 = st.columns([4, 1], vertical_alignment="center")
+            with c1:
+                st.caption("W&B: logged offline under the run folder. Upload it with your key (the button) or run:")
+                st.code(wandb_link.sync_command(r), language="bash")
+            c2.button(
+                "Sync to W&B",
+                icon=":material/cloud_upload:",
+                key="run.wandb_sync",
+                on_click=_sync,
+                disabled=r.status in ACTIVE or not wandb_link.offline_dirs(r),
+                help="Uploads with the W&B key of this browser session (Settings)."
+                if session_key()
+                else "Paste your W&B key on the Settings page first.",
+            )
+        for report_url in r.wandb.get("reports", []):
+            st.caption(f"W&B report: {report_url}")
+
+
+wandb_panel()
 
 # -- tabs ------------------------------------------------------------------------------------------------
 is_text = family is not None and family.kind == "text"
