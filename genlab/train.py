@@ -8,6 +8,7 @@ gradient clipping and accumulation, and the callbacks that feed the run store.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
 from callbacks.store_logger import RunStoreLogger
+from genlab.atomic import remove_stale_temps
+from genlab.checkpoint_files import find_resume_checkpoint
+from genlab.checkpoint_io import AtomicCheckpointIO
 from genlab.config import RunConfig, parse_config
 from genlab.registry import Family, get_family
 from genlab.runs import RunStore
@@ -58,8 +62,13 @@ def build_trainer(
     run_id: str | None,
     extra_callbacks: list[L.Callback] | None = None,
     manual_optimization: bool = False,
+    owner_pid: int | None = None,
+    stop_event: threading.Event | None = None,
 ) -> L.Trainer:
-    """Manual-optimization modules (GANs) clip and accumulate themselves, so the Trainer must not."""
+    """Manual-optimization modules (GANs) clip and accumulate themselves, so the Trainer must not.
+
+    owner_pid: the worker that owns the run; progress writes stop training once it no longer does.
+    """
     t = config.trainer
     callbacks: list[L.Callback] = [NaNGuard()]
     loggers: list[Any] = []
@@ -68,7 +77,7 @@ def build_trainer(
         ckpt_dir = store.run_folder(run_id) / "checkpoints"
         loggers.append(RunStoreLogger(store, run_id))
         callbacks += [
-            ProgressCallback(store, run_id),
+            ProgressCallback(store, run_id, owner_pid=owner_pid, stop_event=stop_event),
             SamplesCallback(store, run_id, config.logging.sample_every_n_steps),
         ]
         callbacks.append(
@@ -81,9 +90,17 @@ def build_trainer(
                 auto_insert_metric_name=False,
             )
         )
+        # last.ckpt every n steps, or at each epoch end when no step interval is set (a run killed mid-way
+        # must always have a last checkpoint to resume from).
+        every = t.checkpoint_every_n_steps
         callbacks.append(
             ModelCheckpoint(
-                dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=t.checkpoint_every_n_steps or None
+                dirpath=ckpt_dir,
+                save_top_k=0,
+                save_last=True,
+                every_n_train_steps=every or None,
+                every_n_epochs=None if every else 1,
+                save_on_train_epoch_end=None if every else True,
             )
         )
         if config.logging.wandb != "off":
@@ -117,6 +134,7 @@ def build_trainer(
         enable_model_summary=False,
         use_distributed_sampler=False,  # our batch samplers shard by rank themselves
         default_root_dir=str(ckpt_dir.parent) if ckpt_dir else None,
+        plugins=[AtomicCheckpointIO()],
         **kwargs,
     )
 
@@ -153,27 +171,59 @@ def checkpoint_step(path: Path) -> int:
         return int(ckpt.get("global_step", 0))
 
 
-def fit(store: RunStore, run_id: str, *, resume: bool = False) -> str:
-    """Train a run of the store in this process; returns the final status (completed or cancelled)."""
-    return fit_module(store, run_id, resume=resume)[0]
+def fit(
+    store: RunStore,
+    run_id: str,
+    *,
+    resume: bool = False,
+    owner_pid: int | None = None,
+    stop_event: threading.Event | None = None,
+) -> str:
+    """Train a run of the store in this process; returns the final status (completed or cancelled), or
+    'lost' when the run stopped being this worker's (force-stopped, resumed elsewhere, deleted)."""
+    return fit_module(store, run_id, resume=resume, owner_pid=owner_pid, stop_event=stop_event)[0]
 
 
-def fit_module(store: RunStore, run_id: str, *, resume: bool = False) -> tuple[str, L.LightningModule]:
+def fit_module(
+    store: RunStore,
+    run_id: str,
+    *,
+    resume: bool = False,
+    owner_pid: int | None = None,
+    stop_event: threading.Event | None = None,
+) -> tuple[str, L.LightningModule]:
     """Like fit, and also returns the trained module (tests compare it with its reloaded checkpoint)."""
     run = store.get(run_id)
     config = parse_config(run.config)
     L.seed_everything(config.seed, workers=True, verbose=False)
     family, datamodule, module = prepare(config)
     ckpt_path = None
-    last = store.run_folder(run_id) / "checkpoints" / "last.ckpt"
-    if resume and last.exists():
-        ckpt_path = str(last)
-        if int(os.environ.get("RANK", "0")) == 0:
-            store.truncate_after(run_id, checkpoint_step(last))
-    trainer = build_trainer(config, family, store, run_id, manual_optimization=not module.automatic_optimization)
+    folder = store.run_folder(run_id) / "checkpoints"
+    last = folder / "last.ckpt"
+    rank_zero = int(os.environ.get("RANK", "0")) == 0
+    if resume:
+        if rank_zero:
+            remove_stale_temps(folder)
+        point = find_resume_checkpoint(folder)
+        if point is not None:
+            ckpt_path = str(point.path)
+            print(f"Run {run_id}: {point.describe()}", flush=True)
+            if rank_zero:
+                store.truncate_after(run_id, checkpoint_step(point.path))
+    trainer = build_trainer(
+        config,
+        family,
+        store,
+        run_id,
+        manual_optimization=not module.automatic_optimization,
+        owner_pid=owner_pid,
+        stop_event=stop_event,
+    )
     model = torch.compile(module) if config.trainer.compile else module
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     progress = next(c for c in trainer.callbacks if isinstance(c, ProgressCallback))
+    if progress.lost:
+        return "lost", module  # the folder may be another worker's now: write nothing more
     trainer.save_checkpoint(last)  # last.ckpt is the final state, also when the step schedule saved earlier
     if progress.cancelled:
         return "cancelled", module
