@@ -13,6 +13,7 @@ with the checkpoint and rebuilt by `tokenizer_from_spec` without the data.
 from __future__ import annotations
 
 import csv
+import errno
 import glob
 import hashlib
 import io
@@ -29,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules.images import BatchIndexSampler
 from genlab import assets
+from genlab.atomic import atomic_copy
 from genlab.config import RunConfig
 from genlab.errors import DataError, OfflineError
 from genlab.families.text_data import TextDataConfig
@@ -306,7 +308,12 @@ def import_text_upload(name: str, source: str | Path) -> Path:
     suffix = source.suffix.lower()
     read_text_file(source, TextDataConfig(source="file", name=str(source)))
     target = uploads_dir() / (safe_name(Path(name).stem) + suffix)
-    target.write_bytes(source.read_bytes())
+    try:
+        atomic_copy(source, target)  # a full disk leaves no 0-byte upload behind
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise DataError("The disk is full: free some space (or delete old runs) and upload again") from None
+        raise DataError(f"Could not store the upload {target.name}: {err.strerror or err}") from None
     return target
 
 

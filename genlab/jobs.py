@@ -157,6 +157,13 @@ def resume(run_id: str, store: RunStore | None = None, *, force: bool = False) -
     A run the OOM killer stopped is not resumed unchanged (it would run out of memory again) unless force.
     """
     store = store or RunStore()
+    request_resume(run_id, store, force=force)
+    schedule(store)
+    return store.get(run_id)
+
+
+def request_resume(run_id: str, store: RunStore, *, force: bool = False) -> None:
+    """Check the run can resume and queue it again, in one compare-and-set (two resumes: one wins)."""
     store.reap_dead()
     run = store.get(run_id)
     if run.status not in RESUMABLE:
@@ -187,8 +194,6 @@ def resume(run_id: str, store: RunStore | None = None, *, force: bool = False) -
     if not moved:
         now = store.get(run_id).status
         raise RunStateError(f"Run {run_id} was just changed by another action and is now {now}; nothing to resume")
-    schedule(store)
-    return store.get(run_id)
 
 
 def wait(

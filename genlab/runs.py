@@ -741,13 +741,21 @@ def _os_error_text(err: OSError) -> str:
 
 def _store_error_text(home: Path, err: sqlite3.Error) -> str:
     text = str(err).lower()
+    try:
+        vfs = os.statvfs(home)
+        if vfs.f_flag & os.ST_RDONLY:
+            text = "readonly"
+        elif vfs.f_bavail * vfs.f_frsize < 256 * 1024:
+            text = "full"
+    except OSError:
+        pass
+    if "full" in text:
+        return "The disk holding GENLAB_HOME is full: free some space (delete old runs or checkpoints) and try again"
     if "readonly" in text or "read-only" in text or "unable to open" in text or "disk i/o" in text:
         return (
             f"The run store in GENLAB_HOME ({home.name}) cannot be written: the folder is read-only or not yours. "
             "Set GENLAB_HOME to a folder you can write to, e.g. GENLAB_HOME=~/genlab_home"
         )
-    if "full" in text:
-        return "The disk holding GENLAB_HOME is full: free some space (delete old runs or checkpoints) and try again"
     if "locked" in text or "busy" in text:
         return "The run store is busy (another process holds a long write); try again in a moment"
     return f"The run store cannot be used ({err}); check GENLAB_HOME"

@@ -16,6 +16,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
@@ -220,8 +221,15 @@ def fit_module(
         stop_event=stop_event,
     )
     model = torch.compile(module) if config.trainer.compile else module
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     progress = next(c for c in trainer.callbacks if isinstance(c, ProgressCallback))
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException:
+        # Lightning turns a SIGTERM into this exception at the epoch end; for a worker asked to stop
+        # (the supervisor forwards SIGTERM) it is a cancel, and the step's state is still saved below.
+        if stop_event is None or not stop_event.is_set():
+            raise
+        progress.cancelled = True
     if progress.lost:
         return "lost", module  # the folder may be another worker's now: write nothing more
     trainer.save_checkpoint(last)  # last.ckpt is the final state, also when the step schedule saved earlier
