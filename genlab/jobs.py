@@ -26,6 +26,7 @@ from pathlib import Path
 
 from genlab.checkpoint_files import find_resume_checkpoint
 from genlab.config import RunConfig, parse_config
+from genlab.data_paths import confine_config_paths
 from genlab.errors import GenLabError
 from genlab.paths import PROJECT_ROOT
 from genlab.registry import get_family
@@ -48,7 +49,29 @@ def max_concurrent() -> int:
             return max(1, int(env))
         except ValueError:
             raise GenLabError(f"GENLAB_MAX_JOBS must be a whole number, got {env!r}") from None
-    return max(1, len(glob.glob("/dev/nvidia[0-9]*")))
+    return max(1, gpu_count())
+
+
+def gpu_count() -> int:
+    return len(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def check_devices(config: RunConfig) -> None:
+    """trainer.devices against this machine, before anything is written (not late, in the worker)."""
+    t = config.trainer
+    if t.devices == "auto":
+        return
+    gpus = gpu_count()
+    if t.accelerator == "gpu" or (t.accelerator == "auto" and gpus):
+        if t.devices > gpus:
+            raise GenLabError(
+                f"trainer.devices is {t.devices} but this machine has {gpus} GPU(s); use {max(gpus, 1)} or auto"
+            )
+    elif t.devices > (os.cpu_count() or 1):
+        raise GenLabError(
+            f"trainer.devices is {t.devices} CPU processes but this machine has {os.cpu_count()} cores; use at most "
+            f"{os.cpu_count()} (1 is usually fastest on a CPU)"
+        )
 
 
 def start(
@@ -58,9 +81,17 @@ def start(
     parent_id: str | None = None,
     sweep_id: str | None = None,
     trial_id: int | None = None,
+    untrusted_paths: bool = False,
 ) -> Run:
-    """Queue a run (writes runs/<id>/config.yaml) and launch it when a slot is free; never blocks."""
+    """Queue a run (writes runs/<id>/config.yaml) and launch it when a slot is free; never blocks.
+
+    untrusted_paths: the config came from the web UI, so its data and model paths must lie under
+    GENLAB_HOME's uploads or GENLAB_DATA_ROOTS (the CLI passes False and keeps any path).
+    """
     config = parse_config(config)
+    check_devices(config)
+    if untrusted_paths:
+        confine_config_paths(config)
     store = store or RunStore()
     family = get_family(config.family)
     run = store.create_run(config, parent_id=parent_id, sweep_id=sweep_id, trial_id=trial_id, monitor=family.monitor)

@@ -8,6 +8,7 @@ gradient clipping and accumulation, and the callbacks that feed the run store.
 from __future__ import annotations
 
 import os
+import resource
 import threading
 import time
 from pathlib import Path
@@ -252,8 +253,15 @@ def estimate(config: RunConfig, steps: int = 3) -> dict[str, Any]:
     trial.trainer = trial.trainer.model_copy(update={"max_steps": steps + 1, "max_epochs": 1, "limit_val_batches": 0})
     timer = _StepTimer()
     trainer = build_trainer(trial, family, None, None, [timer], manual_optimization=not module.automatic_optimization)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     trainer.fit(module, datamodule=datamodule)
     per_step = timer.seconds_per_step()
+    # The peak of real steps (activations included), not a parameter-count guess: the process's peak
+    # resident memory (the estimate runs in a child process, as a worker would) and, on a GPU, its peak.
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gpu_peak_mb = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    available_mb = available_memory_mb()
     limit = config.trainer.limit_train_batches
     steps_per_epoch = min(n_batches, limit) if limit else n_batches
     return {
@@ -261,11 +269,35 @@ def estimate(config: RunConfig, steps: int = 3) -> dict[str, Any]:
         "trainable_parameters": trainable,
         "weights_mb": params * 4 / 1e6,
         "train_memory_mb_estimate": params * 16 / 1e6,  # weights + grads + Adam's two moments, fp32
+        "peak_memory_mb": peak_mb,
+        "gpu_peak_memory_mb": gpu_peak_mb,
+        "available_memory_mb": available_mb,
+        "fits_in_memory": available_mb is None or peak_mb * 1.1 < available_mb,
         "seconds_per_step": per_step,
         "steps_per_epoch": steps_per_epoch,
         "seconds_per_epoch": per_step * steps_per_epoch if per_step else None,
         "data": datamodule.info(),
     }
+
+
+def available_memory_mb() -> float | None:
+    """RAM a new worker can still use: MemAvailable, capped by this cgroup's limit when there is one."""
+    avail = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                avail = int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+        if limit != "max":
+            room = (int(limit) - used) / 2**20
+            avail = room if avail is None else min(avail, room)
+    except (OSError, ValueError):
+        pass
+    return avail
 
 
 class _StepTimer(L.Callback):
