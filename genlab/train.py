@@ -19,6 +19,8 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from callbacks.checkpoint_metrics import KEY as STEP_METRICS_KEY
+from callbacks.checkpoint_metrics import CheckpointStepMetrics
 from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
@@ -81,6 +83,7 @@ def build_trainer(
         callbacks += [
             ProgressCallback(store, run_id, owner_pid=owner_pid, stop_event=stop_event),
             SamplesCallback(store, run_id, config.logging.sample_every_n_steps),
+            CheckpointStepMetrics(),
         ]
         callbacks.append(
             ModelCheckpoint(
@@ -166,11 +169,25 @@ def checkpoint_step(path: Path) -> int:
 
     Falls back to global_step, which equals it under automatic optimisation.
     """
-    ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return _checkpoint_step_of(torch.load(path, map_location="cpu", weights_only=True, mmap=True))
+
+
+def _checkpoint_step_of(ckpt: dict[str, Any]) -> int:
     try:
         return int(ckpt["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"])
     except (KeyError, TypeError):
         return int(ckpt.get("global_step", 0))
+
+
+def _restore_store_to(store: RunStore, run_id: str, path: Path) -> None:
+    """Drop what was logged after the checkpoint's step and write back the step's own metrics (carried in
+    the checkpoint), so the resumed series has every step exactly once."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    step = _checkpoint_step_of(ckpt)
+    store.truncate_after(run_id, step)
+    carried = ckpt.get(STEP_METRICS_KEY)
+    if isinstance(carried, dict) and carried.get("step") == step and carried.get("values"):
+        store.log_metrics(run_id, step, dict(carried["values"]), carried.get("epoch"))
 
 
 def fit(
@@ -211,7 +228,7 @@ def fit_module(
             ckpt_path = str(point.path)
             print(f"Run {run_id}: {point.describe()}", flush=True)
             if rank_zero:
-                store.truncate_after(run_id, checkpoint_step(point.path))
+                _restore_store_to(store, run_id, point.path)
     trainer = build_trainer(
         config,
         family,

@@ -1,7 +1,7 @@
 """A training worker that kills itself with SIGKILL at one chosen point of a checkpoint or store write.
 
 Used by tests/test_faults.py: `python tests/fault_worker.py RUN_ID KIND N PHASE` trains run RUN_ID
-(already claimed) like the real worker and dies at the N-th write of KIND once the first checkpoint is
+(already claimed) like the real worker and dies at the N-th write of KIND once the first last.ckpt is
 on disk (so the run has something to resume from):
 
 - ckpt  phases: mid-write (half the bytes of the temp file written), before-rename, after-rename
@@ -81,8 +81,8 @@ def faulty_atomic_open(path):
         real_replace(src, dst)
         if fires and phase == "after-rename":
             die()
-        if Path(dst).suffix == ".ckpt":
-            state["armed"] = True  # a whole checkpoint exists from here on
+        if Path(dst).name == "last.ckpt":
+            state["armed"] = True  # a whole last checkpoint exists from here on: the run can resume
 
     atomic.os = types.SimpleNamespace(**{**vars(os), "replace": replace})
     try:

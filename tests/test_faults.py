@@ -404,3 +404,72 @@ def test_a_read_only_home_gives_one_clear_message(tmp_path: Path) -> None:
             assert "Traceback" not in proc.stderr and "GENLAB_HOME" in proc.stderr
         with pytest.raises(StoreUnavailable):
             RunStore(home).create_run(FAMILIES["vae"].tiny_config())
+
+
+# -- checkpoints at epoch ends, the queue and how a worker ended -------------------------------------------
+
+
+def test_a_run_saving_only_at_epoch_ends_resumes_after_a_kill(store: RunStore, home: Path) -> None:
+    """checkpoint_every_n_steps 0 promises a last checkpoint at each epoch end: a kill mid-run resumes."""
+    cfg = fault_config(steps_per_epoch=4, epochs=4, every=0)
+    run = store.create_run(cfg)
+    store.claim_next(1)
+    proc = subprocess.run(
+        [sys.executable, str(FAULT_WORKER), run.id, "store", "6", "after-commit"],
+        env=worker_env(home),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert checkpoint_is_whole(store.run_folder(run.id) / "checkpoints" / "last.ckpt")
+    store.reap_dead()
+    jobs.request_resume(run.id, store)
+    store.claim_next(1)
+    in_process_worker(store, run.id)
+    done = store.get(run.id)
+    assert done.status == "completed" and done.step == 16, done.error
+    steps = [s for s, _ in store.metric_series(run.id, "train/loss")]
+    assert steps == list(range(1, 17)) or steps == list(range(0, 16)), steps
+
+
+def test_a_resumed_run_queues_behind_runs_queued_before_it(store: RunStore) -> None:
+    older = store.create_run(FAMILIES["vae"].tiny_config(), run_id="older")
+    torch_save_minimal(store.run_folder("older") / "checkpoints" / "last.ckpt")
+    store.set_status("older", "interrupted")
+    waiting = store.create_run(FAMILIES["vae"].tiny_config(), run_id="waiting")
+    jobs.request_resume(older.id, store)
+    assert store.claim_next(2).id == waiting.id, "queued first, runs first"
+    assert store.claim_next(2).id == older.id
+
+
+def torch_save_minimal(path: Path) -> None:
+    import torch
+
+    torch.save({"state_dict": {}}, path)
+
+
+def test_an_oom_kill_is_reported_as_out_of_memory_and_not_resumed_blindly(store: RunStore) -> None:
+    assert jobs.death_reason(-signal.SIGKILL, 3, 4).startswith(jobs.OOM_MARK)
+    assert "stopped without finishing" in jobs.death_reason(-signal.SIGKILL, 3, 3)
+    assert "stopped without finishing" in jobs.death_reason(1, None, None)
+    run = store.create_run(FAMILIES["vae"].tiny_config())
+    torch_save_minimal(run.folder / "checkpoints" / "last.ckpt")
+    store.set_status(run.id, "failed", error=jobs.death_reason(-signal.SIGKILL, 0, 1))
+    with pytest.raises(GenLabError, match="out of memory.*batch_size"):
+        jobs.request_resume(run.id, store)
+    jobs.request_resume(run.id, store, force=True)
+    assert store.get(run.id).status == "queued"
+
+
+def test_a_killed_worker_still_starts_the_next_queued_run(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No UI and no CLI polling: the supervisor of the killed trainer moves the queue itself."""
+    monkeypatch.setenv("GENLAB_MAX_JOBS", "1")
+    first = jobs.start(fault_config(steps_per_epoch=4, epochs=500, every=50), store)
+    second = jobs.start(fault_config(steps_per_epoch=2, epochs=1, every=0), store)
+    assert store.get(second.id).status == "queued"
+    wait_for(lambda: store.get(first.id).step >= 2, timeout=240, what="the first run to train")
+    os.kill(store.get(first.id).pid, signal.SIGKILL)
+    wait_for(lambda: store.get(second.id).status == "completed", timeout=300, what="the queued run to be started")
+    gone = store.get(first.id)
+    assert gone.status == "interrupted" and "SIGKILL" in gone.error
