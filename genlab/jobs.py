@@ -25,9 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from genlab.checkpoint_files import find_resume_checkpoint
-from genlab.config import RunConfig, parse_config
+from genlab.config import RunConfig
 from genlab.data_paths import confine_config_paths
 from genlab.errors import GenLabError
+from genlab.parsing import parse_config
 from genlab.paths import PROJECT_ROOT
 from genlab.registry import get_family
 from genlab.runs import FINISHED, Run, RunStateError, RunStore
@@ -301,7 +302,7 @@ def run_worker(run_id: str, store: RunStore | None = None, *, supervisor_pid: in
     run = store.get(run_id)
     _share_cpu_threads()
     if not _is_rank_zero():  # a DDP child rank: train only; rank zero owns the run's status
-        fit(store, run_id, resume=run.resume_requested)
+        fit(store, run_id, resume=run.resume_requested, config=store.load_config(run_id))
         return 0
     me = os.getpid()
     if not store.own(run_id, me, previous=supervisor_pid):
@@ -320,8 +321,8 @@ def run_worker(run_id: str, store: RunStore | None = None, *, supervisor_pid: in
     config = None
     code = 0
     try:
-        config = parse_config(run.config)
-        status = fit(store, run_id, resume=run.resume_requested, owner_pid=me, stop_event=stop)
+        config = store.load_config(run_id)  # parsed once, here; the module receives it as it is
+        status = fit(store, run_id, resume=run.resume_requested, config=config, owner_pid=me, stop_event=stop)
         if status == "lost":
             print(f"Run {run_id} was force-stopped, resumed elsewhere or deleted; this worker stopped", flush=True)
         elif not store.transition(run_id, ("running",), status, pid=me, error=None):

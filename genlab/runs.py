@@ -30,8 +30,11 @@ from typing import Any
 import yaml
 
 from genlab.atomic import atomic_write_bytes
+from genlab.config import RunConfig
 from genlab.errors import GenLabError
+from genlab.parsing import load_config
 from genlab.paths import genlab_home
+from genlab.registry import get_family
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
@@ -315,6 +318,11 @@ class RunStore:
     def run_folder(self, run_id: str) -> Path:
         return self.runs_dir / run_id
 
+    def load_config(self, run_id: str) -> RunConfig:
+        """The config a run trains with: its runs/<id>/config.yaml, the file that also replays it (the
+        `config` column is a copy for listing and search)."""
+        return load_config(self.run_folder(run_id) / "config.yaml")
+
     def create_run(
         self,
         config: Any,
@@ -339,8 +347,6 @@ class RunStore:
             raise RunStateError(f"A run with id {run_id!r} already exists; choose another --run-id")
         text = config.to_yaml()
         if monitor is None:
-            from genlab.registry import get_family
-
             monitor = get_family(config.family).monitor
         name = config.name or run_id
         data = getattr(config, "data", None)

@@ -24,11 +24,12 @@ from callbacks.checkpoint_metrics import CheckpointStepMetrics
 from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
+from callbacks.steps import BatchLimit, lightning_max_steps
 from callbacks.store_logger import RunStoreLogger
 from genlab.atomic import remove_stale_temps
 from genlab.checkpoint_files import find_resume_checkpoint
 from genlab.checkpoint_io import AtomicCheckpointIO
-from genlab.config import RunConfig, parse_config
+from genlab.config import RunConfig
 from genlab.registry import Family, get_family
 from genlab.runs import RunStore
 
@@ -44,7 +45,8 @@ def resolve_precision(config: RunConfig) -> str:
 
 
 def build_module(config: RunConfig, data_info: dict[str, Any]) -> L.LightningModule:
-    module = get_family(config.family).module_class()(config.model_dump(mode="json"), data_info)
+    """The family's module, handed the parsed config (it is stored in the checkpoint as primitives)."""
+    module = get_family(config.family).module_class()(config, data_info)
     if config.trainer.channels_last:
         module = module.to(memory_format=torch.channels_last)
     return module
@@ -75,6 +77,8 @@ def build_trainer(
     """
     t = config.trainer
     callbacks: list[L.Callback] = [NaNGuard()]
+    if manual_optimization and t.max_steps > 0:
+        callbacks.append(BatchLimit(t.max_steps))
     loggers: list[Any] = []
     ckpt_dir: Path | None = None
     if store is not None and run_id is not None:
@@ -127,7 +131,7 @@ def build_trainer(
         precision=resolve_precision(config),
         deterministic=t.deterministic,
         max_epochs=t.max_epochs,
-        max_steps=t.max_steps,
+        max_steps=lightning_max_steps(t.max_steps, t.accumulate_grad_batches, manual_optimization),
         limit_train_batches=t.limit_train_batches,
         limit_val_batches=t.limit_val_batches,
         check_val_every_n_epoch=t.val_every_n_epochs,
@@ -195,12 +199,13 @@ def fit(
     run_id: str,
     *,
     resume: bool = False,
+    config: RunConfig | None = None,
     owner_pid: int | None = None,
     stop_event: threading.Event | None = None,
 ) -> str:
     """Train a run of the store in this process; returns the final status (completed or cancelled), or
     'lost' when the run stopped being this worker's (force-stopped, resumed elsewhere, deleted)."""
-    return fit_module(store, run_id, resume=resume, owner_pid=owner_pid, stop_event=stop_event)[0]
+    return fit_module(store, run_id, resume=resume, config=config, owner_pid=owner_pid, stop_event=stop_event)[0]
 
 
 def fit_module(
@@ -208,12 +213,12 @@ def fit_module(
     run_id: str,
     *,
     resume: bool = False,
+    config: RunConfig | None = None,
     owner_pid: int | None = None,
     stop_event: threading.Event | None = None,
 ) -> tuple[str, L.LightningModule]:
     """Like fit, and also returns the trained module (tests compare it with its reloaded checkpoint)."""
-    run = store.get(run_id)
-    config = parse_config(run.config)
+    config = config or store.load_config(run_id)
     L.seed_everything(config.seed, workers=True, verbose=False)
     family, datamodule, module = prepare(config)
     ckpt_path = None
@@ -261,7 +266,6 @@ def fit_module(
 
 def estimate(config: RunConfig, steps: int = 3) -> dict[str, Any]:
     """Pre-flight: parameter count, rough memory, and seconds per step measured on a few real steps."""
-    config = parse_config(config)
     family, datamodule, module = prepare(config)
     params = sum(p.numel() for p in module.parameters())
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)

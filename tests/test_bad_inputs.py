@@ -20,9 +20,10 @@ from PIL import Image
 from datamodules.uploads import extract_zip, import_zip_upload, list_uploads
 from genlab import jobs
 from genlab.cli.main import main
-from genlab.config import ConfigError, parse_config
+from genlab.config import ConfigError
 from genlab.data_paths import confine_config_paths, confine_path
 from genlab.errors import DataError, GenLabError
+from genlab.parsing import parse_config
 from genlab.registry import FAMILIES
 from genlab.runs import check_run_id
 from genlab.translate import open_image
@@ -254,7 +255,7 @@ def test_a_failed_upload_keeps_the_older_good_one(home, tmp_path) -> None:
 
 
 def test_a_text_upload_that_is_not_text_is_refused(home, tmp_path) -> None:
-    from datamodules.text import import_text_upload
+    from genlab.data import import_text_upload
 
     bad = tmp_path / "blob.txt"
     bad.write_bytes(bytes(range(256)) * 64)

@@ -374,7 +374,7 @@ def full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_a_full_disk_leaves_no_empty_upload_and_no_orphan_run(full_disk: Path, tmp_path: Path) -> None:
-    from datamodules.text import import_text_upload
+    from genlab.data import import_text_upload
 
     source = tmp_path / "notes.txt"
     source.write_text("To be, or not to be, that is the question.\n" * 2000, encoding="utf-8")

@@ -9,8 +9,8 @@ import time
 
 from genlab import jobs
 from genlab.checkpoint_files import find_resume_checkpoint
-from genlab.config import load_config
 from genlab.errors import GenLabError
+from genlab.parsing import load_config
 from genlab.runs import Run, RunStore, check_run_id
 
 
@@ -68,10 +68,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="resume even a run that was stopped for running out of memory")
     p.set_defaults(handler=_resume)
 
-    p = sub.add_parser("worker", help=argparse.SUPPRESS, description="Internal: the background worker of one run.")
+    p = sub.add_parser("worker", description="Internal: the background worker of one run.")
     p.add_argument("run_id")
     p.add_argument("--train", action="store_true", help="the training process (started by the supervisor)")
     p.set_defaults(handler=_worker)
+    # Internal: hidden from the command list of --help (argparse would print `==SUPPRESS==` for it).
+    sub._choices_actions = [a for a in sub._choices_actions if a.dest != "worker"]
 
 
 def _print_progress(run: Run, last: list[str]) -> None:
@@ -96,6 +98,8 @@ def follow(store: RunStore, run_id: str) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.set)
+    for note in config.advisories():
+        print(f"note: {note}", file=sys.stderr)
     store = RunStore()
     if args.in_process:
         return _train_in_process(store, config, args.run_id)
