@@ -21,6 +21,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from callbacks.checkpoint_metrics import KEY as STEP_METRICS_KEY
 from callbacks.checkpoint_metrics import CheckpointStepMetrics
+from callbacks.epoch_checkpoint import EpochEndLastCheckpoint
 from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
@@ -102,16 +103,10 @@ def build_trainer(
         # last.ckpt every n steps, or at each epoch end when no step interval is set (a run killed mid-way
         # must always have a last checkpoint to resume from).
         every = t.checkpoint_every_n_steps
-        callbacks.append(
-            ModelCheckpoint(
-                dirpath=ckpt_dir,
-                save_top_k=0,
-                save_last=True,
-                every_n_train_steps=every or None,
-                every_n_epochs=None if every else 1,
-                save_on_train_epoch_end=None if every else True,
-            )
-        )
+        if every:
+            callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=every))
+        else:
+            callbacks.append(EpochEndLastCheckpoint(ckpt_dir / "last.ckpt"))
         if config.logging.wandb != "off":
             loggers.append(_wandb_logger(config, store, run_id))
     if t.early_stopping_patience:
