@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     time REAL NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS metrics_run_key_step ON metrics(run_id, key, step);
+CREATE INDEX IF NOT EXISTS metrics_run_rowid ON metrics(run_id);
 CREATE TABLE IF NOT EXISTS artifacts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL,
@@ -98,7 +99,21 @@ CREATE TABLE IF NOT EXISTS artifacts (
     meta TEXT
 );
 CREATE INDEX IF NOT EXISTS artifacts_run ON artifacts(run_id, kind, step);
+CREATE TABLE IF NOT EXISTS safety_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    time REAL NOT NULL,
+    path TEXT NOT NULL,
+    action TEXT NOT NULL,
+    screener TEXT,
+    scores TEXT,
+    flagged TEXT,
+    sha256 TEXT NOT NULL,
+    text TEXT
+);
+CREATE INDEX IF NOT EXISTS safety_events_run ON safety_events(run_id, time);
 """
+SAFETY_ACTIONS = ("pass", "blocked", "masked", "annotated", "regenerated")
 
 # Columns added after the first release: an older genlab.db gains them on open.
 _ADDED_COLUMNS = {"queued_at": "REAL"}
@@ -589,6 +604,7 @@ class RunStore:
         with self._write() as con:
             con.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
             con.execute("DELETE FROM artifacts WHERE run_id=?", (run_id,))
+            con.execute("DELETE FROM safety_events WHERE run_id=?", (run_id,))
             con.execute("DELETE FROM runs WHERE id=?", (run_id,))
 
     # -- metrics -----------------------------------------------------------------------------------
@@ -618,6 +634,36 @@ class RunStore:
             args += keys
         sql += " ORDER BY key, step, time"
         return [dict(r) for r in self._con().execute(sql, args).fetchall()]
+
+    def metrics_stamp(self, run_id: str) -> int:
+        """The newest metrics rowid of a run (0: none): a live view's cheap check for new points, one
+        lookup at the end of the (run_id, rowid) index."""
+        row = self._con().execute("SELECT MAX(rowid) FROM metrics WHERE run_id=?", (run_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def metrics_since(self, run_id: str, after: int) -> tuple[list[dict[str, Any]], int]:
+        """Rows of {step, key, value} written after rowid `after`, in write order, and the new last rowid."""
+        rows = self._con().execute(
+            "SELECT rowid, step, key, value FROM metrics WHERE run_id=? AND rowid>? ORDER BY rowid", (run_id, after)
+        )
+        out = [dict(r) for r in rows.fetchall()]
+        return out, (out[-1]["rowid"] if out else after)
+
+    def change_stamp(self, run_id: str) -> tuple[Any, ...]:
+        """What a run page shows besides progress: changes when metrics, artifacts or the status change."""
+        con = self._con()
+        row = con.execute("SELECT status, cancel_requested, error, resume_count FROM runs WHERE id=?", (run_id,))
+        art = con.execute("SELECT MAX(id) FROM artifacts WHERE run_id=?", (run_id,)).fetchone()
+        return (self.metrics_stamp(run_id), art[0] or 0, tuple(row.fetchone() or ()))
+
+    def table_stamp(self) -> tuple[Any, ...]:
+        """What a table of runs shows: changes when a run is added, starts, steps, ends or logs metrics."""
+        con = self._con()
+        row = con.execute(
+            "SELECT COUNT(*), MAX(created_at), MAX(started_at), MAX(ended_at),"
+            " SUM(CASE WHEN status IN ('queued','running') THEN step + 1 ELSE 0 END) FROM runs"
+        ).fetchone()
+        return (*tuple(row), con.execute("SELECT MAX(rowid) FROM metrics").fetchone()[0])
 
     def metric_series(self, run_id: str, key: str) -> list[tuple[int, float]]:
         rows = self._con().execute(
@@ -691,6 +737,60 @@ class RunStore:
             d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
             out.append(d)
         return out
+
+    # -- safety audit ------------------------------------------------------------------------------
+
+    def add_safety_event(
+        self,
+        run_id: str,
+        *,
+        path: str,
+        action: str,
+        screener: str,
+        scores: dict[str, float],
+        flagged: list[str],
+        sha256: str,
+        text: str | None = None,
+    ) -> None:
+        """One screened output of a run (or of a pretrained model, `model:<name>`): where it came from,
+        its scores, what the gate did, and a sha256 of the text (the text only when the owner asked)."""
+        if action not in SAFETY_ACTIONS:
+            raise ValueError(f"unknown safety action {action!r}; one of {SAFETY_ACTIONS}")
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO safety_events (run_id, time, path, action, screener, scores, flagged, sha256, text)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (run_id, time.time(), path, action, screener, json.dumps(scores), json.dumps(flagged), sha256, text),
+            )
+
+    def safety_events(self, run_id: str, *, flagged_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
+        """Audit rows, newest first."""
+        sql = "SELECT * FROM safety_events WHERE run_id=?" + (" AND action!='pass'" if flagged_only else "")
+        rows = self._con().execute(sql + " ORDER BY time DESC, id DESC LIMIT ?", (run_id, int(limit))).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["scores"] = json.loads(d["scores"] or "{}")
+            d["flagged"] = json.loads(d["flagged"] or "[]")
+            out.append(d)
+        return out
+
+    def safety_summary(self, run_id: str) -> dict[str, Any]:
+        """How many outputs were screened, how many the gate stopped or changed, and the flagged rate."""
+        rows = (
+            self._con()
+            .execute("SELECT action, COUNT(*) FROM safety_events WHERE run_id=? GROUP BY action", (run_id,))
+            .fetchall()
+        )
+        by_action = {r[0]: r[1] for r in rows}
+        screened = sum(by_action.values())
+        flagged = screened - by_action.get("pass", 0)
+        return {
+            "screened": screened,
+            "flagged": flagged,
+            "flagged_rate": flagged / screened if screened else 0.0,
+            "by_action": by_action,
+        }
 
     # -- helpers -----------------------------------------------------------------------------------
 

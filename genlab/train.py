@@ -31,6 +31,8 @@ from genlab.atomic import remove_stale_temps
 from genlab.checkpoint_files import find_resume_checkpoint
 from genlab.checkpoint_io import AtomicCheckpointIO
 from genlab.config import RunConfig
+from genlab.cpu_memory import keep_freed_memory
+from genlab.data_screen import screened_copy
 from genlab.registry import Family, get_family
 from genlab.runs import RunStore
 
@@ -178,6 +180,24 @@ def _checkpoint_step_of(ckpt: dict[str, Any]) -> int:
         return int(ckpt.get("global_step", 0))
 
 
+def screened_data(config: RunConfig, store: RunStore, run_id: str) -> RunConfig:
+    """With safety.drop_flagged_data, train on a copy of the corpus without its flagged lines (written to
+    runs/<id>/data/ with the screening report, recorded as an artifact)."""
+    safety = getattr(config, "safety", None)
+    if safety is None or not safety.drop_flagged_data:
+        return config
+    folder = store.run_folder(run_id) / "data"
+    data, report = screened_copy(config.data, safety, folder)
+    store.add_artifact(
+        run_id,
+        "data_screen",
+        folder / "screen_report.json",
+        name="data_screen",
+        meta=report.to_dict() | {"examples": []},
+    )
+    return config.model_copy(update={"data": data})
+
+
 def _restore_store_to(store: RunStore, run_id: str, path: Path) -> None:
     """Drop what was logged after the checkpoint's step and write back the step's own metrics (carried in
     the checkpoint), so the resumed series has every step exactly once."""
@@ -213,7 +233,8 @@ def fit_module(
     stop_event: threading.Event | None = None,
 ) -> tuple[str, L.LightningModule]:
     """Like fit, and also returns the trained module (tests compare it with its reloaded checkpoint)."""
-    config = config or store.load_config(run_id)
+    config = screened_data(config or store.load_config(run_id), store, run_id)
+    keep_freed_memory()  # no page faults on every step's activations (see genlab/cpu_memory.py)
     L.seed_everything(config.seed, workers=True, verbose=False)
     family, datamodule, module = prepare(config)
     ckpt_path = None

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from genlab.config import OptimConfig, RunConfig, Section, TrainerConfig
+from genlab.config import OptimConfig, RunConfig, SafetyConfig, Section, TrainerConfig
 from genlab.data_config import TextDataConfig
 from genlab.families.spec import Family
 
@@ -31,6 +31,10 @@ class GPTModelConfig(Section):
     n_embd: int = Field(128, ge=8, le=8192, description="Width of the residual stream (from scratch)")
     dropout: float = Field(
         0.1, ge=0.0, le=0.9, description="Dropout on attention, residual and embeddings (from scratch)"
+    )
+    bias: bool = Field(
+        False,
+        description="Biases in linear layers and layer norms, as GPT-2 has (from scratch; nanoGPT's default: none)",
     )
     finetune: Literal["full", "lora"] = Field(
         "lora", description="Fine-tune all weights, or train small LoRA adapters (pretrained)"
@@ -73,6 +77,10 @@ class GPTRunConfig(RunConfig):
     )
     trainer: TrainerConfig = Field(
         default_factory=lambda: TrainerConfig(gradient_clip_val=1.0), description="Training loop"
+    )
+
+    safety: SafetyConfig = Field(
+        default_factory=SafetyConfig, description="Screening of generated text before anyone sees it"
     )
 
     @model_validator(mode="after")

@@ -107,12 +107,22 @@ def test_train_form_is_generated_for_every_family_and_round_trips_its_defaults(a
 
 def test_train_form_reports_a_bad_combination_with_the_field_to_change(app):
     at = app("train")
-    at.number_input(key="train.form.vae.trainer.max_steps").set_value(5).run()
-    at.number_input(key="train.form.vae.trainer.checkpoint_every_n_steps").set_value(50).run()
+    at.selectbox(key="train.family").set_value("dcgan").run()
+    at.selectbox(key="train.form.dcgan.model.loss").set_value("wgan-gp").run()
+    at.selectbox(key="train.form.dcgan.model.d_norm").set_value("batch").run()
     error = texts(at, "error")
-    assert "checkpoint_every_n_steps" in error and "max_steps" in error
+    assert "model.d_norm" in error and "WGAN-GP" in error
     assert not at.exception
     assert not [b for b in at.button if b.key == "train.start"], "no Start button while the config is invalid"
+
+
+def test_train_form_shortened_below_the_checkpoint_interval_runs_with_a_note(app):
+    at = app("train")
+    at.number_input(key="train.form.vae.trainer.max_steps").set_value(5).run()
+    at.number_input(key="train.form.vae.trainer.checkpoint_every_n_steps").set_value(50).run()
+    assert not texts(at, "error")
+    assert "saved at the end" in texts(at, "info")
+    assert [b for b in at.button if b.key == "train.start"], "the shortened run can start"
 
 
 def test_train_refuses_a_data_name_that_does_not_exist_before_any_worker_starts(app):
@@ -188,6 +198,30 @@ def test_run_page_shows_progress_charts_samples_logs_and_config(app, recorded):
     assert sample_grids(at), "a sample grid"
     assert any("step 19 loss 481" in c.value for c in at.code), "the log tail"
     assert any(c.value.startswith("python -m genlab train --config") and run.id in c.value for c in at.code)
+
+
+def test_live_run_page_draws_at_most_1000_points_per_line_and_adds_new_steps_on_the_next_rerun(app, recorded, store):
+    import json
+
+    run = recorded(name="long", status="running", steps=5000, sample_steps=(10,))
+    at = app("run", id=run.id)
+
+    def loss_lines(at) -> list[dict]:
+        figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        return [t for f in figs if f["layout"]["title"]["text"] == "train/loss" for t in f["data"]]
+
+    lines = loss_lines(at)
+    assert lines and all(len(t["x"]) <= 1000 for t in lines)
+    assert all(t["x"][0] == 1 and t["x"][-1] == 5000 for t in lines)  # LTTB keeps both ends
+    store.log_metrics(run.id, 5001, {"train/loss": 1.0})
+    at.run()
+    assert all(t["x"][-1] == 5001 for t in loss_lines(at))
+
+
+def test_live_refresh_backs_off_while_nothing_changes():
+    from ui.widgets.live import interval_for
+
+    assert interval_for(0) == 2.0 < interval_for(60) < interval_for(600) == 15.0
 
 
 def test_run_page_saves_notes_and_tags(app, recorded, store):

@@ -1,4 +1,5 @@
-"""One run: live progress and ETA, metric charts, sample timeline, logs, config; cancel/resume/clone/delete."""
+"""One run: live progress and ETA, metric charts, sample timeline, logs, config, the safety audit and bias
+report of text runs; cancel/resume/clone/delete."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ import streamlit as st
 from genlab import jobs
 from genlab.config import ConfigError
 from genlab.errors import GenLabError
+from genlab.live import MetricsFollower
 from genlab.parsing import parse_config
 from genlab.registry import FAMILIES
 from genlab.runs import ACTIVE, Run, RunNotFound
-from ui.widgets.charts import chart_controls, group_rows, metric_grid
+from ui.widgets.charts import chart_controls, metric_grid
 from ui.widgets.common import (
-    REFRESH_S,
     cli_command_for,
     config_panel,
     fmt_duration,
@@ -30,7 +31,9 @@ from ui.widgets.common import (
     user_error,
 )
 from ui.widgets.images import show_image_inline
+from ui.widgets.live import watch
 from ui.widgets.run_picker import pick_run
+from ui.widgets.safety_panel import safety_panel
 
 MAX_DOWNLOAD_MB = 512
 FORCE_GRACE_UI_S = 3.0  # the cancel was asked before (or the run is stalled): a short wait, then the kill
@@ -62,7 +65,6 @@ except RunNotFound as err:
     st.stop()
 
 live = run.status in ACTIVE
-every = REFRESH_S if live else None
 
 # -- header ------------------------------------------------------------------------------------------
 st.page_link(page_path("runs"), label="All runs", icon=":material/arrow_back:")
@@ -82,7 +84,6 @@ if run.resume_count:
 st.caption(" · ".join(meta))
 
 
-@st.fragment(run_every=every)
 def progress_panel() -> None:
     try:
         r = store.get(run_id)
@@ -126,7 +127,12 @@ def progress_panel() -> None:
         st.caption(f"Best {r.monitor}: {fmt_value(r.best_value)}")
 
 
-progress_panel()
+if live:
+    # One small fragment polls: it redraws the progress line and reruns the page only when metrics,
+    # artifacts or the status changed; charts, samples and logs are drawn on those reruns alone.
+    watch(f"run.{run_id}", lambda: store.change_stamp(run_id), draw=progress_panel)
+else:
+    progress_panel()
 
 
 # -- actions -----------------------------------------------------------------------------------------
@@ -255,26 +261,35 @@ if st.session_state.get("run.confirm_delete") == run_id:
     confirm_delete(run)
 
 # -- tabs ------------------------------------------------------------------------------------------------
-t_charts, t_samples, t_logs, t_config, t_notes, t_files = st.tabs(
-    ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"], key="run.tabs"
-)
+is_text = family is not None and family.kind == "text"
+names = ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"] + (["Safety"] if is_text else [])
+t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_safety = st.tabs(names, key="run.tabs")
 
 
-@st.fragment(run_every=every)
+def follower() -> MetricsFollower:
+    """This tab's metric series, read incrementally (only rows newer than the last draw)."""
+    key = f"run.follower.{run_id}"
+    if key not in st.session_state:
+        st.session_state[key] = MetricsFollower(store, run_id)
+    return st.session_state[key]
+
+
+@st.fragment
 def charts() -> None:
-    rows = store.metrics(run_id)
-    if not rows:
+    f = follower()
+    f.refresh()
+    keys = [k for k in f.keys() if k != "epoch"]
+    if not keys:
         st.info(
             "No metrics yet: they appear after the first logged steps." if live else "This run logged no metrics.",
             icon=":material/info:",
         )
         return
-    series = group_rows(rows)
     weight, log_y = chart_controls("run")
-    keys = [k for k in series if k not in ("epoch",)]
     default = [k for k in keys if not k.startswith("lr")] or keys
     picked = st.multiselect("Metrics", keys, default=default, key="run.metric_keys")
-    metric_grid({k: {run.name: series[k]} for k in picked}, weight=weight, log_y=log_y, key="run")
+    series = {k: {run.name: f.series(k, max_points=None)} for k in picked}  # downsampled after smoothing
+    metric_grid(series, weight=weight, log_y=log_y, key="run")
 
 
 def _nearest(items: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
@@ -286,7 +301,7 @@ def _nearest(items: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
     return best or (items[0] if items else None)
 
 
-@st.fragment(run_every=every)
+@st.fragment
 def samples() -> None:
     images = store.artifacts(run_id, kind="samples")
     texts = store.artifacts(run_id, kind="text")
@@ -327,7 +342,7 @@ def samples() -> None:
                 st.text(tail_text(art["path"], max_lines=60))
 
 
-@st.fragment(run_every=every)
+@st.fragment
 def logs() -> None:
     arts = store.artifacts(run_id, kind="log")
     paths = list(dict.fromkeys(a["path"] for a in arts))
@@ -378,6 +393,9 @@ with t_notes:
                     st.toast("Saved", icon=":material/check:")
                 except (RunNotFound, OSError) as err:
                     user_error(err)
+for tab in t_safety:
+    with tab:
+        safety_panel(store, run)
 with t_files:
     ckpts = store.artifacts(run_id, kind="checkpoint")
     folder_ckpts = sorted((run.folder / "checkpoints").glob("*.ckpt"))
