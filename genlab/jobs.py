@@ -110,13 +110,26 @@ def cancel(run_id: str, store: RunStore | None = None) -> Run:
     return store.get(run_id)
 
 
+def prune(run_id: str, store: RunStore | None = None) -> Run:
+    """A sweep gave up on this trial: stop it like a cancel (checkpoint kept) and mark it `pruned`."""
+    store = store or RunStore()
+    run = store.get(run_id)
+    if run.status == "queued":
+        store.set_status(run_id, "pruned")
+    elif run.status == "running":
+        store.request_cancel(run_id, prune=True)
+    return store.get(run_id)
+
+
 def resume(run_id: str, store: RunStore | None = None) -> Run:
     """Continue an interrupted, cancelled or failed run from its last checkpoint, in the same run."""
     store = store or RunStore()
     store.reap_dead()
     run = store.get(run_id)
-    if run.status not in ("interrupted", "cancelled", "failed"):
-        raise GenLabError(f"Run {run_id} is {run.status}; only interrupted, cancelled or failed runs can be resumed")
+    if run.status not in ("interrupted", "cancelled", "failed", "pruned"):
+        raise GenLabError(
+            f"Run {run_id} is {run.status}; only interrupted, cancelled, failed or pruned runs can be resumed"
+        )
     if not (run.folder / "checkpoints" / "last.ckpt").exists():
         raise GenLabError(
             f"Run {run_id} has no checkpoint to resume from (it stopped before the first one was saved). "
@@ -229,6 +242,8 @@ def run_worker(run_id: str, store: RunStore | None = None) -> int:
     try:
         config = parse_config(run.config)
         status = fit(store, run_id, resume=run.resume_requested)
+        if status == "cancelled" and store.prune_requested(run_id):
+            status = "pruned"
         store.set_status(run_id, status)
     except BaseException as err:  # noqa: BLE001 - every failure must end up in the store
         traceback.print_exc()

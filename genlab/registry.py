@@ -44,6 +44,9 @@ class Family:
     # it is what the Hugging Face export holds, and a chat fine-tune on a small set keeps learning its
     # answers after held-out perplexity (the monitor) has bottomed out.
     serve_checkpoint: Literal["best", "last"] = "best"
+    # The default search space of a sweep: `--set` path -> {low, high, log?, step?} or {choices: [...]};
+    # genlab/sweep_space.py validates it against config_cls, so a renamed field fails the family contract.
+    sweep_space: dict[str, Any] = field(default_factory=dict)
 
     def module_class(self) -> type[L.LightningModule]:
         return self.module_loader()
@@ -103,6 +106,21 @@ _TINY_GAN: dict[str, Any] = {
     "metrics": {"features": "pixels", "fid_samples": 64, "class_metrics": False},
 }
 
+def _log_range(low: float, high: float) -> dict[str, Any]:
+    return {"low": low, "high": high, "log": True}
+
+
+_GAN_SPACE: dict[str, Any] = {
+    "optim.lr_g": _log_range(5e-5, 1e-3),
+    "optim.lr_d": _log_range(5e-5, 1e-3),
+    "optim.beta1": {"choices": [0.0, 0.5]},
+}
+_TEXT_SPACE: dict[str, Any] = {
+    "optim.lr": _log_range(1e-4, 1e-2),
+    "optim.weight_decay": {"low": 0.0, "high": 0.2},
+    "model.dropout": {"low": 0.0, "high": 0.3},
+}
+
 FAMILIES: dict[str, Family] = {
     "vae": Family(
         name="vae",
@@ -120,6 +138,11 @@ FAMILIES: dict[str, Family] = {
             "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
             "logging": {"sample_every_n_steps": 2, "n_samples": 8},
         },
+        sweep_space={
+            "optim.lr": _log_range(1e-4, 1e-2),
+            "model.beta": _log_range(0.25, 4.0),
+            "model.latent_dim": {"choices": [8, 16, 32]},
+        },
     ),
     # GANs monitor FID (logged at every validation by callbacks/image_metrics.py; a validation between
     # measurements repeats the last value, so "best" stays the measured best).
@@ -134,6 +157,7 @@ FAMILIES: dict[str, Family] = {
         module_loader=_lazy("lightning_modules.dcgan", "DCGANModule"),
         datamodule_loader=_lazy("datamodules.images", "ImageDataModule"),
         tiny_overrides=_TINY_GAN,
+        sweep_space=_GAN_SPACE,
     ),
     "cgan": Family(
         name="cgan",
@@ -146,6 +170,7 @@ FAMILIES: dict[str, Family] = {
         module_loader=_lazy("lightning_modules.cgan", "CGANModule"),
         datamodule_loader=_lazy("datamodules.images", "ImageDataModule"),
         tiny_overrides=_TINY_GAN,
+        sweep_space=_GAN_SPACE,
     ),
     # Image-to-image translation (two domains A and B; datamodules/paired.py).
     "cyclegan": Family(
@@ -164,6 +189,11 @@ FAMILIES: dict[str, Family] = {
             "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
             "logging": {"sample_every_n_steps": 2, "n_samples": 8},
         },
+        sweep_space={
+            "optim.lr": _log_range(5e-5, 1e-3),
+            "model.lambda_cycle": _log_range(2.0, 20.0),
+            "model.lambda_identity": {"low": 0.0, "high": 1.0},
+        },
     ),
     "pix2pix": Family(
         name="pix2pix",
@@ -180,6 +210,11 @@ FAMILIES: dict[str, Family] = {
             "model": {"gen_width": 8, "unet_depth": 4, "disc_width": 8, "disc_layers": 2, "n_panel": 4},
             "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
             "logging": {"sample_every_n_steps": 2, "n_samples": 8},
+        },
+        sweep_space={
+            "optim.lr": _log_range(5e-5, 1e-3),
+            "model.lambda_l1": _log_range(10.0, 200.0),
+            "model.dropout": {"low": 0.0, "high": 0.5},
         },
     ),
     "gpt": Family(
@@ -199,6 +234,7 @@ FAMILIES: dict[str, Family] = {
             "trainer": _TINY_TEXT_TRAINER,
             "logging": {"sample_every_n_steps": 2},
         },
+        sweep_space=_TEXT_SPACE,
     ),
     "rnn": Family(
         name="rnn",
@@ -223,6 +259,7 @@ FAMILIES: dict[str, Family] = {
             "trainer": _TINY_TEXT_TRAINER,
             "logging": {"sample_every_n_steps": 2},
         },
+        sweep_space=_TEXT_SPACE,
     ),
 }
 

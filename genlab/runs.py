@@ -26,9 +26,11 @@ import yaml
 
 from genlab.paths import genlab_home
 
-STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
+STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted", "pruned")
 ACTIVE = ("queued", "running")
-FINISHED = ("completed", "failed", "cancelled", "interrupted")
+FINISHED = ("completed", "failed", "cancelled", "interrupted", "pruned")
+# cancel_requested holds why a run is asked to stop: a user's cancel, or a sweep pruning a hopeless trial.
+CANCEL, PRUNE = 1, 2
 HEARTBEAT_STALE_S = 120.0
 
 _SCHEMA = """
@@ -374,8 +376,13 @@ class RunStore:
     def heartbeat(self, run_id: str, **progress: Any) -> None:
         self.update(run_id, heartbeat=time.time(), **progress)
 
-    def request_cancel(self, run_id: str) -> None:
-        self.update(run_id, cancel_requested=1)
+    def request_cancel(self, run_id: str, *, prune: bool = False) -> None:
+        """Ask the run's worker to stop after its step; `prune` makes it end as `pruned`, not `cancelled`."""
+        self.update(run_id, cancel_requested=PRUNE if prune else CANCEL)
+
+    def prune_requested(self, run_id: str) -> bool:
+        row = self._con().execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        return bool(row and row[0] == PRUNE)
 
     def cancel_requested(self, run_id: str) -> bool:
         row = self._con().execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
