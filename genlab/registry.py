@@ -106,6 +106,7 @@ _TINY_GAN: dict[str, Any] = {
     "metrics": {"features": "pixels", "fid_samples": 64, "class_metrics": False},
 }
 
+
 def _log_range(low: float, high: float) -> dict[str, Any]:
     return {"low": low, "high": high, "log": True}
 

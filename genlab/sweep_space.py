@@ -111,6 +111,7 @@ def _field_spec(path: str, info: FieldInfo) -> FieldSpec | None:
     """A FieldSpec for a searchable field, None for text, lists and nested sections."""
     kinds: set[str] = set()
     choices: list[Any] = []
+    text = False  # free text (a data set's name): searchable over the choices the user lists
     for alt in _unwrap(info.annotation):
         if typing.get_origin(alt) is Literal:
             choices += list(typing.get_args(alt))
@@ -120,6 +121,8 @@ def _field_spec(path: str, info: FieldInfo) -> FieldSpec | None:
             kinds.add("int")
         elif alt is float:
             kinds.add("float")
+        elif alt is str:
+            text = True
         else:
             return None
     description = info.description or ""
@@ -127,8 +130,8 @@ def _field_spec(path: str, info: FieldInfo) -> FieldSpec | None:
         kind: Kind = "float" if "float" in kinds else "int"
         low, high = _bounds(info, kind == "int")
         return FieldSpec(path, kind, description, info.default, low, high, tuple(choices))
-    if choices:
-        return FieldSpec(path, "categorical", description, info.default, choices=tuple(choices))
+    if choices or text:
+        return FieldSpec(path, "categorical", description, info.default, choices=() if text else tuple(choices))
     return None
 
 
@@ -223,7 +226,8 @@ def parse_param(config_cls: type[RunConfig], path: str, spec: Any) -> Param:
                 )
         return Param(path, "categorical", choices=tuple(choices))
     if field.kind == "categorical":
-        raise ConfigError(f"Invalid search space:\n  {path}: takes choices from {list(field.choices)}, not a range")
+        allowed = f" from {list(field.choices)}" if field.choices else ""
+        raise ConfigError(f"Invalid search space:\n  {path}: takes a list of choices{allowed}, not a range")
     if "low" not in spec or "high" not in spec:
         raise ConfigError(f"Invalid search space:\n  {path}: a range needs both low and high")
     low = _number(path, "low", spec["low"], field.kind)

@@ -588,6 +588,7 @@ class Worker:
         self.lock = threading.Lock()
         self.log = log or (lambda text: print(text, flush=True))
         self.host = socket.gethostname()
+        self.worker_id = f"{self.host}:{os.getpid()}"
 
     def stop_requested(self) -> bool:
         return stop_requested(self.study)
@@ -659,7 +660,8 @@ class Worker:
                 update={"name": f"{self.name}-t{trial.number}", "tags": [*config.tags, f"sweep:{self.name}"]}
             )
             run = jobs.start(config, self.store, sweep_id=self.name, trial_id=trial.number)
-            for key, value in (("run_id", run.id), ("host", self.host), ("genlab_home", str(self.store.home))):
+            links = {"run_id": run.id, "host": self.host, "genlab_home": str(self.store.home), "worker": self.worker_id}
+            for key, value in links.items():
                 trial.set_user_attr(key, value)
             self.log(f"trial {trial.number}: run {run.id} " + ", ".join(f"{k}={v!r}" for k, v in params.items()))
             self._follow(trial, run.id)
@@ -702,7 +704,9 @@ class Worker:
         if run.status != "completed":
             reason = "the sweep was stopped" if stopped else (run.error or f"its run ended {run.status}")
             trial.set_user_attr("error", reason)
-            self.study.tell(trial, state=TrialState.FAIL)
+            frozen = self.study.tell(trial, state=TrialState.FAIL)
+            if stopped:  # queued again with the same values, so resuming the sweep runs it
+                RetryHeartbeatStaleTrialCallback()(self.study, frozen)
             self.log(f"trial {trial.number}: failed: {reason}")
             return
         values = []

@@ -20,9 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = rsub.add_parser("list", help="runs, newest first", description="List runs, newest first.")
     q.add_argument("--json", action="store_true", help="machine-readable output")
-    q.add_argument(
-        "--status", help=f"only runs with this status ({', '.join(STATUSES)})"
-    )
+    q.add_argument("--status", help=f"only runs with this status ({', '.join(STATUSES)})")
     q.add_argument("--sweep", help="only the trials (and best-config runs) of this sweep")
     q.add_argument("--family", help="only runs of this model family")
     q.add_argument("--search", help="only runs whose id, name, data, tags or notes contain this text")
