@@ -329,6 +329,13 @@ class RunStore:
         sql += " ORDER BY created_at DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")
         return [self._row_to_run(r) for r in self._con().execute(sql, args).fetchall()]
 
+    def sweep_ids(self) -> list[str]:
+        """The sweeps that have runs in this store (newest first)."""
+        rows = self._con().execute(
+            "SELECT sweep_id FROM runs WHERE sweep_id IS NOT NULL GROUP BY sweep_id ORDER BY MAX(created_at) DESC"
+        )
+        return [r[0] for r in rows]
+
     def update(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run (tags are a list, hparams a dict)."""
         if not fields:
