@@ -299,7 +299,7 @@ else:
             f"{n} · {by_name[n].family} · {by_name[n].state} · {by_name[n].done}/{by_name[n].n_trials}"
         ),
     )
-    live = by_name[pick].state in ("running", "stopping")
+    live = by_name[pick].state in ("running", "stopping", "idle")  # idle: a worker may be starting
     if live:
         st.caption(f"Refreshing every {REFRESH_S:.0f} s while trials run.")
     st.fragment(lambda: show_sweep(pick), run_every=REFRESH_S if live else None)()
