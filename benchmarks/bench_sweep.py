@@ -121,7 +121,9 @@ def main() -> int:
     ok = saved >= 0.40 and gap <= 0.02
     print(f"goal (>= 40% fewer trial-epochs, best within 2%): {'met' if ok else 'NOT met'}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "results": results, "saved": saved, "gap": gap}, indent=1))
+        Path(args.json).write_text(
+            json.dumps({"args": vars(args), "results": results, "saved": saved, "gap": gap}, indent=1)
+        )
     return 0
 
 

@@ -14,7 +14,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from genlab import sweeps
+from genlab import sweep_worker, sweeps
 from genlab.cli.main import main
 from genlab.config import ConfigError
 from genlab.registry import FAMILIES
@@ -119,7 +119,7 @@ def finished_sweep(tmp_path_factory: pytest.TempPathFactory):
         study = sweeps.create(settings)
         for lr, data in ((3e-3, "digits"), (1e-6, "digits"), (1e-2, "no_such_set"), (1e-2, "digits")):
             study.enqueue_trial({"optim.lr": lr, "data.name": data})
-        result = sweeps.Worker("s4", store=store, log=lambda _: None).run()
+        result = sweep_worker.Worker("s4", store=store, log=lambda _: None).run()
         study, settings = sweeps.load("s4")
         yield store, study, settings, result
     finally:
@@ -196,7 +196,7 @@ def test_a_killed_worker_s_trial_is_retried_and_the_sweep_finishes(home: Path, m
         first.wait()
     finally:
         log.close()
-    result = sweeps.run_worker("k9", store=store)  # the restarted worker
+    result = sweep_worker.run_worker("k9", store=store)  # the restarted worker
     study, _ = sweeps.load("k9")
     states = [t.state for t in study.trials]
     assert result.state == "finished" and result.complete == 2
@@ -215,7 +215,7 @@ def test_stop_cancels_the_running_trial_and_a_new_worker_resumes_without_redoing
     space = {"optim.lr": {"low": 1e-3, "high": 1e-2, "log": True}}
     settings = sweeps.make_settings(vae_base(epochs=10), n_trials=2, name="st", space=space, pruner="none")
     study = sweeps.create(settings)
-    worker = threading.Thread(target=sweeps.Worker("st", store=store, log=lambda _: None).run)
+    worker = threading.Thread(target=sweep_worker.Worker("st", store=store, log=lambda _: None).run)
     worker.start()
     wait_for(lambda: len(study.trials) == 2 and study.trials[1].user_attrs.get("run_id"), timeout=180, what="trial 1")
     stopped_run = study.trials[1].user_attrs["run_id"]
@@ -225,7 +225,7 @@ def test_stop_cancels_the_running_trial_and_a_new_worker_resumes_without_redoing
     assert not worker.is_alive()
     assert sweeps.list_sweeps()[0].state == "stopped"
     assert store.get(stopped_run).status == "cancelled"
-    result = sweeps.run_worker("st", store=store)  # resume
+    result = sweep_worker.run_worker("st", store=store)  # resume
     study, _ = sweeps.load("st")
     assert result.state == "finished" and result.complete == 2
     assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]

@@ -250,9 +250,9 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from genlab import sweeps
+    from genlab import sweep_worker
 
-    p = sweeps.run_worker(args.study, args.storage, parallel=args.parallel)
+    p = sweep_worker.run_worker(args.study, args.storage, parallel=args.parallel)
     print(f"sweep {args.study}: {p.state}, {p.complete} complete, {p.pruned} pruned, {p.failed - p.retried} failed")
     return 0
 
