@@ -44,7 +44,8 @@ class Family:
     # it is what the Hugging Face export holds, and a chat fine-tune on a small set keeps learning its
     # answers after held-out perplexity (the monitor) has bottomed out.
     serve_checkpoint: Literal["best", "last"] = "best"
-    # The default search space of a sweep: `--set` path -> {low, high, log?, step?} or {choices: [...]};
+    # The default search space of a sweep (knobs that keep the objective comparable: the VAE's beta
+    # reweights its val/loss, so it is not in the VAE's space): `--set` path -> {low, high, log?, step?} or {choices: [...]};
     # genlab/sweep_space.py validates it against config_cls, so a renamed field fails the family contract.
     sweep_space: dict[str, Any] = field(default_factory=dict)
 
@@ -141,8 +142,8 @@ FAMILIES: dict[str, Family] = {
         },
         sweep_space={
             "optim.lr": _log_range(1e-4, 1e-2),
-            "model.beta": _log_range(0.25, 4.0),
             "model.latent_dim": {"choices": [8, 16, 32]},
+            "model.base_width": {"choices": [16, 32, 64]},
         },
     ),
     # GANs monitor FID (logged at every validation by callbacks/image_metrics.py; a validation between
