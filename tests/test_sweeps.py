@@ -86,6 +86,26 @@ def test_multi_objective_sweeps_refuse_pruning_and_gans_compare_a_cheap_kid_esti
     assert any("KID" in note for note in gan.notes)
 
 
+@pytest.mark.parametrize("sampler", sweeps.SAMPLERS)
+def test_every_sampler_proposes_values_inside_the_space(home: Path, sampler: str) -> None:
+    space = {"optim.lr": {"low": 1e-4, "high": 1e-2, "step": 1e-4}, "model.latent_dim": {"low": 4, "high": 8}}
+    settings = sweeps.make_settings(vae_base(), n_trials=50, name=f"s-{sampler}", space=space, sampler=sampler, seed=1)
+    study = sweeps.create(settings)
+    study, settings = sweeps.load(settings.name)  # a worker rebuilds the sampler from the stored settings
+    dists = sweeps.distributions(settings.params())
+    for _ in range(4):
+        trial = study.ask(dists)
+        assert 1e-4 <= trial.params["optim.lr"] <= 1e-2 and 4 <= trial.params["model.latent_dim"] <= 8
+        study.tell(trial, trial.params["optim.lr"])
+
+
+def test_a_grid_sweep_is_capped_at_the_grid_size_and_says_so() -> None:
+    settings = sweeps.make_settings(vae_base(), n_trials=20, space={"model.latent_dim": [4, 8, 16]}, sampler="grid")
+    assert settings.n_trials == 3 and "The grid has 3 points" in settings.notes[0]
+    with pytest.raises(ConfigError, match="optim.lr: grid search needs choices or a step"):
+        sweeps.make_settings(vae_base(), n_trials=2, space={"optim.lr": {"low": 1e-4, "high": 1e-2}}, sampler="grid")
+
+
 def test_cli_start_with_a_bad_space_exits_2_naming_the_path(home: Path, tmp_path: Path, capsys) -> None:
     config = tmp_path / "vae.yaml"
     config.write_text(vae_base().to_yaml())
