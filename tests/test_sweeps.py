@@ -192,6 +192,7 @@ def test_train_the_best_config_starts_a_normal_run_linked_to_the_sweep(finished_
 # -- faults across processes -----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # three tiny runs one after another, plus the heartbeat grace
 def test_a_killed_worker_s_trial_is_retried_and_the_sweep_finishes(home: Path, monkeypatch) -> None:
     monkeypatch.setenv("GENLAB_SWEEP_HEARTBEAT_S", "1")
     monkeypatch.setenv("GENLAB_SWEEP_GRACE_S", "3")
@@ -227,6 +228,7 @@ def test_a_killed_worker_s_trial_is_retried_and_the_sweep_finishes(home: Path, m
     assert store.get(run_id).status in ("cancelled", "completed"), "the orphaned run does not linger"
 
 
+@pytest.mark.slow  # three tiny runs one after another, plus the heartbeat grace
 def test_stop_cancels_the_running_trial_and_a_new_worker_resumes_without_redoing_completed_ones(
     home: Path, monkeypatch
 ) -> None:

@@ -251,7 +251,7 @@ def test_train_watch_compare_and_upload_in_a_real_browser(browser_page, server, 
     # Sweeps: a 2-trial sweep from the first run's settings; both trials complete and the best can train
     page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Sweeps").click()
     m.get_by_text("Knobs to search").wait_for(timeout=30_000)
-    m.get_by_role("radio", name="A past run", exact=True).click()
+    m.get_by_text("A past run", exact=True).click()
     wait_idle(page)
     set_number(page, "Trials (budget)", 2)
     wait_idle(page)
