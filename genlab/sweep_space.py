@@ -24,7 +24,8 @@ import annotated_types as at
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from genlab.config import ConfigError, RunConfig, parse_config
+from genlab.config import ConfigError, RunConfig
+from genlab.parsing import parse_config
 
 Kind = Literal["float", "int", "categorical"]
 

@@ -21,7 +21,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
 from genlab import jobs
-from genlab.config import parse_config
+from genlab.parsing import parse_config
 from genlab.runs import FINISHED, Run, RunStore
 from genlab.sweep_space import apply_params
 from genlab.sweeps import (

@@ -34,9 +34,10 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from genlab import jobs
-from genlab.config import ConfigError, RunConfig, parse_config
+from genlab.config import ConfigError, RunConfig
 from genlab.errors import GenLabError
 from genlab.metrics.config import ImageMetricsConfig
+from genlab.parsing import parse_config
 from genlab.paths import PROJECT_ROOT, genlab_home
 from genlab.registry import get_family
 from genlab.runs import Run, RunStore

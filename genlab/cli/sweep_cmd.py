@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from genlab.config import ConfigError, load_config
+from genlab.config import ConfigError
+from genlab.parsing import load_config
 from genlab.runs import RunStore
 
 _STORAGE_HELP = (

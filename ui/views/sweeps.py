@@ -12,8 +12,9 @@ import pandas as pd
 import streamlit as st
 
 from genlab import sweeps
-from genlab.config import ConfigError, parse_config
+from genlab.config import ConfigError
 from genlab.errors import GenLabError
+from genlab.parsing import parse_config
 from genlab.registry import FAMILIES
 from genlab.sweep_space import FieldSpec, searchable_fields
 from ui.widgets.common import REFRESH_S, fmt_time, get_store, open_run, page_path, user_error
