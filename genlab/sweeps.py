@@ -107,7 +107,12 @@ def open_storage(url: str | None = None) -> RDBStorage:
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
         )
     except Exception as err:  # noqa: BLE001 - SQLAlchemy raises many types for a bad URL or a down server
-        raise GenLabError(f"Cannot open the sweep storage {safe_url(url)}: {type(err).__name__}: {err}") from None
+        detail = str(err).split("(Background on this error")[0].strip().replace(url, safe_url(url))
+        raise GenLabError(
+            f"Cannot open the sweep storage {safe_url(url)}: {detail}\n"
+            "Check the URL (e.g. postgresql+psycopg://user:pw@host/db or sqlite:////path/sweeps.db) and that "
+            "the database server is running."
+        ) from None
 
 
 # -- the sweep's settings --------------------------------------------------------------------------

@@ -115,6 +115,9 @@ def test_cli_start_with_a_bad_space_exits_2_naming_the_path(home: Path, tmp_path
     assert "optim.lr: empty range" in err and "Traceback" not in err
     assert main(["sweep", "show", "nope"]) == 2
     assert "No sweep named 'nope'" in capsys.readouterr().err
+    assert main(["sweep", "list", "--storage", "postgresql+psycopg://me:s3cret@127.0.0.1:1/db"]) == 2
+    err = capsys.readouterr().err
+    assert "Cannot open the sweep storage postgresql+psycopg://me:***@127.0.0.1:1/db" in err and "s3cret" not in err
 
 
 # -- a real sweep: completed, pruned and failed trials ------------------------------------------------
