@@ -40,7 +40,7 @@ import playwright.sync_api as playwright_api  # noqa: E402  (requirements-dev.tx
 
 # About 4-5 minutes on a busy 2-core CPU (two real training runs and a 2-trial sweep). CI runs it (`-m "not slow or e2e"`);
 # it needs Debian's Chromium, which .ci/run installs: a missing browser fails loudly, never skips.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(720)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(autouse=True, scope="module")

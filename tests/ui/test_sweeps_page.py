@@ -50,6 +50,8 @@ def test_sweeps_page_without_sweeps_offers_the_start_form_with_the_family_space(
     assert "No sweeps yet" in texts(at, "info")
     knobs = at.multiselect(key="sweeps.knobs.vae")
     assert set(knobs.value) == set(FAMILIES["vae"].sweep_space)
+    assert at.text_input(key="sweeps.knob.vae.model.latent_dim.values").value == "8, 16, 32", "choices stay choices"
+    assert at.number_input(key="sweeps.knob.vae.optim.lr.low").value == 1e-4
     assert at.button(key="sweeps.start")
     assert any(c.value.startswith("python -m genlab sweep start") for c in at.code)
 

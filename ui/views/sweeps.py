@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+import yaml
 
 from genlab import sweeps
 from genlab.config import ConfigError
@@ -75,6 +76,18 @@ def _knob(field: FieldSpec, default: dict[str, Any] | None, key: str) -> dict[st
             chosen = [t.strip() for t in text.split(",") if t.strip()]
         return {"choices": chosen}
     integer = field.kind == "int"
+    mode = st.radio(
+        f"{field.path}: search",
+        ["a range", "these values"],
+        index=1 if "choices" in default else 0,
+        horizontal=True,
+        key=f"{key}.mode",
+        help=field.description,
+    )
+    if mode == "these values":
+        shown = ", ".join(map(str, default.get("choices", []))) or str(field.default)
+        text = st.text_input(f"{field.path} values", shown, key=f"{key}.values", help="Comma-separated numbers to try")
+        return {"choices": [_number(t) for t in text.split(",") if t.strip()]}
     value = field.default if isinstance(field.default, (int, float)) and not isinstance(field.default, bool) else 1
     low0 = default.get("low", field.low if field.low is not None and field.low > 0 else value / 4 or 0)
     high0 = default.get("high", value * 4 if value else (field.high or 1))
@@ -89,6 +102,17 @@ def _knob(field: FieldSpec, default: dict[str, Any] | None, key: str) -> dict[st
     if log:
         out["log"] = True
     return out
+
+
+def _number(text: str) -> Any:
+    """A typed number stays a number (8 -> int, 1e-3 -> float); anything else stays text for the check."""
+    value = yaml.safe_load(text.strip())
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def start_form() -> None:
