@@ -255,7 +255,9 @@ def test_train_watch_compare_and_upload_in_a_real_browser(browser_page, server, 
     # Sweeps: a 1-trial sweep from a run's settings runs to the end and offers to train the best config
     page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Sweeps").click()
     m.get_by_text("Knobs to search").wait_for(timeout=30_000)
+    wait_idle(page)
     m.get_by_text("A past run", exact=True).click()
+    m.get_by_text("Past run", exact=True).wait_for(timeout=30_000)  # the run picker replaced the preset's
     wait_idle(page)
     knobs = m.locator(".st-key-sweeps-knobs-vae input")  # keep only optim.lr: a trial as cheap as the run
     for knob in ("model.base_width", "model.latent_dim"):  # Backspace removes the last chosen knob
