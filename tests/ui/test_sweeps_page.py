@@ -80,6 +80,19 @@ def test_sweeps_page_shows_trials_figures_best_samples_and_trains_the_best(app, 
     assert len(best) == 1 and best[0].config["optim"]["lr"] == 5e-3 and best[0].name == "ui-sweep-best"
 
 
+def test_sweeps_page_starts_from_the_chosen_past_run_not_the_preset_shown_first(app, recorded):
+    run = recorded(name="base-run", lr=7e-3)
+    at = app("sweeps")
+    at.radio(key="sweeps.source").set_value("A past run").run()
+    assert at.selectbox(key="sweeps.run").value == run.id
+    command = next(c.value for c in at.code if c.value.startswith("python -m genlab sweep start"))
+    assert command  # the settings validated; the base config is the run's (its tiny data, not the preset's)
+    form = [
+        w for w in at.number_input if w.key and w.key.startswith("sweeps.form.vae.") and w.key.endswith("max_items")
+    ]
+    assert form and form[0].value == run.config["data"]["max_items"]
+
+
 def test_runs_page_filters_by_sweep(app, store):
     recorded_sweep(store)
     record_run(store, name="outside")

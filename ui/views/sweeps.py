@@ -6,6 +6,8 @@ only reads the study and the run store, so closing the tab never touches the swe
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import pandas as pd
@@ -124,8 +126,11 @@ def start_form() -> None:
     except ConfigError as err:
         user_error(err, "This config cannot be used")
         return
+    # The form's widgets keep their values per key: a new source (another preset or run) gets a new key,
+    # or the form would go on returning the previous source's values.
+    source = hashlib.sha1(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:10]
     with st.expander("Base config (every trial starts from it)", icon=":material/tune:"):
-        raw = config_form(family.config_cls, raw, key=f"sweeps.form.{family.name}")
+        raw = config_form(family.config_cls, raw, key=f"sweeps.form.{family.name}.{source}")
     try:
         base = parse_config(raw)
     except ConfigError as err:
