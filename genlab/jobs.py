@@ -34,7 +34,7 @@ from genlab.paths import PROJECT_ROOT
 from genlab.registry import get_family
 from genlab.runs import FINISHED, Run, RunStateError, RunStore, new_run_id
 
-RESUMABLE = ("interrupted", "cancelled", "failed")
+RESUMABLE = ("interrupted", "cancelled", "failed", "pruned")
 FORCE_GRACE_S = 10.0
 OOM_MARK = "Out of memory"
 INTERRUPTED_TEXT = (
@@ -185,6 +185,14 @@ def cancel(run_id: str, store: RunStore | None = None, *, force: bool = False, g
     return store.get(run_id)
 
 
+def prune(run_id: str, store: RunStore | None = None) -> Run:
+    """A sweep gave up on this trial: stop it like a cancel (checkpoint kept) and mark it `pruned`."""
+    store = store or RunStore()
+    if not store.transition(run_id, ("queued",), "pruned"):
+        store.request_cancel(run_id, prune=True)
+    return store.get(run_id)
+
+
 def _kill_worker(pid: int | None, host: str | None) -> None:
     """SIGKILL the worker's whole process group (supervisor, trainer, data-loader children); local only."""
     if not pid or host not in (None, socket.gethostname()):
@@ -219,7 +227,9 @@ def request_resume(
     store.reap_dead()
     run = store.get(run_id)
     if run.status not in RESUMABLE:
-        raise RunStateError(f"Run {run_id} is {run.status}; only interrupted, cancelled or failed runs can be resumed")
+        raise RunStateError(
+            f"Run {run_id} is {run.status}; only interrupted, cancelled, failed or pruned runs can be resumed"
+        )
     if find_resume_checkpoint(run.folder / "checkpoints") is None:
         raise GenLabError(
             f"Run {run_id} has no checkpoint to resume from (it stopped before the first one was saved). "
@@ -345,6 +355,8 @@ def run_worker(run_id: str, store: RunStore | None = None, *, supervisor_pid: in
     try:
         config = store.load_config(run_id)  # parsed once, here; the module receives it as it is
         status = fit(store, run_id, resume=run.resume_requested, config=config, owner_pid=me, stop_event=stop)
+        if status == "cancelled" and store.prune_requested(run_id):
+            status = "pruned"  # a sweep stopped this trial
         if status == "lost":
             print(f"Run {run_id} was force-stopped, resumed elsewhere or deleted; this worker stopped", flush=True)
         elif not store.transition(run_id, ("running",), status, pid=me, error=None):

@@ -36,9 +36,11 @@ from genlab.parsing import load_config
 from genlab.paths import genlab_home
 from genlab.registry import get_family
 
-STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
+STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted", "pruned")
 ACTIVE = ("queued", "running")
-FINISHED = ("completed", "failed", "cancelled", "interrupted")
+FINISHED = ("completed", "failed", "cancelled", "interrupted", "pruned")
+# cancel_requested holds why a run is asked to stop: a user's cancel, or a sweep pruning a hopeless trial.
+CANCEL, PRUNE = 1, 2
 HEARTBEAT_STALE_S = 120.0
 STALL_AFTER_S_DEFAULT = 600.0
 RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}"
@@ -462,6 +464,13 @@ class RunStore:
         sql += " ORDER BY created_at DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")
         return [self._row_to_run(r) for r in self._con().execute(sql, args).fetchall()]
 
+    def sweep_ids(self) -> list[str]:
+        """The sweeps that have runs in this store (newest first)."""
+        rows = self._con().execute(
+            "SELECT sweep_id FROM runs WHERE sweep_id IS NOT NULL GROUP BY sweep_id ORDER BY MAX(created_at) DESC"
+        )
+        return [r[0] for r in rows]
+
     def update(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run (tags are a list, hparams a dict)."""
         if not fields:
@@ -596,11 +605,19 @@ class RunStore:
     def heartbeat(self, run_id: str, **progress: Any) -> None:
         self.update(run_id, heartbeat=time.time(), **progress)
 
-    def request_cancel(self, run_id: str) -> bool:
-        """Ask a running run's worker to stop after its step; False when the run is not running."""
+    def request_cancel(self, run_id: str, *, prune: bool = False) -> bool:
+        """Ask a running run's worker to stop after its step (`prune`: end as `pruned`, not `cancelled`);
+        False when the run is not running."""
         with self._write() as con:
-            cur = con.execute("UPDATE runs SET cancel_requested=1 WHERE id=? AND status='running'", (run_id,))
+            cur = con.execute(
+                "UPDATE runs SET cancel_requested=? WHERE id=? AND status='running'",
+                (PRUNE if prune else CANCEL, run_id),
+            )
             return cur.rowcount == 1
+
+    def prune_requested(self, run_id: str) -> bool:
+        row = self._con().execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        return bool(row and row[0] == PRUNE)
 
     def cancel_requested(self, run_id: str) -> bool:
         row = self._con().execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()

@@ -7,7 +7,7 @@ import json
 import time
 
 from genlab import jobs, wandb_link
-from genlab.runs import RunStore
+from genlab.runs import STATUSES, RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,9 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = rsub.add_parser("list", help="runs, newest first", description="List runs, newest first.")
     q.add_argument("--json", action="store_true", help="machine-readable output")
-    q.add_argument(
-        "--status", help="only runs with this status (queued, running, completed, failed, cancelled, interrupted)"
-    )
+    q.add_argument("--status", help=f"only runs with this status ({', '.join(STATUSES)})")
+    q.add_argument("--sweep", help="only the trials (and best-config runs) of this sweep")
     q.add_argument("--family", help="only runs of this model family")
     q.add_argument("--search", help="only runs whose id, name, data, tags or notes contain this text")
     q.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
@@ -57,9 +56,14 @@ def _fmt_duration(seconds: float | None) -> str:
 def _list(args: argparse.Namespace) -> int:
     store = RunStore()
     jobs.reconcile(store)
-    runs = store.list_runs(status=args.status, family=args.family, search=args.search, limit=args.limit)
+    runs = store.list_runs(
+        status=args.status, family=args.family, sweep_id=args.sweep, search=args.search, limit=args.limit
+    )
     if args.json:
         print(json.dumps([r.to_dict() for r in runs], default=str, indent=1))
+        return 0
+    if not runs and args.sweep:
+        print(f"No runs of sweep {args.sweep!r} (see: python -m genlab sweep list)")
         return 0
     if not runs:
         print("No runs yet. Start one: python -m genlab train --config configs/vae_mnist.yaml")

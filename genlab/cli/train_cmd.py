@@ -68,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "resume",
-        help="continue an interrupted or cancelled run from its last checkpoint",
-        description="Continue an interrupted, cancelled or failed run from its last checkpoint. "
+        help="continue an interrupted, cancelled or pruned run from its last checkpoint",
+        description="Continue an interrupted, cancelled, pruned or failed run from its last checkpoint. "
         "The step count, optimizer and schedule continue where they were.",
     )
     p.add_argument("run_id", help="the run's id (see `runs list`)")

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from genlab.config import RunConfig
 from genlab.data_config import ImageDataConfig
-from genlab.families.dcgan import TINY_GAN, DCGANModelConfig, GANOptimConfig
+from genlab.families.dcgan import GAN_SWEEP_SPACE, TINY_GAN, DCGANModelConfig, GANOptimConfig
 from genlab.families.spec import Family
 from genlab.metrics.config import ImageMetricsConfig
 
@@ -56,4 +56,5 @@ FAMILY = Family(
     datamodule="datamodules.images:ImageDataModule",
     capabilities=("ImageSampler", "LatentWalker"),
     tiny_overrides=TINY_GAN,
+    sweep_space=GAN_SWEEP_SPACE,
 )

@@ -91,4 +91,9 @@ FAMILY = Family(
         "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
         "logging": {"sample_every_n_steps": 2, "n_samples": 8},
     },
+    sweep_space={
+        "optim.lr": {"low": 5e-5, "high": 1e-3, "log": True},
+        "model.lambda_cycle": {"low": 2.0, "high": 20.0, "log": True},
+        "model.lambda_identity": {"low": 0.0, "high": 1.0},
+    },
 )

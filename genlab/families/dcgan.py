@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -106,6 +106,13 @@ TINY_GAN: dict = {
 
 # GANs monitor FID (logged at every validation by callbacks/image_metrics.py; a validation between
 # measurements repeats the last value, so "best" stays the measured best).
+# The default search space of a GAN sweep: the two learning rates (TTUR) and Adam's momentum.
+GAN_SWEEP_SPACE: dict[str, Any] = {
+    "optim.lr_g": {"low": 5e-5, "high": 1e-3, "log": True},
+    "optim.lr_d": {"low": 5e-5, "high": 1e-3, "log": True},
+    "optim.beta1": {"choices": [0.0, 0.5]},
+}
+
 FAMILY = Family(
     name="dcgan",
     title="DCGAN",
@@ -118,4 +125,5 @@ FAMILY = Family(
     datamodule="datamodules.images:ImageDataModule",
     capabilities=("ImageSampler", "LatentWalker"),
     tiny_overrides=TINY_GAN,
+    sweep_space=GAN_SWEEP_SPACE,
 )

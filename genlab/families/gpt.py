@@ -5,7 +5,7 @@ Torch-free: the UI form and the CLI validate against these classes.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -116,6 +116,13 @@ TINY_TEXT_TRAINER = {
     "log_every_n_steps": 1,
 }
 
+# The default search space of a text sweep (gpt and rnn).
+TEXT_SWEEP_SPACE: dict[str, Any] = {
+    "optim.lr": {"low": 1e-4, "high": 1e-2, "log": True},
+    "optim.weight_decay": {"low": 0.0, "high": 0.2},
+    "model.dropout": {"low": 0.0, "high": 0.3},
+}
+
 FAMILY = Family(
     name="gpt",
     title="GPT (text)",
@@ -134,4 +141,5 @@ FAMILY = Family(
         "trainer": TINY_TEXT_TRAINER,
         "logging": {"sample_every_n_steps": 2},
     },
+    sweep_space=TEXT_SWEEP_SPACE,
 )

@@ -97,4 +97,9 @@ FAMILY = Family(
         "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
         "logging": {"sample_every_n_steps": 2, "n_samples": 8},
     },
+    sweep_space={
+        "optim.lr": {"low": 5e-5, "high": 1e-3, "log": True},
+        "model.lambda_l1": {"low": 10.0, "high": 200.0, "log": True},
+        "model.dropout": {"low": 0.0, "high": 0.5},
+    },
 )

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from genlab.config import OptimConfig, RunConfig, SafetyConfig, Section, TrainerConfig
 from genlab.data_config import TextDataConfig
-from genlab.families.gpt import TINY_TEXT_DATA, TINY_TEXT_TRAINER
+from genlab.families.gpt import TEXT_SWEEP_SPACE, TINY_TEXT_DATA, TINY_TEXT_TRAINER
 from genlab.families.spec import Family
 
 
@@ -72,4 +72,5 @@ FAMILY = Family(
         "trainer": TINY_TEXT_TRAINER,
         "logging": {"sample_every_n_steps": 2},
     },
+    sweep_space=TEXT_SWEEP_SPACE,
 )

@@ -51,4 +51,9 @@ FAMILY = Family(
         "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
         "logging": {"sample_every_n_steps": 2, "n_samples": 8},
     },
+    sweep_space={
+        "optim.lr": {"low": 1e-4, "high": 1e-2, "log": True},
+        "model.latent_dim": {"choices": [8, 16, 32]},
+        "model.base_width": {"choices": [16, 32, 64]},
+    },
 )

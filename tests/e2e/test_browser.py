@@ -2,7 +2,7 @@
 
 Home -> customise the VAE preset with tiny settings -> start -> the run page reaches `completed` and
 shows a sample grid -> clone it with another learning rate -> compare the two runs -> upload a zip
-without images on the Data page and see the error. Screenshots go to test-artifacts/e2e/; the browser
+without images on the Data page and see the error -> a 1-trial sweep from a run finishes. Screenshots go to test-artifacts/e2e/; the browser
 console must stay free of errors. Navigation is by clicks (deep links make Streamlit's frontend probe
 `<page>/_stcore/health` first, which logs a harmless 404 we do not want to whitelist).
 """
@@ -38,9 +38,9 @@ RUN_TIMEOUT_MS = 150_000
 
 import playwright.sync_api as playwright_api  # noqa: E402  (requirements-dev.txt)
 
-# About 3 minutes on a busy 2-core CPU (two real training runs). CI runs it (`-m "not slow or e2e"`);
+# About 4-5 minutes on a busy 2-core CPU (two real training runs and a 2-trial sweep). CI runs it (`-m "not slow or e2e"`);
 # it needs Debian's Chromium, which .ci/run installs: a missing browser fails loudly, never skips.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(480)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -100,9 +100,13 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    # stop any worker the test left behind (they run in their own session)
+    # stop any worker the test left behind (they run in their own session): sweeps first, then runs
+    from genlab import sweeps
     from genlab.runs import RunStore
 
+    storage = f"sqlite:///{home / 'sweeps.db'}"
+    for sweep in sweeps.list_sweeps(storage):
+        sweeps.stop(sweep.name, storage)
     for run in RunStore(home).list_runs(status=("running",)):
         if run.pid:
             try:
@@ -247,4 +251,28 @@ def test_train_watch_compare_and_upload_in_a_real_browser(browser_page, server, 
     runs = RunStore(home).list_runs()
     assert [r.status for r in runs] == ["completed", "completed"]
     assert runs[0].parent_id == runs[1].id
+
+    # Sweeps: a 1-trial sweep from a run's settings runs to the end and offers to train the best config
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Sweeps").click()
+    m.get_by_text("Knobs to search").wait_for(timeout=30_000)
+    wait_idle(page)
+    m.get_by_text("A past run", exact=True).click()
+    m.get_by_text("Past run", exact=True).wait_for(timeout=30_000)  # the run picker replaced the preset's
+    wait_idle(page)
+    knobs = m.locator(".st-key-sweeps-knobs-vae input")  # keep only optim.lr: a trial as cheap as the run
+    for knob in ("model.base_width", "model.latent_dim"):  # Backspace removes the last chosen knob
+        knobs.click()
+        knobs.press("Backspace")
+        page.keyboard.press("Escape")
+        wait_idle(page)
+        m.get_by_text(f"{knob}: search").wait_for(state="detached", timeout=30_000)
+    set_number(page, "Trials (budget)", 1)
+    wait_idle(page)
+    shot(page, "09-sweep-form")
+    m.get_by_role("button", name="Start the sweep").click()
+    m.locator("[data-testid='stMetricValue']").filter(has_text="finished").wait_for(timeout=RUN_TIMEOUT_MS * 3)
+    m.get_by_role("button", name="Train the best config").wait_for(timeout=30_000)
+    shot(page, "10-sweep-finished")
+    trials = RunStore(home).list_runs(sweep_id=RunStore(home).sweep_ids()[0])
+    assert [(r.trial_id, r.status) for r in trials] == [(0, "completed")]
     assert not problems, "browser console errors:\n" + "\n".join(problems)

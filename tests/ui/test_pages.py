@@ -13,7 +13,7 @@ from PIL import Image
 from genlab.parsing import parse_config
 from genlab.registry import FAMILIES
 
-PAGES = ["home", "data", "train", "runs", "run", "compare", "playground", "settings"]
+PAGES = ["home", "data", "train", "sweeps", "runs", "run", "compare", "playground", "settings"]
 
 
 def texts(at, kind: str) -> str:

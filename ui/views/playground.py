@@ -20,7 +20,7 @@ from ui.widgets.run_picker import pick_run
 store = get_store()
 st.title("Playground")
 
-USABLE = ("completed", "cancelled", "interrupted", "failed", "running")
+USABLE = ("completed", "cancelled", "interrupted", "failed", "running", "pruned")
 run = pick_run(
     store,
     "Trained run",

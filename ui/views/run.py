@@ -218,7 +218,7 @@ a[0].button(
 a[1].button(
     "Resume",
     icon=":material/play_arrow:",
-    disabled=run.status not in ("interrupted", "cancelled", "failed"),
+    disabled=run.status not in ("interrupted", "cancelled", "failed", "pruned"),
     on_click=_do,
     args=("resume",),
     key="run.resume",

@@ -17,7 +17,10 @@ MAX_ROWS = 1000
 store = get_store()
 st.title("Runs")
 
-f1, f2, f3, f4 = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+sweep_ids = store.sweep_ids()
+if (wanted := st.query_params.get("sweep")) in sweep_ids and "runs.sweep" not in st.session_state:
+    st.session_state["runs.sweep"] = wanted
+f1, f2, f3, f4, f5 = st.columns([3, 2, 2, 2, 2], vertical_alignment="bottom")
 search = f1.text_input(
     "Search",
     key="runs.search",
@@ -29,6 +32,9 @@ family = f3.selectbox(
     "Family", ["(all)", *FAMILIES], key="runs.family", format_func=lambda n: n if n == "(all)" else FAMILIES[n].title
 )
 tag = f4.text_input("Tag", key="runs.tag", placeholder="exact tag")
+sweep = f5.selectbox(
+    "Sweep", ["(all)", *sweep_ids], key="runs.sweep", help="Only the trials (and best-config runs) of one sweep."
+)
 
 
 def table_rows(store: RunStore, runs: list[Run]) -> pd.DataFrame:
@@ -51,6 +57,9 @@ def table_rows(store: RunStore, runs: list[Run]) -> pd.DataFrame:
                 "duration (min)": None if r.duration_s is None else r.duration_s / 60.0,
                 "created": fmt_time(r.created_at),
                 "tags": list(r.tags),
+                "sweep": ""
+                if r.sweep_id is None
+                else f"{r.sweep_id}" + (f" #{r.trial_id}" if r.trial_id is not None else ""),
             }
         )
     return pd.DataFrame(rows)
@@ -70,6 +79,7 @@ COLUMNS = {
     "duration (min)": st.column_config.NumberColumn("Duration (min)", format="%.1f"),
     "created": st.column_config.TextColumn("Created"),
     "tags": st.column_config.ListColumn("Tags"),
+    "sweep": st.column_config.TextColumn("Sweep", help="The sweep and trial number a run belongs to"),
 }
 
 
@@ -80,10 +90,11 @@ def render_table() -> None:
         family=None if family == "(all)" else family,
         search=search.strip() or None,
         tag=tag.strip() or None,
+        sweep_id=None if sweep == "(all)" else sweep,
         limit=MAX_ROWS,
     )
     if not runs:
-        if search or statuses or tag or family != "(all)":
+        if search or statuses or tag or family != "(all)" or sweep != "(all)":
             st.info("No run matches these filters. Clear the search or the filters above.", icon=":material/info:")
         else:
             st.info(

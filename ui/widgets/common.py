@@ -22,6 +22,7 @@ STATUS_COLORS = {
     "failed": "red",
     "cancelled": "orange",
     "interrupted": "violet",
+    "pruned": "gray",
 }
 STATUS_ICONS = {
     "queued": ":material/schedule:",
@@ -30,6 +31,7 @@ STATUS_ICONS = {
     "failed": ":material/error:",
     "cancelled": ":material/cancel:",
     "interrupted": ":material/pause_circle:",
+    "pruned": ":material/content_cut:",
 }
 REFRESH_S = 2.0  # how often live views poll the run store
 
