@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import lightning as L
 import torch
 
 from genlab.config import RunConfig, parse_config
 from genlab.optim import build_optimizer, build_scheduler
+from lightning_modules.export_nets import ExportNet
 
 
 class GenLabModule(L.LightningModule):
@@ -71,3 +73,18 @@ class GenLabModule(L.LightningModule):
             opt, self.run_config.optim, self.total_training_steps(), get_family(self.run_config.family).monitor
         )
         return opt if sched is None else {"optimizer": opt, "lr_scheduler": sched}
+
+
+@runtime_checkable
+class Exportable(Protocol):
+    """A module whose networks leave GenLab (TFLite, ONNX, SavedModel): each named net is a plain
+    nn.Module with fixed example inputs, input/output names and metadata (lightning_modules/export_nets)."""
+
+    def export_nets(self) -> dict[str, ExportNet]: ...
+
+
+@runtime_checkable
+class HuggingFaceExportable(Protocol):
+    """A language model that saves itself as a Hugging Face folder (weights, tokenizer, generation config)."""
+
+    def export_hf(self, folder: str | Path) -> Path: ...
