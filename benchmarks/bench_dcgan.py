@@ -27,9 +27,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from genlab.config import parse_config  # noqa: E402
+from genlab.parsing import parse_config  # noqa: E402
 from genlab.train import build_trainer, prepare  # noqa: E402
-from lightning_modules.gan_common import Discriminator, Generator  # noqa: E402
+from lightning_modules.dcgan import Discriminator, Generator  # noqa: E402
 
 
 def make_config(args: argparse.Namespace, steps: int) -> Any:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import lightning as L  # noqa: E402
 
 from benchmarks.interleave import Interleave  # noqa: E402
-from genlab.config import parse_config  # noqa: E402
+from genlab.parsing import parse_config  # noqa: E402
 from genlab.registry import get_family  # noqa: E402
 from genlab.train import build_module, build_trainer  # noqa: E402
 from lightning_modules.translation_nets import (  # noqa: E402

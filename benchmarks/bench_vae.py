@@ -22,7 +22,7 @@ import torch.nn.functional as F  # noqa: E402
 import yaml  # noqa: E402
 
 from benchmarks.interleave import Interleave  # noqa: E402
-from genlab.config import parse_config  # noqa: E402
+from genlab.parsing import parse_config  # noqa: E402
 from genlab.runs import RunStore  # noqa: E402
 from genlab.train import build_trainer, prepare  # noqa: E402
 from lightning_modules.vae import ConvVAE  # noqa: E402

@@ -1,7 +1,7 @@
 """Measures generated-image quality (FID, KID, precision/recall, class scores) during validation.
 
 One job: every `fid_every_n_epochs` epochs (and at the last one) it draws `fid_samples` images from the
-module's `generate`, scores them against the training images and logs `val/fid`, `val/kid`, ... with the
+module (a LatentWalker: images from seeded latents), scores them against the training images and logs `val/fid`, `val/kid`, ... with the
 sample count as `val/fid_samples`. Validations in between log the last measured values again, so the
 family's monitor (`val/fid`) exists at every validation and "best" stays the measured best. The first
 validation always measures, so the monitor is never missing. Rank zero measures and broadcasts the
@@ -15,6 +15,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from callbacks.steps import batches_done
 from genlab.metrics.config import ImageMetricsConfig
 
 
@@ -47,7 +48,7 @@ class ImageMetricsCallback(L.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.last = state_dict.get("last")
 
-    def _due(self, trainer: L.Trainer) -> bool:
+    def _due(self, trainer: L.Trainer, max_batches: int) -> bool:
         if self.last is None:
             return True
         epoch = trainer.current_epoch + 1
@@ -55,13 +56,13 @@ class ImageMetricsCallback(L.Callback):
             return True
         if trainer.max_epochs is not None and trainer.max_epochs > 0 and epoch >= trainer.max_epochs:
             return True
-        if trainer.max_steps and trainer.max_steps > 0:
-            per_epoch = trainer.global_step / max(1, epoch)
-            return trainer.global_step + per_epoch > trainer.max_steps
+        if max_batches > 0:  # a step-limited run: measure in the epoch that reaches the limit
+            done = batches_done(trainer)
+            return done + done / max(1, epoch) > max_batches or trainer.should_stop
         return False
 
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
-        from genlab.metrics.evaluate import measure
+        from genlab.metrics.images import measure
 
         if self._real is None:
             self._real = _real_data(trainer)
@@ -70,8 +71,8 @@ class ImageMetricsCallback(L.Callback):
         gen = torch.Generator().manual_seed(seed)
 
         def generate(n: int, y: torch.Tensor | None) -> torch.Tensor:
-            z = torch.randn(n, pl_module.run_config.model.latent_dim, generator=gen)
-            return pl_module.generate(n, labels=y, z=z)
+            z = torch.randn(n, pl_module.latent_dim, generator=gen)  # a LatentWalker: seeded z, same every epoch
+            return pl_module.images_from_latents(z, None if y is None else y.tolist())
 
         return measure(
             generate,
@@ -87,7 +88,7 @@ class ImageMetricsCallback(L.Callback):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        due = self._due(trainer)  # same answer on every rank
+        due = self._due(trainer, pl_module.run_config.trainer.max_steps)  # same answer on every rank
         if due and trainer.is_global_zero:
             was_training = pl_module.training
             pl_module.eval()

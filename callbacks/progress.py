@@ -11,7 +11,7 @@ from typing import Any
 
 import lightning as L
 
-from callbacks.steps import batches_done
+from callbacks.steps import batches_done, planned_batches
 from genlab.runs import RunStore
 
 
@@ -23,23 +23,21 @@ class ProgressCallback(L.Callback):
         self._last = 0.0
         self._t0 = 0.0
         self._step0 = 0
+        self._planned: int | None = None
         self.cancelled = False
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._t0 = time.monotonic()
         self._step0 = batches_done(trainer)
+        self._planned = self._total(trainer)
         if trainer.is_global_zero:
-            self.store.update(
-                self.run_id, total_steps=self._total(trainer), step=self._step0, epoch=trainer.current_epoch
-            )
+            self.store.update(self.run_id, total_steps=self._planned, step=self._step0, epoch=trainer.current_epoch)
 
     @staticmethod
     def _total(trainer: L.Trainer) -> int | None:
-        try:
-            total = trainer.estimated_stepping_batches
-        except Exception:  # noqa: BLE001 - Lightning raises various types when it cannot estimate
-            return None
-        return int(total) if total != float("inf") else None
+        """Training batches planned (trainer.max_steps of a GenLab config counts batches in every family)."""
+        config = getattr(trainer.lightning_module, "run_config", None)
+        return planned_batches(trainer, config.trainer.max_steps if config is not None else -1)
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         # Checked before the step, so the module knows this is the last step and its metrics get written.
@@ -48,7 +46,7 @@ class ProgressCallback(L.Callback):
             return
         self._last = now
         if trainer.is_global_zero:
-            step, total = batches_done(trainer), self._total(trainer)
+            step, total = batches_done(trainer), self._planned
             done = step - self._step0
             eta = (now - self._t0) / done * (total - step) if done > 0 and total else None
             self.store.update(self.run_id, step=step, epoch=trainer.current_epoch, eta_s=eta)

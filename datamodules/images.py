@@ -18,10 +18,13 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from datamodules.builtin import BUILTIN_IMAGES, load_builtin_images
+from datamodules.builtin import load_builtin_images
+from datamodules.hf import load_hf_dataset
 from datamodules.uploads import IntakeReport, extract_zip, scan_image_folder
-from genlab.config import ImageDataConfig, RunConfig
-from genlab.errors import DataError, OfflineError
+from genlab.catalogue import IMAGE_SETS
+from genlab.config import RunConfig
+from genlab.data_config import ImageDataConfig
+from genlab.errors import DataError
 from genlab.paths import cache_dir, uploads_dir
 
 
@@ -143,21 +146,7 @@ def resolve_image_source(cfg: ImageDataConfig) -> Path:
 
 def load_hf_images(cfg: ImageDataConfig) -> tuple[list[Image.Image], list[int] | None, list[str]]:
     """A Hugging Face image dataset by id (or a folder saved with save_to_disk); clear message offline."""
-    import datasets
-
-    try:
-        if Path(cfg.name).is_dir():
-            ds = datasets.load_from_disk(cfg.name)
-            ds = ds[cfg.hf_split] if isinstance(ds, datasets.DatasetDict) else ds
-        else:
-            ds = datasets.load_dataset(cfg.name, split=cfg.hf_split)
-    except Exception as err:  # datasets raises many types for "no network" / "not found"
-        raise OfflineError(
-            f"Could not load the Hugging Face dataset {cfg.name!r} ({type(err).__name__}). This machine may be "
-            "offline. On a machine with internet run datasets.load_dataset("
-            f"{cfg.name!r}).save_to_disk('some/folder'), copy the folder here and set data.name to its path, "
-            "or use a built-in set or an uploaded zip."
-        ) from None
+    ds = load_hf_dataset(cfg.name, cfg.hf_split, "use a built-in set or an uploaded zip")
     if cfg.hf_image_column not in ds.column_names:
         raise DataError(
             f"data.hf_image_column: {cfg.hf_image_column!r} is not a column of {cfg.name}; columns: {ds.column_names}"
@@ -189,9 +178,9 @@ class ImageDataModule(L.LightningDataModule):
     def _load_raw(self) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
         cfg = self.cfg
         if cfg.source == "builtin":
-            if cfg.name not in BUILTIN_IMAGES:
+            if cfg.name not in IMAGE_SETS:
                 raise DataError(
-                    f"data.name: unknown built-in image set {cfg.name!r}; choose one of: {', '.join(BUILTIN_IMAGES)}"
+                    f"data.name: unknown built-in image set {cfg.name!r}; choose one of: {', '.join(IMAGE_SETS)}"
                 )
             images, labels, classes = load_builtin_images(cfg.name)
             return _to_color_mode(images, cfg.color_mode), labels, classes

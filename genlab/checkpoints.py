@@ -12,15 +12,16 @@ from typing import Any
 import torch
 
 from genlab.errors import GenLabError
+from genlab.parsing import parse_config
+from genlab.registry import get_family
 from genlab.runs import RunStore
+from genlab.train import build_module
 
 
 def checkpoint_path(store: RunStore, run_id: str, which: str | None = None) -> Path:
     """The run's `which` checkpoint ('best' by the family's monitor, or 'last'), the other when it is
     missing; None: the family's serve_checkpoint."""
     if which is None:
-        from genlab.registry import get_family
-
         which = get_family(store.get(run_id).family).serve_checkpoint
     folder = store.run_folder(run_id) / "checkpoints"
     best = sorted(folder.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
@@ -45,9 +46,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def module_from_checkpoint(path: str | Path) -> Any:
     """Rebuild the module a checkpoint was saved from, in eval mode on the CPU."""
-    from genlab.config import parse_config
-    from genlab.train import build_module
-
     ckpt = load_checkpoint(path)
     hp = ckpt.get("hyper_parameters") or {}
     if "config" not in hp or "data_info" not in hp:

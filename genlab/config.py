@@ -2,16 +2,15 @@
 
 Every field has a type, a default, bounds and a one-line description, because the UI form is generated
 from them. Unknown keys are errors (a typo must never be silently ignored). Family-specific configs
-subclass RunConfig and live in genlab/families/; `parse_config` picks the class from the registry.
+subclass RunConfig and live in genlab/families/; genlab/parsing.py picks the class from the registry.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from genlab.errors import GenLabError
 
@@ -26,52 +25,27 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-ImageSource = Literal["builtin", "folder", "zip", "hf"]
+class OptimBase(Section):
+    """What every optimizer section shares; OptimConfig adds one learning rate, GANOptimConfig two."""
 
-
-class ImageDataConfig(Section):
-    source: ImageSource = Field(
-        "builtin",
-        description="Where the images come from: a built-in set, a folder, a .zip upload or a Hugging Face dataset",
-    )
-    name: str = Field(
-        "mnist",
-        min_length=1,
-        description="Built-in name (mnist, animals, emoji, digits), a folder/zip path, an upload name, or a Hugging Face dataset id",
-    )
-    image_size: Literal[16, 28, 32, 64] = Field(28, description="Side of the square images the model sees, in pixels")
-    color_mode: Literal["auto", "grey", "rgb"] = Field(
-        "auto", description="Convert images to grey or colour; auto keeps the data set's own"
-    )
-    val_fraction: float = Field(
-        0.1, ge=0.0, le=0.5, description="Share of the images held out for validation (seeded split)"
-    )
-    batch_size: int = Field(64, ge=1, le=4096, description="Images per training step")
-    max_items: int | None = Field(
-        None, ge=8, description="Use at most this many images (quick experiments); empty uses all"
-    )
-    hflip: bool = Field(False, description="Randomly mirror training images left-right (augmentation)")
-    num_workers: int = Field(
-        0, ge=0, le=32, description="Background data-loading processes (0 loads in the training process)"
-    )
-    hf_split: str = Field("train", description="Split to read when the source is a Hugging Face dataset")
-    hf_image_column: str = Field("image", description="Image column of a Hugging Face dataset")
-    hf_label_column: str = Field("label", description="Label column of a Hugging Face dataset (ignored when absent)")
-
-
-class OptimConfig(Section):
     optimizer: Literal["adam", "adamw", "sgd", "adabelief"] = Field("adam", description="Optimizer")
-    lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate")
     beta1: float = Field(0.9, ge=0.0, lt=1.0, description="Adam-family first-moment decay (momentum for SGD)")
     beta2: float = Field(0.999, ge=0.0, lt=1.0, description="Adam-family second-moment decay")
     weight_decay: float = Field(
         0.0, ge=0.0, le=1.0, description="Weight decay (L2 for SGD/Adam, decoupled for AdamW/AdaBelief)"
     )
-    schedule: Literal["constant", "cosine", "step", "plateau"] = Field("constant", description="Learning-rate schedule")
+    schedule: Literal["constant", "cosine", "step"] = Field("constant", description="Learning-rate schedule")
     warmup_steps: int = Field(0, ge=0, le=1_000_000, description="Linear warm-up steps (constant and cosine schedules)")
     min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0, description="Cosine schedule ends at lr times this ratio")
     step_size: int = Field(10, ge=1, le=100_000, description="Step schedule: epochs between decays")
     gamma: float = Field(0.5, gt=0.0, le=1.0, description="Step and plateau schedules: decay factor")
+
+
+class OptimConfig(OptimBase):
+    lr: float = Field(1e-3, gt=0.0, le=10.0, description="Learning rate")
+    schedule: Literal["constant", "cosine", "step", "plateau"] = Field(  # type: ignore[assignment]
+        "constant", description="Learning-rate schedule (plateau: decay when the monitored metric stalls)"
+    )
     plateau_patience: int = Field(
         3, ge=0, le=1000, description="Plateau schedule: epochs without improvement before decaying"
     )
@@ -142,119 +116,24 @@ class RunConfig(Section):
     seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed for weights, data split and sampling")
     tags: list[str] = Field(default_factory=list, description="Free labels for filtering runs")
     notes: str = Field("", max_length=10_000, description="Free text notes")
-    data: ImageDataConfig = Field(default_factory=ImageDataConfig, description="Data")
+    data: Section = Field(default_factory=Section, description="Data (each family narrows it)")
     model: Section = Field(default_factory=Section, description="Model")
     optim: OptimConfig = Field(default_factory=OptimConfig, description="Optimizer and schedule")
     trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="Training loop")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Samples and trackers")
 
-    @model_validator(mode="after")
-    def _check_steps(self) -> RunConfig:
-        if self.trainer.checkpoint_every_n_steps and self.trainer.max_steps > 0:
-            if self.trainer.checkpoint_every_n_steps > self.trainer.max_steps:
-                raise ValueError(
-                    "trainer.checkpoint_every_n_steps is larger than trainer.max_steps; no mid-run checkpoint would be saved"
-                )
-        return self
+    def advisories(self) -> list[str]:
+        """Settings that work but may surprise, said before the run starts (the CLI prints them, the Train
+        page shows them). A shortened preset must still run, so these are notes, not errors."""
+        t = self.trainer
+        notes = []
+        if t.checkpoint_every_n_steps and 0 < t.max_steps < t.checkpoint_every_n_steps:
+            notes.append(
+                f"trainer.checkpoint_every_n_steps ({t.checkpoint_every_n_steps}) is beyond trainer.max_steps "
+                f"({t.max_steps}): the checkpoint is saved at the end of the run"
+            )
+        return notes
 
     def to_yaml(self) -> str:
         """YAML text that `parse_config(yaml.safe_load(text))` turns back into an equal config."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Parsing with readable errors
-
-
-def _allowed_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
-    """Walk a model class along an error location to list the keys allowed where a bad key stood."""
-    current: Any = cls
-    for part in loc[:-1]:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return None
-        current = field.annotation
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return None
-
-
-def format_validation_error(err: ValidationError, cls: type[BaseModel]) -> str:
-    """One line per problem: `field.path: what is wrong (got value)`."""
-    lines = []
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        path = ".".join(str(p) for p in loc) or "(config)"
-        if e["type"] == "extra_forbidden":
-            allowed = _allowed_keys(cls, loc)
-            msg = "unknown key" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else "")
-            lines.append(f"{path}: {msg}")
-            continue
-        msg = e["msg"].removeprefix("Value error, ")
-        got = e.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        lines.append(f"{path}: {msg}{shown}")
-    return "Invalid config:\n  " + "\n  ".join(lines)
-
-
-def parse_config(raw: dict[str, Any] | RunConfig) -> RunConfig:
-    """Validate a plain dict (from YAML, a form, or --set) into the family's RunConfig subclass."""
-    from genlab.registry import get_family
-
-    if isinstance(raw, RunConfig):
-        raw = raw.model_dump(mode="json")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"Invalid config: expected a mapping of keys to values, got {type(raw).__name__}")
-    if "family" not in raw:
-        from genlab.registry import FAMILIES
-
-        raise ConfigError(f"Invalid config:\n  family: missing; choose one of: {', '.join(FAMILIES)}")
-    family = get_family(str(raw["family"]))
-    try:
-        return family.config_cls.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err, family.config_cls)) from None
-
-
-def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-    """Read a YAML config file, apply `key.path=value` overrides, and validate it."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
-    return parse_config(apply_overrides(raw or {}, overrides or []))
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply `a.b.c=value` strings (value parsed as YAML, so 0.1, true, [1,2] keep their types)."""
-    raw = yaml.safe_load(yaml.safe_dump(raw))  # deep copy of plain data
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"--set expects key.path=value, got {item!r}")
-        key, _, text = item.partition("=")
-        parts = [p for p in key.strip().split(".") if p]
-        if not parts:
-            raise ConfigError(f"--set expects key.path=value, got {item!r}")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
-        node = raw
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[parts[-1]] = value
-    return raw
-
-
-def field_schema(cls: type[BaseModel]) -> dict[str, Any]:
-    """JSON schema of a config class: what the UI form generator reads (types, bounds, descriptions)."""
-    return cls.model_json_schema()

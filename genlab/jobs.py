@@ -19,8 +19,9 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from genlab.config import RunConfig, parse_config
+from genlab.config import RunConfig
 from genlab.errors import GenLabError
+from genlab.parsing import parse_config
 from genlab.paths import PROJECT_ROOT
 from genlab.registry import get_family
 from genlab.runs import FINISHED, Run, RunStore
@@ -210,7 +211,7 @@ def run_worker(run_id: str, store: RunStore | None = None) -> int:
     run = store.get(run_id)
     _share_cpu_threads()
     if not _is_rank_zero():  # a DDP child rank: train only; rank zero owns the run's status
-        fit(store, run_id, resume=run.resume_requested)
+        fit(store, run_id, resume=run.resume_requested, config=store.load_config(run_id))
         return 0
     store.update(run_id, pid=os.getpid(), heartbeat=time.time())
     stop = threading.Event()
@@ -227,8 +228,8 @@ def run_worker(run_id: str, store: RunStore | None = None) -> int:
     config = None
     code = 0
     try:
-        config = parse_config(run.config)
-        status = fit(store, run_id, resume=run.resume_requested)
+        config = store.load_config(run_id)  # parsed once, here; the module receives it as it is
+        status = fit(store, run_id, resume=run.resume_requested, config=config)
         store.set_status(run_id, status)
     except BaseException as err:  # noqa: BLE001 - every failure must end up in the store
         traceback.print_exc()

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from genlab.config import OptimConfig
+from genlab.config import OptimBase, OptimConfig
 
 
 class AdaBelief(Optimizer):
@@ -69,10 +69,13 @@ def _can_fuse(params: list[Any]) -> bool:
 
 
 def build_optimizer(
-    params: Iterable[Any], cfg: OptimConfig, lr: float | None = None, betas: tuple[float, float] | None = None
+    params: Iterable[Any], cfg: OptimBase, lr: float | None = None, betas: tuple[float, float] | None = None
 ) -> Optimizer:
-    """The optimizer named by cfg; GANs pass their own lr/betas per network (TTUR)."""
-    lr = cfg.lr if lr is None else lr
+    """The optimizer named by cfg; GANs pass their own lr per network (TTUR)."""
+    if lr is None:
+        if not isinstance(cfg, OptimConfig):
+            raise ValueError("this optimizer section has one learning rate per network: pass lr")
+        lr = cfg.lr
     betas = (cfg.beta1, cfg.beta2) if betas is None else betas
     params = list(params)
     if cfg.optimizer in ("adam", "adamw"):
@@ -85,7 +88,7 @@ def build_optimizer(
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
 
 
-def build_scheduler(optimizer: Optimizer, cfg: OptimConfig, total_steps: int, monitor: str) -> dict[str, Any] | None:
+def build_scheduler(optimizer: Optimizer, cfg: OptimBase, total_steps: int, monitor: str) -> dict[str, Any] | None:
     """A Lightning lr_scheduler dict, or None for a constant rate without warm-up."""
     warmup = cfg.warmup_steps
     if cfg.schedule == "constant":
@@ -106,7 +109,7 @@ def build_scheduler(optimizer: Optimizer, cfg: OptimConfig, total_steps: int, mo
     if cfg.schedule == "step":
         sched = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
         return {"scheduler": sched, "interval": "epoch"}
-    if cfg.schedule == "plateau":
+    if cfg.schedule == "plateau" and isinstance(cfg, OptimConfig):
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.gamma, patience=cfg.plateau_patience)
         return {"scheduler": sched, "interval": "epoch", "monitor": monitor}
     raise ValueError(f"unknown schedule {cfg.schedule!r}")

@@ -24,7 +24,10 @@ from typing import Any
 
 import yaml
 
+from genlab.config import RunConfig
+from genlab.parsing import load_config
 from genlab.paths import genlab_home
+from genlab.registry import get_family
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
@@ -236,6 +239,11 @@ class RunStore:
     def run_folder(self, run_id: str) -> Path:
         return self.runs_dir / run_id
 
+    def load_config(self, run_id: str) -> RunConfig:
+        """The config a run trains with: its runs/<id>/config.yaml, the file that also replays it (the
+        `config` column is a copy for listing and search)."""
+        return load_config(self.run_folder(run_id) / "config.yaml")
+
     def create_run(
         self,
         config: Any,
@@ -257,8 +265,6 @@ class RunStore:
         text = config.to_yaml()
         (folder / "config.yaml").write_text(text, encoding="utf-8")
         if monitor is None:
-            from genlab.registry import get_family
-
             monitor = get_family(config.family).monitor
         name = config.name or run_id
         data = getattr(config, "data", None)

@@ -19,8 +19,9 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
+from callbacks.steps import BatchLimit, lightning_max_steps
 from callbacks.store_logger import RunStoreLogger
-from genlab.config import RunConfig, parse_config
+from genlab.config import RunConfig
 from genlab.registry import Family, get_family
 from genlab.runs import RunStore
 
@@ -36,7 +37,8 @@ def resolve_precision(config: RunConfig) -> str:
 
 
 def build_module(config: RunConfig, data_info: dict[str, Any]) -> L.LightningModule:
-    module = get_family(config.family).module_class()(config.model_dump(mode="json"), data_info)
+    """The family's module, handed the parsed config (it is stored in the checkpoint as primitives)."""
+    module = get_family(config.family).module_class()(config, data_info)
     if config.trainer.channels_last:
         module = module.to(memory_format=torch.channels_last)
     return module
@@ -62,6 +64,8 @@ def build_trainer(
     """Manual-optimization modules (GANs) clip and accumulate themselves, so the Trainer must not."""
     t = config.trainer
     callbacks: list[L.Callback] = [NaNGuard()]
+    if manual_optimization and t.max_steps > 0:
+        callbacks.append(BatchLimit(t.max_steps))
     loggers: list[Any] = []
     ckpt_dir: Path | None = None
     if store is not None and run_id is not None:
@@ -105,7 +109,7 @@ def build_trainer(
         precision=resolve_precision(config),
         deterministic=t.deterministic,
         max_epochs=t.max_epochs,
-        max_steps=t.max_steps,
+        max_steps=lightning_max_steps(t.max_steps, t.accumulate_grad_batches, manual_optimization),
         limit_train_batches=t.limit_train_batches,
         limit_val_batches=t.limit_val_batches,
         check_val_every_n_epoch=t.val_every_n_epochs,
@@ -153,15 +157,16 @@ def checkpoint_step(path: Path) -> int:
         return int(ckpt.get("global_step", 0))
 
 
-def fit(store: RunStore, run_id: str, *, resume: bool = False) -> str:
+def fit(store: RunStore, run_id: str, *, resume: bool = False, config: RunConfig | None = None) -> str:
     """Train a run of the store in this process; returns the final status (completed or cancelled)."""
-    return fit_module(store, run_id, resume=resume)[0]
+    return fit_module(store, run_id, resume=resume, config=config)[0]
 
 
-def fit_module(store: RunStore, run_id: str, *, resume: bool = False) -> tuple[str, L.LightningModule]:
+def fit_module(
+    store: RunStore, run_id: str, *, resume: bool = False, config: RunConfig | None = None
+) -> tuple[str, L.LightningModule]:
     """Like fit, and also returns the trained module (tests compare it with its reloaded checkpoint)."""
-    run = store.get(run_id)
-    config = parse_config(run.config)
+    config = config or store.load_config(run_id)
     L.seed_everything(config.seed, workers=True, verbose=False)
     family, datamodule, module = prepare(config)
     ckpt_path = None
@@ -185,7 +190,6 @@ def fit_module(store: RunStore, run_id: str, *, resume: bool = False) -> tuple[s
 
 def estimate(config: RunConfig, steps: int = 3) -> dict[str, Any]:
     """Pre-flight: parameter count, rough memory, and seconds per step measured on a few real steps."""
-    config = parse_config(config)
     family, datamodule, module = prepare(config)
     params = sum(p.numel() for p in module.parameters())
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -17,13 +17,16 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from genlab.checkpoints import load_module
 from genlab.errors import DataError, GenLabError
+from genlab.registry import FAMILIES, get_family
 from genlab.runs import RunStore
+from lightning_modules.base import Translator
+from lightning_modules.translation_nets import TranslationEval
 
 MAX_PIXELS = 40_000_000  # the same cap as uploads
 MIN_SIDE = 4
 SUPPORTED_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "La", "CMYK", "YCbCr", "LAB", "HSV")
-TRANSLATION_FAMILIES = ("cyclegan", "pix2pix")
 
 ImageInput = str | Path | bytes | Image.Image
 
@@ -97,15 +100,15 @@ def _channels(module: Any, direction: str) -> tuple[int, int]:
 
 
 def available_directions(module: Any) -> tuple[str, ...]:
-    return tuple(getattr(module, "directions", ()))
+    return tuple(module.directions()) if isinstance(module, Translator) else ()
 
 
 @torch.no_grad()
 def translate_image(module: Any, image: ImageInput, direction: str | None = None) -> Image.Image:
     """Translate one image with a loaded CycleGAN/pix2pix module; the output has the input's size."""
     directions = available_directions(module)
-    if not directions or not hasattr(module, "translate"):
-        raise GenLabError("This model does not translate images; pick a CycleGAN or pix2pix run")
+    if not directions:
+        raise GenLabError(f"This model does not translate images; pick a run of {_translator_families()}")
     direction = direction or directions[0]
     if direction not in directions:
         raise GenLabError(f"This model translates {' and '.join(directions)}; {direction!r} is not available")
@@ -132,13 +135,15 @@ def translate_image(module: Any, image: ImageInput, direction: str | None = None
 
 
 def load_translator(store: RunStore, run_id: str, which: str = "best") -> Any:
-    """The trained module of a CycleGAN or pix2pix run (a clear error for any other family)."""
-    from genlab.checkpoints import load_module
-
+    """The trained module of a run whose family translates (a clear error for any other family)."""
     run = store.get(run_id)
-    if run.family not in TRANSLATION_FAMILIES:
-        raise GenLabError(f"Run {run_id} is a {run.family} run; translation needs a cyclegan or pix2pix run")
+    if not get_family(run.family).can("Translator"):
+        raise GenLabError(f"Run {run_id} is a {run.family} run; translation needs a run of {_translator_families()}")
     return load_module(store, run_id, which)
+
+
+def _translator_families() -> str:
+    return " or ".join(f.name for f in FAMILIES.values() if f.can("Translator"))
 
 
 def translate(
@@ -179,15 +184,13 @@ def evaluate(
     The same metric code as validation (lightning_modules.translation_nets.TranslationEval) with FID/KID
     switched on; FID/KID use genlab.metrics' Inception features (or 16x16 pixels).
     """
-    from genlab.registry import get_family
-    from lightning_modules.translation_nets import TranslationEval
-
     module = load_translator(store, run_id, which)
     config = module.run_config
     dm = get_family(config.family).build_datamodule(config)
     dm.setup("fit")
-    directions = list(module.directions)
-    suffixes = directions if config.family == "cyclegan" else [""]
+    directions = module.directions()
+    two_way = len(directions) == 2  # both ways: per-direction metrics and the cycle loss
+    suffixes = directions if two_way else [""]
     ev = TranslationEval(suffixes, bool(dm.info()["aligned_val"]), True, int(module.image_size), fid_features)
     cycle, n = 0.0, 0
     for i, batch in enumerate(dm.val_dataloader()):
@@ -197,7 +200,7 @@ def evaluate(
             src, dst = ("A", "B") if direction == "AtoB" else ("B", "A")
             fake = module.translate(batch[src], direction)
             ev.update(suffix, fake, batch[dst])
-            if config.family == "cyclegan":
+            if two_way:
                 back = "BtoA" if direction == "AtoB" else "AtoB"
                 cycle += float((module.translate(fake, back) - batch[src]).abs().mean()) * len(fake)
                 n += len(fake)

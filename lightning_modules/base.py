@@ -1,30 +1,134 @@
-"""What every GenLab LightningModule shares: config in hparams, optimizers from config, sample hooks."""
+"""What every GenLab LightningModule shares (config in hparams, optimizers from config, sample hooks,
+the manual optimiser step) and what a trained model can do: the capability protocols.
+
+The engine asks "can this model sample?" through these protocols, never "is this a dcgan?"; each
+family's spec lists the capabilities its module implements and the family contract test checks them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 
-from genlab.config import RunConfig, parse_config
+from callbacks.steps import planned_batches
+from genlab.config import RunConfig
+from genlab.families.spec import Family
 from genlab.optim import build_optimizer, build_scheduler
+from genlab.parsing import parse_config
 from lightning_modules.export_nets import ExportNet
+
+Labels = Sequence[int] | int | None
+
+
+@runtime_checkable
+class ImageSampler(Protocol):
+    """Draws new images: (N, C, H, W) floats in [0, 1]; `labels` picks classes of conditional models."""
+
+    def sample_images_n(self, n: int, *, seed: int = 0, labels: Labels = None) -> torch.Tensor: ...
+
+    def class_names(self) -> list[str]:
+        """The classes `labels` indexes ([] when the model is not conditional)."""
+        ...
+
+
+@runtime_checkable
+class LatentWalker(Protocol):
+    """Decodes chosen latent vectors z (N, latent_dim), so the engine can walk between two of them."""
+
+    @property
+    def latent_dim(self) -> int: ...
+
+    def images_from_latents(self, z: torch.Tensor, labels: Labels = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Reconstructor(Protocol):
+    """Encodes and decodes images (N, C, H, W) in [0, 1] at the model's size."""
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Translator(Protocol):
+    """Maps images of one domain to another: (N, C_in, H, W) in [0, 1] -> (N, C_out, H, W) in [0, 1]."""
+
+    def directions(self) -> list[str]: ...
+
+    def translate(self, x: torch.Tensor, direction: str) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class TextGenerator(Protocol):
+    """Continues token ids: next_logits(ids (1, t), cache) -> (logits (1, V), cache) within context_window."""
+
+    @property
+    def tokenizer(self) -> Any: ...
+
+    @property
+    def context_window(self) -> int: ...
+
+    @property
+    def is_chat(self) -> bool: ...
+
+    def next_logits(self, ids: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]: ...
+
+
+@runtime_checkable
+class Exportable(Protocol):
+    """Names the networks that leave GenLab (TFLite, ONNX, SavedModel): each a plain nn.Module with fixed
+    example inputs, input/output names and metadata (lightning_modules/export_nets.py); the LightningModule
+    itself is never exported."""
+
+    def export_nets(self) -> dict[str, ExportNet]: ...
+
+
+@runtime_checkable
+class HuggingFaceExportable(Protocol):
+    """A language model that saves itself as a Hugging Face folder (weights, tokenizer, generation config)."""
+
+    def export_hf(self, folder: str | Path) -> Path: ...
+
+
+PROTOCOLS: dict[str, type] = {
+    "ImageSampler": ImageSampler,
+    "LatentWalker": LatentWalker,
+    "Reconstructor": Reconstructor,
+    "Translator": Translator,
+    "TextGenerator": TextGenerator,
+    "Exportable": Exportable,
+    "HuggingFaceExportable": HuggingFaceExportable,
+}
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latent batches a, b (B, D) at fractions t (B, 1) — stays on the shell."""
+    an, bn = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    omega = torch.acos((an * bn).sum(1, keepdim=True).clamp(-1 + 1e-6, 1 - 1e-6))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
 
 
 class GenLabModule(L.LightningModule):
-    """Base class of family modules.
+    """Base class of family modules; each sets `family` to its genlab/families/<name>.py FAMILY.
 
-    `config` is RunConfig.model_dump(mode="json") and `data_info` a dict of primitives from the data
-    module (channels, image_size, num_classes, ...). Both go into the checkpoint's hyper_parameters,
-    so a checkpoint loads with torch.load(weights_only=True) and rebuilds the same module.
+    `config` is the parsed RunConfig (a checkpoint hands its dict dump, parsed here) and `data_info` a dict
+    of primitives from the data module (channels, image_size, num_classes, ...). Both go into the
+    checkpoint's hyper_parameters as primitives, so a checkpoint loads with torch.load(weights_only=True)
+    and rebuilds the same module.
     """
 
-    def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
+    family: ClassVar[Family]
+
+    def __init__(self, config: RunConfig | dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__()
-        self.save_hyperparameters({"config": config, "data_info": data_info})
-        self.run_config: RunConfig = parse_config(config)
+        run_config = config if isinstance(config, RunConfig) else parse_config(config)
+        self.save_hyperparameters({"config": run_config.model_dump(mode="json"), "data_info": dict(data_info)})
+        self.run_config: RunConfig = run_config
         self.data_info = dict(data_info)
         self.latest_step_metrics: dict[str, torch.Tensor | float] = {}
 
@@ -59,32 +163,30 @@ class GenLabModule(L.LightningModule):
 
     # -- optimisation -------------------------------------------------------------------------------
 
-    def total_training_steps(self) -> int:
+    def planned_batches(self) -> int:
+        """Training batches the whole run will see (trainer.max_steps counts batches in every family)."""
         try:
-            return int(self.trainer.estimated_stepping_batches)
-        except (RuntimeError, AttributeError):
-            return max(1, self.run_config.trainer.max_steps)
+            planned = planned_batches(self.trainer, self.run_config.trainer.max_steps)
+        except RuntimeError:  # not attached to a Trainer
+            planned = None
+        return planned or max(1, self.run_config.trainer.max_steps)
+
+    def total_training_steps(self) -> int:
+        """Scheduler steps of the whole run: batches, or optimizer steps under gradient accumulation."""
+        if not self.automatic_optimization:
+            return self.planned_batches()
+        return max(1, self.planned_batches() // self.run_config.trainer.accumulate_grad_batches)
 
     def configure_optimizers(self) -> Any:
-        from genlab.registry import get_family
-
         opt = build_optimizer(self.parameters(), self.run_config.optim)
-        sched = build_scheduler(
-            opt, self.run_config.optim, self.total_training_steps(), get_family(self.run_config.family).monitor
-        )
+        sched = build_scheduler(opt, self.run_config.optim, self.total_training_steps(), self.family.monitor)
         return opt if sched is None else {"optimizer": opt, "lr_scheduler": sched}
 
-
-@runtime_checkable
-class Exportable(Protocol):
-    """A module whose networks leave GenLab (TFLite, ONNX, SavedModel): each named net is a plain
-    nn.Module with fixed example inputs, input/output names and metadata (lightning_modules/export_nets)."""
-
-    def export_nets(self) -> dict[str, ExportNet]: ...
-
-
-@runtime_checkable
-class HuggingFaceExportable(Protocol):
-    """A language model that saves itself as a Hugging Face folder (weights, tokenizer, generation config)."""
-
-    def export_hf(self, folder: str | Path) -> Path: ...
+    def manual_step(self, optimizer: Any, loss: torch.Tensor) -> None:
+        """One step of a manually optimised net (GANs): zero, backward, clip by the config, step."""
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        clip = self.run_config.trainer.gradient_clip_val
+        if clip > 0:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+        optimizer.step()

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.errors import DataError
-from lightning_modules.gan_common import Discriminator, GANModule, Generator, dcgan_init
+from genlab.families.cgan import FAMILY
+from lightning_modules.dcgan import Discriminator, GANModule, Generator, dcgan_init
 
 
 class ConditionalGenerator(nn.Module):
@@ -58,6 +59,7 @@ class CGANModule(GANModule):
     """Class-conditional DCGAN: pick the class to generate; per-class sample grids."""
 
     conditional = True
+    family = FAMILY
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         num_classes = int(data_info.get("num_classes") or 0)

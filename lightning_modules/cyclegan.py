@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
+from genlab.families.cyclegan import FAMILY
 from genlab.optim import build_optimizer
 from lightning_modules.base import GenLabModule
 from lightning_modules.export_nets import ExportNet, Translate01, parity_images
@@ -28,12 +29,11 @@ from lightning_modules.translation_nets import (
     linear_decay,
     panel,
     to_net,
-    total_batches,
 )
 
 
 class CycleGANModule(GenLabModule):
-    directions = ("AtoB", "BtoA")
+    family = FAMILY
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
@@ -66,10 +66,13 @@ class CycleGANModule(GenLabModule):
     def generator(self, direction: str) -> torch.nn.Module:
         return self.g_ab if direction == "AtoB" else self.g_ba
 
+    def directions(self) -> list[str]:
+        return ["AtoB", "BtoA"]
+
     def translate(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
         """(B, C_in, H, W) in [0, 1] -> (B, C_out, H, W) in [0, 1]; H, W multiples of 4."""
-        if direction not in self.directions:
-            raise ValueError(f"direction must be one of {self.directions}, got {direction!r}")
+        if direction not in self.directions():
+            raise ValueError(f"direction must be one of {self.directions()}, got {direction!r}")
         return from_net(self.generator(direction)(to_net(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -108,7 +111,7 @@ class CycleGANModule(GenLabModule):
         opt_d = build_optimizer(
             itertools.chain(self.d_a.parameters(), self.d_b.parameters()), o, lr=m.lr_d or o.lr, betas=betas
         )
-        factor = linear_decay(total_batches(self), m.constant_lr_fraction)
+        factor = linear_decay(self.planned_batches(), m.constant_lr_fraction)
         return [opt_g, opt_d], [LambdaLR(opt_g, factor), LambdaLR(opt_d, factor)]
 
     def on_fit_start(self) -> None:
@@ -144,21 +147,12 @@ class CycleGANModule(GenLabModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         a, b = to_net(batch["A"]), to_net(batch["B"])
         opt_g, opt_d = self.optimizers()
-        clip = self.run_config.trainer.gradient_clip_val or None
         with self.toggled_optimizer(opt_g):
             out = self.generator_losses(a, b)
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(out["g_loss"])
-            if clip:
-                self.clip_gradients(opt_g, gradient_clip_val=clip, gradient_clip_algorithm="norm")
-            opt_g.step()
+            self.manual_step(opt_g, out["g_loss"])
         with self.toggled_optimizer(opt_d):
             d_loss = self.discriminator_loss(a, b, out["fake_a"].detach(), out["fake_b"].detach())
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            if clip:
-                self.clip_gradients(opt_d, gradient_clip_val=clip, gradient_clip_algorithm="norm")
-            opt_d.step()
+            self.manual_step(opt_d, d_loss)
         for sched in self.lr_schedulers():
             sched.step()
         bs = a.shape[0]

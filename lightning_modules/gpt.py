@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from genlab.families.gpt import GPTModelConfig
+from genlab.families.gpt import FAMILY, GPTModelConfig
+from genlab.optim import build_optimizer, build_scheduler
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 from lightning_modules.text_base import TextLMModule
 
@@ -68,6 +69,8 @@ def lora_targets(model: Any, wanted: list[str]) -> list[str]:
 
 class GPTModule(TextLMModule):
     """Causal LM training with a token-level cross-entropy; the monitored metric is val/loss."""
+
+    family = FAMILY
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
@@ -130,18 +133,13 @@ class GPTModule(TextLMModule):
 
     def configure_optimizers(self) -> Any:
         """AdamW-style groups: weight decay on matrices only (not biases, norms), trainable params only."""
-        from genlab.optim import build_optimizer, build_scheduler
-        from genlab.registry import get_family
-
         params = [p for p in self.parameters() if p.requires_grad]
         decay = [p for p in params if p.dim() >= 2]
         no_decay = [p for p in params if p.dim() < 2]
         wd = self.run_config.optim.weight_decay
         groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
         opt = build_optimizer(groups, self.run_config.optim)
-        sched = build_scheduler(
-            opt, self.run_config.optim, self.total_training_steps(), get_family(self.run_config.family).monitor
-        )
+        sched = build_scheduler(opt, self.run_config.optim, self.total_training_steps(), self.family.monitor)
         return opt if sched is None else {"optimizer": opt, "lr_scheduler": sched}
 
     # -- checkpoints and export ---------------------------------------------------------------------
@@ -257,7 +255,7 @@ class GPTModule(TextLMModule):
 
 def pretrained_module(name: str = "smollm2", *, system_prompt: str = "") -> GPTModule:
     """A GPTModule around an untouched pretrained model (chat with SmolLM2 without training a run)."""
-    from datamodules.text import tokenizer_from_spec as _tok
+    from datamodules.tokenizers import tokenizer_from_spec as _tok
     from genlab.families.gpt import GPTRunConfig
 
     spec = {"kind": "pretrained", "name": name, "chat": True}

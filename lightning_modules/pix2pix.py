@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
+from genlab.families.pix2pix import FAMILY
 from genlab.optim import build_optimizer
 from lightning_modules.base import GenLabModule
 from lightning_modules.export_nets import ExportNet, Translate01, parity_images
@@ -26,11 +27,12 @@ from lightning_modules.translation_nets import (
     linear_decay,
     panel,
     to_net,
-    total_batches,
 )
 
 
 class Pix2PixModule(GenLabModule):
+    family = FAMILY
+
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
         self.automatic_optimization = False
@@ -53,6 +55,9 @@ class Pix2PixModule(GenLabModule):
         self.evaluator = TranslationEval([""], True, m.eval_fid, size, m.fid_features)
 
     # -- inference ---------------------------------------------------------------------------------
+
+    def directions(self) -> list[str]:
+        return [self.direction]
 
     def translate(self, x: torch.Tensor, direction: str | None = None) -> torch.Tensor:
         """(B, C_in, H, W) in [0, 1] -> (B, C_out, H, W) in [0, 1]; H, W multiples of 2**unet_depth."""
@@ -93,7 +98,7 @@ class Pix2PixModule(GenLabModule):
         betas = (o.beta1, o.beta2)
         opt_g = build_optimizer(self.generator_net.parameters(), o, betas=betas)
         opt_d = build_optimizer(self.discriminator.parameters(), o, lr=m.lr_d or o.lr, betas=betas)
-        factor = linear_decay(total_batches(self), m.constant_lr_fraction)
+        factor = linear_decay(self.planned_batches(), m.constant_lr_fraction)
         return [opt_g, opt_d], [LambdaLR(opt_g, factor), LambdaLR(opt_d, factor)]
 
     def on_fit_start(self) -> None:
@@ -108,26 +113,17 @@ class Pix2PixModule(GenLabModule):
         m = self.run_config.model
         x, y = to_net(batch[self.src]), to_net(batch[self.dst])  # (B, C_in, H, W), (B, C_out, H, W)
         opt_g, opt_d = self.optimizers()
-        clip = self.run_config.trainer.gradient_clip_val or None
         with self.toggled_optimizer(opt_g):
             fake = self.generator_net(x)
             adv = gan_loss(self.discriminator(torch.cat([x, fake], 1)), True, m.gan_mode)
             l1 = F.l1_loss(fake, y)
             g_loss = adv + m.lambda_l1 * l1
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            if clip:
-                self.clip_gradients(opt_g, gradient_clip_val=clip, gradient_clip_algorithm="norm")
-            opt_g.step()
+            self.manual_step(opt_g, g_loss)
         with self.toggled_optimizer(opt_d):
             real_logits = self.discriminator(torch.cat([x, y], 1))
             fake_logits = self.discriminator(torch.cat([x, fake.detach()], 1))
             d_loss = 0.5 * (gan_loss(real_logits, True, m.gan_mode) + gan_loss(fake_logits, False, m.gan_mode))
-            opt_d.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss)
-            if clip:
-                self.clip_gradients(opt_d, gradient_clip_val=clip, gradient_clip_algorithm="norm")
-            opt_d.step()
+            self.manual_step(opt_d, d_loss)
         for sched in self.lr_schedulers():
             sched.step()
         self.log_step(

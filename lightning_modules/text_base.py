@@ -13,8 +13,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from datamodules.text import IGNORE, tokenizer_from_spec
+from datamodules.tokenizers import IGNORE, tokenizer_from_spec
+from genlab.metrics.text import bleu_chrf
 from lightning_modules.base import GenLabModule
+from lightning_modules.text_sampling import greedy_completions, sample_prompt_texts
 
 
 class TextLMModule(GenLabModule):
@@ -81,8 +83,6 @@ class TextLMModule(GenLabModule):
             return
         pairs = self.data_info.get("eval_pairs") or []
         if pairs:
-            from genlab.evaluate import bleu_chrf
-
             scores = bleu_chrf(self.eval_generate(pairs), [p["reference"] for p in pairs])
             self.log("val/bleu", scores["bleu"])
             self.log("val/chrf", scores["chrf"])
@@ -90,11 +90,7 @@ class TextLMModule(GenLabModule):
     # -- generation hooks ---------------------------------------------------------------------------
 
     def eval_generate(self, pairs: list[dict[str, Any]]) -> list[str]:
-        from genlab.generate import greedy_completions
-
         return greedy_completions(self, pairs, self.run_config.data.eval_new_tokens)
 
     def sample_texts(self) -> dict[str, str]:
-        from genlab.generate import sample_prompt_texts
-
         return sample_prompt_texts(self)

@@ -11,8 +11,6 @@ Images are in [-1, 1] inside the networks (tanh output).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -255,26 +253,6 @@ def panel(*columns: torch.Tensor) -> torch.Tensor:
     """Interleave columns (each (N, C, H, W)) row by row: (N * k, 3, H, W) for a grid with nrow=k."""
     cols = [as_rgb(c.clamp(0, 1)) for c in columns]
     return torch.stack(cols, dim=1).flatten(0, 1)
-
-
-def total_batches(module: Any) -> int:
-    """Training batches the run will see: the LR decay's horizon.
-
-    With manual optimization the Trainer counts every optimizer.step (two per batch for the GANs), so
-    trainer.max_steps is halved here; max_epochs x batches per epoch caps it.
-    """
-    trainer = module.trainer
-    try:
-        _ = trainer.estimated_stepping_batches  # makes the Trainer load the train loader and count its batches
-        per_epoch = trainer.num_training_batches
-    except (RuntimeError, AttributeError, TypeError):
-        per_epoch = 0
-    limits = []
-    if trainer.max_epochs and trainer.max_epochs > 0 and per_epoch and per_epoch != float("inf"):
-        limits.append(trainer.max_epochs * int(per_epoch))
-    if trainer.max_steps and trainer.max_steps > 0:
-        limits.append((trainer.max_steps + 1) // 2)
-    return max(1, min(limits)) if limits else 1
 
 
 class TranslationEval(nn.Module):

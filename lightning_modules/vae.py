@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lightning_modules.base import GenLabModule
+from genlab.families.vae import FAMILY
+from lightning_modules.base import GenLabModule, Labels
 from lightning_modules.export_nets import ExportNet
 
 # Downsamplings by image size: 28 -> 14 -> 7; 16 -> 8 -> 4; 32 -> 4 in 3; 64 -> 4 in 4.
@@ -90,6 +91,9 @@ class _Encoder(nn.Module):
 
 
 class VAEModule(GenLabModule):
+    """Capabilities: ImageSampler (from the prior), LatentWalker (decode chosen z), Reconstructor."""
+
+    family = FAMILY
     sample_grid_rows = {"reconstruction": 16, "interpolation": 10}  # real row over its reconstruction; 10 steps
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
@@ -142,10 +146,21 @@ class VAEModule(GenLabModule):
         """Latent codes (B, latent) -> images (B, C, H, W) in [0, 1]."""
         return torch.sigmoid(self.net.decode_logits(z.to(self.device)))
 
+    @property
+    def latent_dim(self) -> int:
+        return int(self.run_config.model.latent_dim)
+
     @torch.no_grad()
-    def generate_images(self, n: int, seed: int = 0, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def sample_images_n(self, n: int, *, seed: int = 0, labels: Labels = None) -> torch.Tensor:
+        """n images decoded from the prior N(0, I); `labels` does not apply (the VAE is unconditional)."""
         g = torch.Generator().manual_seed(seed)
-        return self.decode(torch.randn(n, self.run_config.model.latent_dim, generator=g))
+        return self.decode(torch.randn(n, self.latent_dim, generator=g))
+
+    def images_from_latents(self, z: torch.Tensor, labels: Labels = None) -> torch.Tensor:
+        return self.decode(z)
+
+    def class_names(self) -> list[str]:
+        return []
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genlab.config import ConfigError, apply_overrides, load_config, parse_config
+from genlab.config import ConfigError
+from genlab.parsing import apply_overrides, load_config, parse_config
+from genlab.paths import PROJECT_ROOT
 from genlab.registry import FAMILIES
 
 PRESETS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
@@ -75,9 +77,16 @@ def test_override_without_equals_is_rejected() -> None:
         apply_overrides({}, ["optim.lr"])
 
 
-def test_impossible_step_settings_are_rejected() -> None:
-    with pytest.raises(ConfigError, match="checkpoint_every_n_steps"):
-        parse_config({"family": "vae", "trainer": {"max_steps": 10, "checkpoint_every_n_steps": 50}})
+def test_shortening_a_run_below_its_checkpoint_interval_is_accepted_with_a_note() -> None:
+    config = parse_config({"family": "vae", "trainer": {"max_steps": 10, "checkpoint_every_n_steps": 50}})
+    assert any("saved at the end" in note for note in config.advisories())
+    assert not parse_config({"family": "vae", "trainer": {"max_steps": 100}}).advisories()
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (PROJECT_ROOT / "configs").glob("*.yaml")))
+def test_every_preset_can_be_shortened_to_ten_steps(preset: str) -> None:
+    config = load_config(PROJECT_ROOT / "configs" / f"{preset}.yaml", ["trainer.max_steps=10"])
+    assert config.trainer.max_steps == 10
 
 
 def test_broken_yaml_file_is_a_clear_error(tmp_path: Path) -> None:

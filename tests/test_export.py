@@ -20,11 +20,11 @@ from genlab.errors import GenLabError
 from genlab.export import decode
 from genlab.export.engine import ExportError, export_run, load_runner, verify
 from genlab.export.metadata import read_metadata
-from genlab.generate import SamplingSettings, encode_prompt, generate_ids
 from genlab.registry import FAMILIES
 from genlab.runs import RunStore
 from genlab.train import fit_module
 from lightning_modules.export_nets import ConvTransposeAsSlice, ExportNet, rewrite_conv_transpose
+from lightning_modules.text_sampling import SamplingSettings, encode_prompt, generate_ids
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def test_bad_export_requests_exit_2_with_a_clear_message(
     cases = [
         ([unfinished.id, "--format", "onnx"], "only a completed run"),
         ([runs["vae"], "--format", "savedmodel", "--quantize", "int8"], "do not offer --quantize int8"),
-        ([runs["vae"], "--format", "hf"], "Hugging Face folder"),
+        ([runs["vae"], "--format", "hf"], "Hugging Face folder holds language models only"),
         ([runs["vae"], "--format", "onnx", "--net", "wings"], "no net wings"),
         (["no-such-run", "--format", "onnx"], "No run with id"),
     ]

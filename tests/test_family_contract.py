@@ -10,6 +10,7 @@ from genlab.checkpoints import checkpoint_path, load_checkpoint, module_from_che
 from genlab.registry import FAMILIES
 from genlab.runs import RunStore
 from genlab.train import fit_module
+from lightning_modules.base import PROTOCOLS
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -24,6 +25,9 @@ def test_family_fits_and_reloads_identically(family: str, store: RunStore) -> No
     assert all("/" in k for k in keys), "metric names are stage/name"
     assert store.artifacts(run.id, kind="samples") or store.artifacts(run.id, kind="text")
 
+    for capability in fam.capabilities:  # what the spec promises, the module does
+        assert isinstance(module, PROTOCOLS[capability]), f"{family} declares {capability}"
+
     module.eval()
     expected = module.reference_output()
     reloaded = module_from_checkpoint(checkpoint_path(store, run.id, "last"))
@@ -37,3 +41,14 @@ def test_checkpoint_holds_only_primitives(family: str, store: RunStore) -> None:
     fit_module(store, run.id)
     ckpt = load_checkpoint(checkpoint_path(store, run.id))  # weights_only=True: fails on any pickled object
     assert ckpt["hyper_parameters"]["config"]["family"] == family
+
+
+@pytest.mark.parametrize("family", ["dcgan", "vae"])  # manual and automatic optimisation
+def test_max_steps_counts_training_batches_in_every_family(family: str, store: RunStore) -> None:
+    fam = FAMILIES[family]
+    config = fam.tiny_config()
+    config.trainer = config.trainer.model_copy(update={"max_steps": 3, "limit_train_batches": 4})
+    run = store.create_run(config, status="running", monitor=fam.monitor)
+    fit_module(store, run.id)
+    run = store.get(run.id)
+    assert (run.step, run.total_steps) == (3, 3), "a run asked for 3 steps ends at step 3/3"

@@ -8,21 +8,13 @@ import pytest
 import torch
 import yaml
 
-from genlab.config import ConfigError, load_config, parse_config
+from genlab.config import ConfigError
 from genlab.errors import DataError
+from genlab.parsing import load_config, parse_config
 from genlab.registry import FAMILIES
 from genlab.runs import RunStore
-from lightning_modules.gan_common import (
-    EMA,
-    Discriminator,
-    Generator,
-    MinibatchStd,
-    d_loss_fn,
-    diff_augment,
-    g_loss_fn,
-    gradient_penalty,
-    make_shadow,
-)
+from lightning_modules.dcgan import Discriminator, Generator, MinibatchStd
+from lightning_modules.gan_common import EMA, d_loss_fn, diff_augment, g_loss_fn, gradient_penalty, make_shadow
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ["dcgan_mnist", "cgan_mnist", "dcgan_emoji", "dcgan_animals"]

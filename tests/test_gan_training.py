@@ -6,8 +6,8 @@ import lightning as L
 import pytest
 import torch
 
-from genlab.config import parse_config
 from genlab.metrics.classifier import cached_classifier, predict
+from genlab.parsing import parse_config
 from genlab.train import build_trainer, prepare
 
 

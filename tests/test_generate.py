@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from genlab.errors import GenLabError
-from genlab.generate import ChatSession, SamplingSettings, TextStream, generate, generate_ids, pick_next, stream
+from genlab.generate import ChatSession, TextStream, generate, stream
 from genlab.registry import FAMILIES
+from lightning_modules.text_sampling import SamplingSettings, generate_ids, pick_next
 
 
 def build(family: str = "gpt", **data):
@@ -103,7 +104,7 @@ def test_chat_keeps_history_and_drops_old_turns_to_fit_the_window(home):
 
 
 def test_a_chat_run_is_chatted_with_the_system_prompt_it_was_trained_with(home):
-    from genlab.generate import trained_system_prompt
+    from lightning_modules.text_sampling import trained_system_prompt
 
     chat_model = build(
         "gpt", name="genlab_chat", block_size=64, batch_size=2, vocab_size=600, system_prompt="Be brief."

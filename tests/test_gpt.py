@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from genlab.config import load_config
+from genlab.parsing import load_config
 from genlab.registry import FAMILIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,7 @@ def test_gpt_run_exports_a_folder_plain_transformers_loads_with_the_same_logits(
 @pytest.fixture
 def tiny_pretrained(tmp_path) -> Path:
     """A small GPT-2 saved as a local Hugging Face folder with the GPT-2 tokenizer: a stand-in for a hub model."""
-    from datamodules.text import tokenizer_from_spec
+    from datamodules.tokenizers import tokenizer_from_spec
     from genlab.families.gpt import GPTModelConfig
     from lightning_modules.gpt import build_scratch_model
 
@@ -175,7 +175,7 @@ def test_full_finetune_of_a_local_pretrained_folder_trains_every_weight(home, ti
 
 def test_perplexity_of_a_uniform_model_equals_the_vocabulary_size(home):
     from datamodules.text import TextDataModule
-    from genlab.evaluate import perplexity, perplexity_from_losses
+    from genlab.metrics.text import perplexity, perplexity_from_losses
     from genlab.train import build_module
 
     assert perplexity_from_losses(4 * math.log(4.0), 4) == pytest.approx(4.0)
@@ -208,7 +208,7 @@ def test_gpt_weight_decay_skips_biases_and_norms(home):
 def test_text_presets_validate_and_round_trip_through_yaml(preset):
     import yaml
 
-    from genlab.config import parse_config
+    from genlab.parsing import parse_config
 
     cfg = load_config(ROOT / "configs" / f"{preset}.yaml")
     assert parse_config(yaml.safe_load(cfg.to_yaml())) == cfg

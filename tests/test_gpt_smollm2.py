@@ -39,7 +39,8 @@ def test_smollm2_folder_is_cached_and_loads_with_plain_transformers(home):
 
 
 def test_chat_data_with_the_pretrained_tokenizer_masks_everything_but_the_answers(home):
-    from datamodules.text import IGNORE, TextDataModule
+    from datamodules.text import TextDataModule
+    from datamodules.tokenizers import IGNORE
     from genlab.families.gpt import GPTRunConfig
 
     cfg = GPTRunConfig(

@@ -9,8 +9,8 @@ import torch
 
 from genlab.metrics.classifier import cached_classifier, class_scores, predict
 from genlab.metrics.config import ImageMetricsConfig
-from genlab.metrics.evaluate import measure
 from genlab.metrics.features import PixelFeatures, get_extractor, inception_weights_path
+from genlab.metrics.images import measure
 from genlab.metrics.scores import fid, kid, precision_recall
 
 
@@ -96,7 +96,7 @@ def test_measure_scores_real_images_as_perfect_and_noise_as_terrible(home: Path)
     assert good["precision"] > 0.6 > bad["precision"]
     assert good["class_coverage"] == 1.0 and good["class_entropy"] > 0.95
     # the real-image features were cached for the next measurement
-    assert list((home / "cache" / "metrics" / "real").glob("pixels-*.npy"))
+    assert list((home / "cache" / "metrics" / "real").glob("pixels-*.npz"))
 
 
 def test_missing_inception_weights_fall_back_to_pixels_with_a_clear_message(

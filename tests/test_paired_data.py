@@ -11,9 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from datamodules.paired import PairedDataModule, edge_drawings, validate_paired
+from datamodules.emoji_pairs import edge_drawings
+from datamodules.paired import PairedDataModule
+from datamodules.paired_intake import validate_paired
+from genlab.data_config import PairedDataConfig
 from genlab.errors import DataError
-from genlab.families.cyclegan import CycleGANRunConfig, PairedDataConfig
+from genlab.families.cyclegan import CycleGANRunConfig
 from genlab.families.pix2pix import Pix2PixRunConfig
 
 

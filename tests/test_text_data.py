@@ -8,21 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules.text import (
-    IGNORE,
-    IM_END,
-    TextDataModule,
-    encode_chat,
-    pack_chats,
-    pack_text,
-    to_xy,
-    tokenizer_from_spec,
-    train_bpe,
-)
-from genlab.config import ConfigError, parse_config
+from datamodules.chat_format import IM_END, encode_chat
+from datamodules.text import TextDataModule, pack_chats, pack_text, to_xy
+from datamodules.tokenizers import IGNORE, tokenizer_from_spec, train_bpe
+from genlab.config import ConfigError
 from genlab.errors import DataError, OfflineError
 from genlab.families.gpt import GPTRunConfig
 from genlab.families.rnn import RNNRunConfig
+from genlab.parsing import parse_config
 
 TEXT = (
     "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
@@ -210,7 +203,7 @@ def test_missing_file_unknown_builtin_and_plain_text_as_chat_are_clear(home, tmp
 
 
 def test_a_text_upload_is_checked_stored_and_used_by_name(home, tmp_path):
-    from datamodules.text import import_text_upload
+    from datamodules.corpora import import_text_upload
 
     stored = import_text_upload("My Sonnets", write(tmp_path, "sonnets.txt", TEXT))
     assert stored.name == "My_Sonnets.txt"

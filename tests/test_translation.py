@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from datamodules.paired import PairedDataModule
-from genlab.config import load_config, parse_config
 from genlab.errors import DataError, GenLabError
+from genlab.parsing import load_config, parse_config
 from genlab.registry import FAMILIES
 from lightning_modules.translation_nets import (
     ImagePool,

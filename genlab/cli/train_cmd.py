@@ -8,8 +8,8 @@ import sys
 import time
 
 from genlab import jobs
-from genlab.config import load_config
 from genlab.errors import GenLabError
+from genlab.parsing import load_config
 from genlab.runs import Run, RunStore
 
 
@@ -57,9 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")
     p.set_defaults(handler=_resume)
 
-    p = sub.add_parser("worker", help=argparse.SUPPRESS, description="Internal: the background worker of one run.")
+    p = sub.add_parser("worker", description="Internal: the background worker of one run.")
     p.add_argument("run_id")
     p.set_defaults(handler=lambda a: jobs.run_worker(a.run_id))
+    # Internal: hidden from the command list of --help (argparse would print `==SUPPRESS==` for it).
+    sub._choices_actions = [a for a in sub._choices_actions if a.dest != "worker"]
 
 
 def _print_progress(run: Run, last: list[str]) -> None:
@@ -84,6 +86,8 @@ def follow(store: RunStore, run_id: str) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.set)
+    for note in config.advisories():
+        print(f"note: {note}", file=sys.stderr)
     store = RunStore()
     if args.in_process:
         return _train_in_process(store, config, args.run_id)

@@ -17,10 +17,11 @@ from genlab.checkpoints import load_module
 from genlab.errors import GenLabError
 from genlab.export import decode, parity, to_hf, to_onnx, to_savedmodel, to_tflite
 from genlab.export.metadata import SCHEMA_VERSION, json_safe, write_metadata
-from genlab.generate import SamplingSettings, encode_prompt, generate_ids
+from genlab.registry import get_family
 from genlab.runs import RunStore
 from lightning_modules.base import Exportable, HuggingFaceExportable
 from lightning_modules.export_nets import CausalLMLogits, ExportNet, RecurrentStep, rewrite_conv_transpose
+from lightning_modules.text_sampling import SamplingSettings, encode_prompt, generate_ids
 
 FORMATS: dict[str, ModuleType] = {"tflite": to_tflite, "onnx": to_onnx, "savedmodel": to_savedmodel, "hf": to_hf}
 QUANTIZE = ("fp16", "int8", "dynamic")
@@ -45,9 +46,17 @@ def variant_of(fmt: str, quantize: str | None) -> str:
 
 
 def check_request(store: RunStore, run_id: str, fmt: str, quantize: str | None = None) -> str:
-    """Everything that can be refused before loading a model: names, and the run being finished."""
+    """Everything that can be refused before loading a model: names, the family's capabilities (from its
+    spec), and the run being finished."""
     variant = variant_of(fmt, quantize)
     run = store.get(run_id)
+    family = get_family(run.family)
+    if not family.can("Exportable"):
+        raise ExportError(f"{family.title} runs name no exportable networks")
+    if fmt == "hf" and not family.can("HuggingFaceExportable"):
+        raise ExportError(
+            f"a Hugging Face folder holds language models only; export {family.title} runs as tflite or onnx"
+        )
     if run.status != "completed":
         raise ExportError(
             f"run {run_id} is {run.status}; only a completed run can be exported (its final weights are known)"
@@ -67,7 +76,7 @@ def refusals(module: Any, nets: dict[str, ExportNet], fmt: str, variant: str) ->
     for name, net in nets.items():
         reason = FORMATS[fmt].refusal(net, variant)
         if reason is None and fmt == "hf" and not isinstance(module, HuggingFaceExportable):
-            reason = "this model cannot save a Hugging Face folder"
+            reason = "this model cannot save a Hugging Face folder"  # the spec promised what the module lacks
         if reason:
             out[name] = reason
     return out

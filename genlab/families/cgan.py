@@ -7,7 +7,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from genlab.config import RunConfig
-from genlab.families.dcgan import DCGANModelConfig, GANOptimConfig
+from genlab.data_config import ImageDataConfig
+from genlab.families.dcgan import TINY_GAN, DCGANModelConfig, GANOptimConfig
+from genlab.families.spec import Family
 from genlab.metrics.config import ImageMetricsConfig
 
 
@@ -23,6 +25,7 @@ class CGANModelConfig(DCGANModelConfig):
 
 class CGANRunConfig(RunConfig):
     family: Literal["cgan"] = Field("cgan", description="Model family")
+    data: ImageDataConfig = Field(default_factory=ImageDataConfig, description="Labelled images")
     model: CGANModelConfig = Field(
         default_factory=CGANModelConfig, description="Conditional GAN networks, loss and stabilisers"
     )
@@ -39,3 +42,18 @@ class CGANRunConfig(RunConfig):
         if self.model.loss == "wgan-gp" and self.model.d_norm == "batch":
             raise ValueError("model.d_norm: batch norm breaks the WGAN-GP gradient penalty; use auto, layer or none")
         return self
+
+
+FAMILY = Family(
+    name="cgan",
+    title="Conditional GAN",
+    summary="Class-conditional DCGAN: choose the class to generate; needs a labelled data set.",
+    kind="image",
+    config_cls=CGANRunConfig,
+    monitor="val/fid",
+    mode="min",
+    module="lightning_modules.cgan:CGANModule",
+    datamodule="datamodules.images:ImageDataModule",
+    capabilities=("ImageSampler", "LatentWalker", "Exportable"),
+    tiny_overrides=TINY_GAN,
+)

@@ -1,4 +1,4 @@
-"""CycleGAN family config (unpaired image-to-image translation) and the shared two-domain data section.
+"""CycleGAN family config (unpaired image-to-image translation) (the two-domain data section is in genlab/data_config.py).
 
 Torch-free: the UI form and `runs list` read these classes without importing torch.
 """
@@ -10,87 +10,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from genlab.config import OptimConfig, RunConfig, Section
-
-PairedSource = Literal["builtin", "folder", "zip"]
-PairedLayout = Literal["two_folders", "side_by_side"]
-BUILTIN_PAIRS = ("emoji", "edges2emoji")
-
-
-class PairedDataConfig(Section):
-    """Two image domains A and B, paired (pix2pix) or unpaired (CycleGAN)."""
-
-    source: PairedSource = Field(
-        "builtin", description="Where the two domains come from: a built-in pair, folders or .zip uploads"
-    )
-    name: str = Field(
-        "emoji",
-        min_length=1,
-        max_length=1000,
-        description="Built-in pair (emoji: Twemoji->OpenMoji, edges2emoji: edges->Twemoji), or one folder/zip holding A/ and B/ (or trainA/ and trainB/) or side-by-side images",
-    )
-    path_a: str = Field(
-        "",
-        max_length=1000,
-        description="Domain A as its own folder, zip or upload name (overrides name; needs path_b too)",
-    )
-    path_b: str = Field(
-        "", max_length=1000, description="Domain B as its own folder, zip or upload name (used with path_a)"
-    )
-    layout: PairedLayout = Field(
-        "two_folders",
-        description="two_folders: A and B in separate folders (pairs matched by file name); side_by_side: each file is A|B joined left-right (the pix2pix layout)",
-    )
-    paired: bool = Field(
-        False,
-        description="Train on aligned pairs (required by pix2pix); off draws B independently of A, true pairs are still kept for evaluation",
-    )
-    image_size: Literal[16, 32, 64, 128, 256] = Field(
-        32, description="Side of the square images the model sees, in pixels"
-    )
-    load_size: int = Field(
-        0,
-        ge=0,
-        le=512,
-        description="Resize to this side, then randomly crop image_size (0: no crop; e.g. 36 for 32 px)",
-    )
-    hflip: bool = Field(
-        True, description="Randomly mirror training images left-right (the same flip for both images of a pair)"
-    )
-    color_mode_a: Literal["auto", "grey", "rgb"] = Field(
-        "auto", description="Colour of domain A; auto keeps the majority mode of its images"
-    )
-    color_mode_b: Literal["auto", "grey", "rgb"] = Field(
-        "auto", description="Colour of domain B; auto keeps the majority mode of its images"
-    )
-    edge_sigma: float = Field(
-        1.0, ge=0.1, le=10.0, description="edges2emoji: Canny smoothing (higher: fewer, longer edges)"
-    )
-    val_fraction: float = Field(
-        0.05, ge=0.0, le=0.5, description="Share of the images (pairs) held out for validation (seeded split)"
-    )
-    batch_size: int = Field(4, ge=1, le=1024, description="Images per domain per training step")
-    max_items: int | None = Field(
-        None,
-        ge=8,
-        le=1_000_000,
-        description="Use at most this many images per domain (quick experiments); empty uses all",
-    )
-    min_images: int = Field(8, ge=2, le=100_000, description="Refuse to train on fewer images per domain than this")
-    num_workers: int = Field(
-        0, ge=0, le=32, description="Background data-loading processes (0 loads in the training process)"
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> PairedDataConfig:
-        if self.load_size and self.load_size < self.image_size:
-            raise ValueError(f"data.load_size ({self.load_size}) must be 0 or at least image_size ({self.image_size})")
-        if bool(self.path_a) != bool(self.path_b):
-            raise ValueError("data.path_a and data.path_b go together: give both domains or neither")
-        if self.source == "builtin" and self.name not in BUILTIN_PAIRS:
-            raise ValueError(
-                f"data.name: unknown built-in pair {self.name!r}; choose one of: {', '.join(BUILTIN_PAIRS)}"
-            )
-        return self
+from genlab.data_config import PairedDataConfig
+from genlab.families.spec import Family
 
 
 def check_patchgan(image_size: int, disc_layers: int) -> None:
@@ -150,3 +71,24 @@ class CycleGANRunConfig(RunConfig):
     def _check_nets(self) -> CycleGANRunConfig:
         check_patchgan(self.data.image_size, self.model.disc_layers)
         return self
+
+
+# Image-to-image translation (two domains A and B; datamodules/paired.py).
+FAMILY = Family(
+    name="cyclegan",
+    title="CycleGAN",
+    summary="Unpaired image-to-image translation A <-> B (two ResNet generators, PatchGANs, cycle loss).",
+    kind="paired",
+    config_cls=CycleGANRunConfig,
+    monitor="val/cycle_l1",
+    mode="min",
+    module="lightning_modules.cyclegan:CycleGANModule",
+    datamodule="datamodules.paired:PairedDataModule",
+    capabilities=("Translator", "Exportable"),
+    tiny_overrides={
+        "data": {"name": "edges2emoji", "image_size": 16, "batch_size": 4, "max_items": 32, "min_images": 8},
+        "model": {"gen_width": 8, "gen_blocks": 2, "disc_width": 8, "disc_layers": 2, "pool_size": 8, "n_panel": 4},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+        "logging": {"sample_every_n_steps": 2, "n_samples": 8},
+    },
+)

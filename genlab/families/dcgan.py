@@ -6,30 +6,22 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from genlab.config import RunConfig, Section
+from genlab.config import OptimBase, RunConfig, Section
+from genlab.data_config import ImageDataConfig
+from genlab.families.spec import Family
 from genlab.metrics.config import ImageMetricsConfig
 
 GANLoss = Literal["nonsat", "hinge", "wgan-gp"]
 DiffAugmentPolicy = Literal["off", "translation", "color,translation", "color,translation,cutout"]
 
 
-class GANOptimConfig(Section):
-    """Two optimizers, one per network (TTUR: D may learn faster than G)."""
+class GANOptimConfig(OptimBase):
+    """Two learning rates, one per network (TTUR: D may learn faster than G), on the shared optimizer fields."""
 
-    optimizer: Literal["adam", "adamw", "sgd", "adabelief"] = Field("adam", description="Optimizer for both networks")
     lr_g: float = Field(2e-4, gt=0.0, le=1.0, description="Generator learning rate")
     lr_d: float = Field(2e-4, gt=0.0, le=1.0, description="Discriminator (critic) learning rate")
     beta1: float = Field(0.5, ge=0.0, lt=1.0, description="Adam first-moment decay (0.5 for DCGAN, 0 for WGAN-GP)")
-    beta2: float = Field(0.999, ge=0.0, lt=1.0, description="Adam second-moment decay (0.9 for WGAN-GP)")
-    weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="Weight decay of both optimizers")
     n_critic: int = Field(1, ge=1, le=20, description="Discriminator steps per generator step (5 for WGAN-GP)")
-    schedule: Literal["constant", "cosine", "step"] = Field(
-        "constant", description="Learning-rate schedule of both networks (stepped by hand)"
-    )
-    warmup_steps: int = Field(0, ge=0, le=1_000_000, description="Linear warm-up steps (constant and cosine schedules)")
-    min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0, description="Cosine schedule ends at lr times this ratio")
-    step_size: int = Field(10, ge=1, le=100_000, description="Step schedule: epochs between decays")
-    gamma: float = Field(0.5, gt=0.0, le=1.0, description="Step schedule: decay factor")
 
 
 class DCGANModelConfig(Section):
@@ -85,6 +77,7 @@ class DCGANModelConfig(Section):
 
 class DCGANRunConfig(RunConfig):
     family: Literal["dcgan"] = Field("dcgan", description="Model family")
+    data: ImageDataConfig = Field(default_factory=ImageDataConfig, description="Images")
     model: DCGANModelConfig = Field(
         default_factory=DCGANModelConfig, description="DCGAN networks, loss and stabilisers"
     )
@@ -100,3 +93,29 @@ class DCGANRunConfig(RunConfig):
         if self.model.loss == "wgan-gp" and self.model.d_norm == "batch":
             raise ValueError("model.d_norm: batch norm breaks the WGAN-GP gradient penalty; use auto, layer or none")
         return self
+
+
+# The same seconds-long setting for both image GANs (tests, docs, quick tries).
+TINY_GAN: dict = {
+    "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
+    "model": {"latent_dim": 8, "g_width": 8, "d_width": 8},
+    "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+    "logging": {"sample_every_n_steps": 4, "n_samples": 16},
+    "metrics": {"features": "pixels", "fid_samples": 64, "class_metrics": False},
+}
+
+# GANs monitor FID (logged at every validation by callbacks/image_metrics.py; a validation between
+# measurements repeats the last value, so "best" stays the measured best).
+FAMILY = Family(
+    name="dcgan",
+    title="DCGAN",
+    summary="Deep convolutional GAN: sharp samples from noise; FID/KID/precision/recall measured as it trains.",
+    kind="image",
+    config_cls=DCGANRunConfig,
+    monitor="val/fid",
+    mode="min",
+    module="lightning_modules.dcgan:DCGANModule",
+    datamodule="datamodules.images:ImageDataModule",
+    capabilities=("ImageSampler", "LatentWalker", "Exportable"),
+    tiny_overrides=TINY_GAN,
+)

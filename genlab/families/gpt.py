@@ -5,17 +5,19 @@ Torch-free: the UI form and the CLI validate against these classes.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from genlab.config import OptimConfig, RunConfig, Section, TrainerConfig
-from genlab.families.text_data import TextDataConfig
+from genlab.data_config import TextDataConfig
+from genlab.families.spec import Family
 
 DEFAULT_PROMPTS = ["ROMEO:", "To be, or not", "The king"]
 
 
 class GPTModelConfig(Section):
+    auto_tokenizer: ClassVar[str] = "bpe"  # data.tokenizer auto, from scratch: a BPE trained on the corpus
     source: Literal["scratch", "pretrained"] = Field(
         "scratch", description="Train a new GPT-2-shaped model, or fine-tune a pretrained one"
     )
@@ -85,3 +87,43 @@ class GPTRunConfig(RunConfig):
         if self.data.format == "chat" and self.model.source == "scratch" and tok not in ("auto", "bpe", "gpt2", "char"):
             raise ValueError("data.tokenizer: unsupported for chat data")
         return self
+
+
+# The seconds-long text setting shared by both text families (tests, docs, quick tries).
+TINY_TEXT_DATA = {
+    "name": "shakespeare",
+    "max_chars": 20_000,
+    "block_size": 32,
+    "batch_size": 8,
+    "vocab_size": 300,
+    "eval_pairs": 2,
+    "eval_prompt_tokens": 8,
+    "eval_new_tokens": 8,
+}
+TINY_TEXT_TRAINER = {
+    "max_epochs": 1,
+    "max_steps": 4,
+    "limit_train_batches": 4,
+    "limit_val_batches": 2,
+    "log_every_n_steps": 1,
+}
+
+FAMILY = Family(
+    name="gpt",
+    title="GPT (text)",
+    summary="A GPT-2-shaped transformer trained from scratch on your text, or a pretrained LM (offline SmolLM2) fine-tuned fully or with LoRA; chatbots from dialogue data.",
+    kind="text",
+    config_cls=GPTRunConfig,
+    monitor="val/loss",
+    mode="min",
+    serve_checkpoint="last",
+    module="lightning_modules.gpt:GPTModule",
+    datamodule="datamodules.text:TextDataModule",
+    capabilities=("TextGenerator", "Exportable", "HuggingFaceExportable"),
+    tiny_overrides={
+        "data": dict(TINY_TEXT_DATA, tokenizer="bpe"),
+        "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "sample_prompts": ["ROMEO:"], "sample_new_tokens": 8},
+        "trainer": TINY_TEXT_TRAINER,
+        "logging": {"sample_every_n_steps": 2},
+    },
+)

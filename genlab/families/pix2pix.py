@@ -7,7 +7,9 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from genlab.config import OptimConfig, RunConfig, Section
-from genlab.families.cyclegan import PairedDataConfig, check_patchgan
+from genlab.data_config import PairedDataConfig
+from genlab.families.cyclegan import check_patchgan
+from genlab.families.spec import Family
 
 
 class Pix2PixModelConfig(Section):
@@ -76,3 +78,23 @@ class Pix2PixRunConfig(RunConfig):
             )
         check_patchgan(self.data.image_size, self.model.disc_layers)
         return self
+
+
+FAMILY = Family(
+    name="pix2pix",
+    title="pix2pix",
+    summary="Paired image-to-image translation A -> B (U-Net generator, conditional PatchGAN, L1 x 100).",
+    kind="paired",
+    config_cls=Pix2PixRunConfig,
+    monitor="val/l1",
+    mode="min",
+    module="lightning_modules.pix2pix:Pix2PixModule",
+    datamodule="datamodules.paired:PairedDataModule",
+    capabilities=("Translator", "Exportable"),
+    tiny_overrides={
+        "data": {"name": "edges2emoji", "image_size": 16, "batch_size": 4, "max_items": 32, "min_images": 8},
+        "model": {"gen_width": 8, "unet_depth": 4, "disc_width": 8, "disc_layers": 2, "n_panel": 4},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+        "logging": {"sample_every_n_steps": 2, "n_samples": 8},
+    },
+)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from genlab.config import OptimConfig, RunConfig, Section, TrainerConfig
-from genlab.families.text_data import TextDataConfig
+from genlab.data_config import TextDataConfig
+from genlab.families.gpt import TINY_TEXT_DATA, TINY_TEXT_TRAINER
+from genlab.families.spec import Family
 
 
 class RNNModelConfig(Section):
+    auto_tokenizer: ClassVar[str] = "char"  # data.tokenizer auto: a recurrent model learns characters best
     cell: Literal["lstm", "gru"] = Field("lstm", description="Recurrent cell")
     n_layer: int = Field(2, ge=1, le=8, description="Stacked recurrent layers")
     hidden: int = Field(256, ge=8, le=4096, description="Hidden state size")
@@ -45,3 +48,24 @@ class RNNRunConfig(RunConfig):
         if self.data.tokenizer == "pretrained":
             raise ValueError("data.tokenizer: the RNN has no pretrained model; choose char, bpe or gpt2")
         return self
+
+
+FAMILY = Family(
+    name="rnn",
+    title="Char-RNN (LSTM/GRU)",
+    summary="The classic character-level LSTM/GRU language model: the baseline that shows what attention buys.",
+    kind="text",
+    config_cls=RNNRunConfig,
+    monitor="val/loss",
+    mode="min",
+    serve_checkpoint="last",
+    module="lightning_modules.rnn:RNNModule",
+    datamodule="datamodules.text:TextDataModule",
+    capabilities=("TextGenerator", "Exportable"),
+    tiny_overrides={
+        "data": dict(TINY_TEXT_DATA, tokenizer="char"),
+        "model": {"n_layer": 1, "hidden": 32, "embed_dim": 16, "sample_prompts": ["ROMEO:"], "sample_new_tokens": 8},
+        "trainer": TINY_TEXT_TRAINER,
+        "logging": {"sample_every_n_steps": 2},
+    },
+)

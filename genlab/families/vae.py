@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field
 
 from genlab.config import OptimConfig, RunConfig, Section
+from genlab.data_config import ImageDataConfig
+from genlab.families.spec import Family
 
 
 class VAEModelConfig(Section):
@@ -27,5 +29,26 @@ class VAEModelConfig(Section):
 
 class VAERunConfig(RunConfig):
     family: Literal["vae"] = Field("vae", description="Model family")
+    data: ImageDataConfig = Field(default_factory=ImageDataConfig, description="Images")
     model: VAEModelConfig = Field(default_factory=VAEModelConfig, description="VAE architecture and loss")
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=2e-3), description="Optimizer and schedule")
+
+
+FAMILY = Family(
+    name="vae",
+    title="VAE",
+    summary="Variational autoencoder: learns a smooth latent space; samples, reconstructions and interpolations.",
+    kind="image",
+    config_cls=VAERunConfig,
+    monitor="val/loss",
+    mode="min",
+    module="lightning_modules.vae:VAEModule",
+    datamodule="datamodules.images:ImageDataModule",
+    capabilities=("ImageSampler", "LatentWalker", "Reconstructor", "Exportable"),
+    tiny_overrides={
+        "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
+        "model": {"latent_dim": 4, "base_width": 8},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
+        "logging": {"sample_every_n_steps": 2, "n_samples": 8},
+    },
+)

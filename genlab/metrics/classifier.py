@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.caching import read_or_rebuild
 from genlab.paths import cache_dir
 
 
@@ -100,21 +101,21 @@ def train_classifier(
 def cached_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> tuple[SmallClassifier, float]:
     """The classifier for this exact data set, trained on first use and cached under GENLAB_HOME/cache."""
     key = f"{images.shape[1]}ch-{images.shape[-1]}px-{num_classes}cls-{dataset_digest(images, labels)}"
-    path: Path = cache_dir("metrics", "classifiers") / f"{key}.pt"
-    if path.exists():
-        try:
-            blob: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
-            net = SmallClassifier(images.shape[1], num_classes)
-            net.load_state_dict(blob["state_dict"])
-            return net.eval(), float(blob["val_accuracy"])
-        except Exception:  # noqa: BLE001 - a stale or broken cache file is simply retrained
-            path.unlink(missing_ok=True)
-    with torch.inference_mode(False), torch.enable_grad():  # callers may sit inside Lightning's validation
-        net, acc = train_classifier(images.clone(), labels.clone(), num_classes)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"state_dict": net.state_dict(), "val_accuracy": acc}, tmp)
-    tmp.replace(path)
-    return net, acc
+
+    def read(path: Path) -> tuple[SmallClassifier, float]:
+        blob: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        net = SmallClassifier(images.shape[1], num_classes)
+        net.load_state_dict(blob["state_dict"])
+        return net.eval(), float(blob["val_accuracy"])
+
+    def build() -> tuple[SmallClassifier, float]:
+        with torch.inference_mode(False), torch.enable_grad():  # callers may sit inside Lightning's validation
+            return train_classifier(images.clone(), labels.clone(), num_classes)
+
+    def write(value: tuple[SmallClassifier, float], path: Path) -> None:
+        torch.save({"state_dict": value[0].state_dict(), "val_accuracy": value[1]}, path)
+
+    return read_or_rebuild(cache_dir("metrics", "classifiers") / f"{key}.pt", read, build, write)
 
 
 @torch.no_grad()

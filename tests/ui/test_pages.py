@@ -10,7 +10,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from genlab.config import parse_config
+from genlab.parsing import parse_config
 from genlab.registry import FAMILIES
 
 PAGES = ["home", "data", "train", "runs", "run", "compare", "playground", "settings"]

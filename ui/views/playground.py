@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import random
 
@@ -39,7 +38,6 @@ if run is None:
     st.stop()
 st.query_params["run"] = run.id
 family = FAMILIES.get(run.family)
-kind = family.kind if family else "image"
 st.caption(
     f"{family.title if family else run.family} · data {run.data_name} · status {run.status} · "
     f"[open the run page](./run?id={run.id})"
@@ -202,28 +200,19 @@ def translation_playground() -> None:
 
 
 def text_playground() -> None:
-    if importlib.util.find_spec("genlab.generate") is None:
-        st.info(
-            "Interactive text generation and chat arrive with the GPT issue (genlab.generate). Meanwhile, "
-            "here are the text samples this run saved while training.",
-            icon=":material/info:",
-        )
-        show_store_samples(("text", "samples"))
-        return
-    from ui.widgets.text_playground import render  # noqa: PLC0415 - only once the engine API exists
+    from ui.widgets.text_playground import render
 
     render(store, run)
 
 
-if kind == "paired" and importlib.util.find_spec("genlab.translate") is not None:
+# What the page offers follows the family's capabilities, never its name.
+can = family.capabilities if family else ()
+if "Translator" in can:
     translation_playground()
-elif kind == "text":
+elif "TextGenerator" in can:
     text_playground()
-elif kind == "image":
+elif "ImageSampler" in can or "Reconstructor" in can:
     image_playground()
 else:
-    st.info(
-        f"Interactive use of {run.family} runs arrives with its issue; here is what the run saved.",
-        icon=":material/info:",
-    )
+    st.info(f"{run.family} runs have no interactive use; here is what the run saved.", icon=":material/info:")
     show_store_samples()

@@ -8,8 +8,9 @@ from typing import Any
 import streamlit as st
 
 from genlab import jobs
-from genlab.config import ConfigError, parse_config
+from genlab.config import ConfigError
 from genlab.errors import GenLabError
+from genlab.parsing import parse_config
 from genlab.registry import FAMILIES
 from genlab.runs import ACTIVE, Run, RunNotFound
 from ui.widgets.charts import chart_controls, group_rows, metric_grid

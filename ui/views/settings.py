@@ -12,8 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from datamodules.builtin import BUILTIN_IMAGES, builtin_available
 from genlab import assets, jobs
+from genlab.data import IMAGE_SETS
 from genlab.errors import GenLabError
 from genlab.paths import genlab_home, uploads_dir
 from genlab.safety import DETOXIFY_HELP, reset_screener, screener_status
@@ -113,8 +113,8 @@ def _detoxify() -> str:
 
 st.subheader("Offline data and models")
 rows = []
-for name, ds in BUILTIN_IMAGES.items():
-    ok = builtin_available(name)
+for ds in IMAGE_SETS.values():
+    ok = ds.available()
     rows.append(
         {
             "asset": ds.title,

@@ -9,15 +9,16 @@ from typing import Any
 import streamlit as st
 import yaml
 
-from datamodules.builtin import BUILTIN_IMAGES
 from genlab import jobs
-from genlab.config import ConfigError, RunConfig, parse_config
+from genlab.config import ConfigError, RunConfig
+from genlab.data import builtin_sets
 from genlab.errors import GenLabError
+from genlab.parsing import parse_config
 from genlab.registry import FAMILIES
 from genlab.runs import RunNotFound
 from ui.widgets.common import cli_command_for, config_panel, fmt_duration, fmt_mb, get_store, open_run, user_error
 from ui.widgets.config_form import config_form, reset_form
-from ui.widgets.data_sources import builtin_pairs, builtin_texts, name_choices
+from ui.widgets.data_sources import name_choices
 from ui.widgets.preflight import run_estimate
 from ui.widgets.run_picker import pick_run
 from ui.widgets.settings_store import load_settings
@@ -142,14 +143,9 @@ except ConfigError as err:
 if config is not None:
     data_name = getattr(config.data, "name", None)
     if getattr(config.data, "source", None) == "builtin":
-        if family.kind == "image" and data_name in BUILTIN_IMAGES:
-            ds = BUILTIN_IMAGES[data_name]
+        ds = builtin_sets(family.kind).get(str(data_name))
+        if ds is not None:
             st.caption(f"Data: **{ds.title}** — {ds.description}. Licence: {ds.licence}.")
-        elif family.kind == "paired" and data_name in builtin_pairs():
-            info = builtin_pairs()[data_name]
-            st.caption(f"Data: **{info.get('title')}** — {info.get('description')}. Licence: {info.get('licence')}.")
-        elif family.kind == "text" and data_name in builtin_texts():
-            st.caption(f"Data: **{data_name}** — {builtin_texts()[data_name]}.")
 
     yaml_text = config.to_yaml()
     digest = hashlib.sha1(yaml_text.encode()).hexdigest()[:12]

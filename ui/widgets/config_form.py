@@ -20,7 +20,7 @@ from typing import Any
 import streamlit as st
 import yaml
 
-from genlab.config import field_schema
+from genlab.parsing import field_schema
 
 # Everyday fields of the shared sections (declared in genlab/config.py, not per family).
 BASIC_FIELDS: dict[str, list[str]] = {

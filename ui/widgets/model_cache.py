@@ -1,9 +1,8 @@
 """Trained models for the Playground: loaded through the engine, cached per checkpoint file.
 
-What a model can do is read from the methods its family module exposes (generate / generate_images,
-decode, reconstruct, translate), never from the family's name, so a new image family shows up here
-without UI code. Inputs are built as numpy arrays and handed to the model with `new_tensor` on one
-of its own parameters: the UI never imports torch itself.
+What a model can do is read from its capabilities through the engine's image API (genlab/sample.py),
+never from the family's name, so a new image family shows up here without UI code. Inputs and
+outputs are numpy arrays: the UI never imports torch itself.
 """
 
 from __future__ import annotations
@@ -37,75 +36,55 @@ def load_model(store: RunStore, run_id: str) -> tuple[Any, Path]:
     return _load(str(store.home), run_id, str(ckpt), ckpt.stat().st_mtime), ckpt
 
 
-# -- capabilities ------------------------------------------------------------------------------------------
+# -- capabilities and calls: the engine's image API (genlab/sample.py), imported when a model is used ------
 
 
-def latent_dim(module: Any) -> int | None:
-    model = getattr(getattr(module, "run_config", None), "model", None)
-    return getattr(model, "latent_dim", None)
+def capabilities(module: Any) -> list[str]:
+    from genlab import sample as engine
+
+    return engine.capabilities(module)
 
 
 def class_names(module: Any) -> list[str]:
-    """Class names when the model generates a chosen class (conditional models), else []."""
-    n = int(getattr(module, "num_classes", 0) or 0)
-    if not getattr(module, "conditional", False) or n < 2:
-        return []
-    names = list((getattr(module, "data_info", {}) or {}).get("class_names") or [])
-    return names if len(names) == n else [str(i) for i in range(n)]
+    from genlab import sample as engine
+
+    return engine.class_names(module)
 
 
 def can_sample(module: Any) -> bool:
-    return hasattr(module, "generate") or hasattr(module, "generate_images")
+    return "ImageSampler" in capabilities(module)
 
 
 def can_walk_latent(module: Any) -> bool:
-    return latent_dim(module) is not None and (hasattr(module, "generate") or hasattr(module, "decode"))
+    return "LatentWalker" in capabilities(module)
 
 
 def can_reconstruct(module: Any) -> bool:
-    return hasattr(module, "reconstruct")
+    return "Reconstructor" in capabilities(module)
 
 
-# -- calls -----------------------------------------------------------------------------------------------
-
-
-def _param(module: Any) -> Any:
-    return next(module.parameters())
-
-
-def sample(module: Any, n: int, seed: int, label: int | None = None) -> Any:
+def sample(module: Any, n: int, seed: int, label: int | None = None) -> np.ndarray:
     """n new images (N, C, H, W) in [0, 1]."""
-    if hasattr(module, "generate"):
-        return module.generate(n, labels=label, seed=seed)
-    return module.generate_images(n, seed=seed)
+    from genlab import sample as engine
+
+    return engine.sample(module, n, seed=seed, labels=label)
 
 
-def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Spherical interpolation between two latent vectors (D,) at fractions t (T,) -> (T, D)."""
-    na, nb = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    omega = np.arccos(np.clip(np.dot(na, nb), -1.0, 1.0))
-    if omega < 1e-6:
-        return np.outer(1 - t, a) + np.outer(t, b)
-    so = np.sin(omega)
-    return (np.sin((1 - t) * omega) / so)[:, None] * a + (np.sin(t * omega) / so)[:, None] * b
-
-
-def latent_walk(module: Any, seed_a: int, seed_b: int, ts: np.ndarray, label: int | None = None) -> Any:
+def latent_walk(module: Any, seed_a: int, seed_b: int, ts: np.ndarray, label: int | None = None) -> np.ndarray:
     """Images along the path between the latent codes drawn with two seeds."""
-    d = latent_dim(module)
-    za = np.random.default_rng(seed_a).standard_normal(d).astype(np.float32)
-    zb = np.random.default_rng(seed_b).standard_normal(d).astype(np.float32)
-    z = _param(module).new_tensor(slerp(za, zb, ts.astype(np.float32)))
-    if hasattr(module, "generate"):
-        return module.generate(len(ts), labels=label, z=z)
-    return module.decode(z)
+    from genlab import sample as engine
+
+    return engine.interpolate(module, seed_a, seed_b, ts, labels=label)
 
 
-def reconstruct(module: Any, images: np.ndarray) -> Any:
+def reconstruct(module: Any, images: np.ndarray) -> np.ndarray:
     """images float (N, C, H, W) in [0, 1] at the model's size -> reconstructions."""
-    return module.reconstruct(_param(module).new_tensor(images.astype(np.float32)))
+    from genlab import sample as engine
+
+    return engine.reconstruct(module, images)
 
 
 def model_image_shape(module: Any) -> tuple[int, int]:
-    info = getattr(module, "data_info", {}) or {}
-    return int(info.get("channels", 1)), int(info.get("image_size", 28))
+    from genlab import sample as engine
+
+    return engine.image_shape(module)

@@ -18,7 +18,7 @@ from genlab.paths import PROJECT_ROOT, genlab_home
 
 _CHILD = r"""
 import json, sys
-from genlab.config import parse_config
+from genlab.parsing import parse_config
 from genlab.errors import GenLabError
 try:
     from genlab.train import estimate

@@ -8,7 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from genlab.config import ConfigError, RunConfig, load_config
+from genlab.config import ConfigError, RunConfig
+from genlab.parsing import load_config
 from genlab.paths import PROJECT_ROOT
 from genlab.registry import FAMILIES
 
@@ -53,7 +54,7 @@ def list_presets() -> list[Preset]:
         raw, about, error = _load(str(path), path.stat().st_mtime)
         config = None
         if raw is not None:
-            from genlab.config import parse_config
+            from genlab.parsing import parse_config
 
             config = parse_config(raw)
         if config is not None and config.family not in FAMILIES:

@@ -45,13 +45,3 @@ def perplexity(module: Any, batches: Iterable[tuple[Any, Any]]) -> dict[str, flo
     finally:
         module.train(was_training)
     return {"loss": total / max(1, count), "perplexity": perplexity_from_losses(total, count), "tokens": count}
-
-
-def evaluate_run(module: Any, datamodule: Any) -> dict[str, float]:
-    """Validation perplexity plus BLEU/chrF on the data module's held-out pairs."""
-    datamodule.setup("fit")
-    out = perplexity(module, datamodule.val_dataloader())
-    pairs = datamodule.info()["eval_pairs"]
-    if pairs:
-        out.update(bleu_chrf(module.eval_generate(pairs), [p["reference"] for p in pairs]))
-    return out

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 
+from genlab.caching import cached_arrays
 from genlab.metrics.classifier import cached_classifier, class_scores, dataset_digest, predict
 from genlab.metrics.config import ImageMetricsConfig
 from genlab.metrics.features import extract, get_extractor
@@ -34,17 +34,11 @@ def real_features(images: torch.Tensor, kind: str, batch_size: int, device: Any 
     """Features of uint8 real images (N, C, H, W), cached on disk; returns (features, kind used)."""
     extractor, kind = get_extractor(kind)
     key = f"{kind}-{images.shape[1]}ch-{images.shape[-1]}px-n{len(images)}-{dataset_digest(images)}"
-    path = cache_dir("metrics", "real") / f"{key}.npy"
-    if path.exists():
-        try:
-            return torch.from_numpy(np.load(path, allow_pickle=False)), kind
-        except (OSError, ValueError):
-            path.unlink(missing_ok=True)
-    feats = extract(extractor, images.float() / 255.0, batch_size, device)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, feats.numpy())
-    tmp.replace(path)
-    return feats, kind
+    z = cached_arrays(
+        cache_dir("metrics", "real") / f"{key}.npz",
+        lambda: {"features": extract(extractor, images.float() / 255.0, batch_size, device).numpy()},
+    )
+    return torch.from_numpy(z["features"]), kind
 
 
 def measure(

@@ -1,0 +1,183 @@
+"""The text sampling core the text families share: how the next token is picked, streaming token ids
+with the KV cache, greedy completions for BLEU/chrF, prompts in the chat template, and the fixed sample
+prompts stored during training.
+
+It works on any TextGenerator (lightning_modules/base.py): `next_logits(ids (1, t), cache) -> (logits
+(1, V), cache)`, `context_window`, `tokenizer` and `is_chat`. Nothing here screens text: what reaches a
+person goes through the engine's generation API (genlab/generate.py) and its safety gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from genlab.errors import GenLabError
+
+
+@dataclass
+class SamplingSettings:
+    """How the next token is picked. temperature 0 means greedy."""
+
+    temperature: float = 0.8
+    top_k: int = 50
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    max_new_tokens: int = 128
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise GenLabError(f"temperature must be >= 0 (0 is greedy), got {self.temperature}")
+        if self.top_k < 0:
+            raise GenLabError(f"top_k must be >= 0 (0 turns it off), got {self.top_k}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise GenLabError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.repetition_penalty <= 0:
+            raise GenLabError(f"repetition_penalty must be > 0 (1 turns it off), got {self.repetition_penalty}")
+        if self.max_new_tokens < 1:
+            raise GenLabError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        self.stop = [s for s in self.stop if s]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pick_next(logits: torch.Tensor, previous: list[int], s: SamplingSettings, generator: torch.Generator | None) -> int:
+    """One token id from logits (V,) after repetition penalty, temperature, top-k and top-p."""
+    logits = logits.detach().float().cpu().clone()  # (V,)
+    if s.repetition_penalty != 1.0 and previous:
+        seen = torch.tensor(sorted(set(previous)), dtype=torch.long)
+        seen = seen[seen < logits.numel()]
+        vals = logits[seen]
+        logits[seen] = torch.where(vals > 0, vals / s.repetition_penalty, vals * s.repetition_penalty)
+    if s.temperature == 0:
+        return int(torch.argmax(logits))
+    logits = logits / s.temperature
+    if s.top_k and s.top_k < logits.numel():
+        kth = torch.topk(logits, s.top_k).values[-1]
+        logits[logits < kth] = float("-inf")
+    if s.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ranked above each one
+        sorted_logits[before >= s.top_p] = float("-inf")
+        logits = torch.full_like(logits, float("-inf")).scatter(0, order, sorted_logits)
+    probs = torch.softmax(logits, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def stop_token_ids(module: Any) -> set[int]:
+    tok = module.tokenizer
+    ids = {tok.eos_token_id}
+    if getattr(module, "is_chat", False) or tok.chat_template:
+        end = tok.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(end, int) and end != tok.unk_token_id:
+            ids.add(end)
+    return {i for i in ids if isinstance(i, int) and i >= 0}
+
+
+def stream_ids(module: Any, prompt_ids: list[int], s: SamplingSettings) -> Iterator[int]:
+    """Yield new token ids one at a time; the KV cache is reused until the context window is full,
+    then the last window is recomputed (sliding window)."""
+    ctx = int(module.context_window)
+    stops = stop_token_ids(module)
+    ids = list(prompt_ids)
+    if not ids:
+        start = module.tokenizer.eos_token_id
+        ids = [start if isinstance(start, int) else 0]
+    generator = torch.Generator().manual_seed(int(s.seed)) if s.seed is not None else None
+    device = module.device
+    cache: Any = None
+    in_cache = 0
+    for _ in range(s.max_new_tokens):
+        if cache is None or in_cache + 1 > ctx:
+            window = ids[-(ctx - 1) :] if len(ids) >= ctx else ids
+            feed, cache, in_cache = window, None, len(window)
+        else:
+            feed, in_cache = ids[-1:], in_cache + 1
+        logits, cache = module.next_logits(torch.tensor([feed], dtype=torch.long, device=device), cache)
+        nxt = pick_next(logits[0], ids, s, generator)
+        if nxt in stops:
+            return
+        ids.append(nxt)
+        yield nxt
+
+
+def generate_ids(module: Any, prompt_ids: list[int], s: SamplingSettings) -> list[int]:
+    with torch.no_grad():
+        return list(stream_ids(module, prompt_ids, s))
+
+
+def greedy_completions(module: Any, pairs: list[dict[str, Any]], max_new_tokens: int) -> list[str]:
+    """Greedy continuations of held-out prompts (for BLEU/chrF), in eval mode, restoring the mode after."""
+    settings = SamplingSettings(temperature=0.0, max_new_tokens=max_new_tokens)
+    was_training = module.training
+    module.eval()
+    try:
+        return [
+            module.tokenizer.decode(generate_ids(module, p["prompt_ids"], settings), skip_special_tokens=True)
+            for p in pairs
+        ]
+    finally:
+        module.train(was_training)
+
+
+def encode_prompt(module: Any, prompt: str, *, chat: bool | None = None, system_prompt: str = "") -> list[int]:
+    """Prompt ids: plain text for text models, the chat template with a generation prompt for chat models."""
+    tok = module.tokenizer
+    chat = module.is_chat if chat is None else chat
+    if chat:
+        return encode_messages(module, _messages(prompt, system_prompt))
+    return list(tok(prompt, add_special_tokens=False)["input_ids"])
+
+
+def _messages(user: str, system_prompt: str) -> list[dict[str, str]]:
+    msgs = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    return msgs + [{"role": "user", "content": user}]
+
+
+def encode_messages(module: Any, messages: list[dict[str, str]]) -> list[int]:
+    tok = module.tokenizer
+    if not tok.chat_template:
+        raise GenLabError("This model was trained on plain text and has no chat template; use generate, not chat")
+    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return list(tok(text, add_special_tokens=False)["input_ids"])
+
+
+def trained_system_prompt(module: Any) -> str:
+    """The system prompt a chat run was trained with (its data.system_prompt), else "": the default for
+    chatting with it, since answers drift when the prompt differs from training."""
+    data = getattr(getattr(module, "run_config", None), "data", None)
+    return str(getattr(data, "system_prompt", "") or "")
+
+
+def sample_prompt_texts(module: Any) -> dict[str, str]:
+    """The run's fixed sample prompts completed with its sampling settings (eval mode, seeded): what the
+    samples callback stores every N steps for the text families."""
+    cfg = module.run_config.model
+    chat = bool(getattr(module, "is_chat", False))
+    system = trained_system_prompt(module) if chat else ""
+    was_training = module.training
+    module.eval()
+    try:
+        out = {}
+        for i, prompt in enumerate(cfg.sample_prompts):
+            # One seed per prompt: with a shared one a small model's continuations converge to the same text.
+            settings = SamplingSettings(
+                temperature=cfg.sample_temperature,
+                top_k=cfg.sample_top_k,
+                max_new_tokens=cfg.sample_new_tokens,
+                seed=module.run_config.seed + i,
+            )
+            ids = encode_prompt(module, prompt, chat=chat, system_prompt=system)
+            reply = module.tokenizer.decode(generate_ids(module, ids, settings), skip_special_tokens=True)
+            reply = reply.rstrip("\ufffd")
+            out[f"sample_{i}"] = f"User: {prompt}\nAssistant: {reply}" if chat else prompt + reply
+        return out
+    finally:
+        module.train(was_training)
