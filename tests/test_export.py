@@ -172,6 +172,7 @@ def test_exported_gpt_decode_loop_reproduces_the_runs_text(trained: tuple[RunSto
     assert net.metadata["context"] == module.export_context
 
 
+@pytest.mark.slow
 def test_quantised_tflite_variants_are_smaller_and_report_their_quality(
     trained: tuple[RunStore, dict[str, str]],
 ) -> None:
@@ -186,6 +187,7 @@ def test_quantised_tflite_variants_are_smaller_and_report_their_quality(
     assert max(sizes["fp16"], sizes["int8"], sizes["dynamic"]) < sizes["fp32"]
 
 
+@pytest.mark.slow
 def test_savedmodel_export_passes_parity(trained: tuple[RunStore, dict[str, str]]) -> None:
     store, runs = trained
     (r,) = export_run(store, runs["vae"], "savedmodel", nets=["decoder"], latency_reps=1)

@@ -6,10 +6,8 @@ import argparse
 import json
 import sys
 
+from genlab.export.options import FORMAT_VARIANTS, QUANTIZE
 from genlab.runs import RunStore
-
-FORMAT_NAMES = ("tflite", "onnx", "savedmodel", "hf")
-QUANTIZE_NAMES = ("fp16", "int8", "dynamic")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,10 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Files land in runs/<id>/exports/ with a metadata JSON beside each.",
     )
     p.add_argument("run_id", help="a completed run (see: python -m genlab runs list --status completed)")
-    p.add_argument("--format", required=True, choices=FORMAT_NAMES, help="the file format")
+    p.add_argument("--format", required=True, choices=list(FORMAT_VARIANTS), help="the file format")
     p.add_argument(
         "--quantize",
-        choices=QUANTIZE_NAMES,
+        choices=QUANTIZE,
         help="TFLite: fp16 weights, int8 weight-only or dynamic-range int8; ONNX: dynamic (default: fp32)",
     )
     p.add_argument("--net", action="append", help="export only this net (repeatable; default: all)")

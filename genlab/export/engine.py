@@ -17,6 +17,7 @@ from genlab.checkpoints import load_module
 from genlab.errors import GenLabError
 from genlab.export import decode, parity, to_hf, to_onnx, to_savedmodel, to_tflite
 from genlab.export.metadata import SCHEMA_VERSION, json_safe, write_metadata
+from genlab.export.options import QUANTIZE
 from genlab.registry import get_family
 from genlab.runs import RunStore
 from lightning_modules.base import Exportable, HuggingFaceExportable
@@ -24,7 +25,6 @@ from lightning_modules.export_nets import CausalLMLogits, ExportNet, RecurrentSt
 from lightning_modules.text_sampling import SamplingSettings, encode_prompt, generate_ids
 
 FORMATS: dict[str, ModuleType] = {"tflite": to_tflite, "onnx": to_onnx, "savedmodel": to_savedmodel, "hf": to_hf}
-QUANTIZE = ("fp16", "int8", "dynamic")
 Progress = Callable[[str], None]
 
 

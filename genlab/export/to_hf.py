@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from genlab.export.options import FORMAT_VARIANTS
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 
 SUFFIX = ""  # a folder
-VARIANTS = ("fp32",)
+VARIANTS = FORMAT_VARIANTS["hf"]
 
 
 def refusal(net: ExportNet, variant: str) -> str | None:

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from genlab.export.options import FORMAT_VARIANTS
 from lightning_modules.export_nets import ExportNet
 
 SUFFIX = ".onnx"
-VARIANTS = ("fp32", "dynamic")
+VARIANTS = FORMAT_VARIANTS["onnx"]
 
 
 def refusal(net: ExportNet, variant: str) -> str | None:

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from genlab.export.options import FORMAT_VARIANTS
 from lightning_modules.export_nets import ExportNet
 
 SUFFIX = ""  # a folder
-VARIANTS = ("fp32",)
+VARIANTS = FORMAT_VARIANTS["savedmodel"]
 MAX_WEIGHT_BYTES = 256 * 1024**2
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

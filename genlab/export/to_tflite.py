@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from genlab.export.options import FORMAT_VARIANTS
 from lightning_modules.export_nets import ExportNet
 
 SUFFIX = ".tflite"
-VARIANTS = ("fp32", "fp16", "int8", "dynamic")
+VARIANTS = FORMAT_VARIANTS["tflite"]
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
