@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from genlab.cli import export_cmd, generate_cmd, runs_cmd, sample_cmd, train_cmd, translate_cmd
+from genlab.cli import compress_cmd, export_cmd, generate_cmd, runs_cmd, sample_cmd, train_cmd, translate_cmd
 
-COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, translate_cmd, generate_cmd, export_cmd]
+COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, translate_cmd, generate_cmd, export_cmd, compress_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
