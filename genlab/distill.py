@@ -26,6 +26,21 @@ def default_student(raw: dict[str, Any]) -> list[str]:
     return [f"model.g_width={max(4, int(model['g_width']) // 2)}"]
 
 
+def _student_class(teacher: Any) -> type:
+    """The student's module class for this teacher: what it is decides how it teaches."""
+    if isinstance(teacher, GPTModule):
+        if teacher.run_config.model.source != "scratch":
+            raise GenLabError(
+                "distillation takes GPT runs trained from scratch; a pretrained teacher's vocabulary needs its own student"
+            )
+        return DistilledGPT
+    if isinstance(teacher, CGANModule):
+        return DistilledCGAN
+    if isinstance(teacher, GANModule):
+        return DistilledDCGAN
+    raise GenLabError(f"{teacher.family.title} runs cannot be distilled yet; GPT, DCGAN and conditional GAN runs can")
+
+
 def _params(module: Any) -> int:
     if isinstance(module, GANModule):  # what is served: the generator
         return sum(p.numel() for p in module.generator.parameters())
@@ -47,6 +62,8 @@ def distill_run(
     if temperature <= 0 or not 0.0 <= alpha <= 1.0:
         raise GenLabError("--temperature must be > 0 and --alpha within [0, 1]")
     source = finished_run(store, teacher_id, "distilled")
+    teacher = load_module(store, teacher_id)
+    student_class = _student_class(teacher)
     raw = source.config
     overrides = student or default_student(raw)
     bad = [o for o in overrides if not o.startswith("model.")]
@@ -56,23 +73,12 @@ def distill_run(
     raw["name"] = f"{source.name} student"
     raw["trainer"] = dict(raw["trainer"], max_steps=steps)
     config = parse_config(raw)
-    teacher = load_module(store, teacher_id)
-    family = get_family(config.family)
-    datamodule = family.build_datamodule(config)
+    datamodule = get_family(config.family).build_datamodule(config)
     datamodule.setup("fit")
-    info = datamodule.info()
-    if isinstance(teacher, GPTModule):
-        if teacher.run_config.model.source != "scratch":
-            raise GenLabError(
-                "distillation takes GPT runs trained from scratch; a pretrained teacher's vocabulary needs its own student"
-            )
-        module: Any = DistilledGPT(config, info, teacher, temperature, alpha)
-    elif isinstance(teacher, CGANModule):
-        module = DistilledCGAN(config, info, teacher)
-    elif isinstance(teacher, GANModule):
-        module = DistilledDCGAN(config, info, teacher)
+    if student_class is DistilledGPT:
+        module: Any = DistilledGPT(config, datamodule.info(), teacher, temperature, alpha)
     else:
-        raise GenLabError(f"{family.title} runs cannot be distilled yet; GPT, DCGAN and conditional GAN runs can")
+        module = student_class(config, datamodule.info(), teacher)
     teacher_params, student_params = _params(teacher), _params(module)
     if student_params >= teacher_params:
         raise GenLabError(
