@@ -7,9 +7,18 @@ from __future__ import annotations
 
 import argparse
 
-from genlab.cli import compress_cmd, export_cmd, generate_cmd, runs_cmd, sample_cmd, train_cmd, translate_cmd
+from genlab.cli import (
+    compress_cmd,
+    export_cmd,
+    generate_cmd,
+    runs_cmd,
+    sample_cmd,
+    screen_cmd,
+    train_cmd,
+    translate_cmd,
+)
 
-COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, translate_cmd, generate_cmd, export_cmd, compress_cmd]
+COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, translate_cmd, generate_cmd, screen_cmd, export_cmd, compress_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from genlab.export import decode
 from genlab.export.engine import load_runner
 from genlab.export.metadata import read_metadata
 from genlab.runs import RunStore
-from genlab.safety import screen
+from genlab.safety import policy_of, screen, withheld_notice
 from lightning_modules.export_nets import CausalLMLogits, ExportNet, RecurrentStep
 from lightning_modules.text_sampling import SamplingSettings, encode_prompt, generate_ids
 
@@ -29,9 +29,10 @@ def _inputs(net: ExportNet, seed: int) -> tuple[torch.Tensor, ...]:
     return tuple(torch.randn(t.shape, generator=g) if t.is_floating_point() and t.ndim == 2 else t for t in fixed)
 
 
-def _screened(text: str) -> str:
-    verdict = screen(text)
-    return f"[withheld: flagged by the {verdict.screener} screener]" if verdict.flagged else text
+def _screened(module: Any, text: str) -> str:
+    """The text, or the gate's notice when the run's safety policy flags it."""
+    verdict = screen(text, policy_of(module))
+    return withheld_notice(verdict) if verdict.flagged else text
 
 
 def try_export(store: RunStore, run_id: str, artifact_name: str, seed: int = 0, prompt: str | None = None) -> dict:
@@ -87,8 +88,8 @@ def _try_text(module: Any, net: ExportNet, run: Any, meta: dict, seed: int, prom
     return {
         "kind": "text",
         "prompt": text,
-        "eager": _screened(decode_text(eager_ids, skip_special_tokens=True)),
-        "export": _screened(decode_text(export_ids, skip_special_tokens=True)),
+        "eager": _screened(module, decode_text(eager_ids, skip_special_tokens=True)),
+        "export": _screened(module, decode_text(export_ids, skip_special_tokens=True)),
         "same_tokens": eager_ids == export_ids,
         "eager_ms": (t1 - t0) * 1e3,
         "export_ms": (t2 - t1) * 1e3,
