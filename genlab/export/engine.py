@@ -20,6 +20,7 @@ from genlab.export.metadata import SCHEMA_VERSION, json_safe, write_metadata
 from genlab.export.options import QUANTIZE
 from genlab.registry import get_family
 from genlab.runs import RunStore
+from genlab.safety import policy_of, screen, withheld_notice
 from lightning_modules.base import Exportable, HuggingFaceExportable
 from lightning_modules.export_nets import CausalLMLogits, ExportNet, RecurrentStep, rewrite_conv_transpose
 from lightning_modules.text_sampling import SamplingSettings, encode_prompt, generate_ids
@@ -146,12 +147,14 @@ def decode_check(module: Any, net: ExportNet, run: Callable[[list[Any]], list[An
     settings = SamplingSettings(temperature=0.0, max_new_tokens=n_new)
     expected = generate_ids(module, prompt_ids, settings)
     got = generate_ids(adapter, prompt_ids, settings)
-    decode_text = module.tokenizer.decode
+    texts = [module.tokenizer.decode(ids, skip_special_tokens=True) for ids in (expected, got)]
+    policy = policy_of(module)
+    shown = [withheld_notice(v) if (v := screen(t, policy)).flagged else t for t in texts]  # the one gate
     return {
         "prompt": prompt,
         "new_tokens": n_new,
-        "eager_text": decode_text(expected, skip_special_tokens=True),
-        "export_text": decode_text(got, skip_special_tokens=True),
+        "eager_text": shown[0],
+        "export_text": shown[1],
         "match": expected == got,
     }
 
