@@ -11,6 +11,7 @@ from genlab.cli import (
     compress_cmd,
     export_cmd,
     generate_cmd,
+    report_cmd,
     runs_cmd,
     sample_cmd,
     screen_cmd,
@@ -18,7 +19,17 @@ from genlab.cli import (
     translate_cmd,
 )
 
-COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, translate_cmd, generate_cmd, screen_cmd, export_cmd, compress_cmd]
+COMMAND_MODULES = [
+    train_cmd,
+    runs_cmd,
+    sample_cmd,
+    translate_cmd,
+    generate_cmd,
+    screen_cmd,
+    report_cmd,
+    export_cmd,
+    compress_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
