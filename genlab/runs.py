@@ -42,6 +42,7 @@ FINISHED = ("completed", "failed", "cancelled", "interrupted", "pruned")
 # cancel_requested holds why a run is asked to stop: a user's cancel, or a sweep pruning a hopeless trial.
 CANCEL, PRUNE = 1, 2
 HEARTBEAT_STALE_S = 120.0
+LINK_KINDS = ("pruned_from", "distilled_from")
 STALL_AFTER_S_DEFAULT = 600.0
 RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}"
 
@@ -104,6 +105,15 @@ CREATE TABLE IF NOT EXISTS artifacts (
     meta TEXT
 );
 CREATE INDEX IF NOT EXISTS artifacts_run ON artifacts(run_id, kind, step);
+CREATE TABLE IF NOT EXISTS links (
+    run_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    meta TEXT
+);
+CREATE INDEX IF NOT EXISTS links_run ON links(run_id);
+CREATE INDEX IF NOT EXISTS links_target ON links(target_id);
 CREATE TABLE IF NOT EXISTS safety_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL,
@@ -671,6 +681,7 @@ class RunStore:
         with self._write() as con:
             con.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
             con.execute("DELETE FROM artifacts WHERE run_id=?", (run_id,))
+            con.execute("DELETE FROM links WHERE run_id=? OR target_id=?", (run_id, run_id))
             con.execute("DELETE FROM safety_events WHERE run_id=?", (run_id,))
             con.execute("DELETE FROM runs WHERE id=?", (run_id,))
 
@@ -804,6 +815,27 @@ class RunStore:
             d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
             out.append(d)
         return out
+
+    # -- links between runs (a pruned copy and its source, a student and its teacher) ----------------
+
+    def add_link(self, run_id: str, kind: str, target_id: str, meta: dict[str, Any] | None = None) -> None:
+        """Record that `run_id` was made from `target_id` in a way of its own (`pruned_from`,
+        `distilled_from`), beside the plain "cloned from" parent_id."""
+        if kind not in LINK_KINDS:
+            raise ValueError(f"unknown link kind {kind!r}; one of {LINK_KINDS}")
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO links (run_id, kind, target_id, created_at, meta) VALUES (?,?,?,?,?)",
+                (run_id, kind, target_id, time.time(), json.dumps(meta) if meta else None),
+            )
+
+    def links(self, run_id: str) -> list[dict[str, Any]]:
+        """Links from and to a run: {run_id, kind, target_id, meta}."""
+        rows = self._con().execute(
+            "SELECT run_id, kind, target_id, created_at, meta FROM links WHERE run_id=? OR target_id=? ORDER BY created_at",
+            (run_id, run_id),
+        )
+        return [dict(r) | {"meta": json.loads(r["meta"]) if r["meta"] else {}} for r in rows.fetchall()]
 
     # -- safety audit ------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ family's spec lists the capabilities its module implements and the family contra
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import lightning as L
@@ -19,6 +20,7 @@ from genlab.config import RunConfig
 from genlab.families.spec import Family
 from genlab.optim import build_optimizer, build_scheduler
 from genlab.parsing import parse_config
+from lightning_modules.export_nets import ExportNet
 
 Labels = Sequence[int] | int | None
 
@@ -76,12 +78,30 @@ class TextGenerator(Protocol):
     def next_logits(self, ids: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]: ...
 
 
+@runtime_checkable
+class Exportable(Protocol):
+    """Names the networks that leave GenLab (TFLite, ONNX, SavedModel): each a plain nn.Module with fixed
+    example inputs, input/output names and metadata (lightning_modules/export_nets.py); the LightningModule
+    itself is never exported."""
+
+    def export_nets(self) -> dict[str, ExportNet]: ...
+
+
+@runtime_checkable
+class HuggingFaceExportable(Protocol):
+    """A language model that saves itself as a Hugging Face folder (weights, tokenizer, generation config)."""
+
+    def export_hf(self, folder: str | Path) -> Path: ...
+
+
 PROTOCOLS: dict[str, type] = {
     "ImageSampler": ImageSampler,
     "LatentWalker": LatentWalker,
     "Reconstructor": Reconstructor,
     "Translator": Translator,
     "TextGenerator": TextGenerator,
+    "Exportable": Exportable,
+    "HuggingFaceExportable": HuggingFaceExportable,
 }
 
 

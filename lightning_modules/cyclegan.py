@@ -17,6 +17,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from genlab.families.cyclegan import FAMILY
 from genlab.optim import build_optimizer
 from lightning_modules.base import GenLabModule
+from lightning_modules.export_nets import ExportNet, Translate01, parity_images
 from lightning_modules.translation_nets import (
     ImagePool,
     PatchDiscriminator,
@@ -80,6 +81,26 @@ class CycleGANModule(GenLabModule):
     def reference_output(self) -> torch.Tensor:
         """A -> B translations of the fixed validation batch (eval mode): reload and export parity."""
         return self.translate(self.fixed_a, "AtoB")
+
+    def export_nets(self) -> dict[str, ExportNet]:
+        """Both generators, images in [0, 1] in and out, on the run's fixed validation images."""
+        out = {}
+        for direction, (src, dst), fixed in (("AtoB", "AB", self.fixed_a), ("BtoA", "BA", self.fixed_b)):
+            meta = {
+                "direction": direction,
+                "inputs": {"image": {"range": [0.0, 1.0], "layout": "NCHW", "domain": src}},
+                "outputs": {"image": {"range": [0.0, 1.0], "layout": "NCHW", "domain": dst}},
+                "normalisation": "none needed: the exported net maps [0, 1] to the generator's [-1, 1] and back",
+            }
+            out[f"generator_{direction}"] = ExportNet(
+                Translate01(self.generator(direction)).eval(),
+                (parity_images(fixed, 4, self.run_config.seed),),
+                ["image"],
+                ["image_out"],
+                {"image_out": "image"},
+                meta,
+            )
+        return out
 
     # -- training ----------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from genlab.config import ConfigError
 from genlab.families.dcgan import FAMILY
 from genlab.optim import build_optimizer, build_scheduler
 from lightning_modules.base import GenLabModule, Labels, slerp
+from lightning_modules.export_nets import ExportNet, ImageOut, LabelledImageOut
 from lightning_modules.gan_common import (
     EMA,
     d_loss_fn,
@@ -422,6 +423,31 @@ class GANModule(GenLabModule):
         """Images from the first 8 fixed latents (classes 0, 1, ... for the cGAN): reload/export parity."""
         z = self.fixed_z[:8]
         return self.generate(z.shape[0], z=z)
+
+    def export_nets(self) -> dict[str, ExportNet]:
+        """The generator (z [, label] -> image in [0, 1]) and, when the run kept one, its EMA copy."""
+        nets = {"generator": self.generator}
+        if self.g_ema is not None:
+            nets["generator_ema"] = self.g_ema
+        z = self.fixed_z[:8].detach().float().cpu()  # (8, D) the run's own fixed latents
+        meta: dict[str, Any] = {
+            "inputs": {"z": {"meaning": "latent code, standard normal N(0, 1)"}},
+            "outputs": {"image": {"range": [0.0, 1.0], "layout": "NCHW", "channels": self.channels}},
+            "normalisation": "none needed: the exported net maps the generator's [-1, 1] to [0, 1]",
+        }
+        if self.conditional:
+            meta["inputs"]["label"] = {"meaning": "class index", "range": [0, len(self.class_names()) - 1]}
+            meta["class_names"] = self.class_names()
+        out = {}
+        for name, net in nets.items():
+            if self.conditional:
+                labels = (torch.arange(z.shape[0]) % len(self.class_names())).to(torch.int32)  # (8,)
+                out[name] = ExportNet(
+                    LabelledImageOut(net).eval(), (z, labels), ["z", "label"], ["image"], {"image": "image"}, meta
+                )
+            else:
+                out[name] = ExportNet(ImageOut(net).eval(), (z,), ["z"], ["image"], {"image": "image"}, meta)
+        return out
 
     def sample_images(self) -> dict[str, torch.Tensor]:
         out = {"samples": self.generate(self.fixed_z.shape[0], z=self.fixed_z), "interpolation": self._interpolation()}

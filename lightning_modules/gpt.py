@@ -19,6 +19,7 @@ import torch
 
 from genlab.families.gpt import FAMILY, GPTModelConfig
 from genlab.optim import build_optimizer, build_scheduler
+from lightning_modules.export_nets import CausalLMLogits, ExportNet
 from lightning_modules.gpt_native import GPTShape, NativeGPT, is_hf_state, state_from_hf, to_hf_model
 from lightning_modules.text_base import TextLMModule
 
@@ -174,6 +175,41 @@ class GPTModule(TextLMModule):
         if self.is_lora:
             return copy.deepcopy(self.model).merge_and_unload()
         return self.model
+
+    @property
+    def export_context(self) -> int:
+        """The fixed context T of the exported LM: the training block, within the position table."""
+        return min(self.block_size, self.context_window)
+
+    def export_nets(self) -> dict[str, ExportNet]:
+        """The causal LM over a fixed context, LoRA merged into a copy: ids (1, T) int32 -> logits (1, T, V).
+
+        Parity inputs: the first sample prompt right-padded to T, and a fixed spread of token ids."""
+        t = self.export_context
+        vocab = int(self.data_info["vocab_size"])
+        tok = self.tokenizer
+        pad = tok.eos_token_id if isinstance(tok.eos_token_id, int) else 0
+        prompt = (self.run_config.model.sample_prompts or ["\n"])[0]
+        ids = list(tok.encode(prompt))[:t]
+        rows = [ids + [pad] * (t - len(ids)), ((torch.arange(t) * 7 + 3) % vocab).tolist()]
+        meta = {
+            "context": t,
+            "vocab_size": vocab,
+            "inputs": {"ids": {"meaning": f"token ids, right-padded to {t}; read the logits at position len-1"}},
+            "outputs": {"logits": {"meaning": "next-token logits at every position"}},
+            "lora_merged": self.is_lora,
+            "eos_token_id": tok.eos_token_id,
+        }
+        return {
+            "lm": ExportNet(
+                CausalLMLogits(self.plain_model()).eval(),
+                (torch.tensor(rows, dtype=torch.int32),),
+                ["ids"],
+                ["logits"],
+                {"logits": "logits"},
+                meta,
+            )
+        }
 
     def export_hf(self, folder: str | Path) -> Path:
         """Save a Hugging Face folder: safetensors weights, tokenizer, generation config (+ LoRA adapter)."""

@@ -16,6 +16,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from genlab.families.pix2pix import FAMILY
 from genlab.optim import build_optimizer
 from lightning_modules.base import GenLabModule
+from lightning_modules.export_nets import ExportNet, Translate01, parity_images
 from lightning_modules.translation_nets import (
     PatchDiscriminator,
     TranslationEval,
@@ -69,6 +70,25 @@ class Pix2PixModule(GenLabModule):
     def reference_output(self) -> torch.Tensor:
         """Translations of the fixed validation inputs (eval mode): reload and export parity."""
         return self.translate(self.fixed_in)
+
+    def export_nets(self) -> dict[str, ExportNet]:
+        """The U-Net generator, images in [0, 1] in and out, on the run's fixed validation inputs."""
+        meta = {
+            "direction": self.direction,
+            "inputs": {"image": {"range": [0.0, 1.0], "layout": "NCHW", "domain": self.src}},
+            "outputs": {"image": {"range": [0.0, 1.0], "layout": "NCHW", "domain": self.dst}},
+            "normalisation": "none needed: the exported net maps [0, 1] to the generator's [-1, 1] and back",
+        }
+        return {
+            "generator": ExportNet(
+                Translate01(self.generator_net).eval(),
+                (parity_images(self.fixed_in, 4, self.run_config.seed),),
+                ["image"],
+                ["image_out"],
+                {"image_out": "image"},
+                meta,
+            )
+        }
 
     # -- training ----------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from genlab.families.rnn import FAMILY
+from lightning_modules.export_nets import ExportNet, RecurrentStep
 from lightning_modules.text_base import TextLMModule
 
 
@@ -48,3 +49,34 @@ class RNNModule(TextLMModule):
     def next_logits(self, ids: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]:
         logits, state = self.net(ids, cache)
         return logits[:, -1, :].float(), state
+
+    def export_nets(self) -> dict[str, ExportNet]:
+        """The step function (token, state -> logits, state): a phone generates one character per call."""
+        cfg = self.run_config.model
+        vocab, n = int(self.data_info["vocab_size"]), 8
+        g = torch.Generator().manual_seed(self.run_config.seed)
+        tokens = ((torch.arange(n) * 7 + 3) % vocab).to(torch.int32)  # (8,)
+        state = [torch.tanh(torch.randn(n, cfg.n_layer, cfg.hidden, generator=g))]  # (8, L, H) each
+        names = ["h"]
+        if cfg.cell == "lstm":
+            state.append(torch.randn(n, cfg.n_layer, cfg.hidden, generator=g))
+            names.append("c")
+        state_meta = {"meaning": "recurrent state, batch-first (1, layers, hidden); start from zeros"}
+        meta = {
+            "cell": cfg.cell,
+            "layers": cfg.n_layer,
+            "hidden": cfg.hidden,
+            "vocab_size": vocab,
+            "inputs": {"token": {"meaning": "the current token id"}, **{k: state_meta for k in names}},
+            "outputs": {"logits": {"meaning": "next-token logits"}, **{f"{k}_out": state_meta for k in names}},
+        }
+        return {
+            "step": ExportNet(
+                RecurrentStep(self.net.embed, self.net.rnn, self.net.head).eval(),
+                (tokens, *state),
+                ["token", *names],
+                ["logits", *(f"{k}_out" for k in names)],
+                {"logits": "logits", **{f"{k}_out": "tensor" for k in names}},
+                meta,
+            )
+        }

@@ -14,6 +14,7 @@ from torch import nn
 
 from genlab.families.vae import FAMILY
 from lightning_modules.base import GenLabModule, Labels
+from lightning_modules.export_nets import ExportNet
 
 # Downsamplings by image size: 28 -> 14 -> 7; 16 -> 8 -> 4; 32 -> 4 in 3; 64 -> 4 in 4.
 N_DOWN = {16: 2, 28: 2, 32: 3, 64: 4}
@@ -65,6 +66,28 @@ class ConvVAE(nn.Module):
         mu, logvar = self.encode(x)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
         return self.decode_logits(z), mu, logvar
+
+
+class _Decoder(nn.Module):
+    """z (B, latent) -> image (B, C, H, W) in [0, 1]: the decoder a phone samples with."""
+
+    def __init__(self, vae: ConvVAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.vae.decode_logits(z))
+
+
+class _Encoder(nn.Module):
+    """image (B, C, H, W) in [0, 1] -> (mu, logvar), each (B, latent)."""
+
+    def __init__(self, vae: ConvVAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.vae.encode(x)
 
 
 class VAEModule(GenLabModule):
@@ -156,6 +179,32 @@ class VAEModule(GenLabModule):
     @torch.no_grad()
     def reference_output(self) -> torch.Tensor:
         return self.decode(self.fixed_z[:8])
+
+    def export_nets(self) -> dict[str, ExportNet]:
+        """The decoder (z -> image) and the encoder (image -> mu, logvar), on the run's fixed latents."""
+        z = self.fixed_z[:8].detach().float().cpu()  # (8, latent)
+        with torch.no_grad():
+            images = _Decoder(self.net).eval()(z)  # (8, C, H, W) decoded samples feed the encoder
+        image_meta = {"range": [0.0, 1.0], "layout": "NCHW", "channels": int(self.data_info["channels"])}
+        z_meta = {"meaning": "latent code; the prior is standard normal N(0, 1)"}
+        return {
+            "decoder": ExportNet(
+                _Decoder(self.net).eval(),
+                (z,),
+                ["z"],
+                ["image"],
+                {"image": "image"},
+                {"inputs": {"z": z_meta}, "outputs": {"image": image_meta}},
+            ),
+            "encoder": ExportNet(
+                _Encoder(self.net).eval(),
+                (images,),
+                ["image"],
+                ["mu", "logvar"],
+                {"mu": "tensor", "logvar": "tensor"},
+                {"inputs": {"image": image_meta}, "outputs": {"mu": z_meta, "logvar": {"meaning": "log variance"}}},
+            ),
+        }
 
     def _fixed_batch(self) -> torch.Tensor | None:
         if self._fixed_x is None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 
 from genlab.cli import (
+    compress_cmd,
+    export_cmd,
     generate_cmd,
     report_cmd,
     runs_cmd,
@@ -18,7 +20,18 @@ from genlab.cli import (
     translate_cmd,
 )
 
-COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, sweep_cmd, translate_cmd, generate_cmd, screen_cmd, report_cmd]
+COMMAND_MODULES = [
+    train_cmd,
+    runs_cmd,
+    sample_cmd,
+    sweep_cmd,
+    translate_cmd,
+    generate_cmd,
+    screen_cmd,
+    report_cmd,
+    export_cmd,
+    compress_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -84,7 +84,7 @@ FAMILY = Family(
     mode="min",
     module="lightning_modules.cyclegan:CycleGANModule",
     datamodule="datamodules.paired:PairedDataModule",
-    capabilities=("Translator",),
+    capabilities=("Translator", "Exportable"),
     tiny_overrides={
         "data": {"name": "edges2emoji", "image_size": 16, "batch_size": 4, "max_items": 32, "min_images": 8},
         "model": {"gen_width": 8, "gen_blocks": 2, "disc_width": 8, "disc_layers": 2, "pool_size": 8, "n_panel": 4},

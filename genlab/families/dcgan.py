@@ -123,7 +123,7 @@ FAMILY = Family(
     mode="min",
     module="lightning_modules.dcgan:DCGANModule",
     datamodule="datamodules.images:ImageDataModule",
-    capabilities=("ImageSampler", "LatentWalker"),
+    capabilities=("ImageSampler", "LatentWalker", "Exportable"),
     tiny_overrides=TINY_GAN,
     sweep_space=GAN_SWEEP_SPACE,
 )

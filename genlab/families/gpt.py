@@ -134,7 +134,7 @@ FAMILY = Family(
     serve_checkpoint="last",
     module="lightning_modules.gpt:GPTModule",
     datamodule="datamodules.text:TextDataModule",
-    capabilities=("TextGenerator",),
+    capabilities=("TextGenerator", "Exportable", "HuggingFaceExportable"),
     tiny_overrides={
         "data": dict(TINY_TEXT_DATA, tokenizer="bpe"),
         "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "sample_prompts": ["ROMEO:"], "sample_new_tokens": 8},

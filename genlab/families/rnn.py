@@ -65,7 +65,7 @@ FAMILY = Family(
     serve_checkpoint="last",
     module="lightning_modules.rnn:RNNModule",
     datamodule="datamodules.text:TextDataModule",
-    capabilities=("TextGenerator",),
+    capabilities=("TextGenerator", "Exportable"),
     tiny_overrides={
         "data": dict(TINY_TEXT_DATA, tokenizer="char"),
         "model": {"n_layer": 1, "hidden": 32, "embed_dim": 16, "sample_prompts": ["ROMEO:"], "sample_new_tokens": 8},

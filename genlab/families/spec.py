@@ -20,8 +20,24 @@ if TYPE_CHECKING:
     import lightning as L
 
 # What a trained model can do; each name is a Protocol in lightning_modules/base.py.
-Capability = Literal["ImageSampler", "LatentWalker", "Reconstructor", "Translator", "TextGenerator"]
-CAPABILITIES: tuple[str, ...] = ("ImageSampler", "LatentWalker", "Reconstructor", "Translator", "TextGenerator")
+Capability = Literal[
+    "ImageSampler",
+    "LatentWalker",
+    "Reconstructor",
+    "Translator",
+    "TextGenerator",
+    "Exportable",
+    "HuggingFaceExportable",
+]
+CAPABILITIES: tuple[str, ...] = (
+    "ImageSampler",
+    "LatentWalker",
+    "Reconstructor",
+    "Translator",
+    "TextGenerator",
+    "Exportable",
+    "HuggingFaceExportable",
+)
 
 
 def load_object(target: str) -> Any:
