@@ -1,4 +1,7 @@
-"""Saves the module's sample images (PNG grids) and text samples as run-store artifacts every N steps."""
+"""Saves the module's sample images (PNG grids) and text samples as run-store artifacts every N steps.
+
+Text samples are generated text: each passes genlab.safety's gate (the run's safety section) before it is
+written, so samples/*.txt, the Run page and any tracker only ever hold what the gate released."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import torch
 from callbacks.steps import batches_done
 from genlab.imaging import save_grid
 from genlab.runs import RunStore
+from genlab.safety import Gate, policy_of
 
 
 class SamplesCallback(L.Callback):
@@ -38,10 +42,13 @@ class SamplesCallback(L.Callback):
             scale = max(1, 128 // max(1, batch.shape[-1]))
             path = save_grid(batch, folder / f"{name}_step{step:08d}.png", nrow=rows.get(name), scale=min(scale, 4))
             self.store.add_artifact(self.run_id, "samples", path, name=name, step=step)
-        for name, text in texts.items():
-            path = folder / f"{name}_step{step:08d}.txt"
-            path.write_text(text, encoding="utf-8")
-            self.store.add_artifact(self.run_id, "text", path, name=name, step=step)
+        if texts:
+            gate = Gate(policy_of(pl_module), store=self.store, run_id=self.run_id, path="training.samples")
+            for name, verdict in gate.release_many(texts).items():
+                path = folder / f"{name}_step{step:08d}.txt"
+                path.write_text(verdict.text, encoding="utf-8")
+                meta = {"safety": verdict.action, "screener": verdict.safety.label}
+                self.store.add_artifact(self.run_id, "text", path, name=name, step=step, meta=meta)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         step = batches_done(trainer)

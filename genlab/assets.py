@@ -168,23 +168,3 @@ def load_pretrained_lm(name: str, **kwargs: Any) -> Any:
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(resolve_pretrained(name), **kwargs)
-
-
-def detoxify_checkpoint(variant: str = "original") -> Path | None:
-    """Detoxify's checkpoint if it is available locally (torch hub cache or GENLAB_DETOXIFY_CKPT), else None."""
-    env = os.environ.get("GENLAB_DETOXIFY_CKPT")
-    if env and Path(env).is_file():
-        return Path(env)
-    try:
-        import torch
-
-        hub = Path(torch.hub.get_dir()) / "checkpoints"
-    except Exception:  # noqa: BLE001
-        return None
-    names = {
-        "original": "toxic_original-c1212f89.ckpt",
-        "unbiased": "toxic_debiased-c7548aa0.ckpt",
-        "multilingual": "multilingual_debiased-0b549669.ckpt",
-    }
-    candidate = hub / names.get(variant, "")
-    return candidate if candidate.is_file() else None

@@ -7,7 +7,7 @@ subclass RunConfig and live in genlab/families/; genlab/parsing.py picks the cla
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -106,6 +106,95 @@ class LoggingConfig(Section):
     )
     wandb_project: str = Field("genlab", min_length=1, description="W&B project name")
     wandb_entity: str | None = Field(None, description="W&B team or user (empty: your default)")
+
+
+# Screening of generated text (genlab/safety.py). Defaults, and why:
+# - 0.7 for toxicity, obscene and insult: Detoxify's scores estimate how likely Jigsaw's raters were to
+#   call a text that; at 0.7 most would, so merely rough language passes and plain insults do not
+#   (0.7 is also the toxicity cut the issue cites from Detoxify's maintainers).
+# - 0.5 for severe_toxicity, threat, identity_attack and sexual_explicit: rarer, costlier to miss, and
+#   scored lower by the models (few training examples), so a lower bar.
+# - 0.95 for profanity (the alt-profanity-check fallback): its probabilities saturate, and its own 0.5
+#   boundary flags any swear word ("damn, that was a hard day" scores 0.91); on our labelled set
+#   (benchmarks/data/safety_labelled.tsv) merely rough lines score at most 0.91, plain insults 0.99+.
+# - block_list: a listed word scores 1.0, so any threshold up to 1 flags it.
+THRESHOLD_DEFAULTS: dict[str, float] = {
+    "toxicity": 0.7,
+    "severe_toxicity": 0.5,
+    "obscene": 0.7,
+    "threat": 0.5,
+    "insult": 0.7,
+    "identity_attack": 0.5,
+    "sexual_explicit": 0.5,
+    "profanity": 0.95,
+    "block_list": 0.5,
+}
+SCREEN_CATEGORIES = tuple(THRESHOLD_DEFAULTS)
+
+
+def _threshold(category: str, what: str) -> Any:
+    return Field(
+        THRESHOLD_DEFAULTS[category],
+        ge=0.0,
+        le=1.0,
+        description=f"Flag text whose {what} score reaches this (0 flags everything; default "
+        f"{THRESHOLD_DEFAULTS[category]})",
+    )
+
+
+class SafetyConfig(Section):
+    """How generated text is screened before anyone sees it: which screen, thresholds, what happens."""
+
+    model: Literal["auto", "original", "unbiased", "multilingual", "fallback"] = Field(
+        "auto",
+        description="Detoxify model (its checkpoint must be installed: python -m genlab screen --install-checkpoint);"
+        " auto takes the first installed of original, unbiased, multilingual; fallback: profanity only",
+    )
+    action: Literal["block", "mask", "annotate"] = Field(
+        "block",
+        description="block: withhold flagged text; mask: hide the flagged words (blocks when masking is not "
+        "enough); annotate: show it with a warning",
+    )
+    max_regenerations: int = Field(
+        2, ge=0, le=10, description="Chat: generate a flagged reply again up to this many times before refusing"
+    )
+    reveal_in_audit: bool = Field(
+        False, description="Keep the text of flagged outputs in the audit table (default: only its sha256)"
+    )
+    drop_flagged_data: bool = Field(
+        False, description="Screen the training text first and drop its flagged lines (chat data: conversations)"
+    )
+    toxicity: float = _threshold("toxicity", "toxicity")
+    severe_toxicity: float = _threshold("severe_toxicity", "severe toxicity")
+    obscene: float = _threshold("obscene", "obscenity")
+    threat: float = _threshold("threat", "threat")
+    insult: float = _threshold("insult", "insult")
+    identity_attack: float = _threshold("identity_attack", "identity attack")
+    sexual_explicit: float = _threshold("sexual_explicit", "sexual explicitness (unbiased model)")
+    profanity: float = _threshold("profanity", "profanity (fallback screen)")
+    block_list: float = _threshold("block_list", "block-list match (1.0 on a listed word)")
+
+    def thresholds(self) -> dict[str, float]:
+        return {c: float(getattr(self, c)) for c in SCREEN_CATEGORIES}
+
+
+def parse_thresholds(items: list[str]) -> dict[str, float]:
+    """`--threshold [CATEGORY=]VALUE` values as {category: value}; a bare value sets every category."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.rpartition("=")
+        name = name.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"--threshold expects [CATEGORY=]VALUE with VALUE in [0, 1], got {item!r}") from None
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"--threshold {item!r}: VALUE must be between 0 and 1 (0 flags everything)")
+        if sep and name not in SCREEN_CATEGORIES:
+            raise ConfigError(f"--threshold {item!r}: unknown category; one of {', '.join(SCREEN_CATEGORIES)}")
+        for c in [name] if sep else SCREEN_CATEGORIES:
+            out[c] = value
+    return out
 
 
 class RunConfig(Section):

@@ -1,5 +1,6 @@
 """Text generation and chat for the text families (GPT, RNN): sampling, streaming, stop strings,
-multi-turn chat with the model's chat template, and safety screening of every returned text.
+multi-turn chat with the model's chat template. Every text handed out goes through genlab.safety's gate
+(screened chunk by chunk while streaming); TextStream is the raw stream the gate wraps.
 
 A text module provides `next_logits(ids (1, t), cache) -> (logits (1, V), cache)`, `context_window`,
 `tokenizer` and `is_chat`; everything here works through those, so the GPT and the RNN share it.
@@ -8,7 +9,7 @@ A text module provides `next_logits(ids (1, t), cache) -> (logits (1, V), cache)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -17,7 +18,7 @@ from genlab.checkpoints import load_module
 from genlab.errors import GenLabError
 from genlab.registry import FAMILIES, get_family
 from genlab.runs import RunStore
-from genlab.safety import SafetyResult, screen
+from genlab.safety import Gate, SafetyResult, ScreenedStream, policy_of
 from lightning_modules.gpt import pretrained_module
 from lightning_modules.text_sampling import (
     SamplingSettings,
@@ -38,35 +39,26 @@ __all__ = [
     "load_text_module",
     "stream",
     "trained_system_prompt",
-    "withheld_message",
 ]
 
 
 class TextStream:
-    """Iterate to receive text pieces as they are generated; afterwards `text`, `safety`, `stop_reason`
-    and `n_tokens` describe the whole output. Stop strings are never shown: text that could be the start
+    """The model's raw text, piece by piece, as it is generated: UNSCREENED, so it is only ever handed to
+    genlab.safety (Gate.stream / Gate.release), never to a person. Afterwards `text`, `stop_reason` and
+    `n_tokens` describe the whole output. Stop strings are never included: text that could be the start
     of one is held back until it is clear."""
 
-    def __init__(
-        self,
-        module: Any,
-        prompt_ids: list[int],
-        settings: SamplingSettings,
-        *,
-        screen_text: bool = True,
-        on_done: Any = None,
-    ) -> None:
-        self.module, self.prompt_ids, self.settings, self.screen_text = module, prompt_ids, settings, screen_text
-        self.on_done = on_done
+    def __init__(self, module: Any, prompt_ids: list[int], settings: SamplingSettings) -> None:
+        self.module, self.prompt_ids, self.settings = module, prompt_ids, settings
         self.text = ""
         self.n_tokens = 0
         self.stop_reason = ""
-        self.safety: SafetyResult | None = None
         self._done = False
 
     def __iter__(self) -> Iterator[str]:
         if self._done:
             raise GenLabError("This stream was already consumed")
+        self._done = True
         tok, stops = self.module.tokenizer, self.settings.stop
         hold = max((len(x) for x in stops), default=1) - 1
         shown = 0
@@ -76,6 +68,7 @@ class TextStream:
         with torch.no_grad():
             for t in stream_ids(self.module, self.prompt_ids, self.settings):
                 out.append(t)
+                self.n_tokens = len(out)
                 text = tok.decode(out, skip_special_tokens=True)
                 if text.endswith("\ufffd"):
                     continue  # a multi-byte character is not complete yet
@@ -94,11 +87,7 @@ class TextStream:
         text = text.rstrip("\ufffd")
         if len(text) > shown:
             yield text[shown:]
-        self.text, self.n_tokens, self._done = text, len(out), True
-        if self.screen_text:
-            self.safety = screen(text)
-        if self.on_done is not None:
-            self.on_done(self)
+        self.text = text
 
     def consume(self) -> str:
         for _ in self:
@@ -108,30 +97,33 @@ class TextStream:
 
 @dataclass
 class GenerationResult:
-    """What generate() and chat return. `text` is withheld when the screener flags it (raw_text keeps it)."""
+    """What generate() and ChatSession.send() return: only what may be shown. `text` is the screened
+    text (with a notice where the gate withheld or annotated some); the withheld text itself is never
+    here (the audit keeps its sha256)."""
 
     text: str
-    raw_text: str
     prompt: str
     n_tokens: int
     stop_reason: str
     safety: SafetyResult | None
-    withheld: bool = False
+    action: str = "pass"
+    attempts: int = 1
+
+    @property
+    def withheld(self) -> bool:
+        return self.action == "blocked"
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "safety"}
+        d["withheld"] = self.withheld
         d["safety"] = self.safety.to_dict() if self.safety else None
         return d
 
 
-def withheld_message(safety: SafetyResult) -> str:
-    return f"[withheld: the text was flagged by the {safety.screener} screener; {safety.summary()}]"
-
-
-def _result(stream: TextStream, prompt: str, withhold_flagged: bool) -> GenerationResult:
-    withheld = bool(stream.safety and stream.safety.flagged and withhold_flagged)
-    text = withheld_message(stream.safety) if withheld else stream.text  # type: ignore[arg-type]
-    return GenerationResult(text, stream.text, prompt, stream.n_tokens, stream.stop_reason, stream.safety, withheld)
+def _result(stream: ScreenedStream, prompt: str) -> GenerationResult:
+    return GenerationResult(
+        stream.text, prompt, stream.n_tokens, stream.stop_reason, stream.safety, stream.action, stream.attempts
+    )
 
 
 def stream(
@@ -141,11 +133,14 @@ def stream(
     *,
     chat: bool | None = None,
     system_prompt: str = "",
-) -> TextStream:
-    """A TextStream of the continuation of `prompt`; its `.safety` is set once it is consumed."""
+    gate: Gate | None = None,
+) -> ScreenedStream:
+    """The screened continuation of `prompt`, released chunk by chunk (see genlab.safety.Gate.stream);
+    `gate` defaults to the module's run config safety section, without an audit."""
     s = settings or SamplingSettings()
-    ids = encode_prompt(module, prompt, chat=chat, system_prompt=system_prompt)
-    return TextStream(module, _fit(ids, module, s), s)
+    ids = _fit(encode_prompt(module, prompt, chat=chat, system_prompt=system_prompt), module, s)
+    gate = gate or Gate(policy_of(module))
+    return gate.stream(lambda: TextStream(module, ids, s))
 
 
 def generate(
@@ -155,12 +150,12 @@ def generate(
     *,
     chat: bool | None = None,
     system_prompt: str = "",
-    withhold_flagged: bool = True,
+    gate: Gate | None = None,
 ) -> GenerationResult:
-    """Generate a continuation (or a chat reply) and screen it."""
-    st = stream(module, prompt, settings, chat=chat, system_prompt=system_prompt)
+    """Generate a continuation (or a chat reply), screened: only what the gate released is returned."""
+    st = stream(module, prompt, settings, chat=chat, system_prompt=system_prompt, gate=gate)
     st.consume()
-    return _result(st, prompt, withhold_flagged)
+    return _result(st, prompt)
 
 
 def _fit(ids: list[int], module: Any, s: SamplingSettings) -> list[int]:
@@ -172,7 +167,11 @@ def _fit(ids: list[int], module: Any, s: SamplingSettings) -> list[int]:
 
 class ChatSession:
     """Multi-turn chat with the model's chat template and a system prompt. Old turns are dropped (then
-    the prompt is cut from the left) so the prompt plus max_new_tokens fits the context window."""
+    the prompt is cut from the left) so the prompt plus max_new_tokens fits the context window.
+
+    Every reply goes through the gate: a reply flagged before anything was shown is generated again up
+    to safety.max_regenerations times, then refused. The history keeps only what was shown of the
+    model's text (a refused reply is kept as the refusal), so withheld text never feeds the next turn."""
 
     def __init__(
         self,
@@ -180,7 +179,7 @@ class ChatSession:
         system_prompt: str = "",
         settings: SamplingSettings | None = None,
         max_context: int | None = None,
-        withhold_flagged: bool = True,
+        gate: Gate | None = None,
     ) -> None:
         if not module.tokenizer.chat_template:
             raise GenLabError("This model was trained on plain text and has no chat template; use generate, not chat")
@@ -189,7 +188,7 @@ class ChatSession:
             temperature=0.7, top_p=0.9, repetition_penalty=1.1, max_new_tokens=200
         )
         self.max_context = min(int(module.context_window), max_context or 10**9)
-        self.withhold_flagged = withhold_flagged
+        self.gate = gate or Gate(policy_of(module), path="chat")
         self.history: list[dict[str, str]] = []
         self.dropped_turns = 0
 
@@ -206,21 +205,28 @@ class ChatSession:
             history = history[cut:]
             self.dropped_turns += cut
 
-    def stream(self, user: str) -> TextStream:
+    def stream(self, user: str) -> ScreenedStream:
         ids = self._prompt_ids(user)
         s = SamplingSettings(
             **{**self.settings.to_dict(), "max_new_tokens": min(self.settings.max_new_tokens, self.max_context // 2)}
         )
+        seeds = iter(range(10**6))
 
-        def record(done: TextStream) -> None:
-            self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": done.text}]
+        def attempt() -> TextStream:
+            # a regeneration with a fixed seed must not repeat the flagged reply
+            n = next(seeds)
+            return TextStream(self.module, ids, s if s.seed is None or n == 0 else replace(s, seed=s.seed + n))
 
-        return TextStream(self.module, ids, s, on_done=record)
+        def record(done: ScreenedStream) -> None:
+            reply = done.text if done.withheld and not done.shown_model_text else done.shown_model_text
+            self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+
+        return self.gate.stream(attempt, regenerations=self.gate.policy.max_regenerations, on_done=record)
 
     def send(self, user: str) -> GenerationResult:
         st = self.stream(user)
         st.consume()
-        return _result(st, user, self.withhold_flagged)
+        return _result(st, user)
 
     def reset(self) -> None:
         self.history = []

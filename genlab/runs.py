@@ -87,7 +87,21 @@ CREATE TABLE IF NOT EXISTS artifacts (
     meta TEXT
 );
 CREATE INDEX IF NOT EXISTS artifacts_run ON artifacts(run_id, kind, step);
+CREATE TABLE IF NOT EXISTS safety_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    time REAL NOT NULL,
+    path TEXT NOT NULL,
+    action TEXT NOT NULL,
+    screener TEXT,
+    scores TEXT,
+    flagged TEXT,
+    sha256 TEXT NOT NULL,
+    text TEXT
+);
+CREATE INDEX IF NOT EXISTS safety_events_run ON safety_events(run_id, time);
 """
+SAFETY_ACTIONS = ("pass", "blocked", "masked", "annotated", "regenerated")
 
 
 @dataclass
@@ -425,6 +439,7 @@ class RunStore:
         with self._write() as con:
             con.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
             con.execute("DELETE FROM artifacts WHERE run_id=?", (run_id,))
+            con.execute("DELETE FROM safety_events WHERE run_id=?", (run_id,))
             con.execute("DELETE FROM runs WHERE id=?", (run_id,))
         shutil.rmtree(self.run_folder(run_id), ignore_errors=True)
 
@@ -528,6 +543,60 @@ class RunStore:
             d["meta"] = json.loads(d["meta"]) if d["meta"] else {}
             out.append(d)
         return out
+
+    # -- safety audit ------------------------------------------------------------------------------
+
+    def add_safety_event(
+        self,
+        run_id: str,
+        *,
+        path: str,
+        action: str,
+        screener: str,
+        scores: dict[str, float],
+        flagged: list[str],
+        sha256: str,
+        text: str | None = None,
+    ) -> None:
+        """One screened output of a run (or of a pretrained model, `model:<name>`): where it came from,
+        its scores, what the gate did, and a sha256 of the text (the text only when the owner asked)."""
+        if action not in SAFETY_ACTIONS:
+            raise ValueError(f"unknown safety action {action!r}; one of {SAFETY_ACTIONS}")
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO safety_events (run_id, time, path, action, screener, scores, flagged, sha256, text)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (run_id, time.time(), path, action, screener, json.dumps(scores), json.dumps(flagged), sha256, text),
+            )
+
+    def safety_events(self, run_id: str, *, flagged_only: bool = False, limit: int = 500) -> list[dict[str, Any]]:
+        """Audit rows, newest first."""
+        sql = "SELECT * FROM safety_events WHERE run_id=?" + (" AND action!='pass'" if flagged_only else "")
+        rows = self._con().execute(sql + " ORDER BY time DESC, id DESC LIMIT ?", (run_id, int(limit))).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["scores"] = json.loads(d["scores"] or "{}")
+            d["flagged"] = json.loads(d["flagged"] or "[]")
+            out.append(d)
+        return out
+
+    def safety_summary(self, run_id: str) -> dict[str, Any]:
+        """How many outputs were screened, how many the gate stopped or changed, and the flagged rate."""
+        rows = (
+            self._con()
+            .execute("SELECT action, COUNT(*) FROM safety_events WHERE run_id=? GROUP BY action", (run_id,))
+            .fetchall()
+        )
+        by_action = {r[0]: r[1] for r in rows}
+        screened = sum(by_action.values())
+        flagged = screened - by_action.get("pass", 0)
+        return {
+            "screened": screened,
+            "flagged": flagged,
+            "flagged_rate": flagged / screened if screened else 0.0,
+            "by_action": by_action,
+        }
 
     # -- helpers -----------------------------------------------------------------------------------
 

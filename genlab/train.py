@@ -22,6 +22,7 @@ from callbacks.samples import SamplesCallback
 from callbacks.steps import BatchLimit, lightning_max_steps
 from callbacks.store_logger import RunStoreLogger
 from genlab.config import RunConfig
+from genlab.data_screen import screened_copy
 from genlab.registry import Family, get_family
 from genlab.runs import RunStore
 
@@ -157,6 +158,24 @@ def checkpoint_step(path: Path) -> int:
         return int(ckpt.get("global_step", 0))
 
 
+def screened_data(config: RunConfig, store: RunStore, run_id: str) -> RunConfig:
+    """With safety.drop_flagged_data, train on a copy of the corpus without its flagged lines (written to
+    runs/<id>/data/ with the screening report, recorded as an artifact)."""
+    safety = getattr(config, "safety", None)
+    if safety is None or not safety.drop_flagged_data:
+        return config
+    folder = store.run_folder(run_id) / "data"
+    data, report = screened_copy(config.data, safety, folder)
+    store.add_artifact(
+        run_id,
+        "data_screen",
+        folder / "screen_report.json",
+        name="data_screen",
+        meta=report.to_dict() | {"examples": []},
+    )
+    return config.model_copy(update={"data": data})
+
+
 def fit(store: RunStore, run_id: str, *, resume: bool = False, config: RunConfig | None = None) -> str:
     """Train a run of the store in this process; returns the final status (completed or cancelled)."""
     return fit_module(store, run_id, resume=resume, config=config)[0]
@@ -166,7 +185,7 @@ def fit_module(
     store: RunStore, run_id: str, *, resume: bool = False, config: RunConfig | None = None
 ) -> tuple[str, L.LightningModule]:
     """Like fit, and also returns the trained module (tests compare it with its reloaded checkpoint)."""
-    config = config or store.load_config(run_id)
+    config = screened_data(config or store.load_config(run_id), store, run_id)
     L.seed_everything(config.seed, workers=True, verbose=False)
     family, datamodule, module = prepare(config)
     ckpt_path = None

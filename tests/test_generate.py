@@ -49,10 +49,16 @@ def test_bad_sampling_settings_are_clear_errors():
             SamplingSettings(**kwargs)
 
 
+def raw(module, prompt: str, settings: SamplingSettings) -> str:
+    """The unscreened continuation (the sampling core's own output, before the safety gate)."""
+    return TextStream(module, module.tokenizer(prompt)["input_ids"], settings).consume()
+
+
 def test_same_seed_same_text_and_different_seed_different_text(gpt):
     s = lambda seed: SamplingSettings(temperature=1.5, top_k=0, max_new_tokens=24, seed=seed)  # noqa: E731
-    a, b, c = (generate(gpt, "ROMEO:", s(seed)).raw_text for seed in (1, 1, 2))
+    a, b, c = (raw(gpt, "ROMEO:", s(seed)) for seed in (1, 1, 2))
     assert a == b and a != c
+    assert generate(gpt, "ROMEO:", s(1)).text == a  # a passing text reaches the user unchanged
 
 
 def test_streamed_pieces_add_up_to_the_text_and_max_new_tokens_is_respected(gpt):
@@ -65,10 +71,12 @@ def test_streamed_pieces_add_up_to_the_text_and_max_new_tokens_is_respected(gpt)
 
 
 def test_stop_strings_end_generation_and_are_never_shown(gpt):
-    free = generate(gpt, "ROMEO:", SamplingSettings(temperature=0, max_new_tokens=30)).raw_text
+    free = raw(gpt, "ROMEO:", SamplingSettings(temperature=0, max_new_tokens=30))
     assert len(free) > 4
     stop = free[2:4]  # a string the greedy continuation is known to produce
-    st = stream(gpt, "ROMEO:", SamplingSettings(temperature=0, max_new_tokens=30, stop=[stop]))
+    st = TextStream(
+        gpt, gpt.tokenizer("ROMEO:")["input_ids"], SamplingSettings(temperature=0, max_new_tokens=30, stop=[stop])
+    )
     shown = "".join(st)
     assert stop not in shown and shown == free[: free.find(stop)] and st.stop_reason == "stop_string"
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from genlab.cli import generate_cmd, runs_cmd, sample_cmd, train_cmd, translate_cmd
+from genlab.cli import generate_cmd, runs_cmd, sample_cmd, screen_cmd, train_cmd, translate_cmd
 
-COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, translate_cmd, generate_cmd]
+COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, translate_cmd, generate_cmd, screen_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

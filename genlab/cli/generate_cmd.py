@@ -1,7 +1,9 @@
 """`generate`, `chat` and `export-hf`: use a trained text run (gpt/rnn) or the offline SmolLM2.
 
-The Playground's CLI twin. Every returned text is screened (genlab.safety); the verdict and the
-screener that ran are printed after the text (to stderr, so stdout stays the text itself).
+The Playground's CLI twin. Every text passes genlab.safety's gate before it is printed: streaming
+releases sentence-sized chunks only once they passed, and a flagged chunk ends the text with a notice.
+The verdict and the screen that decided are printed after the text (to stderr, so stdout stays the
+text itself); every output is a row of the run's safety audit.
 """
 
 from __future__ import annotations
@@ -37,6 +39,26 @@ def _sampling_args(p: argparse.ArgumentParser, temperature: float, max_new: int)
     p.add_argument(
         "--system", default=None, help="system prompt (chat models; default: the one the run was trained with)"
     )
+    safety_args(p)
+
+
+def safety_args(p: argparse.ArgumentParser) -> None:
+    """The screening knobs shared by generate, chat and screen (defaults: the run's safety section)."""
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="[CATEGORY=]VALUE",
+        help="flag at this score (repeatable; a bare value sets every category; 0 flags everything)",
+    )
+    p.add_argument(
+        "--safety-model",
+        choices=["auto", "original", "unbiased", "multilingual", "fallback"],
+        help="which screen (default: the run's safety.model, else auto)",
+    )
+    p.add_argument(
+        "--action", choices=["block", "mask", "annotate"], help="what happens to flagged text (default: block)"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +82,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-stream", action="store_true", help="print the text only once it is screened (flagged text is withheld)"
     )
-    p.add_argument("--show-flagged", action="store_true", help="with --json/--no-stream: print flagged text anyway")
     p.set_defaults(handler=_generate)
 
     p = sub.add_parser(
@@ -108,6 +129,16 @@ def _module(args: argparse.Namespace):
     return load_text_module(args.run_id, args.model, args.checkpoint)
 
 
+def _gate(args: argparse.Namespace, module, path: str):
+    """The gate with the run's safety section and the command's overrides; audited in the run store
+    (under `model:<name>` for a pretrained model)."""
+    from genlab.runs import RunStore
+    from genlab.safety import Gate, policy_of, with_overrides
+
+    policy = with_overrides(policy_of(module), args.threshold, model=args.safety_model, action=args.action)
+    return Gate(policy, store=RunStore(), run_id=args.run_id or f"model:{args.model}", path=path)
+
+
 _noted: set[str] = set()
 
 
@@ -116,7 +147,7 @@ def _verdict(stream) -> None:
         print(f"[{stream.safety.summary()}]", file=sys.stderr)
         if stream.safety.note and stream.safety.note not in _noted:
             _noted.add(stream.safety.note)
-            print(f"[screener note: {stream.safety.note}]", file=sys.stderr)
+            print(f"[screen note: {stream.safety.note}]", file=sys.stderr)
 
 
 def _system(args: argparse.Namespace, module) -> str:
@@ -126,26 +157,20 @@ def _system(args: argparse.Namespace, module) -> str:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from genlab.generate import generate, stream, withheld_message
+    from genlab.generate import generate, stream
 
     settings = _settings(args)
     module = _module(args)
     system = _system(args, module)
+    gate = _gate(args, module, "cli.generate")
     if args.json:
-        result = generate(
-            module,
-            args.prompt,
-            settings,
-            chat=args.chat,
-            system_prompt=system,
-            withhold_flagged=not args.show_flagged,
-        )
+        result = generate(module, args.prompt, settings, chat=args.chat, system_prompt=system, gate=gate)
         print(json.dumps({**result.to_dict(), "settings": settings.to_dict()}, ensure_ascii=False, indent=2))
         return 0
-    st = stream(module, args.prompt, settings, chat=args.chat, system_prompt=system)
+    st = stream(module, args.prompt, settings, chat=args.chat, system_prompt=system, gate=gate)
     chat = module.is_chat if args.chat is None else args.chat
     if not args.no_stream:
-        # streaming: the text appears as it is generated and the screening verdict follows it
+        # streaming: screened chunks appear as they pass; the verdict follows the text
         if not chat:
             print(args.prompt, end="", flush=True)
         for piece in st:
@@ -153,8 +178,7 @@ def _generate(args: argparse.Namespace) -> int:
         print()
     else:
         st.consume()
-        flagged = st.safety is not None and st.safety.flagged and not args.show_flagged
-        print(withheld_message(st.safety) if flagged else ("" if chat else args.prompt) + st.text)
+        print(("" if chat else args.prompt) + st.text)
     _verdict(st)
     return 0
 
@@ -163,7 +187,9 @@ def _chat(args: argparse.Namespace) -> int:
     from genlab.generate import ChatSession
 
     module = _module(args)
-    session = ChatSession(module, system_prompt=_system(args, module), settings=_settings(args))
+    session = ChatSession(
+        module, system_prompt=_system(args, module), settings=_settings(args), gate=_gate(args, module, "cli.chat")
+    )
     messages = iter(args.message) if args.message else None
     interactive = messages is None
     if interactive:

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from genlab.config import OptimConfig, RunConfig, Section, TrainerConfig
+from genlab.config import OptimConfig, RunConfig, SafetyConfig, Section, TrainerConfig
 from genlab.data_config import TextDataConfig
 from genlab.families.spec import Family
 
@@ -73,6 +73,10 @@ class GPTRunConfig(RunConfig):
     )
     trainer: TrainerConfig = Field(
         default_factory=lambda: TrainerConfig(gradient_clip_val=1.0), description="Training loop"
+    )
+
+    safety: SafetyConfig = Field(
+        default_factory=SafetyConfig, description="Screening of generated text before anyone sees it"
     )
 
     @model_validator(mode="after")

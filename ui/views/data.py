@@ -27,6 +27,7 @@ from genlab.data import (
 from genlab.errors import GenLabError
 from genlab.paths import uploads_dir
 from ui.widgets.common import page_path, user_error
+from ui.widgets.data_screen_panel import screen_corpus_panel
 from ui.widgets.data_sources import first_images, image_uploads, text_uploads
 from ui.widgets.images import show_grid
 
@@ -150,6 +151,8 @@ elif section == "Text corpora":
                             st.markdown(f"**{msg['role']}**: {msg['content']}")
             else:
                 st.text(prev["excerpt"])
+    with st.expander("Screen for toxic lines before training", icon=":material/shield:"):
+        screen_corpus_panel("builtin", name, key="data.screen.builtin")
 
 elif section == "Upload":
     kind = st.radio(
@@ -233,4 +236,5 @@ else:  # Your uploads
             st.caption(f"`{path}` · {path.stat().st_size / 1e3:.0f} kB · source 'upload', name '{name}'")
             with path.open("r", encoding="utf-8", errors="replace") as f:
                 st.text(f.read(800))
+            screen_corpus_panel("upload", name, key=f"data.screen.{name}")
     st.page_link(page_path("train"), label="Train on your data", icon=":material/model_training:")

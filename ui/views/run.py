@@ -1,4 +1,5 @@
-"""One run: live progress and ETA, metric charts, sample timeline, logs, config; cancel/resume/clone/delete."""
+"""One run: live progress and ETA, metric charts, sample timeline, logs, config, the safety audit and bias
+report of text runs; cancel/resume/clone/delete."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from ui.widgets.common import (
 )
 from ui.widgets.images import show_image_inline
 from ui.widgets.run_picker import pick_run
+from ui.widgets.safety_panel import safety_panel
 
 MAX_DOWNLOAD_MB = 512
 
@@ -230,9 +232,9 @@ if st.session_state.get("run.confirm_delete") == run_id:
     confirm_delete(run)
 
 # -- tabs ------------------------------------------------------------------------------------------------
-t_charts, t_samples, t_logs, t_config, t_notes, t_files = st.tabs(
-    ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"], key="run.tabs"
-)
+is_text = family is not None and family.kind == "text"
+names = ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"] + (["Safety"] if is_text else [])
+t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_safety = st.tabs(names, key="run.tabs")
 
 
 @st.fragment(run_every=every)
@@ -353,6 +355,9 @@ with t_notes:
                     st.toast("Saved", icon=":material/check:")
                 except (RunNotFound, OSError) as err:
                     user_error(err)
+for tab in t_safety:
+    with tab:
+        safety_panel(store, run)
 with t_files:
     ckpts = store.artifacts(run_id, kind="checkpoint")
     folder_ckpts = sorted((run.folder / "checkpoints").glob("*.ckpt"))

@@ -1,4 +1,4 @@
-"""Settings: storage folder, device, offline assets, Weights & Biases."""
+"""Settings: storage folder, device, offline assets, the safety screen, Weights & Biases."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from genlab import assets, jobs
 from genlab.data import IMAGE_SETS
 from genlab.errors import GenLabError
 from genlab.paths import genlab_home, uploads_dir
-from genlab.safety import DETOXIFY_HELP, reset_screener, screener_status
+from genlab.screeners import detoxify_help, find_checkpoint
 from ui.widgets.common import get_store
+from ui.widgets.safety_settings import safety_settings
 from ui.widgets.settings_store import load_settings, save_settings, wandb_key_source
 
 store = get_store()
@@ -105,9 +106,9 @@ def _check(fn: Callable[[], Any]) -> tuple[bool, str]:
 
 
 def _detoxify() -> str:
-    ckpt = assets.detoxify_checkpoint()
+    ckpt = next((c for m in ("original", "unbiased", "multilingual") if (c := find_checkpoint(m))), None)
     if ckpt is None:
-        raise GenLabError(DETOXIFY_HELP)
+        raise GenLabError(detoxify_help())
     return str(ckpt)
 
 
@@ -147,11 +148,7 @@ for label, kind, module, pip_name in [
         }
     )
 st.dataframe(rows, hide_index=True, column_config={"where / what to do": st.column_config.TextColumn(width="large")})
-status = screener_status()
-st.caption(f"Generated text is screened with **{status['screener']}**. {status['note']}")
-if st.button("Look for the Detoxify checkpoint again", key="settings.rescreen", icon=":material/refresh:"):
-    reset_screener()  # the next screen (and this page's rerun) picks Detoxify if its checkpoint is now in place
-    st.rerun()
+safety_settings()
 
 # -- W&B -------------------------------------------------------------------------------------------------
 st.subheader("Weights & Biases")

@@ -1,7 +1,8 @@
 """Text generation and chat for text runs (GPT, RNN) through genlab.generate: streaming, sampling knobs, safety.
 
-Every returned text is screened by the engine (genlab.safety); a flagged text is replaced by the
-engine's withheld message once the stream ends.
+Every text shown passes the engine's gate (genlab.safety) with the run's safety section: chunks appear
+only once they passed, a flagged chunk ends the reply with the gate's notice, and each reply is a row
+of the run's safety audit.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import streamlit as st
 
 from genlab.errors import GenLabError
 from genlab.runs import Run, RunStore
+from genlab.safety import Gate, policy_of
 from ui.widgets import model_cache as mc
 from ui.widgets.common import user_error
 
@@ -87,8 +89,11 @@ def _safety_note(stream: Any) -> None:
     if stream.safety is not None:
         st.caption(
             f"{stream.n_tokens} tokens · stopped by {stream.stop_reason.replace('_', ' ')} · "
-            f"screened by {stream.safety.screener}"
+            f"screened by {stream.safety.label or stream.safety.screener}"
+            + (f" · {stream.attempts} attempts" if stream.attempts > 1 else "")
         )
+    if stream.action == "blocked":
+        st.warning("The safety screen withheld this text (see the notice).", icon=":material/shield:")
 
 
 def render(store: RunStore, run: Run) -> None:
@@ -124,12 +129,10 @@ def render(store: RunStore, run: Run) -> None:
                 st.error("Write a prompt first: a few words for the model to continue.")
                 return
             try:
-                stream = gen.stream(module, prompt, settings, chat=False)
-                box = st.empty()
-                with box.container(border=True):
+                gate = Gate(policy_of(module), store=store, run_id=run.id, path="playground.generate")
+                stream = gen.stream(module, prompt, settings, chat=False, gate=gate)
+                with st.container(border=True):
                     st.write_stream(stream)
-                if stream.safety is not None and stream.safety.flagged:
-                    box.warning(gen.withheld_message(stream.safety), icon=":material/shield:")
                 _safety_note(stream)
             except GenLabError as err:
                 user_error(err, "Generation failed")
@@ -148,7 +151,8 @@ def render(store: RunStore, run: Run) -> None:
     session = st.session_state.get(state_key)
     if session is None or session.system_prompt != system:
         try:
-            session = gen.ChatSession(module, system_prompt=system, settings=settings)
+            gate = Gate(policy_of(module), store=store, run_id=run.id, path="playground.chat")
+            session = gen.ChatSession(module, system_prompt=system, settings=settings, gate=gate)
         except GenLabError as err:
             user_error(err)
             return
@@ -168,17 +172,11 @@ def render(store: RunStore, run: Run) -> None:
         with st.chat_message("assistant"):
             try:
                 stream = session.stream(user)
-                box = st.empty()
-                with box:
-                    st.write_stream(stream)
+                st.write_stream(stream)
             except GenLabError as err:
                 user_error(err, "Generation failed")
                 return
-            reply = stream.text
-            if stream.safety is not None and stream.safety.flagged:
-                reply = gen.withheld_message(stream.safety)
-                box.warning(reply, icon=":material/shield:")
             _safety_note(stream)
-        shown += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+        shown += [{"role": "user", "content": user}, {"role": "assistant", "content": stream.text}]
         if session.dropped_turns:
             st.caption(f"{session.dropped_turns} old message(s) no longer fit the context window and were dropped.")

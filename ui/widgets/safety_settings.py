@@ -1,0 +1,81 @@
+"""Settings page section for the safety screen: which screen runs, installing Detoxify's official
+checkpoint (checked by name and hash before anything loads it), the server's default thresholds and
+action, and the editable block list."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from genlab.config import SCREEN_CATEGORIES, SafetyConfig
+from genlab.errors import GenLabError
+from genlab.safety import load_defaults, reset_screener, save_defaults, screener_status
+from genlab.screeners import FALLBACK_LABEL, OFFICIAL_CHECKPOINTS, install_checkpoint, read_block_list, write_block_list
+from ui.widgets.common import user_error
+
+
+def _install(upload, model: str) -> None:
+    # Only the file's base name is used, and install_checkpoint refuses any name but the official one
+    # and any content whose sha256 does not match it, before anything unpickles the file.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(upload.name).name
+        path.write_bytes(upload.getbuffer())
+        target = install_checkpoint(path, model)
+    reset_screener()
+    st.success(f"Installed {target.name}. The screen looks for it again now.", icon=":material/check:")
+
+
+def safety_settings() -> None:
+    st.subheader("Safety screen for generated text")
+    defaults = load_defaults()
+    status = screener_status(defaults.model)
+    st.caption(f"Generated text is screened with **{status['label'] or status['screener']}**. {status['note']}")
+    if status["screener"] != "detoxify":
+        st.warning(f"The fallback screen is active: {FALLBACK_LABEL}.", icon=":material/shield:")
+    if st.button("Look for the Detoxify checkpoint again", key="settings.rescreen", icon=":material/refresh:"):
+        reset_screener()
+        st.rerun()
+
+    with st.expander("Install a Detoxify checkpoint", icon=":material/upload:"):
+        model = st.selectbox("Model", list(OFFICIAL_CHECKPOINTS), key="settings.detox_model")
+        st.caption(
+            f"Upload the official file `{OFFICIAL_CHECKPOINTS[model]}`; its name and sha256 are checked before "
+            "anything loads it, and any other file is refused."
+        )
+        upload = st.file_uploader("Checkpoint file", type=["ckpt"], key="settings.detox_file")
+        if upload is not None and st.button("Install", key="settings.detox_install"):
+            try:
+                _install(upload, model)
+            except GenLabError as err:
+                user_error(err, "Checkpoint refused")
+
+    with st.form("settings.safety"):
+        st.caption("Defaults for models without a run config (pretrained models); runs use their safety section.")
+        c = st.columns(3)
+        models = ["auto", "original", "unbiased", "multilingual", "fallback"]
+        model = c[0].selectbox("Screen", models, index=models.index(defaults.model))
+        actions = ["block", "mask", "annotate"]
+        action = c[1].selectbox("Action on flagged text", actions, index=actions.index(defaults.action))
+        regen = c[2].number_input("Chat regenerations", 0, 10, defaults.max_regenerations)
+        cols = st.columns(3)
+        values = {
+            cat: cols[i % 3].number_input(
+                f"{cat.replace('_', ' ')} threshold", 0.0, 1.0, float(getattr(defaults, cat)), 0.05, key=f"safety.{cat}"
+            )
+            for i, cat in enumerate(SCREEN_CATEGORIES)
+        }
+        words = st.text_area(
+            "Block list (one word or phrase per line; always flagged, whichever screen runs)",
+            value="\n".join(read_block_list()),
+            key="settings.block_list",
+        )
+        if st.form_submit_button("Save safety settings", icon=":material/save:"):
+            policy = SafetyConfig(
+                model=model, action=action, max_regenerations=int(regen), **{k: float(v) for k, v in values.items()}
+            )
+            save_defaults(policy)
+            write_block_list(words.splitlines())
+            reset_screener()
+            st.success("Saved.", icon=":material/check:")
