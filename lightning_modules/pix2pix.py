@@ -41,7 +41,6 @@ class Pix2PixModule(GenLabModule):
         c_in = int(data_info.get(f"channels_{self.src.lower()}", 3))
         c_out = int(data_info.get(f"channels_{self.dst.lower()}", 3))
         size = int(data_info.get("image_size", self.run_config.data.image_size))
-        self.directions = (m.direction,)
         self.image_size = size
         self.generator_net = UNetGenerator(c_in, c_out, m.gen_width, m.unet_depth, m.norm, m.dropout)
         self.discriminator = PatchDiscriminator(c_in + c_out, m.disc_width, m.disc_layers, m.norm)

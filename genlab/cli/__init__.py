@@ -7,9 +7,18 @@ from __future__ import annotations
 
 import argparse
 
-from genlab.cli import generate_cmd, runs_cmd, sample_cmd, screen_cmd, train_cmd, translate_cmd
+from genlab.cli import (
+    feedback_cmd,
+    generate_cmd,
+    runs_cmd,
+    sample_cmd,
+    screen_cmd,
+    serve_cmd,
+    train_cmd,
+    translate_cmd,
+)
 
-COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, translate_cmd, generate_cmd, screen_cmd]
+COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, translate_cmd, generate_cmd, screen_cmd, serve_cmd, feedback_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

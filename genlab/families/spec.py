@@ -20,8 +20,15 @@ if TYPE_CHECKING:
     import lightning as L
 
 # What a trained model can do; each name is a Protocol in lightning_modules/base.py.
-Capability = Literal["ImageSampler", "LatentWalker", "Reconstructor", "Translator", "TextGenerator"]
-CAPABILITIES: tuple[str, ...] = ("ImageSampler", "LatentWalker", "Reconstructor", "Translator", "TextGenerator")
+Capability = Literal["ImageSampler", "LatentWalker", "Reconstructor", "Encoder", "Translator", "TextGenerator"]
+CAPABILITIES: tuple[str, ...] = (
+    "ImageSampler",
+    "LatentWalker",
+    "Reconstructor",
+    "Encoder",
+    "Translator",
+    "TextGenerator",
+)
 
 
 def load_object(target: str) -> Any:
