@@ -153,6 +153,11 @@ def hf_export(store: RunStore, run: Run) -> Path:
     return folder
 
 
+def can_finetune(run: Run) -> bool:
+    """Feedback fine-tunes start from a run's Hugging Face export, which the GPT family writes."""
+    return run.family == "gpt" and run.status == "completed"
+
+
 def finetune_config(store: RunStore, run_id: str, data_path: Path, *, steps: int | None = None) -> RunConfig:
     """The parent's config, switched to fine-tune its own export on the feedback chat set."""
     run = store.get(run_id)

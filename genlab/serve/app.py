@@ -40,12 +40,13 @@ def create_app(
     keys = has_active_keys(store) if require_keys is None else require_keys
     st = ServerState(store, list(dict.fromkeys(run_ids)), keys, RateLimiter(rate_per_minute))
 
+    if not load_in_background:
+        st.load_all()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if load_in_background:
             threading.Thread(target=st.load_all, name="genlab-load", daemon=True).start()
-        else:
-            st.load_all()
         yield
 
     app = FastAPI(

@@ -29,6 +29,7 @@ from ui.widgets.common import (
     tail_text,
     user_error,
 )
+from ui.widgets.feedback_panel import feedback_panel
 from ui.widgets.images import show_image_inline
 from ui.widgets.run_picker import pick_run
 from ui.widgets.safety_panel import safety_panel
@@ -233,7 +234,7 @@ if st.session_state.get("run.confirm_delete") == run_id:
 
 # -- tabs ------------------------------------------------------------------------------------------------
 is_text = family is not None and family.kind == "text"
-names = ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"] + (["Safety"] if is_text else [])
+names = ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"] + (["Safety & feedback"] if is_text else [])
 t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_safety = st.tabs(names, key="run.tabs")
 
 
@@ -358,6 +359,7 @@ with t_notes:
 for tab in t_safety:
     with tab:
         safety_panel(store, run)
+        feedback_panel(store, run)
 with t_files:
     ckpts = store.artifacts(run_id, kind="checkpoint")
     folder_ckpts = sorted((run.folder / "checkpoints").glob("*.ckpt"))
