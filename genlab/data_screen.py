@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datamodules.text import load_corpus
+from datamodules.corpora import load_corpus
 from genlab.config import SafetyConfig
 from genlab.safety import load_defaults, screen_many
 

@@ -113,10 +113,13 @@ def _block_list_scores(texts: list[str], words: list[str]) -> list[float]:
     return [1.0 if pattern.search(t) else 0.0 for t in texts]
 
 
-def screen_many(texts: list[str], policy: SafetyConfig | None = None) -> list[SafetyResult]:
-    """Screen a batch in one call of the model (that is what keeps chat fast)."""
+def screen_many(
+    texts: list[str], policy: SafetyConfig | None = None, screener: Screener | None = None
+) -> list[SafetyResult]:
+    """Screen a batch in one call of the model (that is what keeps chat fast); `screener` defaults to the
+    policy's model, built once per process."""
     policy = policy or load_defaults()
-    screener = get_screener(policy.model)
+    screener = screener or get_screener(policy.model)
     thresholds = policy.thresholds()
     cleaned = [t if t.strip() else "." for t in texts]
     blocked = _block_list_scores(texts, read_block_list())
@@ -198,17 +201,24 @@ class Gate:
     """
 
     def __init__(
-        self, policy: SafetyConfig | None = None, *, store: Any = None, run_id: str | None = None, path: str = "api"
+        self,
+        policy: SafetyConfig | None = None,
+        *,
+        store: Any = None,
+        run_id: str | None = None,
+        path: str = "api",
+        screener: Screener | None = None,
     ) -> None:
         self.policy = policy or load_defaults()
         self.store, self.run_id, self.path = store, run_id, path
+        self._screener = screener
 
     @property
     def screener(self) -> Screener:
-        return get_screener(self.policy.model)
+        return self._screener or get_screener(self.policy.model)
 
     def check(self, texts: list[str]) -> list[SafetyResult]:
-        return screen_many(texts, self.policy)
+        return screen_many(texts, self.policy, self.screener)
 
     def audit(self, generated: str, safety: SafetyResult, action: str) -> None:
         if self.store is None or self.run_id is None:

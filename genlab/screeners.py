@@ -29,6 +29,7 @@ OFFICIAL_CHECKPOINTS = {
 HF_BASES = {"original": "bert-base-uncased", "unbiased": "roberta-base", "multilingual": "xlm-roberta-base"}
 RELEASES = "https://github.com/unitaryai/detoxify/releases"
 FALLBACK_LABEL = "profanity only: misses threats and hate without swear words"
+SCREEN_THREADS = max(1, int(os.environ.get("GENLAB_SCREEN_THREADS", "1") or 1))
 HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")  # torch.hub's rule (HASH_REGEX), at least 8 hex digits
 
 
@@ -171,7 +172,17 @@ class DetoxifyScreener(Screener):
         self.note = f"Detoxify {model} ({checkpoint.name})"
 
     def scores(self, texts: list[str]) -> list[dict[str, float]]:
-        raw = self.model.predict(texts)
+        import torch
+
+        # Screening batches are small (a chunk and its context): on a busy CPU, intra-op threads wait on
+        # each other far longer than they compute (BERT-base: 0.34 s with 1 thread, 2.5 s with 2 on the
+        # loaded 2-core machine; docs/BENCHMARKS.md). GENLAB_SCREEN_THREADS raises it on idle machines.
+        previous = torch.get_num_threads()
+        torch.set_num_threads(SCREEN_THREADS)
+        try:
+            raw = self.model.predict(texts)
+        finally:
+            torch.set_num_threads(previous)
         # Detoxify squeezes its scores: one text gives a float per class, several give lists.
         cols = {k: v if isinstance(v, list) else [v] for k, v in raw.items() if k in self.KEEP}
         return [{k: float(v[i]) for k, v in cols.items()} for i in range(len(texts))]

@@ -199,7 +199,9 @@ def test_mask_hides_the_flagged_words_and_annotate_shows_text_with_a_warning(fre
     assert "".join(st) == "Fine. What a ******* mess. Bye." and st.action == "masked"
 
 
-def test_the_audit_counts_every_output_and_keeps_text_only_when_the_owner_asks(fresh_screener, store):
+def test_the_audit_counts_every_output_and_keeps_text_only_when_the_owner_asks(fresh_screener, store, capsys):
+    from genlab.cli.main import main
+
     gate = Gate(store=store, run_id="r2", path="test.release")
     for text in ("have a lovely day", "you are a stupid idiot", "thank you"):
         gate.release(text)
@@ -209,6 +211,11 @@ def test_the_audit_counts_every_output_and_keeps_text_only_when_the_owner_asks(f
     assert all(e["text"] is None for e in store.safety_events("r2"))
     Gate(SafetyConfig(reveal_in_audit=True), store=store, run_id="r3").release("you are a stupid idiot")
     assert store.safety_events("r3")[0]["text"] == "you are a stupid idiot"
+    capsys.readouterr()
+    assert main(["audit", "r2", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["summary"]["flagged"] == 1 and [e["action"] for e in shown["events"]] == ["blocked"]
+    assert main(["audit", "r2"]) == 0 and "1 of 3 outputs flagged" in capsys.readouterr().out
 
 
 def test_chat_regenerates_a_flagged_reply_then_refuses_and_keeps_no_withheld_text(fresh_screener, store):

@@ -8,6 +8,7 @@ import sys
 import time
 
 from genlab import jobs
+from genlab.config import parse_thresholds
 from genlab.errors import GenLabError
 from genlab.parsing import load_config
 from genlab.runs import Run, RunStore
@@ -28,6 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="KEY.PATH=VALUE",
         help="override a config value, e.g. --set optim.lr=0.0005 (repeatable)",
+    )
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="[CATEGORY=]VALUE",
+        help="text runs: safety threshold for the run's samples and later outputs (sets safety.<category> in the "
+        "config; repeatable; a bare value sets every category; 0 flags everything)",
     )
     p.add_argument("--wait", action="store_true", help="follow the run until it ends, printing progress")
     p.add_argument(
@@ -85,7 +94,8 @@ def follow(store: RunStore, run_id: str) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    config = load_config(args.config, args.set)
+    thresholds = parse_thresholds(args.threshold)
+    config = load_config(args.config, args.set + [f"safety.{c}={v}" for c, v in thresholds.items()])
     for note in config.advisories():
         print(f"note: {note}", file=sys.stderr)
     store = RunStore()
