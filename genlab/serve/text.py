@@ -67,7 +67,8 @@ def _events(model: ServedModel, st: ScreenedStream) -> StreamingResponse:
 
 
 def _answer(model: ServedModel, make: Callable[[], ScreenedStream], streaming: bool) -> Any:
-    st = make()  # prompt encoding errors are a 400 before anything streams
+    with model.lock:  # the tokenizer too: a fast tokenizer used from two threads at once can fail
+        st = make()  # prompt encoding errors are a 400 before anything streams
     if streaming:
         return _events(model, st)
     with model.lock:

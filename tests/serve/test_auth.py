@@ -20,7 +20,8 @@ def keys(serve_store):
 def app_for(runs, serve_store, rate: int) -> TestClient:
     from genlab.serve import create_app
 
-    return TestClient(create_app([runs["vae"]], serve_store, require_keys=True, rate_per_minute=rate))
+    app = create_app([runs["vae"]], serve_store, require_keys=True, rate_per_minute=rate, load_in_background=False)
+    return TestClient(app)
 
 
 def test_keys_are_stored_as_hashes_and_a_revoked_key_stops_working(runs, serve_store, keys):

@@ -37,7 +37,7 @@ def test_keys_made_with_the_cli_are_required_and_never_logged(serve_home, runs, 
     assert main(["serve", "keys", "list"]) == 0
     listed = capsys.readouterr().out
     assert "ci client" in listed and secret not in listed
-    key_id = listed.split()[0]
+    key_id = next(line.split()[0] for line in listed.splitlines() if line.endswith("ci client"))
     server = Server(serve_home, [runs["vae"]])
     try:
         server.wait_ready()
