@@ -338,6 +338,7 @@ class ScreenedStream:
         inner = self.make_attempt()
         generated, buffer, shown, annotated = "", "", "", None
         verdict: SafetyResult | None = None
+        seen: list[SafetyResult] = []
         it = iter(inner)
         stopped = False
         try:
@@ -351,6 +352,7 @@ class ScreenedStream:
                 if cut and buffer[:cut].strip():
                     chunk, buffer = buffer[:cut], buffer[cut:]
                     out, verdict, action = self.gate.judge(chunk, shown)
+                    seen.append(verdict)
                     if out is None:
                         stopped = True
                         self.action = "blocked"
@@ -360,10 +362,6 @@ class ScreenedStream:
                         annotated = verdict if action == "annotated" else annotated
                     shown += out
                     yield out
-                elif cut and final:
-                    shown += buffer
-                    if buffer:
-                        yield buffer
                 if final:
                     break
         finally:
@@ -373,6 +371,8 @@ class ScreenedStream:
         self.stop_reason = "flagged" if stopped else str(getattr(inner, "stop_reason", "") or "")
         if verdict is None:
             verdict = worst(self.gate.check([generated]))
+        elif not stopped:
+            verdict = worst(seen)  # the highest score of any chunk, for the summary
         self.safety = verdict
         if stopped and not shown and not last:
             self.gate.audit(generated, verdict, "regenerated")

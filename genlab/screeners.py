@@ -133,12 +133,21 @@ def block_list_path() -> Path:
     return path / "block_list.txt"
 
 
+_block_list_cache: dict[str, tuple[float, list[str]]] = {}
+
+
 def read_block_list() -> list[str]:
+    """The block list's words (re-read only when the file changed: it is consulted for every chunk)."""
     path = block_list_path()
     if not path.is_file():
         return []
-    words = (w.strip().lower() for w in path.read_text(encoding="utf-8").splitlines())
-    return [w for w in words if w and not w.startswith("#")]
+    mtime = path.stat().st_mtime_ns
+    cached = _block_list_cache.get(str(path))
+    if cached is None or cached[0] != mtime:
+        words = (w.strip().lower() for w in path.read_text(encoding="utf-8").splitlines())
+        cached = (mtime, [w for w in words if w and not w.startswith("#")])
+        _block_list_cache[str(path)] = cached
+    return cached[1]
 
 
 def write_block_list(words: list[str]) -> None:

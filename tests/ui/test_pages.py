@@ -107,12 +107,22 @@ def test_train_form_is_generated_for_every_family_and_round_trips_its_defaults(a
 
 def test_train_form_reports_a_bad_combination_with_the_field_to_change(app):
     at = app("train")
-    at.number_input(key="train.form.vae.trainer.max_steps").set_value(5).run()
-    at.number_input(key="train.form.vae.trainer.checkpoint_every_n_steps").set_value(50).run()
+    at.selectbox(key="train.family").set_value("dcgan").run()
+    at.selectbox(key="train.form.dcgan.model.loss").set_value("wgan-gp").run()
+    at.selectbox(key="train.form.dcgan.model.d_norm").set_value("batch").run()
     error = texts(at, "error")
-    assert "checkpoint_every_n_steps" in error and "max_steps" in error
+    assert "model.d_norm" in error and "WGAN-GP" in error
     assert not at.exception
     assert not [b for b in at.button if b.key == "train.start"], "no Start button while the config is invalid"
+
+
+def test_train_form_shortened_below_the_checkpoint_interval_runs_with_a_note(app):
+    at = app("train")
+    at.number_input(key="train.form.vae.trainer.max_steps").set_value(5).run()
+    at.number_input(key="train.form.vae.trainer.checkpoint_every_n_steps").set_value(50).run()
+    assert not texts(at, "error")
+    assert "saved at the end" in texts(at, "info")
+    assert [b for b in at.button if b.key == "train.start"], "the shortened run can start"
 
 
 def test_train_refuses_a_data_name_that_does_not_exist_before_any_worker_starts(app):

@@ -39,6 +39,10 @@ def test_settings_refuses_a_wrong_checkpoint_and_saves_thresholds_and_the_block_
     assert not at.error, texts(at, "error")
     assert load_defaults().toxicity == 0.6
     assert screen("a zorblax appeared").flagged_categories == ["block_list"]
+    at = app("train")
+    at.selectbox(key="train.family").set_value("rnn").run()
+    (field,) = [w for w in at.number_input if w.key and w.key.split("@")[0] == "train.form.rnn.safety.toxicity"]
+    assert field.value == 0.6, "new text runs start from the server's safety defaults"
 
 
 def test_data_page_screens_a_builtin_corpus(app):

@@ -16,6 +16,7 @@ from genlab.errors import GenLabError
 from genlab.parsing import parse_config
 from genlab.registry import FAMILIES
 from genlab.runs import RunNotFound
+from genlab.safety import load_defaults as load_safety_defaults
 from ui.widgets.common import cli_command_for, config_panel, fmt_duration, fmt_mb, get_store, open_run, user_error
 from ui.widgets.config_form import config_form, reset_form
 from ui.widgets.data_sources import name_choices
@@ -90,6 +91,8 @@ if family_name not in bases:
     default.setdefault("logging", {})["wandb_project"] = prefs["wandb_project"]
     default["logging"]["wandb_entity"] = prefs["wandb_entity"] or None
     default["logging"]["wandb"] = prefs["wandb_mode"]
+    if "safety" in default:  # text families: the server's safety defaults (Settings page)
+        default["safety"] = load_safety_defaults().model_dump(mode="json")
     bases[family_name] = default
 base = bases[family_name]
 loaded = st.session_state.get("train.source")
@@ -141,6 +144,8 @@ except ConfigError as err:
     )
 
 if config is not None:
+    for note in config.advisories():
+        st.info(note, icon=":material/info:")
     data_name = getattr(config.data, "name", None)
     if getattr(config.data, "source", None) == "builtin":
         ds = builtin_sets(family.kind).get(str(data_name))
