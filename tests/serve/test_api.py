@@ -12,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from tests.helpers import wait_for
+
 
 @pytest.fixture(scope="module")
 def client(runs, serve_store):
@@ -242,3 +244,31 @@ def test_an_upload_over_the_byte_limit_is_refused(client, runs):
         f"/runs/{runs['pix2pix']}/translate", files={"file": ("x.png", b"\0" * (MAX_UPLOAD_BYTES + 1), "image/png")}
     )
     assert r.status_code == 413 and "larger than" in r.json()["detail"]
+
+
+def test_until_the_models_are_loaded_ready_and_model_calls_answer_503(runs, serve_store):
+    from genlab.serve import create_app
+
+    app = create_app([runs["vae"]], serve_store, require_keys=False)
+    c = TestClient(app)  # no lifespan: the loading thread has not started yet
+    ready = c.get("/ready")
+    assert ready.status_code == 503 and ready.json()["loading"] is True
+    assert c.get("/health").status_code == 200
+    busy = c.post(f"/runs/{runs['vae']}/sample", json={})
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "2" and "still loading" in busy.json()["detail"]
+    with TestClient(app) as live:
+        wait_for(lambda: live.get("/ready").status_code == 200, timeout=120, what="models loaded")
+        assert live.post(f"/runs/{runs['vae']}/sample", json={}).status_code == 200
+
+
+def test_only_completed_runs_can_be_served(serve_store):
+    from genlab.errors import GenLabError
+    from genlab.registry import FAMILIES
+    from genlab.serve import create_app
+
+    queued = serve_store.create_run(FAMILIES["vae"].tiny_config())
+    with pytest.raises(GenLabError, match="only completed runs"):
+        create_app([queued.id], serve_store)
+    with pytest.raises(GenLabError, match="at least one run"):
+        create_app([], serve_store)
+    serve_store.set_status(queued.id, "cancelled")
