@@ -174,6 +174,8 @@ def finetune_config(store: RunStore, run_id: str, data_path: Path, *, steps: int
     raw["data"]["eval_pairs"] = min(int(raw["data"].get("eval_pairs", 0)), 4)
     if steps is not None:
         raw["trainer"].update({"max_steps": int(steps), "max_epochs": max(int(raw["trainer"]["max_epochs"]), steps)})
+        # a short fine-tune must not spend itself warming up (the parent's warm-up was for a long run)
+        raw["optim"]["warmup_steps"] = min(int(raw["optim"].get("warmup_steps", 0)), steps // 10)
     raw["tags"] = sorted(set(raw.get("tags", [])) | {"feedback"})
     return parse_config(raw)
 

@@ -65,7 +65,9 @@ def pick_next(logits: torch.Tensor, previous: list[int], s: SamplingSettings, ge
         sorted_logits, order = torch.sort(logits, descending=True)
         probs = torch.softmax(sorted_logits, dim=-1)
         before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ranked above each one
-        sorted_logits[before >= s.top_p] = float("-inf")
+        cut = before >= s.top_p
+        cut[0] = False  # the likeliest token always stays (a top_p that rounds to 0 in float32 kept none)
+        sorted_logits[cut] = float("-inf")
         logits = torch.full_like(logits, float("-inf")).scatter(0, order, sorted_logits)
     probs = torch.softmax(logits, dim=-1)
     return int(torch.multinomial(probs, 1, generator=generator))

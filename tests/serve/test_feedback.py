@@ -75,16 +75,27 @@ def answer_nll(module, prompt: str, answer: str) -> float:
 
 
 @pytest.mark.slow
-def test_the_tuned_models_answer_moves_towards_the_correction(serve_store, runs):
+def test_the_tuned_models_answer_moves_towards_the_correction(serve_store):
     from genlab.checkpoints import load_module
     from genlab.feedback import add_feedback, finetune_on_feedback
     from genlab.train import fit_module
+    from tests.serve.conftest import tiny
+    from tests.ui.conftest import train_in_process
 
-    parent = runs["chat"]
-    add_feedback(serve_store, parent, prompt="When do ships sail?", output="zq", rating="down", correction=CORRECTION)
-    child = finetune_on_feedback(serve_store, parent, steps=30, launch=False)
+    # a window that holds a whole templated exchange, so the answer tokens are learned
+    parent = train_in_process(
+        serve_store, tiny("gpt", data={"name": "genlab_chat", "max_chars": None, "block_size": 96})
+    )
+    assert parent.status == "completed", parent.error
+    add_feedback(
+        serve_store, parent.id, prompt="When do ships sail?", output="zq", rating="down", correction=CORRECTION
+    )
+    child = finetune_on_feedback(serve_store, parent.id, steps=40, launch=False)
+    assert serve_store.load_config(child.id).optim.warmup_steps <= 4
     status, _ = fit_module(serve_store, child.id)
     assert status == "completed"
-    before = answer_nll(load_module(serve_store, parent, "last"), "When do ships sail?", CORRECTION)
+    losses = [v for _, v in serve_store.metric_series(child.id, "train/loss")]
+    assert losses[-1] < losses[0], losses
+    before = answer_nll(load_module(serve_store, parent.id, "last"), "When do ships sail?", CORRECTION)
     after = answer_nll(load_module(serve_store, child.id, "last"), "When do ships sail?", CORRECTION)
     assert math.isfinite(before) and after < 0.8 * before, (before, after)
