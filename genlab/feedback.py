@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from genlab.checkpoints import load_module
 from genlab.config import RunConfig
 from genlab.errors import GenLabError
 from genlab.jobs import start
@@ -149,6 +148,8 @@ def hf_export(store: RunStore, run: Run) -> Path:
     """The run's Hugging Face folder (written at the end of training; exported now if it is missing)."""
     folder = store.run_folder(run.id) / "exports" / "hf"
     if not (folder / "config.json").is_file():
+        from genlab.checkpoints import load_module  # torch: kept out of the Run page's start-up
+
         load_module(store, run.id, get_family(run.family).serve_checkpoint).export_hf(folder)
     return folder
 
