@@ -141,11 +141,16 @@ def encode_image(module: Any, image: ImageInput) -> np.ndarray:
 
 
 @torch.no_grad()
-def decode(module: Any, latents: np.ndarray, labels: Labels = None) -> np.ndarray:
+def decode(module: Any, latents: np.ndarray | list[list[float]], labels: Labels = None) -> np.ndarray:
     """Latent codes (N, latent_dim) -> images (N, C, H, W) in [0, 1]."""
     if not isinstance(module, LatentWalker):
         raise GenLabError("This model has no latent space to decode from")
-    z = np.asarray(latents, dtype=np.float32)
+    try:
+        z = np.asarray(latents, dtype=np.float32)
+    except ValueError:
+        raise GenLabError(
+            f"latents must be codes of {module.latent_dim} numbers each (got rows of different lengths)"
+        ) from None
     if z.ndim != 2 or z.shape[1] != module.latent_dim or not 1 <= len(z) <= MAX_SAMPLES:
         raise GenLabError(f"latents must be 1 to {MAX_SAMPLES} codes of {module.latent_dim} numbers; got {z.shape}")
     if not np.isfinite(z).all():

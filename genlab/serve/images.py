@@ -89,7 +89,7 @@ def decode(body: DecodeRequest, model: ServedModel = Depends(served)) -> Any:
     needs(model, "LatentWalker", "decode latent codes")
     label = _label(model, body.label)
     with model.lock:
-        images = sampling.decode(model.module, np.asarray(body.latents, dtype=np.float64), labels=label)
+        images = sampling.decode(model.module, body.latents, labels=label)
     return _reply(images, body.format)
 
 

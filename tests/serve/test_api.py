@@ -188,6 +188,7 @@ BAD = [
     ("post", "{vae}/sample", {"json": {"label": 1}}, 400, "not conditional"),
     ("post", "{cgan}/sample", {"json": {"format": "gif"}}, 422, "'png' or 'base64'"),
     ("post", "{vae}/decode", {"json": {"latents": [[0.0]]}}, 400, "latents must be"),
+    ("post", "{vae}/decode", {"json": {"latents": [[], [0.0]]}}, 400, "latents must be"),
     ("post", "{vae}/decode", {"json": {"latents": [[0.0] * 4] * 65}}, 422, "at most 64"),
     ("post", "{cgan}/encode", {"files": {"file": ("x.png", png((16, 16)), "image/png")}}, 400, "cannot encode"),
     ("post", "{vae}/encode", {"files": {"file": ("x.txt", b"hello", "text/plain")}}, 400, "not an image"),
