@@ -8,12 +8,15 @@ warm-up, alternating sides, median of repeats. Ratio = plain seconds per batch /
 (> 1: GenLab is faster).
 
     python benchmarks/bench_dcgan.py --steps 40 --repeats 3
+    python benchmarks/bench_dcgan.py --reference ~/examples --reference-python ~/tv-venv/bin/python
+        # pytorch/examples' dcgan/main.py, unmodified, vs GenLab's CLI (benchmarks/dcgan_reference.py)
     python benchmarks/bench_dcgan.py --device cuda --precision bf16-mixed --channels-last --compile
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -145,7 +148,27 @@ def main() -> None:
     p.add_argument("--precision", default="32", choices=["32", "bf16-mixed", "16-mixed"])
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--reference", type=Path, help="a pytorch/examples checkout: run its dcgan/main.py side by side")
+    p.add_argument("--reference-python", help="with --reference: a Python with torchvision (a separate venv)")
+    p.add_argument("--rounds", type=int, default=3, help="with --reference: alternating runs of each")
+    p.add_argument("--threads", type=int, default=2, help="with --reference: OMP threads of both")
     args = p.parse_args()
+    if args.reference:
+        from benchmarks.dcgan_reference import compare
+
+        if not args.reference_python:
+            raise SystemExit("--reference needs --reference-python: a Python with torchvision, in its own venv")
+        result = compare(
+            args.reference.expanduser(),
+            args.reference_python,
+            rounds=args.rounds,
+            epochs=3,
+            steps=60,
+            batch=args.batch,
+            threads=args.threads,
+        )
+        print(json.dumps(result, indent=2))
+        return
     os.environ.setdefault("GENLAB_HOME", str(Path("genlab_home").resolve()))
     import logging
 

@@ -1,7 +1,9 @@
-"""Tokens/s of GenLab's GPT training (Lightning Trainer + GPTModule + TextDataModule) against a plain
-nanoGPT-style PyTorch loop on the same model, batch, sequence length, optimizer and data.
+"""Tokens/s of GenLab's GPT training against karpathy/nanoGPT's own train.py (`--reference DIR`, a
+checkout you name; see benchmarks/nanogpt_reference.py), and against a plain nanoGPT-style PyTorch loop
+on the same model, batch, sequence length, optimizer and data (the second line).
 
-    python benchmarks/bench_gpt.py                      # CPU, small GPT on Shakespeare
+    python benchmarks/bench_gpt.py --reference ~/nanoGPT --threads 2   # vs nanoGPT, char Shakespeare
+    python benchmarks/bench_gpt.py                      # CPU, small GPT on Shakespeare, vs a plain loop
     python benchmarks/bench_gpt.py --preset gpt2-124m --precision bf16-mixed --compile   # on a GPU
 
 Both sides run `--steps` timed steps after `--warmup` untimed ones, alternating `--repeats` times (the
@@ -138,7 +140,7 @@ def bench_plain(config, dm, args) -> float:
             x, y = next(loader)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with autocast:
-            logits = fwd(input_ids=x, use_cache=False).logits
+            logits = fwd(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1), ignore_index=-100)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -161,7 +163,26 @@ def main() -> None:
     ap.add_argument("--max-chars", type=int, default=600_000, help="corpus size (enough batches for the steps)")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--json", help="also write the result here")
+    ap.add_argument("--reference", type=Path, help="a karpathy/nanoGPT checkout: run its train.py side by side")
+    ap.add_argument("--rounds", type=int, default=3, help="with --reference: alternating runs of each")
+    ap.add_argument("--iters", type=int, default=200, help="with --reference: training steps per run")
     args = ap.parse_args()
+    if args.reference:
+        from benchmarks.nanogpt_reference import compare
+
+        shape = {k: v for k, v in PRESETS[args.preset].items() if k != "vocab_size"}
+        result = compare(
+            args.reference.expanduser(),
+            shape,
+            iters=args.iters,
+            rounds=args.rounds,
+            threads=args.threads or 2,
+            max_chars=args.max_chars,
+        )
+        print(json.dumps(result, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
 

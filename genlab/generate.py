@@ -51,6 +51,7 @@ class TextStream:
     def __init__(self, module: Any, prompt_ids: list[int], settings: SamplingSettings) -> None:
         self.module, self.prompt_ids, self.settings = module, prompt_ids, settings
         self.text = ""
+        self.token_ids: list[int] = []  # the generated ids, stop ids excluded
         self.n_tokens = 0
         self.stop_reason = ""
         self._done = False
@@ -62,7 +63,7 @@ class TextStream:
         tok, stops = self.module.tokenizer, self.settings.stop
         hold = max((len(x) for x in stops), default=1) - 1
         shown = 0
-        out: list[int] = []
+        out: list[int] = self.token_ids
         text = ""
         self.stop_reason = "max_new_tokens"
         with torch.no_grad():

@@ -16,15 +16,16 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from genlab import run_secrets
 from genlab.config import RunConfig
 from genlab.errors import GenLabError
 from genlab.parsing import parse_config
 from genlab.paths import PROJECT_ROOT
 from genlab.registry import get_family
-from genlab.runs import FINISHED, Run, RunStore
+from genlab.runs import FINISHED, Run, RunStore, new_run_id
 
 HEARTBEAT_INTERVAL_S = 2.0
 
@@ -47,12 +48,26 @@ def start(
     parent_id: str | None = None,
     sweep_id: str | None = None,
     trial_id: int | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> Run:
-    """Queue a run (writes runs/<id>/config.yaml) and launch it when a slot is free; never blocks."""
+    """Queue a run (writes runs/<id>/config.yaml) and launch it when a slot is free; never blocks.
+
+    `secrets` (the starting user's W&B key) reach only this run's worker, through its environment
+    (see genlab.run_secrets); they are never stored.
+    """
     config = parse_config(config)
     store = store or RunStore()
     family = get_family(config.family)
-    run = store.create_run(config, parent_id=parent_id, sweep_id=sweep_id, trial_id=trial_id, monitor=family.monitor)
+    run_id = new_run_id(config.family)
+    run = store.create_run(
+        config,
+        parent_id=parent_id,
+        sweep_id=sweep_id,
+        trial_id=trial_id,
+        monitor=family.monitor,
+        run_id=run_id,
+        secret_holder=run_secrets.hold(run_id, secrets),
+    )
     schedule(store)
     return store.get(run.id)
 
@@ -61,7 +76,8 @@ def schedule(store: RunStore) -> list[str]:
     """Reap dead workers, then launch queued runs while slots are free; returns the ids launched."""
     store.reap_dead()
     launched = []
-    while (run := store.claim_next(max_concurrent())) is not None:
+    me = run_secrets.this_process()
+    while (run := store.claim_next(max_concurrent(), holder=me, holder_alive=run_secrets.holder_alive)) is not None:
         _spawn(store, run.id)
         launched.append(run.id)
     return launched
@@ -74,7 +90,7 @@ def _spawn(store: RunStore, run_id: str) -> None:
     folder = store.run_folder(run_id)
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     log_path = folder / "logs" / "worker.log"
-    env = dict(os.environ)
+    env = run_secrets.worker_env(os.environ, run_id)  # this run's secrets only, never this process's own
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env["GENLAB_HOME"] = str(store.home)
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -92,7 +108,7 @@ def _spawn(store: RunStore, run_id: str) -> None:
     except OSError as err:
         store.set_status(run_id, "failed", error=f"Could not start the worker process: {err}")
         return
-    store.update(run_id, pid=proc.pid)
+    store.update(run_id, pid=proc.pid, secret_holder=None)
     if not store.artifacts(run_id, kind="log"):
         store.add_artifact(run_id, "log", log_path, name="worker")
     threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it ends (no zombies)
@@ -111,8 +127,10 @@ def cancel(run_id: str, store: RunStore | None = None) -> Run:
     return store.get(run_id)
 
 
-def resume(run_id: str, store: RunStore | None = None) -> Run:
-    """Continue an interrupted, cancelled or failed run from its last checkpoint, in the same run."""
+def resume(run_id: str, store: RunStore | None = None, *, secrets: Mapping[str, str] | None = None) -> Run:
+    """Continue an interrupted, cancelled or failed run from its last checkpoint, in the same run.
+
+    `secrets`: the resuming user's W&B key, for this run's worker only (as in start)."""
     store = store or RunStore()
     store.reap_dead()
     run = store.get(run_id)
@@ -125,11 +143,13 @@ def resume(run_id: str, store: RunStore | None = None) -> Run:
         )
     store.update(
         run_id,
+        secret_holder=run_secrets.hold(run_id, secrets),
         status="queued",
         resume_requested=1,
         resume_count=run.resume_count + 1,
         cancel_requested=0,
         error=None,
+        warning=None,
         ended_at=None,
         pid=None,
     )

@@ -63,7 +63,10 @@ CREATE TABLE IF NOT EXISTS runs (
     best_value REAL,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     resume_requested INTEGER NOT NULL DEFAULT 0,
-    resume_count INTEGER NOT NULL DEFAULT 0
+    resume_count INTEGER NOT NULL DEFAULT 0,
+    warning TEXT,
+    wandb TEXT,
+    secret_holder TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
 CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep_id);
@@ -76,6 +79,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     time REAL NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS metrics_run_key_step ON metrics(run_id, key, step);
+CREATE INDEX IF NOT EXISTS metrics_run_rowid ON metrics(run_id);
 CREATE TABLE IF NOT EXISTS artifacts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL,
@@ -101,6 +105,8 @@ CREATE TABLE IF NOT EXISTS safety_events (
 );
 CREATE INDEX IF NOT EXISTS safety_events_run ON safety_events(run_id, time);
 """
+# Columns added after the first release: older stores get them on open (ALTER TABLE, idempotent).
+_ADDED_COLUMNS = {"warning": "TEXT", "wandb": "TEXT", "secret_holder": "TEXT"}
 SAFETY_ACTIONS = ("pass", "blocked", "masked", "annotated", "regenerated")
 
 
@@ -137,6 +143,9 @@ class Run:
     cancel_requested: bool = False
     resume_requested: bool = False
     resume_count: int = 0
+    warning: str | None = None
+    wandb: dict[str, Any] = field(default_factory=dict)
+    secret_holder: str | None = None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -207,6 +216,18 @@ class RunStore:
         self.db_path = self.home / "genlab.db"
         self._local = threading.local()
         self._con().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        con = self._con()
+        have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in have:
+                try:
+                    con.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as err:  # another process added it a moment ago
+                    if "duplicate column" not in str(err):
+                        raise
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable (ddp_spawn sends callbacks to child processes): connections are reopened there."""
@@ -268,8 +289,12 @@ class RunStore:
         trial_id: int | None = None,
         monitor: str | None = None,
         run_id: str | None = None,
+        secret_holder: str | None = None,
     ) -> Run:
-        """Register a run and write runs/<id>/config.yaml (the file that replays it)."""
+        """Register a run and write runs/<id>/config.yaml (the file that replays it).
+
+        `secret_holder` names the process keeping the run's secrets in memory (see genlab.run_secrets).
+        """
         if run_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", run_id):
             raise ValueError(f"run id {run_id!r} may hold only letters, digits, '.', '_' and '-'")
         run_id = run_id or new_run_id(config.family)
@@ -286,7 +311,7 @@ class RunStore:
         with self._write() as con:
             con.execute(
                 "INSERT INTO runs (id, name, family, status, config, data_name, created_at, parent_id, sweep_id,"
-                " trial_id, tags, notes, monitor, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " trial_id, tags, notes, monitor, started_at, secret_holder) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     name,
@@ -302,6 +327,7 @@ class RunStore:
                     config.notes,
                     monitor,
                     time.time() if status == "running" else None,
+                    secret_holder,
                 ),
             )
         return self.get(run_id)
@@ -355,6 +381,8 @@ class RunStore:
             fields["tags"] = json.dumps(list(fields["tags"]))
         if "hparams" in fields:
             fields["hparams"] = json.dumps(fields["hparams"], default=str)
+        if "wandb" in fields and fields["wandb"] is not None:
+            fields["wandb"] = json.dumps(fields["wandb"])
         for key in fields:
             if not key.isidentifier():
                 raise ValueError(f"bad column {key!r}")
@@ -374,13 +402,49 @@ class RunStore:
             fields["error"] = error
         self.update(run_id, **fields)
 
-    def claim_next(self, max_running: int) -> Run | None:
-        """Atomically move the oldest queued run to running if fewer than max_running are running."""
+    def add_warning(self, run_id: str, message: str) -> None:
+        """Append a warning (something went wrong beside training, e.g. W&B) without touching `error`."""
+        with self._write() as con:
+            row = con.execute("SELECT warning FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            lines = [w for w in (row[0] or "").split("\n") if w]
+            if message not in lines:
+                lines.append(message)
+            con.execute("UPDATE runs SET warning=? WHERE id=?", ("\n".join(lines[-10:]), run_id))
+
+    def merge_wandb(self, run_id: str, **info: Any) -> None:
+        """Merge keys into the run's W&B record (id, mode, url, dir, reports), in one transaction."""
+        with self._write() as con:
+            row = con.execute("SELECT wandb FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            data = json.loads(row[0]) if row[0] else {}
+            for key, value in info.items():
+                if key == "reports":
+                    data["reports"] = list(dict.fromkeys([*data.get("reports", []), *value]))
+                else:
+                    data[key] = value
+            con.execute("UPDATE runs SET wandb=? WHERE id=?", (json.dumps(data), run_id))
+
+    def claim_next(self, max_running: int, holder: str | None = None, holder_alive: Any = None) -> Run | None:
+        """Atomically move the oldest queued run to running if fewer than max_running are running.
+
+        A run whose secrets (a user's W&B key) are held in another live process's memory is left for that
+        process to start (`holder`: this process's name; `holder_alive(name)` says whether one still runs).
+        """
         with self._write() as con:
             running = con.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0]
             if running >= max_running:
                 return None
-            row = con.execute("SELECT id FROM runs WHERE status='queued' ORDER BY created_at, id LIMIT 1").fetchone()
+            row = None
+            for cand in con.execute(
+                "SELECT id, secret_holder FROM runs WHERE status='queued' ORDER BY created_at, id"
+            ).fetchall():
+                owner = cand["secret_holder"]
+                if not owner or owner == holder or holder_alive is None or not holder_alive(owner):
+                    row = cand
+                    break
             if row is None:
                 return None
             now = time.time()
@@ -470,6 +534,36 @@ class RunStore:
             args += keys
         sql += " ORDER BY key, step, time"
         return [dict(r) for r in self._con().execute(sql, args).fetchall()]
+
+    def metrics_stamp(self, run_id: str) -> int:
+        """The newest metrics rowid of a run (0: none): a live view's cheap check for new points, one
+        lookup at the end of the (run_id, rowid) index."""
+        row = self._con().execute("SELECT MAX(rowid) FROM metrics WHERE run_id=?", (run_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def metrics_since(self, run_id: str, after: int) -> tuple[list[dict[str, Any]], int]:
+        """Rows of {step, key, value} written after rowid `after`, in write order, and the new last rowid."""
+        rows = self._con().execute(
+            "SELECT rowid, step, key, value FROM metrics WHERE run_id=? AND rowid>? ORDER BY rowid", (run_id, after)
+        )
+        out = [dict(r) for r in rows.fetchall()]
+        return out, (out[-1]["rowid"] if out else after)
+
+    def change_stamp(self, run_id: str) -> tuple[Any, ...]:
+        """What a run page shows besides progress: changes when metrics, artifacts or the status change."""
+        con = self._con()
+        row = con.execute("SELECT status, cancel_requested, error, resume_count FROM runs WHERE id=?", (run_id,))
+        art = con.execute("SELECT MAX(id) FROM artifacts WHERE run_id=?", (run_id,)).fetchone()
+        return (self.metrics_stamp(run_id), art[0] or 0, tuple(row.fetchone() or ()))
+
+    def table_stamp(self) -> tuple[Any, ...]:
+        """What a table of runs shows: changes when a run is added, starts, steps, ends or logs metrics."""
+        con = self._con()
+        row = con.execute(
+            "SELECT COUNT(*), MAX(created_at), MAX(started_at), MAX(ended_at),"
+            " SUM(CASE WHEN status IN ('queued','running') THEN step + 1 ELSE 0 END) FROM runs"
+        ).fetchone()
+        return (*tuple(row), con.execute("SELECT MAX(rowid) FROM metrics").fetchone()[0])
 
     def metric_series(self, run_id: str, key: str) -> list[tuple[int, float]]:
         rows = self._con().execute(
@@ -632,6 +726,9 @@ class RunStore:
             cancel_requested=bool(d["cancel_requested"]),
             resume_requested=bool(d["resume_requested"]),
             resume_count=d["resume_count"],
+            warning=d.get("warning"),
+            wandb=json.loads(d["wandb"]) if d.get("wandb") else {},
+            secret_holder=d.get("secret_holder"),
         )
 
 

@@ -21,10 +21,13 @@ from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
 from callbacks.steps import BatchLimit, lightning_max_steps
 from callbacks.store_logger import RunStoreLogger
+from callbacks.wandb_logger import WandbCallback
 from genlab.config import RunConfig
+from genlab.cpu_memory import keep_freed_memory
 from genlab.data_screen import screened_copy
 from genlab.registry import Family, get_family
 from genlab.runs import RunStore
+from genlab.wandb_link import resolve_mode
 
 
 def resolve_precision(config: RunConfig) -> str:
@@ -61,6 +64,7 @@ def build_trainer(
     run_id: str | None,
     extra_callbacks: list[L.Callback] | None = None,
     manual_optimization: bool = False,
+    resume_step: int | None = None,
 ) -> L.Trainer:
     """Manual-optimization modules (GANs) clip and accumulate themselves, so the Trainer must not."""
     t = config.trainer
@@ -91,8 +95,9 @@ def build_trainer(
                 dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=t.checkpoint_every_n_steps or None
             )
         )
-        if config.logging.wandb != "off":
-            loggers.append(_wandb_logger(config, store, run_id))
+        mode = resolve_mode(config.logging.wandb, os.environ.get("WANDB_API_KEY"))
+        if mode != "off":
+            callbacks.append(WandbCallback(store, run_id, config, mode, resume_step=resume_step))
     if t.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor=family.monitor, mode=family.mode, patience=t.early_stopping_patience))
     callbacks += extra_callbacks or []
@@ -123,26 +128,6 @@ def build_trainer(
         use_distributed_sampler=False,  # our batch samplers shard by rank themselves
         default_root_dir=str(ckpt_dir.parent) if ckpt_dir else None,
         **kwargs,
-    )
-
-
-def _wandb_logger(config: RunConfig, store: RunStore, run_id: str) -> Any:
-    """W&B's real SDK; offline (synced later with `wandb sync`) unless a key is set or online is asked."""
-    from lightning.pytorch.loggers import WandbLogger
-
-    mode = config.logging.wandb
-    if mode == "auto":
-        mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
-    return WandbLogger(
-        project=config.logging.wandb_project,
-        entity=config.logging.wandb_entity,
-        name=config.name or run_id,
-        id=run_id.replace("-", ""),
-        save_dir=str(store.run_folder(run_id)),
-        offline=mode == "offline",
-        resume="allow",
-        config=config.model_dump(mode="json"),
-        tags=list(config.tags),
     )
 
 
@@ -186,25 +171,43 @@ def fit_module(
 ) -> tuple[str, L.LightningModule]:
     """Like fit, and also returns the trained module (tests compare it with its reloaded checkpoint)."""
     config = screened_data(config or store.load_config(run_id), store, run_id)
+    keep_freed_memory()  # no page faults on every step's activations (see genlab/cpu_memory.py)
     L.seed_everything(config.seed, workers=True, verbose=False)
     family, datamodule, module = prepare(config)
     ckpt_path = None
+    resume_step = None
     last = store.run_folder(run_id) / "checkpoints" / "last.ckpt"
     if resume and last.exists():
         ckpt_path = str(last)
+        resume_step = checkpoint_step(last)
         if int(os.environ.get("RANK", "0")) == 0:
-            store.truncate_after(run_id, checkpoint_step(last))
-    trainer = build_trainer(config, family, store, run_id, manual_optimization=not module.automatic_optimization)
-    model = torch.compile(module) if config.trainer.compile else module
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-    progress = next(c for c in trainer.callbacks if isinstance(c, ProgressCallback))
-    trainer.save_checkpoint(last)  # last.ckpt is the final state, also when the step schedule saved earlier
-    if progress.cancelled:
-        return "cancelled", module
-    best = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
-    if best is not None and best.best_model_score is not None and trainer.is_global_zero:
-        store.update(run_id, best_value=float(best.best_model_score))
-    return "completed", module
+            store.truncate_after(run_id, resume_step)
+    trainer = build_trainer(
+        config,
+        family,
+        store,
+        run_id,
+        manual_optimization=not module.automatic_optimization,
+        resume_step=resume_step,
+    )
+    tracker = next((c for c in trainer.callbacks if isinstance(c, WandbCallback)), None)
+    status = "failed"
+    try:
+        model = torch.compile(module) if config.trainer.compile else module
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        progress = next(c for c in trainer.callbacks if isinstance(c, ProgressCallback))
+        trainer.save_checkpoint(last)  # last.ckpt is the final state, also when the step schedule saved earlier
+        if progress.cancelled:
+            status = "cancelled"
+            return status, module
+        best = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
+        if best is not None and best.best_model_score is not None and trainer.is_global_zero:
+            store.update(run_id, best_value=float(best.best_model_score))
+        status = "completed"
+        return status, module
+    finally:
+        if tracker is not None:  # after the final checkpoint and best value, so W&B gets both
+            tracker.close(status)
 
 
 def estimate(config: RunConfig, steps: int = 3) -> dict[str, Any]:

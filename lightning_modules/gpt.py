@@ -1,5 +1,6 @@
-"""GPT family: a GPT-2-shaped transformer (transformers' GPT2LMHeadModel, SDPA attention, tied
-embeddings) trained from scratch, or a pretrained causal LM fine-tuned fully or with LoRA (peft).
+"""GPT family: a GPT-2-shaped transformer trained from scratch (the native, nanoGPT-style network of
+lightning_modules/gpt_native.py; exported as transformers' GPT2LMHeadModel), or a pretrained causal LM
+fine-tuned fully or with LoRA (peft, on transformers' model).
 
 Batches are (x, y) from datamodules.text: x (B, T) token ids, y (B, T) next-token targets with -100
 where no loss is taken. Validation logs val/loss, val/perplexity and BLEU/chrF on held-out
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import torch
 
 from genlab.families.gpt import FAMILY, GPTModelConfig
 from genlab.optim import build_optimizer, build_scheduler
+from lightning_modules.gpt_native import GPTShape, NativeGPT, is_hf_state, state_from_hf, to_hf_model
 from lightning_modules.text_base import TextLMModule
 
 LORA_DEFAULT_TARGETS = {
@@ -29,26 +32,13 @@ LORA_DEFAULT_TARGETS = {
 }
 
 
-def build_scratch_model(cfg: GPTModelConfig, vocab_size: int, block_size: int, eos_id: int | None) -> Any:
-    """A GPT-2 architecture sized from the config, SDPA attention, input/output embeddings tied."""
-    from transformers import GPT2Config, GPT2LMHeadModel
+def build_scratch_model(cfg: GPTModelConfig, vocab_size: int, block_size: int, eos_id: int | None = None) -> NativeGPT:
+    """The native GPT sized from the config (eos_id is kept for callers; the export sets it)."""
+    return NativeGPT(scratch_shape(cfg, vocab_size, block_size))
 
-    config = GPT2Config(
-        vocab_size=vocab_size,
-        n_positions=block_size,
-        n_embd=cfg.n_embd,
-        n_layer=cfg.n_layer,
-        n_head=cfg.n_head,
-        resid_pdrop=cfg.dropout,
-        embd_pdrop=cfg.dropout,
-        attn_pdrop=cfg.dropout,
-        tie_word_embeddings=True,
-        bos_token_id=eos_id,
-        eos_token_id=eos_id,
-        pad_token_id=eos_id,
-    )
-    config._attn_implementation = "sdpa"
-    return GPT2LMHeadModel(config)
+
+def scratch_shape(cfg: GPTModelConfig, vocab_size: int, block_size: int) -> GPTShape:
+    return GPTShape(vocab_size, block_size, cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.dropout, cfg.bias)
 
 
 def lora_targets(model: Any, wanted: list[str]) -> list[str]:
@@ -75,7 +65,8 @@ class GPTModule(TextLMModule):
         super().__init__(config, data_info)
         cfg: GPTModelConfig = self.run_config.model
         self.is_lora = False
-        if cfg.source == "scratch":
+        self.native = cfg.source == "scratch"
+        if self.native:
             self.model = build_scratch_model(
                 cfg, int(data_info["vocab_size"]), self.block_size, data_info.get("eos_token_id")
             )
@@ -108,6 +99,8 @@ class GPTModule(TextLMModule):
     @property
     def context_window(self) -> int:
         """How many tokens the model can attend to (its position table, or the training block)."""
+        if self.native:
+            return self.model.shape.block_size
         base = self.base_model()
         n = getattr(base.config, "n_positions", None) or getattr(base.config, "max_position_embeddings", None)
         return int(n) if n else self.block_size
@@ -118,6 +111,8 @@ class GPTModule(TextLMModule):
     # -- forward ----------------------------------------------------------------------------------------
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.native:
+            return self.model(x)  # (B, T, V)
         return self.model(input_ids=x, use_cache=False).logits  # (B, T, V)
 
     # -- generation hooks ---------------------------------------------------------------------------
@@ -125,7 +120,11 @@ class GPTModule(TextLMModule):
     @torch.no_grad()
     def next_logits(self, ids: torch.Tensor, cache: Any) -> tuple[torch.Tensor, Any]:
         """Logits of the next token (1, V) given the new ids (1, t) and the cache from the last call."""
-        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True)
+        if self.native:
+            cache = cache if cache is not None else self.model.new_cache(ids.shape[0])
+            return self.model(ids, cache)[:, -1, :].float(), cache
+        # logits of the last position only: a long prompt's prefill skips (t - 1) x V output rows
+        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float(), out.past_key_values
 
     # -- optimisation -------------------------------------------------------------------------------
@@ -149,7 +148,12 @@ class GPTModule(TextLMModule):
             checkpoint["state_dict"] = {k: v for k, v in state.items() if "lora_" in k}
 
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        """LoRA checkpoints hold only the adapters: the frozen base weights come from the pretrained model."""
+        """LoRA checkpoints hold only the adapters: the frozen base weights come from the pretrained model.
+        Scratch checkpoints of the earlier transformers-based GPT-2 load into a native GPT of the same
+        network (biases, tanh GELU), converted from the Conv1D layout."""
+        if self.native and is_hf_state(state_dict, "model."):
+            self.model = NativeGPT(replace(self.model.shape, bias=True, gelu="tanh"))
+            state_dict = state_from_hf(state_dict, "model.")
         if self.is_lora:
             full = self.state_dict()
             full.update(state_dict)
@@ -163,7 +167,10 @@ class GPTModule(TextLMModule):
             self.is_lora = False
 
     def plain_model(self) -> Any:
-        """A plain transformers model with the trained weights (LoRA merged into a copy)."""
+        """A plain transformers model with the trained weights (LoRA merged into a copy; a native GPT mapped
+        into GPT2LMHeadModel)."""
+        if self.native:
+            return to_hf_model(self.model, self.data_info.get("eos_token_id"))
         if self.is_lora:
             return copy.deepcopy(self.model).merge_and_unload()
         return self.model

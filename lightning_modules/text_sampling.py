@@ -47,30 +47,59 @@ class SamplingSettings:
         return asdict(self)
 
 
+class TokenPicker:
+    """Picks each next token on the logits' own device: repetition penalty from a mask of the ids seen so
+    far (updated one id at a time, never rebuilt from the history), temperature, top-k, top-p. Only the
+    chosen id crosses to the CPU."""
+
+    def __init__(self, s: SamplingSettings, generator: torch.Generator | None = None) -> None:
+        self.s, self.generator = s, generator
+        self.seen: torch.Tensor | None = None  # (V,) bool, made at the first call
+        self._pending: list[int] = []
+
+    def see(self, ids: list[int]) -> None:
+        if self.s.repetition_penalty != 1.0:
+            self._pending.extend(ids)
+
+    def _flush(self, vocab: int, device: torch.device) -> None:
+        if self.seen is None:
+            self.seen = torch.zeros(vocab, dtype=torch.bool, device=device)
+        ids = [i for i in self._pending if 0 <= i < vocab]
+        if ids:
+            self.seen[torch.tensor(ids, device=device)] = True
+        self._pending = []
+
+    def __call__(self, logits: torch.Tensor) -> int:
+        """One token id from logits (V,)."""
+        s = self.s
+        logits = logits.detach().float()  # (V,)
+        if s.repetition_penalty != 1.0:
+            self._flush(logits.numel(), logits.device)
+            penalised = torch.where(logits > 0, logits / s.repetition_penalty, logits * s.repetition_penalty)
+            logits = torch.where(self.seen, penalised, logits)
+        if s.temperature == 0:
+            return int(torch.argmax(logits))
+        logits = logits / s.temperature
+        if s.top_k and s.top_k < logits.numel():
+            kth = torch.topk(logits, s.top_k).values[-1]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if s.top_p < 1.0:
+            sorted_logits, order = torch.sort(logits, descending=True)
+            probs = torch.softmax(sorted_logits, dim=-1)
+            before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ranked above each one
+            cut = before >= s.top_p
+            cut[0] = False  # the likeliest token always stays (a top_p that rounds to 0 in float32 kept none)
+            sorted_logits = sorted_logits.masked_fill(cut, float("-inf"))
+            logits = torch.full_like(logits, float("-inf")).scatter(0, order, sorted_logits)
+        probs = torch.softmax(logits, dim=-1)
+        return int(torch.multinomial(probs, 1, generator=self.generator))
+
+
 def pick_next(logits: torch.Tensor, previous: list[int], s: SamplingSettings, generator: torch.Generator | None) -> int:
     """One token id from logits (V,) after repetition penalty, temperature, top-k and top-p."""
-    logits = logits.detach().float().cpu().clone()  # (V,)
-    if s.repetition_penalty != 1.0 and previous:
-        seen = torch.tensor(sorted(set(previous)), dtype=torch.long)
-        seen = seen[seen < logits.numel()]
-        vals = logits[seen]
-        logits[seen] = torch.where(vals > 0, vals / s.repetition_penalty, vals * s.repetition_penalty)
-    if s.temperature == 0:
-        return int(torch.argmax(logits))
-    logits = logits / s.temperature
-    if s.top_k and s.top_k < logits.numel():
-        kth = torch.topk(logits, s.top_k).values[-1]
-        logits[logits < kth] = float("-inf")
-    if s.top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True)
-        probs = torch.softmax(sorted_logits, dim=-1)
-        before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ranked above each one
-        cut = before >= s.top_p
-        cut[0] = False  # the likeliest token always stays (a top_p that rounds to 0 in float32 kept none)
-        sorted_logits[cut] = float("-inf")
-        logits = torch.full_like(logits, float("-inf")).scatter(0, order, sorted_logits)
-    probs = torch.softmax(logits, dim=-1)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    picker = TokenPicker(s, generator)
+    picker.see(previous)
+    return picker(logits)
 
 
 def stop_token_ids(module: Any) -> set[int]:
@@ -92,8 +121,10 @@ def stream_ids(module: Any, prompt_ids: list[int], s: SamplingSettings) -> Itera
     if not ids:
         start = module.tokenizer.eos_token_id
         ids = [start if isinstance(start, int) else 0]
-    generator = torch.Generator().manual_seed(int(s.seed)) if s.seed is not None else None
     device = module.device
+    generator = torch.Generator(device=device).manual_seed(int(s.seed)) if s.seed is not None else None
+    picker = TokenPicker(s, generator)
+    picker.see(ids)
     cache: Any = None
     in_cache = 0
     for _ in range(s.max_new_tokens):
@@ -103,10 +134,11 @@ def stream_ids(module: Any, prompt_ids: list[int], s: SamplingSettings) -> Itera
         else:
             feed, in_cache = ids[-1:], in_cache + 1
         logits, cache = module.next_logits(torch.tensor([feed], dtype=torch.long, device=device), cache)
-        nxt = pick_next(logits[0], ids, s, generator)
-        if nxt in stops:
+        nxt = picker(logits[0])
+        if nxt in stops:  # stop checks on ids, before any decoding
             return
         ids.append(nxt)
+        picker.see([nxt])
         yield nxt
 
 

@@ -74,11 +74,13 @@ def tiny_pretrained(tmp_path) -> Path:
     from datamodules.tokenizers import tokenizer_from_spec
     from genlab.families.gpt import GPTModelConfig
     from lightning_modules.gpt import build_scratch_model
+    from lightning_modules.gpt_native import to_hf_model
 
     tok = tokenizer_from_spec({"kind": "gpt2", "chat": False})
     torch.manual_seed(0)
-    model = build_scratch_model(
-        GPTModelConfig(n_layer=2, n_head=2, n_embd=32, dropout=0.0), len(tok), 64, tok.eos_token_id
+    model = to_hf_model(
+        build_scratch_model(GPTModelConfig(n_layer=2, n_head=2, n_embd=32, dropout=0.0), len(tok), 64),
+        tok.eos_token_id,
     )
     folder = tmp_path / "tiny-gpt2"
     model.save_pretrained(folder)

@@ -16,12 +16,10 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from ui.widgets.auth import require_login  # noqa: E402
-from ui.widgets.settings_store import apply_secrets  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="GenLab", page_icon=str(Path(__file__).parent / "assets" / "icon.png"), layout="wide")
-apply_secrets()
 require_login()
 
 

@@ -10,6 +10,7 @@ import argparse
 from genlab.cli import (
     feedback_cmd,
     generate_cmd,
+    report_cmd,
     runs_cmd,
     sample_cmd,
     screen_cmd,
@@ -18,7 +19,17 @@ from genlab.cli import (
     translate_cmd,
 )
 
-COMMAND_MODULES = [train_cmd, runs_cmd, sample_cmd, translate_cmd, generate_cmd, screen_cmd, serve_cmd, feedback_cmd]
+COMMAND_MODULES = [
+    train_cmd,
+    runs_cmd,
+    sample_cmd,
+    translate_cmd,
+    generate_cmd,
+    screen_cmd,
+    report_cmd,
+    serve_cmd,
+    feedback_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+from genlab import wandb_link
 from genlab.errors import GenLabError
 
 
@@ -229,5 +231,7 @@ def _export(args: argparse.Namespace) -> int:
     module = load_module(store, args.run_id, args.checkpoint)
     out = module.export_hf(args.out or store.run_folder(args.run_id) / "exports" / "hf")
     store.add_artifact(args.run_id, "export", out, name="hf")
+    if wandb_link.log_export(store, args.run_id, out, "hf", api_key=os.environ.get("WANDB_API_KEY")):
+        print("logged to W&B as an export artifact of the run's checkpoint")
     print(out)
     return 0

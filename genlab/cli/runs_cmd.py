@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from genlab import jobs
+from genlab import jobs, wandb_link
 from genlab.runs import RunStore
 
 
@@ -89,6 +89,11 @@ def _show(args: argparse.Namespace) -> int:
     print(f"duration {_fmt_duration(run.duration_s)}   resumes {run.resume_count}")
     if run.error:
         print(f"error    {run.error}")
+    for line in (run.warning or "").splitlines():
+        print(f"warning  {line}")
+    if run.wandb:
+        url = wandb_link.run_url(run)
+        print(f"wandb    {url}" if url else f"wandb    offline; upload with: {wandb_link.sync_command(run)}")
     print(f"folder   {run.folder}")
     print(f"replay   {jobs.cli_command(run)}")
     if metrics:

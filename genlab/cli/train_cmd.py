@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from genlab import jobs
+from genlab import jobs, run_secrets
 from genlab.config import parse_thresholds
 from genlab.errors import GenLabError
 from genlab.parsing import load_config
@@ -101,7 +101,7 @@ def _train(args: argparse.Namespace) -> int:
     store = RunStore()
     if args.in_process:
         return _train_in_process(store, config, args.run_id)
-    run = jobs.start(config, store)
+    run = jobs.start(config, store, secrets=run_secrets.from_environment())  # the CLI user's own key
     print(f"run {run.id} {run.status}")
     print(f"folder {run.folder}")
     return follow(store, run.id) if args.wait else 0
@@ -131,6 +131,6 @@ def _cancel(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     store = RunStore()
-    run = jobs.resume(args.run_id, store)
+    run = jobs.resume(args.run_id, store, secrets=run_secrets.from_environment())
     print(f"run {run.id} {run.status} (resume {run.resume_count})")
     return follow(store, run.id) if args.wait else 0

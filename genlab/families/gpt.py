@@ -32,6 +32,10 @@ class GPTModelConfig(Section):
     dropout: float = Field(
         0.1, ge=0.0, le=0.9, description="Dropout on attention, residual and embeddings (from scratch)"
     )
+    bias: bool = Field(
+        False,
+        description="Biases in linear layers and layer norms, as GPT-2 has (from scratch; nanoGPT's default: none)",
+    )
     finetune: Literal["full", "lora"] = Field(
         "lora", description="Fine-tune all weights, or train small LoRA adapters (pretrained)"
     )

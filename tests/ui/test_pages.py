@@ -200,6 +200,30 @@ def test_run_page_shows_progress_charts_samples_logs_and_config(app, recorded):
     assert any(c.value.startswith("python -m genlab train --config") and run.id in c.value for c in at.code)
 
 
+def test_live_run_page_draws_at_most_1000_points_per_line_and_adds_new_steps_on_the_next_rerun(app, recorded, store):
+    import json
+
+    run = recorded(name="long", status="running", steps=5000, sample_steps=(10,))
+    at = app("run", id=run.id)
+
+    def loss_lines(at) -> list[dict]:
+        figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        return [t for f in figs if f["layout"]["title"]["text"] == "train/loss" for t in f["data"]]
+
+    lines = loss_lines(at)
+    assert lines and all(len(t["x"]) <= 1000 for t in lines)
+    assert all(t["x"][0] == 1 and t["x"][-1] == 5000 for t in lines)  # LTTB keeps both ends
+    store.log_metrics(run.id, 5001, {"train/loss": 1.0})
+    at.run()
+    assert all(t["x"][-1] == 5001 for t in loss_lines(at))
+
+
+def test_live_refresh_backs_off_while_nothing_changes():
+    from ui.widgets.live import interval_for
+
+    assert interval_for(0) == 2.0 < interval_for(60) < interval_for(600) == 15.0
+
+
 def test_run_page_saves_notes_and_tags(app, recorded, store):
     run = recorded(name="noted")
     at = app("run", id=run.id)
@@ -321,10 +345,10 @@ def test_data_upload_of_a_file_that_is_not_a_zip_is_refused(app):
 
 
 def test_settings_shows_storage_device_assets_and_never_echoes_the_wandb_key(app, home, monkeypatch):
-    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)  # the server's own key is not anyone's session key
     at = app("settings")
     assert str(home) in texts(at, "markdown")
-    assert "An API key is set (from environment)" in texts(at, "success")
+    assert "No W&B key in this browser session" in texts(at, "info")
     assert "k" * 40 not in str(at)
     assets = at.dataframe[-1].value
     assert "MNIST digits (5k)" in list(assets["asset"])

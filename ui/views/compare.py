@@ -7,11 +7,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from genlab import report, wandb_report
+from genlab.errors import GenLabError
 from genlab.runs import ACTIVE, Run
 from ui.widgets.charts import chart_controls, group_rows, metric_grid
-from ui.widgets.common import REFRESH_S, fmt_duration, fmt_value, get_store, page_path
+from ui.widgets.common import REFRESH_S, fmt_duration, fmt_value, get_store, page_path, user_error
 from ui.widgets.images import side_by_side
 from ui.widgets.run_picker import pick_runs
+from ui.widgets.settings_store import session_key
 
 store = get_store()
 st.title("Compare runs")
@@ -60,8 +63,8 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): data}
 
 
-tab_curves, tab_table, tab_config, tab_samples = st.tabs(
-    ["Curves", "Metrics", "Config diff", "Samples"], key="compare.tabs"
+tab_curves, tab_table, tab_config, tab_samples, tab_report = st.tabs(
+    ["Curves", "Metrics", "Config diff", "Samples", "Report"], key="compare.tabs"
 )
 live = any(r.status in ACTIVE for r in runs)
 
@@ -141,3 +144,54 @@ with tab_samples:
             items.append((label, pick["path"] if pick else None))
         side_by_side(items, columns=min(4, len(items)))
         st.caption("Each run shows its last grid at or before the chosen step.")
+
+with tab_report:
+    st.caption(
+        "A report for your team: the HTML file opens anywhere, with no server (interactive curves, sample grids, "
+        "config diff, metric table, screened text samples). With your W&B key, also publish a W&B Report."
+    )
+    ids = [r.id for r in runs]
+    with st.form("compare.report_form", border=False):
+        title = st.text_input("Title", max_chars=128, placeholder="GenLab report: …", key="compare.report_title")
+        description = st.text_area("Description", max_chars=2000, key="compare.report_description", height=80)
+        keys = sorted({k for r in runs for k in store.metric_keys(r.id)})
+        metrics = st.multiselect(
+            "Metrics to plot", keys, default=[k for k in keys if not k.startswith("lr")], key="compare.report_metrics"
+        )
+        c1, c2 = st.columns(2)
+        make_html = c1.form_submit_button("Create HTML report", icon=":material/description:")
+        publish = c2.form_submit_button(
+            "Create W&B report",
+            icon=":material/cloud_upload:",
+            disabled=not session_key(),
+            help="Syncs offline runs first, then saves a W&B Report with your key."
+            if session_key()
+            else "Paste your W&B key on the Settings page first.",
+        )
+    if make_html or publish:
+        try:
+            built = report.collect(store, ids, title=title, description=description, metrics=metrics or None)
+            st.session_state["compare.report_html"] = (",".join(ids), report.render_html(built), built.title)
+        except GenLabError as err:
+            user_error(err, "The report could not be made")
+    if publish:
+        try:
+            with st.spinner("Publishing to W&B…"):
+                url = wandb_report.publish(
+                    store, ids, session_key(), title=title, description=description, metrics=metrics or None
+                )
+            st.success(f"W&B report saved: {url} (its link is on each run's page).", icon=":material/cloud_done:")
+        except GenLabError as err:
+            user_error(err, "The W&B report was not saved")
+    saved = st.session_state.get("compare.report_html")
+    if saved and saved[0] == ",".join(ids):
+        st.download_button(
+            "Download the HTML report",
+            data=saved[1].encode("utf-8"),
+            file_name="genlab-report.html",
+            mime="text/html",
+            icon=":material/download:",
+            key="compare.report_download",
+            on_click="ignore",
+        )
+        st.caption(f"“{saved[2]}”, {len(saved[1]) / 1e6:.1f} MB. CLI twin: `python -m genlab report {' '.join(ids)}`")

@@ -20,6 +20,7 @@ from ui.widgets.common import (
     user_error,
 )
 from ui.widgets.presets import Preset, list_presets
+from ui.widgets.settings_store import session_secrets
 
 store = get_store()
 reconcile(store)
@@ -50,7 +51,7 @@ def _expected_time(preset: Preset) -> str:
 
 def _start(preset: Preset) -> None:
     try:
-        run = jobs.start(preset.config, store)
+        run = jobs.start(preset.config, store, secrets=session_secrets())
     except Exception as err:  # noqa: BLE001 - shown inline, the message says what to change
         st.session_state["home.error"] = err
         return

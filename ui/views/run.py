@@ -8,15 +8,15 @@ from typing import Any
 
 import streamlit as st
 
-from genlab import jobs
+from genlab import jobs, wandb_link
 from genlab.config import ConfigError
 from genlab.errors import GenLabError
+from genlab.live import MetricsFollower
 from genlab.parsing import parse_config
 from genlab.registry import FAMILIES
 from genlab.runs import ACTIVE, Run, RunNotFound
-from ui.widgets.charts import chart_controls, group_rows, metric_grid
+from ui.widgets.charts import chart_controls, metric_grid
 from ui.widgets.common import (
-    REFRESH_S,
     cli_command_for,
     config_panel,
     fmt_duration,
@@ -31,8 +31,10 @@ from ui.widgets.common import (
 )
 from ui.widgets.feedback_panel import feedback_panel
 from ui.widgets.images import show_image_inline
+from ui.widgets.live import watch
 from ui.widgets.run_picker import pick_run
 from ui.widgets.safety_panel import safety_panel
+from ui.widgets.settings_store import session_key, session_secrets
 
 MAX_DOWNLOAD_MB = 512
 
@@ -63,7 +65,6 @@ except RunNotFound as err:
     st.stop()
 
 live = run.status in ACTIVE
-every = REFRESH_S if live else None
 
 # -- header ------------------------------------------------------------------------------------------
 st.page_link(page_path("runs"), label="All runs", icon=":material/arrow_back:")
@@ -83,7 +84,6 @@ if run.resume_count:
 st.caption(" · ".join(meta))
 
 
-@st.fragment(run_every=every)
 def progress_panel() -> None:
     try:
         r = store.get(run_id)
@@ -107,6 +107,9 @@ def progress_panel() -> None:
         st.progress(r.progress, text=" · ".join(parts))
     if r.error:
         (st.error if r.status == "failed" else st.warning)(r.error, icon=":material/error:")
+    if r.warning:
+        with st.container(key="run.warning"):
+            st.warning(r.warning, icon=":material/warning:")
     values = store.last_metrics([r.id]).get(r.id, {})
     shown = {k: v for k, v in sorted(values.items()) if k.startswith("val/")} or {
         k: v for k, v in sorted(values.items()) if k.startswith("train/")
@@ -120,7 +123,12 @@ def progress_panel() -> None:
         st.caption(f"Best {r.monitor}: {fmt_value(r.best_value)}")
 
 
-progress_panel()
+if live:
+    # One small fragment polls: it redraws the progress line and reruns the page only when metrics,
+    # artifacts or the status changed; charts, samples and logs are drawn on those reruns alone.
+    watch(f"run.{run_id}", lambda: store.change_stamp(run_id), draw=progress_panel)
+else:
+    progress_panel()
 
 
 # -- actions -----------------------------------------------------------------------------------------
@@ -171,7 +179,7 @@ def _do(action: str) -> None:
             jobs.cancel(run_id, store)
             st.toast("Stopping: the worker finishes its step, saves a checkpoint and stops.", icon=":material/stop:")
         elif action == "resume":
-            jobs.resume(run_id, store)
+            jobs.resume(run_id, store, secrets=session_secrets())
             st.toast("Resuming from the last checkpoint.", icon=":material/play_arrow:")
     except (GenLabError, RunNotFound, OSError) as err:
         st.session_state["run.error"] = err
@@ -232,27 +240,79 @@ a[5].button(
 if st.session_state.get("run.confirm_delete") == run_id:
     confirm_delete(run)
 
+
+# -- W&B -------------------------------------------------------------------------------------------------
+def _sync() -> None:
+    try:
+        with st.spinner("Uploading this run to W&B…"):
+            url = wandb_link.sync(store, run_id, session_key())
+        st.toast(f"Synced to W&B: {url}", icon=":material/cloud_done:")
+    except (GenLabError, RunNotFound, OSError) as err:
+        st.session_state["run.error"] = err
+
+
+@st.fragment(run_every=every)
+def wandb_panel() -> None:
+    r = store.get(run_id)
+    if not r.wandb:
+        return
+    url = wandb_link.run_url(r)
+    with st.container(key="run.wandb"):
+        if url:
+            c1, c2 = st.columns([1, 4], vertical_alignment="center")
+            c1.link_button("Open in W&B", url, icon=":material/open_in_new:")
+            c2.caption(f"W&B run: {url}")
+        elif r.wandb.get("mode") == "offline":
+            c1, c2 = st.columns([4, 1], vertical_alignment="center")
+            with c1:
+                st.caption("W&B: logged offline under the run folder. Upload it with your key (the button) or run:")
+                st.code(wandb_link.sync_command(r), language="bash")
+            c2.button(
+                "Sync to W&B",
+                icon=":material/cloud_upload:",
+                key="run.wandb_sync",
+                on_click=_sync,
+                disabled=r.status in ACTIVE or not wandb_link.offline_dirs(r),
+                help="Uploads with the W&B key of this browser session (Settings)."
+                if session_key()
+                else "Paste your W&B key on the Settings page first.",
+            )
+        for report_url in r.wandb.get("reports", []):
+            st.caption(f"W&B report: {report_url}")
+
+
+wandb_panel()
+
 # -- tabs ------------------------------------------------------------------------------------------------
 is_text = family is not None and family.kind == "text"
 names = ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"] + (["Safety & feedback"] if is_text else [])
 t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_safety = st.tabs(names, key="run.tabs")
 
 
-@st.fragment(run_every=every)
+def follower() -> MetricsFollower:
+    """This tab's metric series, read incrementally (only rows newer than the last draw)."""
+    key = f"run.follower.{run_id}"
+    if key not in st.session_state:
+        st.session_state[key] = MetricsFollower(store, run_id)
+    return st.session_state[key]
+
+
+@st.fragment
 def charts() -> None:
-    rows = store.metrics(run_id)
-    if not rows:
+    f = follower()
+    f.refresh()
+    keys = [k for k in f.keys() if k != "epoch"]
+    if not keys:
         st.info(
             "No metrics yet: they appear after the first logged steps." if live else "This run logged no metrics.",
             icon=":material/info:",
         )
         return
-    series = group_rows(rows)
     weight, log_y = chart_controls("run")
-    keys = [k for k in series if k not in ("epoch",)]
     default = [k for k in keys if not k.startswith("lr")] or keys
     picked = st.multiselect("Metrics", keys, default=default, key="run.metric_keys")
-    metric_grid({k: {run.name: series[k]} for k in picked}, weight=weight, log_y=log_y, key="run")
+    series = {k: {run.name: f.series(k, max_points=None)} for k in picked}  # downsampled after smoothing
+    metric_grid(series, weight=weight, log_y=log_y, key="run")
 
 
 def _nearest(items: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
@@ -264,7 +324,7 @@ def _nearest(items: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
     return best or (items[0] if items else None)
 
 
-@st.fragment(run_every=every)
+@st.fragment
 def samples() -> None:
     images = store.artifacts(run_id, kind="samples")
     texts = store.artifacts(run_id, kind="text")
@@ -305,7 +365,7 @@ def samples() -> None:
                 st.text(tail_text(art["path"], max_lines=60))
 
 
-@st.fragment(run_every=every)
+@st.fragment
 def logs() -> None:
     arts = store.artifacts(run_id, kind="log")
     paths = list(dict.fromkeys(a["path"] for a in arts))

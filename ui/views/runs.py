@@ -9,7 +9,8 @@ import streamlit as st
 
 from genlab.registry import FAMILIES
 from genlab.runs import ACTIVE, STATUSES, Run, RunStore
-from ui.widgets.common import REFRESH_S, fmt_time, get_store, open_run, page_path, reconcile
+from ui.widgets.common import fmt_time, get_store, open_run, page_path, reconcile
+from ui.widgets.live import watch
 
 MAX_ROWS = 1000
 
@@ -95,7 +96,7 @@ def render_table() -> None:
         st.rerun()  # the last active run ended: a full rerun stops the polling
     st.caption(
         f"{len(runs)} run(s){' (newest ' + str(MAX_ROWS) + ')' if len(runs) == MAX_ROWS else ''}"
-        f"{f', {active} active — refreshing every {REFRESH_S:.0f} s' if active else ''}. "
+        f"{f', {active} active — refreshed when they change' if active else ''}. "
         "Select rows to open or compare runs."
     )
     event = st.dataframe(
@@ -128,4 +129,6 @@ def render_table() -> None:
 
 
 has_active = bool(store.list_runs(status=ACTIVE, limit=1))
-st.fragment(render_table, run_every=REFRESH_S if has_active else None)()
+if has_active:
+    watch("runs.table", store.table_stamp)  # reruns the page only when a run starts, steps, ends or logs
+st.fragment(render_table)()

@@ -20,7 +20,7 @@ from genlab.screeners import detoxify_help, find_checkpoint
 from ui.widgets.api_keys_panel import api_keys_panel
 from ui.widgets.common import get_store
 from ui.widgets.safety_settings import safety_settings
-from ui.widgets.settings_store import load_settings, save_settings, wandb_key_source
+from ui.widgets.settings_store import load_settings, save_settings, session_key, set_session_key
 
 store = get_store()
 st.title("Settings")
@@ -154,30 +154,22 @@ api_keys_panel(store)
 
 # -- W&B -------------------------------------------------------------------------------------------------
 st.subheader("Weights & Biases")
-source = wandb_key_source()
-if source:
-    st.success(f"An API key is set (from {source}). It is never shown here.", icon=":material/key:")
-else:
-    st.info(
-        "No API key: runs with W&B on 'auto' log offline (sync later with `wandb sync`). For a permanent key, "
-        'put `WANDB_API_KEY = "..."` in .streamlit/secrets.toml or the server\'s environment.',
-        icon=":material/key_off:",
-    )
-with st.form("settings.wandb"):
+with st.form("settings.wandb", clear_on_submit=True):  # the pasted key does not linger in the widget
     prefs = load_settings()
     key = st.text_input(
-        "API key for this server session",
+        "Your API key (this browser session only)",
         type="password",
         value="",
         key="settings.wandb_key",
-        help="Kept in this server's environment only (shared by all its users, until it restarts); never "
-        "written to disk or shown again. Training workers started afterwards inherit it.",
+        help="Kept in this browser session's memory and handed only to the runs you start here; never written "
+        "to disk, configs, logs or the run store, never seen by other users. Closing the tab forgets it.",
     )
     c = st.columns(3)
     mode = c[0].selectbox(
         "Default for new runs",
         ["off", "auto", "offline", "online"],
         index=["off", "auto", "offline", "online"].index(prefs["wandb_mode"]),
+        help="auto: online with your key, else offline files synced later. See docs/BENCHMARKS.md for its cost.",
     )
     project = c[1].text_input("Project", value=prefs["wandb_project"], key="settings.wandb_project")
     entity = c[2].text_input(
@@ -190,7 +182,21 @@ with st.form("settings.wandb"):
             st.error("That does not look like a W&B API key (40 characters from wandb.ai/authorize). Paste it again.")
         else:
             if key.strip():
-                os.environ["WANDB_API_KEY"] = key.strip()
+                set_session_key(key.strip())
             save_settings({"wandb_mode": mode, "wandb_project": project.strip(), "wandb_entity": entity.strip()})
             st.session_state.pop("train.base", None)  # new runs pick up the defaults
             st.success("Saved. New runs on the Train page use these defaults.", icon=":material/check:")
+# After the form, so a key saved just now shows at once.
+if session_key():
+    st.success(
+        "Your W&B API key is set for this browser session. It is never shown, stored or shared: only the "
+        "runs you start or resume in this session receive it.",
+        icon=":material/key:",
+    )
+    st.button("Forget my key", key="settings.wandb_forget", on_click=set_session_key, args=(None,))
+else:
+    st.info(
+        "No W&B key in this browser session: runs with W&B on 'auto' log offline under their run folder "
+        "(sync them later from the Run page). Paste your key (wandb.ai/authorize) to log online.",
+        icon=":material/key_off:",
+    )

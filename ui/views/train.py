@@ -22,7 +22,7 @@ from ui.widgets.config_form import config_form, reset_form
 from ui.widgets.data_sources import name_choices
 from ui.widgets.preflight import run_estimate
 from ui.widgets.run_picker import pick_run
-from ui.widgets.settings_store import load_settings
+from ui.widgets.settings_store import load_settings, session_secrets
 
 store = get_store()
 st.title("Train a model")
@@ -201,7 +201,7 @@ if config is not None:
     st.subheader("Start")
     if st.button("Start training", type="primary", icon=":material/play_arrow:", key="train.start"):
         try:
-            run = jobs.start(config, store, parent_id=st.session_state.get("train.parent"))
+            run = jobs.start(config, store, parent_id=st.session_state.get("train.parent"), secrets=session_secrets())
         except (GenLabError, OSError, ValueError) as err:
             user_error(err, "The run could not start")
         else:

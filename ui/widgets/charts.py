@@ -9,6 +9,8 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from genlab.live import MAX_POINTS, lttb
+
 PALETTE = ["#4C6EF5", "#F76707", "#2B8A3E", "#C2255C", "#7048E8", "#1098AD", "#E8590C", "#5C940D"]
 
 
@@ -55,16 +57,19 @@ def metric_figure(
     log_y: bool = False,
     height: int = 300,
 ) -> go.Figure:
-    """One chart: a faint raw line and a bold smoothed line per curve (curve label -> (steps, values))."""
+    """One chart: a faint raw line and a bold smoothed line per curve (curve label -> (steps, values)).
+    Both lines are downsampled with LTTB to at most MAX_POINTS points after smoothing the full series."""
     fig = go.Figure()
     for i, (label, (steps, values)) in enumerate(curves.items()):
         color = PALETTE[i % len(PALETTE)]
         few = len(steps) < 3
+        shown_x, shown_y = lttb(steps, smooth(values, 0 if few else weight), MAX_POINTS)
         if weight > 0 and not few:
+            raw_x, raw_y = lttb(steps, values, MAX_POINTS)
             fig.add_trace(
                 go.Scatter(
-                    x=steps,
-                    y=values,
+                    x=raw_x,
+                    y=raw_y,
                     name=f"{label} (raw)",
                     mode="lines",
                     line={"color": color, "width": 1},
@@ -75,8 +80,8 @@ def metric_figure(
             )
         fig.add_trace(
             go.Scatter(
-                x=steps,
-                y=smooth(values, 0 if few else weight),
+                x=shown_x,
+                y=shown_y,
                 name=label,
                 mode="lines+markers" if few else "lines",
                 line={"color": color, "width": 2},

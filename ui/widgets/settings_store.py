@@ -1,14 +1,13 @@
-"""UI preferences kept in GENLAB_HOME/ui_settings.json, and secrets handed to workers through the env.
+"""UI preferences kept in GENLAB_HOME/ui_settings.json, and the W&B key of one browser session.
 
-Secrets (the W&B key) are never written to the settings file and never shown back: they come from
-`.streamlit/secrets.toml` (`WANDB_API_KEY = "..."` or `[wandb] api_key = "..."`) or the environment,
-and are put into this server's environment so the training workers it starts inherit them.
+A W&B key belongs to a person: it is kept in that browser session's st.session_state only (never in the
+settings file, the server's environment, a config or the run store, and never shown back), and handed to
+the workers of that session's runs through their environment (genlab.run_secrets).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import streamlit as st
@@ -16,35 +15,26 @@ import streamlit as st
 from genlab.paths import genlab_home
 
 SETTINGS_FILE = "ui_settings.json"
+SESSION_KEY = "wandb.session_api_key"
 DEFAULTS: dict[str, Any] = {"wandb_project": "genlab", "wandb_entity": "", "wandb_mode": "off"}
 
 
-def _secret(*path: str) -> str | None:
-    try:
-        node: Any = st.secrets
-        for part in path:
-            node = node[part]
-        return str(node) if node else None
-    except Exception:  # noqa: BLE001 - no secrets.toml, or the key is absent
-        return None
+def session_key() -> str | None:
+    """This browser session's W&B key (never stored: it lives in st.session_state only)."""
+    return st.session_state.get(SESSION_KEY) or None
 
 
-def apply_secrets() -> None:
-    """Export the W&B key from Streamlit secrets into the environment (once per process)."""
-    if os.environ.get("WANDB_API_KEY"):
-        return
-    key = _secret("WANDB_API_KEY") or _secret("wandb", "api_key")
+def set_session_key(key: str | None) -> None:
     if key:
-        os.environ["WANDB_API_KEY"] = key
+        st.session_state[SESSION_KEY] = key
+    else:
+        st.session_state.pop(SESSION_KEY, None)
 
 
-def wandb_key_source() -> str | None:
-    """Where the W&B key comes from (never the key itself)."""
-    if _secret("WANDB_API_KEY") or _secret("wandb", "api_key"):
-        return "Streamlit secrets"
-    if os.environ.get("WANDB_API_KEY"):
-        return "environment"
-    return None
+def session_secrets() -> dict[str, str]:
+    """What this session's runs hand to their worker's environment (genlab.run_secrets)."""
+    key = session_key()
+    return {"WANDB_API_KEY": key} if key else {}
 
 
 def load_settings() -> dict[str, Any]:
