@@ -251,7 +251,7 @@ def _sync() -> None:
         st.session_state["run.error"] = err
 
 
-@st.fragment(run_every=every)
+@st.fragment
 def wandb_panel() -> None:
     r = store.get(run_id)
     if not r.wandb:
