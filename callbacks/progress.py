@@ -1,11 +1,15 @@
 """Writes step, epoch, total steps and ETA into the run store, and honours cancel requests.
 
 A cancel from the UI or CLI sets a flag in the store; this callback reads it (at most twice a second)
-and asks the trainer to stop after the current step, so the run ends with a checkpoint.
+and asks the trainer to stop after the current step, so the run ends with a checkpoint. Its writes are
+the run's heartbeat: they come from training and validation batches, so a hung data loader shows up as
+a stalled run instead of a live one. With an owner pid, a write that finds the run no longer owned
+(force-stopped, resumed elsewhere, deleted) stops training at once.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -16,15 +20,39 @@ from genlab.runs import RunStore
 
 
 class ProgressCallback(L.Callback):
-    def __init__(self, store: RunStore, run_id: str, min_interval_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        min_interval_s: float = 0.5,
+        owner_pid: int | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self.min_interval_s = min_interval_s
+        self.owner_pid = owner_pid
+        self.stop_event = stop_event
         self._last = 0.0
         self._t0 = 0.0
         self._step0 = 0
         self._planned: int | None = None
         self.cancelled = False
+        self.lost = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "stop_event"} | {"stop_event": None}
+
+    def _beat(self, **progress: Any) -> None:
+        if self.owner_pid is None:
+            self.store.heartbeat(self.run_id, **progress)
+            self.cancelled = self.cancelled or self.store.cancel_requested(self.run_id)
+        else:
+            owned, cancel = self.store.beat(self.run_id, self.owner_pid, **progress)
+            self.lost = self.lost or not owned
+            self.cancelled = self.cancelled or cancel
+        if self.stop_event is not None and self.stop_event.is_set():
+            self.cancelled = True
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._t0 = time.monotonic()
@@ -49,13 +77,20 @@ class ProgressCallback(L.Callback):
             step, total = batches_done(trainer), self._planned
             done = step - self._step0
             eta = (now - self._t0) / done * (total - step) if done > 0 and total else None
-            self.store.update(self.run_id, step=step, epoch=trainer.current_epoch, eta_s=eta)
-            self.cancelled = self.store.cancel_requested(self.run_id)
+            self._beat(step=step, epoch=trainer.current_epoch, eta_s=eta)
         if trainer.world_size > 1:
-            self.cancelled = bool(trainer.strategy.broadcast(self.cancelled, src=0))
-        if self.cancelled:
+            self.cancelled = bool(trainer.strategy.broadcast(self.cancelled or self.lost, src=0))
+        if self.cancelled or self.lost:
             trainer.should_stop = True
 
+    def on_validation_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        # Long validations (FID, BLEU) are progress too: beat, so they are not taken for a stall.
+        now = time.monotonic()
+        if now - self._last < max(self.min_interval_s, 2.0) or not trainer.is_global_zero:
+            return
+        self._last = now
+        self._beat()
+
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero:
-            self.store.update(self.run_id, step=batches_done(trainer), epoch=trainer.current_epoch, eta_s=0.0)
+        if trainer.is_global_zero and not self.lost:
+            self._beat(step=batches_done(trainer), epoch=trainer.current_epoch, eta_s=0.0)

@@ -5,6 +5,7 @@ set), a .txt/.md/.jsonl/.csv file or upload, or a Hugging Face dataset; plain te
 from __future__ import annotations
 
 import csv
+import errno
 import glob
 import io
 import json
@@ -16,6 +17,7 @@ from typing import Any
 
 from datamodules.hf import load_hf_dataset
 from genlab import assets
+from genlab.atomic import atomic_copy
 from genlab.catalogue import TEXT_SETS
 from genlab.data_config import TextDataConfig
 from genlab.errors import DataError
@@ -260,5 +262,10 @@ def import_text_upload(name: str, source: str | Path) -> Path:
     suffix = source.suffix.lower()
     read_text_file(source, TextDataConfig(source="file", name=str(source)))
     target = uploads_dir() / (safe_name(Path(name).stem) + suffix)
-    target.write_bytes(source.read_bytes())
+    try:
+        atomic_copy(source, target)  # a full disk leaves no 0-byte upload behind
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise DataError("The disk is full: free some space (or delete old runs) and upload again") from None
+        raise DataError(f"Could not store the upload {target.name}: {err.strerror or err}") from None
     return target

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from datamodules.builtin import load_builtin_images
 from datamodules.hf import load_hf_dataset
 from datamodules.uploads import IntakeReport, extract_zip, scan_image_folder
+from genlab.atomic import atomic_folder
 from genlab.catalogue import IMAGE_SETS
 from genlab.config import RunConfig
 from genlab.data_config import ImageDataConfig
@@ -140,7 +141,8 @@ def resolve_image_source(cfg: ImageDataConfig) -> Path:
         raise DataError(f"data.name: no zip file {cfg.name!r}")
     target = cache_dir("zips") / f"{zip_path.stem}-{zip_path.stat().st_size}-{int(zip_path.stat().st_mtime)}"
     if not target.is_dir():
-        extract_zip(zip_path, target)
+        with atomic_folder(target) as staging:  # a failed extraction is never reused half-filled
+            extract_zip(zip_path, staging)
     return target
 
 

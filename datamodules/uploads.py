@@ -11,11 +11,13 @@ import re
 import shutil
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
 
+from genlab.atomic import atomic_folder
 from genlab.errors import DataError
 from genlab.paths import uploads_dir
 
@@ -64,8 +66,9 @@ def extract_zip(
     report = IntakeReport()
     try:
         archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise DataError(f"{Path(zip_path).name} is not a readable .zip file ({err}); upload a .zip of images") from None
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as err:
+        why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise DataError(f"{Path(zip_path).name} is not a readable .zip file ({why}); upload a .zip of images") from None
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) > max_files:
@@ -96,18 +99,48 @@ def extract_zip(
             if not target.is_relative_to(dest):
                 report.skipped.append((name, "path escapes the upload folder"))
                 continue
+            if m.flag_bits & 0x1:
+                report.skipped.append((name, "encrypted (password-protected zips are not supported)"))
+                continue
+            if m.compress_type not in _READABLE_COMPRESSION:
+                report.skipped.append((name, f"compressed with an unsupported method ({m.compress_type})"))
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 with archive.open(m) as src, open(target, "wb") as out:
                     _copy_limited(src, out, m.file_size)
-            except (zipfile.BadZipFile, OSError, ValueError) as err:
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                ValueError,
+                RuntimeError,
+                NotImplementedError,
+                EOFError,
+                zlib.error,
+            ) as err:
                 target.unlink(missing_ok=True)
                 if isinstance(err, OSError) and err.errno == 28:
                     raise DataError("The disk is full: free some space (or delete old runs) and upload again") from None
-                report.skipped.append((name, f"could not be extracted ({err})"))
+                report.skipped.append((name, f"could not be extracted: {_member_error(err)}"))
                 continue
             report.accepted.append(target)
     return report
+
+
+_READABLE_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+
+
+def _member_error(err: BaseException) -> str:
+    """Why one member could not be read, in words (never a server path)."""
+    if isinstance(err, zlib.error | EOFError | zipfile.BadZipFile):
+        return "corrupt data (the zip is damaged)"
+    if isinstance(err, RuntimeError) and "encrypt" in str(err).lower():
+        return "encrypted"
+    if isinstance(err, NotImplementedError):
+        return "unsupported compression"
+    if isinstance(err, OSError):
+        return err.strerror or type(err).__name__
+    return str(err)
 
 
 def _copy_limited(src, out, declared: int) -> None:
@@ -134,11 +167,17 @@ def check_image(path: Path) -> str | None:
     return None
 
 
-def scan_image_folder(folder: str | Path) -> tuple[list[Path], list[int] | None, list[str], IntakeReport]:
-    """Find usable images under a folder; subfolder names become class labels when there are two or more."""
+def scan_image_folder(
+    folder: str | Path, label: str | None = None
+) -> tuple[list[Path], list[int] | None, list[str], IntakeReport]:
+    """Find usable images under a folder; subfolder names become class labels when there are two or more.
+
+    label: how messages name the folder (an upload's name; messages never show a server path for it).
+    """
     folder = Path(folder)
+    label = label or str(folder)
     if not folder.is_dir():
-        raise DataError(f"Image folder not found: {folder}")
+        raise DataError(f"Image folder not found: {label}")
     report = IntakeReport()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder)
@@ -152,7 +191,7 @@ def scan_image_folder(folder: str | Path) -> tuple[list[Path], list[int] | None,
     if not report.accepted:
         detail = f" ({report.summary()})" if report.skipped else ""
         raise DataError(
-            f"No usable images in {folder}{detail}. Upload PNG or JPEG images, optionally in one subfolder per class."
+            f"No usable images in {label}{detail}. Upload PNG or JPEG images, optionally in one subfolder per class."
         )
     top = {p.relative_to(folder).parts[0] for p in report.accepted if len(p.relative_to(folder).parts) > 1}
     flat = any(len(p.relative_to(folder).parts) == 1 for p in report.accepted)
@@ -165,23 +204,30 @@ def scan_image_folder(folder: str | Path) -> tuple[list[Path], list[int] | None,
 
 
 def import_zip_upload(name: str, zip_path: str | Path) -> tuple[Path, IntakeReport]:
-    """Store an uploaded zip of images as uploads/<name>/ (replacing an older one of that name)."""
+    """Store an uploaded zip of images as uploads/<name>/ (replacing an older one of that name).
+
+    Extracted into a hidden temp folder and renamed into place only when it holds usable images: a failed
+    or interrupted upload leaves nothing behind and never replaces a good older upload.
+    """
     target = uploads_dir() / safe_name(name)
-    staging = target.with_name(target.name + ".incoming")
-    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(target.with_name(target.name + ".incoming"), ignore_errors=True)  # left by older versions
     try:
-        report = extract_zip(zip_path, staging)
-        _, _, _, scan = scan_image_folder(staging)
-    except DataError:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    # The upload's report counts images only: extracted non-image files are listed as skipped.
-    report.accepted = [target / p.relative_to(staging) for p in scan.accepted]
-    report.skipped += [s for s in scan.skipped if s not in report.skipped]
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+        with atomic_folder(target) as staging:
+            report = extract_zip(zip_path, staging)
+            _, _, _, scan = scan_image_folder(staging, label=f"the upload {target.name!r}")
+            # The upload's report counts images only: extracted non-image files are listed as skipped.
+            report.accepted = [target / p.relative_to(staging) for p in scan.accepted]
+            report.skipped += [s for s in scan.skipped if s not in report.skipped]
+    except OSError as err:
+        if err.errno == 28:
+            raise DataError("The disk is full: free some space (or delete old runs) and upload again") from None
+        raise DataError(f"Could not store the upload {target.name!r}: {err.strerror or type(err).__name__}") from None
     return target, report
 
 
 def list_uploads() -> list[str]:
-    return sorted(p.name for p in uploads_dir().iterdir() if p.is_dir() and not p.name.endswith(".incoming"))
+    return sorted(
+        p.name
+        for p in uploads_dir().iterdir()
+        if p.is_dir() and not p.name.endswith(".incoming") and not p.name.startswith(".")
+    )

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from genlab.errors import GenLabError
+
+MAX_DEVICES = 64  # per machine; the machine's own count is checked when a run starts (jobs.check_devices)
 
 
 class ConfigError(GenLabError, ValueError):
@@ -20,9 +22,10 @@ class ConfigError(GenLabError, ValueError):
 
 
 class Section(BaseModel):
-    """Base for every config section: unknown keys are rejected, assignments re-validated."""
+    """Base for every config section: unknown keys are rejected, assignments re-validated, and NaN or
+    infinity is refused as "should be a finite number" before any bound is checked."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class OptimBase(Section):
@@ -94,6 +97,13 @@ class TrainerConfig(Section):
     channels_last: bool = Field(
         False, description="Channels-last memory layout for conv nets (faster with bf16 on GPUs)"
     )
+
+    @field_validator("devices")
+    @classmethod
+    def _devices_in_range(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= MAX_DEVICES:
+            raise ValueError(f"must be 'auto' or a whole number from 1 to {MAX_DEVICES}")
+        return value
 
 
 class LoggingConfig(Section):

@@ -1,8 +1,12 @@
 """Background jobs: one worker process per run, a queue that runs at most N at once.
 
-The UI and CLI call start/cancel/resume and return at once; the worker (`python -m genlab worker ID`)
-trains, heartbeats into the run store, and when it ends starts the next queued run. Any caller's
-`reconcile` marks runs whose worker died (kill -9, OOM, reboot) as interrupted.
+The UI and CLI call start/cancel/resume and return at once. `python -m genlab worker ID` is a small
+supervisor (no torch) that starts the training process, waits for it, records how it ended (a kill by
+the kernel's OOM killer is reported as out of memory) and starts the next queued run, so the queue moves
+even when the trainer was killed and no UI is open. The trainer owns its run by pid: every progress
+write and its final status are compare-and-sets that fail once the run was force-stopped, resumed by
+someone else or deleted, and the trainer then stops. Any caller's `reconcile` marks runs whose worker
+died (kill -9, reboot) as interrupted.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import errno
 import glob
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,14 +25,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from genlab import run_secrets
+from genlab.checkpoint_files import find_resume_checkpoint
 from genlab.config import RunConfig
+from genlab.data_paths import confine_config_paths
 from genlab.errors import GenLabError
 from genlab.parsing import parse_config
 from genlab.paths import PROJECT_ROOT
 from genlab.registry import get_family
-from genlab.runs import FINISHED, Run, RunStore, new_run_id
+from genlab.runs import FINISHED, Run, RunStateError, RunStore, new_run_id
 
-HEARTBEAT_INTERVAL_S = 2.0
+RESUMABLE = ("interrupted", "cancelled", "failed")
+FORCE_GRACE_S = 10.0
+OOM_MARK = "Out of memory"
+INTERRUPTED_TEXT = (
+    "The worker process stopped without finishing (killed or the machine restarted). Resume continues from the"
+    " last checkpoint."
+)
 
 
 def max_concurrent() -> int:
@@ -38,7 +51,29 @@ def max_concurrent() -> int:
             return max(1, int(env))
         except ValueError:
             raise GenLabError(f"GENLAB_MAX_JOBS must be a whole number, got {env!r}") from None
-    return max(1, len(glob.glob("/dev/nvidia[0-9]*")))
+    return max(1, gpu_count())
+
+
+def gpu_count() -> int:
+    return len(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def check_devices(config: RunConfig) -> None:
+    """trainer.devices against this machine, before anything is written (not late, in the worker)."""
+    t = config.trainer
+    if t.devices == "auto":
+        return
+    gpus = gpu_count()
+    if t.accelerator == "gpu" or (t.accelerator == "auto" and gpus):
+        if t.devices > gpus:
+            raise GenLabError(
+                f"trainer.devices is {t.devices} but this machine has {gpus} GPU(s); use {max(gpus, 1)} or auto"
+            )
+    elif t.devices > (os.cpu_count() or 1):
+        raise GenLabError(
+            f"trainer.devices is {t.devices} CPU processes but this machine has {os.cpu_count()} cores; use at most "
+            f"{os.cpu_count()} (1 is usually fastest on a CPU)"
+        )
 
 
 def start(
@@ -49,13 +84,19 @@ def start(
     sweep_id: str | None = None,
     trial_id: int | None = None,
     secrets: Mapping[str, str] | None = None,
+    untrusted_paths: bool = False,
 ) -> Run:
     """Queue a run (writes runs/<id>/config.yaml) and launch it when a slot is free; never blocks.
 
     `secrets` (the starting user's W&B key) reach only this run's worker, through its environment
-    (see genlab.run_secrets); they are never stored.
+    (see genlab.run_secrets); they are never stored. untrusted_paths: the config came from the web UI,
+    so its data and model paths must lie under GENLAB_HOME's uploads or GENLAB_DATA_ROOTS (the CLI
+    passes False and keeps any path).
     """
     config = parse_config(config)
+    check_devices(config)
+    if untrusted_paths:
+        confine_config_paths(config)
     store = store or RunStore()
     family = get_family(config.family)
     run_id = new_run_id(config.family)
@@ -108,43 +149,93 @@ def _spawn(store: RunStore, run_id: str) -> None:
     except OSError as err:
         store.set_status(run_id, "failed", error=f"Could not start the worker process: {err}")
         return
-    store.update(run_id, pid=proc.pid, secret_holder=None)
+    store.own(run_id, proc.pid)  # the supervisor's pid until its trainer takes the run over
+    store.update(run_id, secret_holder=None)  # the secrets went with the worker's environment
     if not store.artifacts(run_id, kind="log"):
         store.add_artifact(run_id, "log", log_path, name="worker")
     threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it ends (no zombies)
 
 
-def cancel(run_id: str, store: RunStore | None = None) -> Run:
-    """Queued: cancelled at once. Running: the worker finishes its step, saves a checkpoint and stops."""
+def cancel(run_id: str, store: RunStore | None = None, *, force: bool = False, grace_s: float = FORCE_GRACE_S) -> Run:
+    """Queued: cancelled at once. Running: the worker finishes its step, saves a checkpoint and stops.
+
+    force: a worker that has not stopped after grace_s (a hung data loader, DDP waiting for a node) is
+    killed with SIGKILL; the run ends cancelled and keeps its last good checkpoint (checkpoints are
+    written atomically, so a kill mid-write never tears one).
+    """
     store = store or RunStore()
-    run = store.get(run_id)
-    if run.status == "queued":
-        store.set_status(run_id, "cancelled")
-    elif run.status == "running":
-        store.request_cancel(run_id)
-    else:
-        raise GenLabError(f"Run {run_id} is {run.status}; only queued or running runs can be cancelled")
+    if store.transition(run_id, ("queued",), "cancelled"):
+        return store.get(run_id)
+    if not store.request_cancel(run_id):
+        run = store.get(run_id)
+        raise RunStateError(f"Run {run_id} is {run.status}; only queued or running runs can be cancelled")
+    if force:
+        deadline = time.monotonic() + grace_s
+        while store.get(run_id).status == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        run = store.get(run_id)
+        if run.status == "running":
+            pid = run.pid
+            text = (
+                f"Force-stopped: the worker did not stop within {grace_s:.0f} s of the cancel request and was killed."
+                " The last good checkpoint is kept; Resume continues from it."
+            )
+            if store.transition(run_id, ("running",), "cancelled", error=text, cancel_requested=0):
+                _kill_worker(pid, run.host)
     return store.get(run_id)
 
 
-def resume(run_id: str, store: RunStore | None = None, *, secrets: Mapping[str, str] | None = None) -> Run:
-    """Continue an interrupted, cancelled or failed run from its last checkpoint, in the same run.
+def _kill_worker(pid: int | None, host: str | None) -> None:
+    """SIGKILL the worker's whole process group (supervisor, trainer, data-loader children); local only."""
+    if not pid or host not in (None, socket.gethostname()):
+        return
+    try:
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
-    `secrets`: the resuming user's W&B key, for this run's worker only (as in start)."""
+
+def resume(
+    run_id: str, store: RunStore | None = None, *, force: bool = False, secrets: Mapping[str, str] | None = None
+) -> Run:
+    """Continue an interrupted, cancelled or failed run from its newest good checkpoint, in the same run.
+
+    A run the OOM killer stopped is not resumed unchanged (it would run out of memory again) unless force.
+    `secrets`: the resuming user's W&B key, for this run's worker only (as in start).
+    """
     store = store or RunStore()
+    request_resume(run_id, store, force=force, secrets=secrets)
+    schedule(store)
+    return store.get(run_id)
+
+
+def request_resume(
+    run_id: str, store: RunStore, *, force: bool = False, secrets: Mapping[str, str] | None = None
+) -> None:
+    """Check the run can resume and queue it again, in one compare-and-set (two resumes: one wins)."""
     store.reap_dead()
     run = store.get(run_id)
-    if run.status not in ("interrupted", "cancelled", "failed"):
-        raise GenLabError(f"Run {run_id} is {run.status}; only interrupted, cancelled or failed runs can be resumed")
-    if not (run.folder / "checkpoints" / "last.ckpt").exists():
+    if run.status not in RESUMABLE:
+        raise RunStateError(f"Run {run_id} is {run.status}; only interrupted, cancelled or failed runs can be resumed")
+    if find_resume_checkpoint(run.folder / "checkpoints") is None:
         raise GenLabError(
             f"Run {run_id} has no checkpoint to resume from (it stopped before the first one was saved). "
             f"Start it again with: python -m genlab train --config {run.folder / 'config.yaml'}"
         )
-    store.update(
+    if not force and (run.error or "").startswith(OOM_MARK):
+        raise GenLabError(
+            f"Run {run_id} was stopped for running out of memory; resuming it unchanged would do the same. "
+            f"Start it again with a smaller batch: python -m genlab train --config {run.folder / 'config.yaml'} "
+            "--set data.batch_size=N, or resume anyway with --force"
+        )
+    moved = store.transition(
         run_id,
+        RESUMABLE,
+        "queued",
         secret_holder=run_secrets.hold(run_id, secrets),
-        status="queued",
         resume_requested=1,
         resume_count=run.resume_count + 1,
         cancel_requested=0,
@@ -152,9 +243,11 @@ def resume(run_id: str, store: RunStore | None = None, *, secrets: Mapping[str, 
         warning=None,
         ended_at=None,
         pid=None,
+        queued_at=time.time(),
     )
-    schedule(store)
-    return store.get(run_id)
+    if not moved:
+        now = store.get(run_id).status
+        raise RunStateError(f"Run {run_id} was just changed by another action and is now {now}; nothing to resume")
 
 
 def wait(
@@ -223,8 +316,8 @@ def explain(err: BaseException, config: RunConfig | None) -> str:
     return f"{name}: {err}"
 
 
-def run_worker(run_id: str, store: RunStore | None = None) -> int:
-    """Entry of `python -m genlab worker ID`: train the run, record how it ended, start the next one."""
+def run_worker(run_id: str, store: RunStore | None = None, *, supervisor_pid: int | None = None) -> int:
+    """The trainer: take the run (if nobody else has), train it, record how it ended, start the next one."""
     from genlab.train import fit
 
     store = store or RunStore()
@@ -233,34 +326,104 @@ def run_worker(run_id: str, store: RunStore | None = None) -> int:
     if not _is_rank_zero():  # a DDP child rank: train only; rank zero owns the run's status
         fit(store, run_id, resume=run.resume_requested, config=store.load_config(run_id))
         return 0
-    store.update(run_id, pid=os.getpid(), heartbeat=time.time())
+    me = os.getpid()
+    if not store.own(run_id, me, previous=supervisor_pid):
+        print(f"Run {run_id} is {store.get(run_id).status} and owned by another worker; this one exits", flush=True)
+        return 0
     stop = threading.Event()
 
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_INTERVAL_S):
-            try:
-                store.update(run_id, heartbeat=time.time())
-            except Exception:  # noqa: BLE001 - a busy database must not kill the heartbeat thread
-                pass
+    def on_sigterm(*_: object) -> None:
+        # Only set flags here: the signal can arrive inside a store transaction of this thread, and a write
+        # from the handler would nest in it. The flag stops training at the next batch; the store's cancel
+        # flag is written from another thread (its own connection) so the UI shows it at once.
+        stop.set()
+        threading.Thread(target=_quiet(store.request_cancel), args=(run_id,), daemon=True).start()
 
-    threading.Thread(target=beat, daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: store.request_cancel(run_id))
+    signal.signal(signal.SIGTERM, on_sigterm)
     config = None
     code = 0
     try:
         config = store.load_config(run_id)  # parsed once, here; the module receives it as it is
-        status = fit(store, run_id, resume=run.resume_requested, config=config)
-        store.set_status(run_id, status)
+        status = fit(store, run_id, resume=run.resume_requested, config=config, owner_pid=me, stop_event=stop)
+        if status == "lost":
+            print(f"Run {run_id} was force-stopped, resumed elsewhere or deleted; this worker stopped", flush=True)
+        elif not store.transition(run_id, ("running",), status, pid=me, error=None):
+            print(f"Run {run_id} changed hands before it could be marked {status}", flush=True)
     except BaseException as err:  # noqa: BLE001 - every failure must end up in the store
         traceback.print_exc()
-        store.set_status(run_id, "failed", error=explain(err, config))
+        try:
+            store.transition(run_id, ("running",), "failed", pid=me, error=explain(err, config))
+        except Exception:  # noqa: BLE001 - a deleted run or an unwritable store: the log keeps the traceback
+            traceback.print_exc()
         code = 1
     finally:
-        stop.set()
-        store.update(run_id, resume_requested=0, heartbeat=time.time())
+        _quiet(store.update)(run_id, resume_requested=0)
         sys.stdout.flush()
         try:
             schedule(store)
         except Exception:  # noqa: BLE001
             traceback.print_exc()
     return code
+
+
+def _quiet(fn: Callable[..., object]) -> Callable[..., None]:
+    """fn, with store errors (a deleted run, a busy or read-only store) printed instead of raised."""
+
+    def call(*args: object, **kwargs: object) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001
+            print(f"store: {type(err).__name__}: {err}", flush=True)
+
+    return call
+
+
+def oom_kills() -> int | None:
+    """The kernel's count of processes its OOM killer ended (cgroup first, then the whole machine)."""
+    for path, key in (("/sys/fs/cgroup/memory.events", "oom_kill"), ("/proc/vmstat", "oom_kill")):
+        try:
+            for line in Path(path).read_text().splitlines():
+                name, _, value = line.partition(" ")
+                if name == key:
+                    return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def death_reason(returncode: int, oom_before: int | None, oom_after: int | None) -> str:
+    """What to tell the user about a trainer that ended without recording its status."""
+    if returncode == -signal.SIGKILL and oom_before is not None and oom_after is not None and oom_after > oom_before:
+        return (
+            f"{OOM_MARK}: the system killed the training process because the machine ran out of memory. Lower "
+            "data.batch_size, use a smaller model, or run fewer jobs at once (GENLAB_MAX_JOBS), then start it again"
+        )
+    if returncode < 0:
+        return f"{INTERRUPTED_TEXT} (signal {signal.Signals(-returncode).name})"
+    return f"{INTERRUPTED_TEXT} (exit code {returncode})"
+
+
+def supervise(run_id: str) -> int:
+    """Entry of `python -m genlab worker ID`: start the trainer, wait, say how it ended, move the queue."""
+    store = RunStore()
+    me = os.getpid()
+    if not store.own(run_id, me, previous=me):
+        print(f"Run {run_id} is {store.get(run_id).status} and owned by another worker; this one exits", flush=True)
+        return 0
+    before = oom_kills()
+    env = dict(os.environ, GENLAB_SUPERVISOR_PID=str(me))
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "worker", "--train", run_id], env=env, cwd=PROJECT_ROOT)
+    signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
+    code = proc.wait()
+    if code != 0:
+        reason = death_reason(code, before, oom_kills())
+        status = "failed" if reason.startswith(OOM_MARK) else "interrupted"
+        for owner in (proc.pid, me):
+            if store.transition(run_id, ("running",), status, pid=owner, error=reason):
+                print(reason, flush=True)
+                break
+    try:
+        schedule(store)
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+    return 0 if code == 0 else 1

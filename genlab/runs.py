@@ -3,10 +3,15 @@
 Several processes write at once (one worker per run, the UI, the CLI), so every write is one short
 transaction and readers never block writers. A worker killed mid-write loses at most its uncommitted
 transaction; SQLite's journal keeps the file consistent.
+
+Every status change is one compare-and-set (`transition`): it names the statuses it moves from, so two
+resumes, or a resume and a cancel, racing each other cannot both win. A worker owns its run by pid and
+checks that before every write of progress or of its final status.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -24,7 +29,9 @@ from typing import Any
 
 import yaml
 
+from genlab.atomic import atomic_write_bytes
 from genlab.config import RunConfig
+from genlab.errors import GenLabError
 from genlab.parsing import load_config
 from genlab.paths import genlab_home
 from genlab.registry import get_family
@@ -33,6 +40,8 @@ STATUSES = ("queued", "running", "completed", "failed", "cancelled", "interrupte
 ACTIVE = ("queued", "running")
 FINISHED = ("completed", "failed", "cancelled", "interrupted")
 HEARTBEAT_STALE_S = 120.0
+STALL_AFTER_S_DEFAULT = 600.0
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -66,9 +75,11 @@ CREATE TABLE IF NOT EXISTS runs (
     resume_count INTEGER NOT NULL DEFAULT 0,
     warning TEXT,
     wandb TEXT,
-    secret_holder TEXT
+    secret_holder TEXT,
+    queued_at REAL
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created_at);
+
 CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep_id);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL,
@@ -106,8 +117,10 @@ CREATE TABLE IF NOT EXISTS safety_events (
 CREATE INDEX IF NOT EXISTS safety_events_run ON safety_events(run_id, time);
 """
 # Columns added after the first release: older stores get them on open (ALTER TABLE, idempotent).
-_ADDED_COLUMNS = {"warning": "TEXT", "wandb": "TEXT", "secret_holder": "TEXT"}
 SAFETY_ACTIONS = ("pass", "blocked", "masked", "annotated", "regenerated")
+
+# Columns added after the first release: an older genlab.db gains them on open.
+_ADDED_COLUMNS = {"warning": "TEXT", "wandb": "TEXT", "secret_holder": "TEXT", "queued_at": "REAL"}
 
 
 @dataclass
@@ -146,6 +159,7 @@ class Run:
     warning: str | None = None
     wandb: dict[str, Any] = field(default_factory=dict)
     secret_holder: str | None = None
+    queued_at: float | None = None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -157,6 +171,14 @@ class Run:
         if self.started_at is None:
             return None
         return (self.ended_at or time.time()) - self.started_at
+
+    @property
+    def stalled(self) -> bool:
+        """Running, but no training batch for longer than GENLAB_STALL_AFTER_S (default 10 minutes): a hung
+        data loader or a DDP rank waiting for a node. The heartbeat comes from batches, never a timer."""
+        if self.status != "running" or self.heartbeat is None:
+            return False
+        return time.time() - self.heartbeat > stall_after_s()
 
     @property
     def progress(self) -> float:
@@ -178,6 +200,32 @@ class Run:
 class RunNotFound(KeyError):
     def __str__(self) -> str:
         return f"No run with id {self.args[0]!r} (see `python -m genlab runs list`)"
+
+
+class RunStateError(GenLabError):
+    """A run is not in a state the action allows (resume a running run, delete a live one)."""
+
+
+class StoreUnavailable(GenLabError):
+    """GENLAB_HOME cannot hold the run store (read-only, not creatable, or its database is unreadable)."""
+
+
+def stall_after_s() -> float:
+    env = os.environ.get("GENLAB_STALL_AFTER_S")
+    try:
+        return float(env) if env else STALL_AFTER_S_DEFAULT
+    except ValueError:
+        raise GenLabError(f"GENLAB_STALL_AFTER_S must be a number of seconds, got {env!r}") from None
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names a folder under runs/: letters, digits, '.', '_' and '-' only (no '..', no '/')."""
+    if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id) or ".." in run_id:
+        raise GenLabError(
+            f"run id {run_id!r} is not valid: use 1-101 letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit (no '/' or '..')"
+        )
+    return run_id
 
 
 def new_run_id(family: str) -> str:
@@ -209,16 +257,26 @@ class RunStore:
     """Index of runs, metrics and artifacts; safe to share between threads and processes."""
 
     def __init__(self, home: str | Path | None = None) -> None:
-        self.home = Path(home).resolve() if home else genlab_home()
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.runs_dir = self.home / "runs"
-        self.runs_dir.mkdir(exist_ok=True)
+        try:
+            self.home = Path(home).resolve() if home else genlab_home()
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.runs_dir = self.home / "runs"
+            self.runs_dir.mkdir(exist_ok=True)
+        except OSError as err:
+            raise StoreUnavailable(
+                f"GenLab cannot create its home folder ({err.strerror or err}). Set GENLAB_HOME to a folder you "
+                "can write to, e.g. GENLAB_HOME=~/genlab_home"
+            ) from None
         self.db_path = self.home / "genlab.db"
         self._local = threading.local()
-        self._con().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
-        self._add_missing_columns()
+        try:
+            self._con().executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
+            self._migrate()
+        except sqlite3.Error as err:
+            self.close()
+            raise StoreUnavailable(_store_error_text(self.home, err)) from None
 
-    def _add_missing_columns(self) -> None:
+    def _migrate(self) -> None:
         con = self._con()
         have = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
         for name, kind in _ADDED_COLUMNS.items():
@@ -253,15 +311,27 @@ class RunStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction; BEGIN IMMEDIATE so concurrent writers queue instead of failing."""
+        """One short write transaction; BEGIN IMMEDIATE so concurrent writers queue instead of failing.
+
+        A read-only or full disk becomes a StoreUnavailable/GenLabError with what to do, not a sqlite3 traceback.
+        """
         con = self._con()
-        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            raise StoreUnavailable(_store_error_text(self.home, err)) from None
         try:
             yield con
         except BaseException:
-            con.execute("ROLLBACK")
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             raise
-        con.execute("COMMIT")
+        try:
+            con.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise StoreUnavailable(_store_error_text(self.home, err)) from None
 
     def close(self) -> None:
         con = getattr(self._local, "con", None)
@@ -293,42 +363,61 @@ class RunStore:
     ) -> Run:
         """Register a run and write runs/<id>/config.yaml (the file that replays it).
 
+        The row is inserted first (an existing id is refused before any file is touched), then the folder is
+        written through a temp file and rename; if writing fails (disk full) the row and folder are removed.
         `secret_holder` names the process keeping the run's secrets in memory (see genlab.run_secrets).
         """
-        if run_id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", run_id):
-            raise ValueError(f"run id {run_id!r} may hold only letters, digits, '.', '_' and '-'")
+        if run_id is not None:
+            check_run_id(run_id)
         run_id = run_id or new_run_id(config.family)
         folder = self.run_folder(run_id)
-        for sub in ("checkpoints", "samples", "exports", "logs"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
+        if self.exists(run_id) or folder.exists():
+            raise RunStateError(f"A run with id {run_id!r} already exists; choose another --run-id")
         text = config.to_yaml()
-        (folder / "config.yaml").write_text(text, encoding="utf-8")
         if monitor is None:
             monitor = get_family(config.family).monitor
         name = config.name or run_id
         data = getattr(config, "data", None)
         data_name = getattr(data, "name", None) if data is not None else None
+        now = time.time()
+        try:
+            with self._write() as con:
+                con.execute(
+                    "INSERT INTO runs (id, name, family, status, config, data_name, created_at, parent_id, sweep_id,"
+                    " trial_id, tags, notes, monitor, started_at, queued_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        run_id,
+                        name,
+                        config.family,
+                        "creating",
+                        text,
+                        data_name,
+                        now,
+                        parent_id,
+                        sweep_id,
+                        trial_id,
+                        json.dumps(list(config.tags)),
+                        config.notes,
+                        monitor,
+                        now if status == "running" else None,
+                        now,
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise RunStateError(f"A run with id {run_id!r} already exists; choose another --run-id") from None
+        try:
+            for sub in ("checkpoints", "samples", "exports", "logs"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+            atomic_write_text(folder / "config.yaml", text)
+        except OSError as err:
+            with self._write() as con:
+                con.execute("DELETE FROM runs WHERE id=?", (run_id,))
+            shutil.rmtree(folder, ignore_errors=True)
+            raise GenLabError(f"Could not create the run's folder: {_os_error_text(err)}") from None
         with self._write() as con:
             con.execute(
-                "INSERT INTO runs (id, name, family, status, config, data_name, created_at, parent_id, sweep_id,"
-                " trial_id, tags, notes, monitor, started_at, secret_holder) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run_id,
-                    name,
-                    config.family,
-                    status,
-                    text,
-                    data_name,
-                    time.time(),
-                    parent_id,
-                    sweep_id,
-                    trial_id,
-                    json.dumps(list(config.tags)),
-                    config.notes,
-                    monitor,
-                    time.time() if status == "running" else None,
-                    secret_holder,
-                ),
+                "UPDATE runs SET status=?, secret_holder=? WHERE id=? AND status='creating'",
+                (status, secret_holder, run_id),
             )
         return self.get(run_id)
 
@@ -352,7 +441,7 @@ class RunStore:
         limit: int | None = None,
     ) -> list[Run]:
         """Newest first, filtered by status, family, sweep, a tag, or a text in the name/id/notes."""
-        where, args = [], []
+        where, args = ["status NOT IN ('creating', 'deleting')"], []
         if status:
             statuses = [status] if isinstance(status, str) else list(status)
             where.append(f"status IN ({','.join('?' * len(statuses))})")
@@ -369,7 +458,7 @@ class RunStore:
         if tag:
             where.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value=?)")
             args.append(tag)
-        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = "SELECT * FROM runs WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, id DESC" + (f" LIMIT {int(limit)}" if limit else "")
         return [self._row_to_run(r) for r in self._con().execute(sql, args).fetchall()]
 
@@ -393,6 +482,7 @@ class RunStore:
                 raise RunNotFound(run_id)
 
     def set_status(self, run_id: str, status: str, *, error: str | None = None) -> None:
+        """Unconditional status write (tests and repairs); workers and actions use transition()."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}; one of {STATUSES}")
         fields: dict[str, Any] = {"status": status}
@@ -427,9 +517,34 @@ class RunStore:
                     data[key] = value
             con.execute("UPDATE runs SET wandb=? WHERE id=?", (json.dumps(data), run_id))
 
-    def claim_next(self, max_running: int, holder: str | None = None, holder_alive: Any = None) -> Run | None:
-        """Atomically move the oldest queued run to running if fewer than max_running are running.
+    def transition(
+        self, run_id: str, from_statuses: Iterable[str], to: str, *, pid: int | None = None, **fields: Any
+    ) -> bool:
+        """Compare-and-set: move the run to `to` only if its status is one of from_statuses (and, with pid,
+        only if that process owns it), in one transaction. False when another actor got there first."""
+        if to not in STATUSES:
+            raise ValueError(f"unknown status {to!r}; one of {STATUSES}")
+        frm = list(from_statuses)
+        sets = {"status": to, **fields}
+        if to in FINISHED and "ended_at" not in sets:
+            sets["ended_at"] = time.time()
+        for key in sets:
+            if not key.isidentifier():
+                raise ValueError(f"bad column {key!r}")
+        sql = (
+            f"UPDATE runs SET {', '.join(f'{k}=?' for k in sets)} WHERE id=? AND status IN ({','.join('?' * len(frm))})"
+        )
+        args: list[Any] = [*sets.values(), run_id, *frm]
+        if pid is not None:
+            sql += " AND pid=?"
+            args.append(pid)
+        with self._write() as con:
+            return con.execute(sql, args).rowcount == 1
 
+    def claim_next(self, max_running: int, holder: str | None = None, holder_alive: Any = None) -> Run | None:
+        """Atomically move the longest-queued run to running if fewer than max_running are running.
+
+        Order is by the time a run was queued (a resumed run queues again at the back), not created.
         A run whose secrets (a user's W&B key) are held in another live process's memory is left for that
         process to start (`holder`: this process's name; `holder_alive(name)` says whether one still runs).
         """
@@ -439,7 +554,7 @@ class RunStore:
                 return None
             row = None
             for cand in con.execute(
-                "SELECT id, secret_holder FROM runs WHERE status='queued' ORDER BY created_at, id"
+                "SELECT id, secret_holder FROM runs WHERE status='queued' ORDER BY COALESCE(queued_at, created_at), id"
             ).fetchall():
                 owner = cand["secret_holder"]
                 if not owner or owner == holder or holder_alive is None or not holder_alive(owner):
@@ -450,16 +565,42 @@ class RunStore:
             now = time.time()
             con.execute(
                 "UPDATE runs SET status='running', started_at=COALESCE(started_at, ?), heartbeat=?, pid=NULL,"
-                " host=?, ended_at=NULL, error=NULL, cancel_requested=0 WHERE id=?",
+                " host=?, ended_at=NULL, error=NULL, cancel_requested=0 WHERE id=? AND status='queued'",
                 (now, now, socket.gethostname(), row["id"]),
             )
         return self.get(row["id"])
 
+    def own(self, run_id: str, pid: int, *, previous: int | None = None) -> bool:
+        """A worker takes its run: only a running run with no owner yet (or owned by `previous`, its
+        supervisor) can be taken, so a second worker started by a race finds it taken and exits."""
+        with self._write() as con:
+            cur = con.execute(
+                "UPDATE runs SET pid=?, host=?, heartbeat=? WHERE id=? AND status='running' AND (pid IS NULL OR pid=?)",
+                (pid, socket.gethostname(), time.time(), run_id, previous if previous is not None else pid),
+            )
+            return cur.rowcount == 1
+
+    def beat(self, run_id: str, pid: int | None, **progress: Any) -> tuple[bool, bool]:
+        """Progress heartbeat from a training batch: (still owned, cancel requested). One transaction."""
+        sets = {"heartbeat": time.time(), **progress}
+        sql = f"UPDATE runs SET {', '.join(f'{k}=?' for k in sets)} WHERE id=? AND status='running'"
+        args: list[Any] = [*sets.values(), run_id]
+        if pid is not None:
+            sql += " AND pid=?"
+            args.append(pid)
+        with self._write() as con:
+            owned = con.execute(sql, args).rowcount == 1
+            row = con.execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        return owned, bool(row and row[0])
+
     def heartbeat(self, run_id: str, **progress: Any) -> None:
         self.update(run_id, heartbeat=time.time(), **progress)
 
-    def request_cancel(self, run_id: str) -> None:
-        self.update(run_id, cancel_requested=1)
+    def request_cancel(self, run_id: str) -> bool:
+        """Ask a running run's worker to stop after its step; False when the run is not running."""
+        with self._write() as con:
+            cur = con.execute("UPDATE runs SET cancel_requested=1 WHERE id=? AND status='running'", (run_id,))
+            return cur.rowcount == 1
 
     def cancel_requested(self, run_id: str) -> bool:
         row = self._con().execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -496,16 +637,25 @@ class RunStore:
         return dead
 
     def delete(self, run_id: str) -> None:
-        """Remove a run, its metrics, artifacts and folder."""
-        run = self.get(run_id)
-        if run.status == "running":
-            raise ValueError(f"Run {run_id} is running; cancel it before deleting")
+        """Remove a finished run, its metrics, artifacts and folder; a queued or running run is refused in
+        the same transaction that deletes, so a resume racing the delete cannot lose its folder."""
+        check_run_id(run_id)
+        with self._write() as con:
+            row = con.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            if row[0] not in FINISHED:
+                raise RunStateError(
+                    f"Run {run_id} is {row[0]}; cancel it (python -m genlab cancel {run_id}) and delete it once it "
+                    "has stopped"
+                )
+            con.execute("UPDATE runs SET status='deleting' WHERE id=?", (run_id,))
+        shutil.rmtree(self.run_folder(run_id), ignore_errors=True)
         with self._write() as con:
             con.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
             con.execute("DELETE FROM artifacts WHERE run_id=?", (run_id,))
             con.execute("DELETE FROM safety_events WHERE run_id=?", (run_id,))
             con.execute("DELETE FROM runs WHERE id=?", (run_id,))
-        shutil.rmtree(self.run_folder(run_id), ignore_errors=True)
 
     # -- metrics -----------------------------------------------------------------------------------
 
@@ -729,6 +879,7 @@ class RunStore:
             warning=d.get("warning"),
             wandb=json.loads(d["wandb"]) if d.get("wandb") else {},
             secret_holder=d.get("secret_holder"),
+            queued_at=d.get("queued_at"),
         )
 
 
@@ -737,3 +888,38 @@ def _as_float(value: Any) -> float | None:
         return float(value.item() if hasattr(value, "item") else value)
     except (TypeError, ValueError):
         return None
+
+
+def _os_error_text(err: OSError) -> str:
+    if err.errno == errno.ENOSPC:
+        return "the disk is full; free some space (delete old runs or checkpoints) and try again"
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "GENLAB_HOME is not writable; set GENLAB_HOME to a folder you can write to"
+    return err.strerror or str(err)
+
+
+def _store_error_text(home: Path, err: sqlite3.Error) -> str:
+    text = str(err).lower()
+    try:
+        vfs = os.statvfs(home)
+        if vfs.f_flag & os.ST_RDONLY:
+            text = "readonly"
+        elif vfs.f_bavail * vfs.f_frsize < 256 * 1024:
+            text = "full"
+    except OSError:
+        pass
+    if "full" in text:
+        return "The disk holding GENLAB_HOME is full: free some space (delete old runs or checkpoints) and try again"
+    if "readonly" in text or "read-only" in text or "unable to open" in text or "disk i/o" in text:
+        return (
+            f"The run store in GENLAB_HOME ({home.name}) cannot be written: the folder is read-only or not yours. "
+            "Set GENLAB_HOME to a folder you can write to, e.g. GENLAB_HOME=~/genlab_home"
+        )
+    if "locked" in text or "busy" in text:
+        return "The run store is busy (another process holds a long write); try again in a moment"
+    return f"The run store cannot be used ({err}); check GENLAB_HOME"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file a reader sees whole or not at all: temp file in the same folder, fsync, rename."""
+    atomic_write_bytes(path, text.encode("utf-8"))

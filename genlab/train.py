@@ -8,6 +8,8 @@ gradient clipping and accumulation, and the callbacks that feed the run store.
 from __future__ import annotations
 
 import os
+import resource
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,13 +17,20 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from callbacks.checkpoint_metrics import KEY as STEP_METRICS_KEY
+from callbacks.checkpoint_metrics import CheckpointStepMetrics
+from callbacks.epoch_checkpoint import EpochEndLastCheckpoint
 from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
 from callbacks.steps import BatchLimit, lightning_max_steps
 from callbacks.store_logger import RunStoreLogger
 from callbacks.wandb_logger import WandbCallback
+from genlab.atomic import remove_stale_temps
+from genlab.checkpoint_files import find_resume_checkpoint
+from genlab.checkpoint_io import AtomicCheckpointIO
 from genlab.config import RunConfig
 from genlab.cpu_memory import keep_freed_memory
 from genlab.data_screen import screened_copy
@@ -65,8 +74,13 @@ def build_trainer(
     extra_callbacks: list[L.Callback] | None = None,
     manual_optimization: bool = False,
     resume_step: int | None = None,
+    owner_pid: int | None = None,
+    stop_event: threading.Event | None = None,
 ) -> L.Trainer:
-    """Manual-optimization modules (GANs) clip and accumulate themselves, so the Trainer must not."""
+    """Manual-optimization modules (GANs) clip and accumulate themselves, so the Trainer must not.
+
+    owner_pid: the worker that owns the run; progress writes stop training once it no longer does.
+    """
     t = config.trainer
     callbacks: list[L.Callback] = [NaNGuard()]
     if manual_optimization and t.max_steps > 0:
@@ -77,8 +91,9 @@ def build_trainer(
         ckpt_dir = store.run_folder(run_id) / "checkpoints"
         loggers.append(RunStoreLogger(store, run_id))
         callbacks += [
-            ProgressCallback(store, run_id),
+            ProgressCallback(store, run_id, owner_pid=owner_pid, stop_event=stop_event),
             SamplesCallback(store, run_id, config.logging.sample_every_n_steps),
+            CheckpointStepMetrics(),
         ]
         callbacks.append(
             ModelCheckpoint(
@@ -90,11 +105,13 @@ def build_trainer(
                 auto_insert_metric_name=False,
             )
         )
-        callbacks.append(
-            ModelCheckpoint(
-                dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=t.checkpoint_every_n_steps or None
-            )
-        )
+        # last.ckpt every n steps, or at each epoch end when no step interval is set (a run killed mid-way
+        # must always have a last checkpoint to resume from).
+        every = t.checkpoint_every_n_steps
+        if every:
+            callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=every))
+        else:
+            callbacks.append(EpochEndLastCheckpoint(ckpt_dir / "last.ckpt"))
         mode = resolve_mode(config.logging.wandb, os.environ.get("WANDB_API_KEY"))
         if mode != "off":
             callbacks.append(WandbCallback(store, run_id, config, mode, resume_step=resume_step))
@@ -127,6 +144,7 @@ def build_trainer(
         enable_model_summary=False,
         use_distributed_sampler=False,  # our batch samplers shard by rank themselves
         default_root_dir=str(ckpt_dir.parent) if ckpt_dir else None,
+        plugins=[AtomicCheckpointIO()],
         **kwargs,
     )
 
@@ -136,7 +154,10 @@ def checkpoint_step(path: Path) -> int:
 
     Falls back to global_step, which equals it under automatic optimisation.
     """
-    ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return _checkpoint_step_of(torch.load(path, map_location="cpu", weights_only=True, mmap=True))
+
+
+def _checkpoint_step_of(ckpt: dict[str, Any]) -> int:
     try:
         return int(ckpt["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"])
     except (KeyError, TypeError):
@@ -161,13 +182,39 @@ def screened_data(config: RunConfig, store: RunStore, run_id: str) -> RunConfig:
     return config.model_copy(update={"data": data})
 
 
-def fit(store: RunStore, run_id: str, *, resume: bool = False, config: RunConfig | None = None) -> str:
-    """Train a run of the store in this process; returns the final status (completed or cancelled)."""
-    return fit_module(store, run_id, resume=resume, config=config)[0]
+def _restore_store_to(store: RunStore, run_id: str, path: Path) -> None:
+    """Drop what was logged after the checkpoint's step and write back the step's own metrics (carried in
+    the checkpoint), so the resumed series has every step exactly once."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    step = _checkpoint_step_of(ckpt)
+    store.truncate_after(run_id, step)
+    carried = ckpt.get(STEP_METRICS_KEY)
+    if isinstance(carried, dict) and carried.get("step") == step and carried.get("values"):
+        store.log_metrics(run_id, step, dict(carried["values"]), carried.get("epoch"))
+
+
+def fit(
+    store: RunStore,
+    run_id: str,
+    *,
+    resume: bool = False,
+    config: RunConfig | None = None,
+    owner_pid: int | None = None,
+    stop_event: threading.Event | None = None,
+) -> str:
+    """Train a run of the store in this process; returns the final status (completed or cancelled), or
+    'lost' when the run stopped being this worker's (force-stopped, resumed elsewhere, deleted)."""
+    return fit_module(store, run_id, resume=resume, config=config, owner_pid=owner_pid, stop_event=stop_event)[0]
 
 
 def fit_module(
-    store: RunStore, run_id: str, *, resume: bool = False, config: RunConfig | None = None
+    store: RunStore,
+    run_id: str,
+    *,
+    resume: bool = False,
+    config: RunConfig | None = None,
+    owner_pid: int | None = None,
+    stop_event: threading.Event | None = None,
 ) -> tuple[str, L.LightningModule]:
     """Like fit, and also returns the trained module (tests compare it with its reloaded checkpoint)."""
     config = screened_data(config or store.load_config(run_id), store, run_id)
@@ -176,12 +223,19 @@ def fit_module(
     family, datamodule, module = prepare(config)
     ckpt_path = None
     resume_step = None
-    last = store.run_folder(run_id) / "checkpoints" / "last.ckpt"
-    if resume and last.exists():
-        ckpt_path = str(last)
-        resume_step = checkpoint_step(last)
-        if int(os.environ.get("RANK", "0")) == 0:
-            store.truncate_after(run_id, resume_step)
+    folder = store.run_folder(run_id) / "checkpoints"
+    last = folder / "last.ckpt"
+    rank_zero = int(os.environ.get("RANK", "0")) == 0
+    if resume:
+        if rank_zero:
+            remove_stale_temps(folder)
+        point = find_resume_checkpoint(folder)
+        if point is not None:
+            ckpt_path = str(point.path)
+            resume_step = checkpoint_step(point.path)
+            print(f"Run {run_id}: {point.describe()}", flush=True)
+            if rank_zero:
+                _restore_store_to(store, run_id, point.path)
     trainer = build_trainer(
         config,
         family,
@@ -189,13 +243,25 @@ def fit_module(
         run_id,
         manual_optimization=not module.automatic_optimization,
         resume_step=resume_step,
+        owner_pid=owner_pid,
+        stop_event=stop_event,
     )
     tracker = next((c for c in trainer.callbacks if isinstance(c, WandbCallback)), None)
+    model = torch.compile(module) if config.trainer.compile else module
+    progress = next(c for c in trainer.callbacks if isinstance(c, ProgressCallback))
     status = "failed"
     try:
-        model = torch.compile(module) if config.trainer.compile else module
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
-        progress = next(c for c in trainer.callbacks if isinstance(c, ProgressCallback))
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        except SIGTERMException:
+            # Lightning turns a SIGTERM into this exception at the epoch end; for a worker asked to stop
+            # (the supervisor forwards SIGTERM) it is a cancel, and the step's state is still saved below.
+            if stop_event is None or not stop_event.is_set():
+                raise
+            progress.cancelled = True
+        if progress.lost:
+            status = "lost"
+            return status, module  # the folder may be another worker's now: write nothing more
         trainer.save_checkpoint(last)  # last.ckpt is the final state, also when the step schedule saved earlier
         if progress.cancelled:
             status = "cancelled"
@@ -220,8 +286,15 @@ def estimate(config: RunConfig, steps: int = 3) -> dict[str, Any]:
     trial.trainer = trial.trainer.model_copy(update={"max_steps": steps + 1, "max_epochs": 1, "limit_val_batches": 0})
     timer = _StepTimer()
     trainer = build_trainer(trial, family, None, None, [timer], manual_optimization=not module.automatic_optimization)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     trainer.fit(module, datamodule=datamodule)
     per_step = timer.seconds_per_step()
+    # The peak of real steps (activations included), not a parameter-count guess: the process's peak
+    # resident memory (the estimate runs in a child process, as a worker would) and, on a GPU, its peak.
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gpu_peak_mb = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    available_mb = available_memory_mb()
     limit = config.trainer.limit_train_batches
     steps_per_epoch = min(n_batches, limit) if limit else n_batches
     return {
@@ -229,11 +302,35 @@ def estimate(config: RunConfig, steps: int = 3) -> dict[str, Any]:
         "trainable_parameters": trainable,
         "weights_mb": params * 4 / 1e6,
         "train_memory_mb_estimate": params * 16 / 1e6,  # weights + grads + Adam's two moments, fp32
+        "peak_memory_mb": peak_mb,
+        "gpu_peak_memory_mb": gpu_peak_mb,
+        "available_memory_mb": available_mb,
+        "fits_in_memory": available_mb is None or peak_mb * 1.1 < available_mb,
         "seconds_per_step": per_step,
         "steps_per_epoch": steps_per_epoch,
         "seconds_per_epoch": per_step * steps_per_epoch if per_step else None,
         "data": datamodule.info(),
     }
+
+
+def available_memory_mb() -> float | None:
+    """RAM a new worker can still use: MemAvailable, capped by this cgroup's limit when there is one."""
+    avail = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                avail = int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+        if limit != "max":
+            room = (int(limit) - used) / 2**20
+            avail = room if avail is None else min(avail, room)
+    except (OSError, ValueError):
+        pass
+    return avail
 
 
 class _StepTimer(L.Callback):

@@ -25,6 +25,8 @@ from lightning_modules.base import Translator
 from lightning_modules.translation_nets import TranslationEval
 
 MAX_PIXELS = 40_000_000  # the same cap as uploads
+MAX_SIDE = 4096  # the image is padded to a square float tensor: side^2 x channels x 4 bytes, several times over
+MAX_ASPECT = 8.0  # a 4000x4 strip would pad to a 4000x4000 square (hundreds of MB) from a few bytes
 MIN_SIDE = 4
 SUPPORTED_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "La", "CMYK", "YCbCr", "LAB", "HSV")
 
@@ -67,7 +69,13 @@ def open_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> Image.Ima
             raise DataError(
                 f"{label} is far too large to decode safely; resize it below {max_pixels // 1_000_000} megapixels"
             ) from None
-    w, h = im.size
+    w, h = im.size  # from the header: nothing is decoded before these checks
+    if max(w, h) > MAX_SIDE:
+        raise DataError(f"{label} is {w}x{h}; the longest side may be at most {MAX_SIDE} pixels. Resize it first.")
+    if min(w, h) >= 1 and max(w, h) / min(w, h) > MAX_ASPECT:
+        raise DataError(
+            f"{label} is {w}x{h}; images may be at most {MAX_ASPECT:.0f} times longer than wide. Crop it first."
+        )
     if w * h > max_pixels:
         raise DataError(
             f"{label} is {w}x{h} = {w * h / 1e6:.1f} megapixels; the limit is {max_pixels / 1e6:.0f}. Resize it first."

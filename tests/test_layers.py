@@ -3,7 +3,7 @@
 Every import of our own code counts, also one inside a function: a lazy import may keep torch out of
 the CLI's start-up, but it may not point up or close a circle. The layers, bottom to top:
 
-    ground   config, families, registry, parsing, paths, errors, optim, assets, imaging
+    ground   config, families, registry, parsing, paths, errors, optim, assets, imaging, atomic files
     data     datamodules/
     models   lightning_modules/, metrics, the callbacks a model brings along
     engine   run store, jobs, train, generate, sample, translate, safety, the store's callbacks ...
@@ -28,6 +28,8 @@ LAYERS: dict[str, int] = {
     "genlab.data_config": GROUND,
     "genlab.catalogue": GROUND,
     "genlab.caching": GROUND,
+    "genlab.atomic": GROUND,  # temp-file-and-rename writes, for every layer that writes files users see
+    "genlab.checkpoint_files": GROUND,  # which checkpoint file is whole (torch-free)
     "genlab.families": GROUND,
     "genlab.registry": GROUND,
     "genlab.parsing": GROUND,

@@ -121,6 +121,8 @@ def _delete(args: argparse.Namespace) -> int:
     if not args.yes:
         print(f"This deletes run {args.run_id} and all its files. Repeat with --yes to confirm.")
         return 2
-    RunStore().delete(args.run_id)
+    store = RunStore()
+    jobs.reconcile(store)
+    store.delete(args.run_id)
     print(f"deleted {args.run_id}")
     return 0

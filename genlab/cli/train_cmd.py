@@ -8,10 +8,11 @@ import sys
 import time
 
 from genlab import jobs, run_secrets
+from genlab.checkpoint_files import find_resume_checkpoint
 from genlab.config import parse_thresholds
 from genlab.errors import GenLabError
 from genlab.parsing import load_config
-from genlab.runs import Run, RunStore
+from genlab.runs import Run, RunStore, check_run_id
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +55,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "checkpoint and ends as cancelled; `resume` continues it later.",
     )
     p.add_argument("run_id", help="the run's id (see `runs list`)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="if the worker has not stopped after --grace seconds (a hung data loader, DDP waiting for a node), "
+        "kill it; the last good checkpoint is kept",
+    )
+    p.add_argument(
+        "--grace", type=float, default=jobs.FORCE_GRACE_S, help="seconds to wait before --force kills (default 10)"
+    )
     p.set_defaults(handler=_cancel)
 
     p = sub.add_parser(
@@ -64,11 +74,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_id", help="the run's id (see `runs list`)")
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    p.add_argument("--force", action="store_true", help="resume even a run that was stopped for running out of memory")
     p.set_defaults(handler=_resume)
 
     p = sub.add_parser("worker", description="Internal: the background worker of one run.")
     p.add_argument("run_id")
-    p.set_defaults(handler=lambda a: jobs.run_worker(a.run_id))
+    p.add_argument("--train", action="store_true", help="the training process (started by the supervisor)")
+    p.set_defaults(handler=_worker)
     # Internal: hidden from the command list of --help (argparse would print `==SUPPRESS==` for it).
     sub._choices_actions = [a for a in sub._choices_actions if a.dest != "worker"]
 
@@ -109,6 +121,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_in_process(store: RunStore, config, run_id: str | None) -> int:
     """All ranks of a torchrun/SLURM job run this with the same --run-id; rank 0 registers the run."""
+    if run_id is not None:
+        check_run_id(run_id)
     if os.environ.get("RANK", "0") == "0":
         run = store.create_run(config, status="running", run_id=run_id)
         print(f"run {run.id} running in this process", flush=True)
@@ -123,14 +137,29 @@ def _train_in_process(store: RunStore, config, run_id: str | None) -> int:
     return jobs.run_worker(run_id, store)
 
 
+def _worker(args: argparse.Namespace) -> int:
+    check_run_id(args.run_id)
+    if not args.train:
+        return jobs.supervise(args.run_id)
+    supervisor = os.environ.get("GENLAB_SUPERVISOR_PID")
+    return jobs.run_worker(args.run_id, supervisor_pid=int(supervisor) if supervisor else None)
+
+
 def _cancel(args: argparse.Namespace) -> int:
-    run = jobs.cancel(args.run_id)
+    check_run_id(args.run_id)
+    if args.grace < 0:
+        raise GenLabError("--grace must be 0 or more seconds")
+    run = jobs.cancel(args.run_id, force=args.force, grace_s=args.grace)
     print(f"{run.id}: {'cancel requested' if run.status == 'running' else run.status}")
+    if run.error and args.force:
+        print(run.error)
     return 0
 
 
 def _resume(args: argparse.Namespace) -> int:
+    check_run_id(args.run_id)
     store = RunStore()
-    run = jobs.resume(args.run_id, store, secrets=run_secrets.from_environment())
-    print(f"run {run.id} {run.status} (resume {run.resume_count})")
+    run = jobs.resume(args.run_id, store, force=args.force, secrets=run_secrets.from_environment())
+    point = find_resume_checkpoint(run.folder / "checkpoints")
+    print(f"run {run.id} {run.status} (resume {run.resume_count}" + (f", {point.describe()})" if point else ")"))
     return follow(store, run.id) if args.wait else 0

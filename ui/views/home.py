@@ -51,7 +51,7 @@ def _expected_time(preset: Preset) -> str:
 
 def _start(preset: Preset) -> None:
     try:
-        run = jobs.start(preset.config, store, secrets=session_secrets())
+        run = jobs.start(preset.config, store, secrets=session_secrets(), untrusted_paths=True)
     except Exception as err:  # noqa: BLE001 - shown inline, the message says what to change
         st.session_state["home.error"] = err
         return

@@ -3,6 +3,7 @@ report of text runs; cancel/resume/clone/delete."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from ui.widgets.safety_panel import safety_panel
 from ui.widgets.settings_store import session_key, session_secrets
 
 MAX_DOWNLOAD_MB = 512
+FORCE_GRACE_UI_S = 3.0  # the cancel was asked before (or the run is stalled): a short wait, then the kill
 
 store = get_store()
 reconcile(store)
@@ -105,6 +107,13 @@ def progress_panel() -> None:
         if r.cancel_requested and r.status == "running":
             parts.append("stopping after this step…")
         st.progress(r.progress, text=" · ".join(parts))
+        if r.stalled:
+            idle = fmt_duration(time.time() - (r.heartbeat or time.time()))
+            st.warning(
+                f"Stalled: no training progress for {idle}. The worker may be stuck (a hung data loader, or DDP "
+                "waiting for a node). Force stop kills it; the last good checkpoint is kept.",
+                icon=":material/hourglass_disabled:",
+            )
     if r.error:
         (st.error if r.status == "failed" else st.warning)(r.error, icon=":material/error:")
     if r.warning:
@@ -178,6 +187,12 @@ def _do(action: str) -> None:
         if action == "cancel":
             jobs.cancel(run_id, store)
             st.toast("Stopping: the worker finishes its step, saves a checkpoint and stops.", icon=":material/stop:")
+        elif action == "force":
+            done = jobs.cancel(run_id, store, force=True, grace_s=FORCE_GRACE_UI_S)
+            st.toast(
+                "Force-stopped; the last good checkpoint is kept." if done.status == "cancelled" else done.status,
+                icon=":material/dangerous:",
+            )
         elif action == "resume":
             jobs.resume(run_id, store, secrets=session_secrets())
             st.toast("Resuming from the last checkpoint.", icon=":material/play_arrow:")
@@ -231,12 +246,22 @@ a[4].page_link(page_path("compare"), label="Compare", icon=":material/compare_ar
 a[5].button(
     "Delete",
     icon=":material/delete:",
-    disabled=run.status == "running",
+    disabled=run.status in ACTIVE,
     key="run.delete",
     width="stretch",
     help="Cancel a running run before deleting it.",
     on_click=lambda: st.session_state.update({"run.confirm_delete": run_id}),
 )
+if run.status == "running" and (run.cancel_requested or run.stalled):
+    st.button(
+        "Force stop",
+        icon=":material/dangerous:",
+        on_click=_do,
+        args=("force",),
+        key="run.force_stop",
+        help=f"Kill the worker if it has not stopped within {FORCE_GRACE_UI_S:.0f} s (it may be hung). Status becomes "
+        "cancelled; the last good checkpoint is kept and Resume continues from it.",
+    )
 if st.session_state.get("run.confirm_delete") == run_id:
     confirm_delete(run)
 

@@ -18,12 +18,36 @@ from genlab.errors import GenLabError
 from genlab.paths import genlab_home, uploads_dir
 from genlab.screeners import detoxify_help, find_checkpoint
 from ui.widgets.api_keys_panel import api_keys_panel
+from ui.widgets.auth import auth_configured
 from ui.widgets.common import get_store
 from ui.widgets.safety_settings import safety_settings
 from ui.widgets.settings_store import load_settings, save_settings, session_key, set_session_key
 
 store = get_store()
 st.title("Settings")
+
+# -- access --------------------------------------------------------------------------------------------
+st.subheader("Access")
+address = st.get_option("server.address") or "all network interfaces"
+local = address in ("127.0.0.1", "localhost", "::1")
+if auth_configured():
+    st.success(f"Login required (Streamlit OIDC, `[auth]` in secrets.toml). Listening on {address}.")
+elif local:
+    st.info(
+        f"No login: anyone who can open a browser on this machine can use GenLab (it listens on {address} only). "
+        "To share it with a team, add a login first (docs/APP.md)."
+    )
+else:
+    st.warning(
+        f"No login and the app listens on {address}: anyone who can reach this server can train, delete runs and "
+        "upload data. Add `[auth]` to .streamlit/secrets.toml or set server.address to 127.0.0.1 (docs/APP.md)."
+    )
+data_roots = os.environ.get("GENLAB_DATA_ROOTS", "")
+st.caption(
+    "Data paths typed in this app must lie under the uploads folder"
+    + (" or GENLAB_DATA_ROOTS." if data_roots else "; the operator can allow more folders with GENLAB_DATA_ROOTS.")
+    + " The command line may read any path."
+)
 
 # -- storage -------------------------------------------------------------------------------------------
 st.subheader("Storage")

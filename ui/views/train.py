@@ -181,9 +181,10 @@ if config is not None:
         )
         m[1].metric("Weights", fmt_mb(est["weights_mb"]))
         m[2].metric(
-            "Training memory",
-            "≈ " + fmt_mb(est["train_memory_mb_estimate"]),
-            help="Weights, gradients and optimizer state in fp32; activations come on top.",
+            "Peak memory",
+            fmt_mb(est.get("gpu_peak_memory_mb") or est["peak_memory_mb"]),
+            help="Measured over a few real training steps (activations included)"
+            + (f"; {fmt_mb(est['available_memory_mb'])} free now." if est.get("available_memory_mb") else "."),
         )
         m[3].metric(
             "Time per epoch",
@@ -195,13 +196,25 @@ if config is not None:
             fmt_duration(per_step * total_steps if per_step else None),
             help=f"{total_steps} steps in all (before early stopping).",
         )
+        if not est.get("fits_in_memory", True):
+            st.warning(
+                f"This run needs about {fmt_mb(est['peak_memory_mb'])} but only {fmt_mb(est['available_memory_mb'])} "
+                "is free: it would likely be killed for lack of memory. Lower data.batch_size or the model size, "
+                "or wait for other runs to finish."
+            )
     else:
         st.caption("Press the button to measure this configuration on this machine.")
 
     st.subheader("Start")
     if st.button("Start training", type="primary", icon=":material/play_arrow:", key="train.start"):
         try:
-            run = jobs.start(config, store, parent_id=st.session_state.get("train.parent"), secrets=session_secrets())
+            run = jobs.start(
+                config,
+                store,
+                parent_id=st.session_state.get("train.parent"),
+                secrets=session_secrets(),
+                untrusted_paths=True,
+            )
         except (GenLabError, OSError, ValueError) as err:
             user_error(err, "The run could not start")
         else:

@@ -40,8 +40,21 @@ def _store_for(home: str) -> RunStore:
 
 
 def get_store() -> RunStore:
-    """The run store of GENLAB_HOME (one per server process; its connections are per thread)."""
-    return _store_for(str(genlab_home()))
+    """The run store of GENLAB_HOME (one per server process; its connections are per thread).
+
+    A home that cannot be created or written stops the page with one message saying what is wrong,
+    instead of a generic error on every widget.
+    """
+    try:
+        return _store_for(str(genlab_home()))
+    except (GenLabError, OSError) as err:
+        text = str(err) if isinstance(err, GenLabError) else f"GENLAB_HOME cannot be used ({err.strerror or err})"
+        st.error(
+            f"{text}. Restart the app with GENLAB_HOME pointing at a folder it can write to.",
+            icon=":material/folder_off:",
+        )
+        st.stop()
+        raise  # st.stop() raises; this line keeps type checkers and readers sure nothing follows
 
 
 def reconcile(store: RunStore) -> None:

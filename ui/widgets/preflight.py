@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from genlab.config import RunConfig
+from genlab.data_paths import confine_config_paths
 from genlab.errors import GenLabError
 from genlab.paths import PROJECT_ROOT, genlab_home
 
@@ -32,7 +33,9 @@ except Exception as err:
 
 
 def run_estimate(config: RunConfig, timeout_s: float = 180.0) -> dict[str, Any]:
-    """Parameter count, memory and measured seconds per step; GenLabError with a readable message on failure."""
+    """Parameter count, measured peak memory and seconds per step; GenLabError with a readable message on
+    failure. The config comes from a browser, so its paths are confined first."""
+    confine_config_paths(config)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env["GENLAB_HOME"] = str(genlab_home())
