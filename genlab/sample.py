@@ -13,13 +13,15 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from genlab.checkpoints import load_module
 from genlab.errors import GenLabError
 from genlab.imaging import save_grid
 from genlab.registry import FAMILIES, get_family
 from genlab.runs import RunStore
-from lightning_modules.base import PROTOCOLS, ImageSampler, Labels, LatentWalker, Reconstructor, slerp
+from genlab.translate import ImageInput, open_image, to_tensor
+from lightning_modules.base import PROTOCOLS, Encoder, ImageSampler, Labels, LatentWalker, Reconstructor, slerp
 
 MAX_SAMPLES = 256  # one call; the grid of 256 64-px images is already 1 megapixel
 
@@ -106,13 +108,59 @@ def reconstruct(module: Any, images: np.ndarray) -> np.ndarray:
     """images (N, C, H, W) floats in [0, 1] at the model's size -> the model's reconstructions."""
     if not isinstance(module, Reconstructor):
         raise GenLabError("This model does not reconstruct images")
+    x = _as_input(module, images)
+    module.eval()
+    return _numpy(module.reconstruct(x))
+
+
+def _as_input(module: Any, images: np.ndarray) -> torch.Tensor:
     channels, size = image_shape(module)
     if images.ndim != 4 or images.shape[1:] != (channels, size, size):
         raise GenLabError(f"images must be (N, {channels}, {size}, {size}); got {tuple(images.shape)}")
     param = next(module.parameters())
+    return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(param.device, param.dtype)
+
+
+@torch.no_grad()
+def encode(module: Any, images: np.ndarray) -> np.ndarray:
+    """images (N, C, H, W) floats in [0, 1] at the model's size -> latent codes (N, latent_dim)."""
+    if not isinstance(module, Encoder):
+        raise GenLabError("This model has no encoder (a VAE run encodes images)")
     module.eval()
-    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(param.device, param.dtype)
-    return _numpy(module.reconstruct(x))
+    return module.encode_images(_as_input(module, images)).detach().float().cpu().numpy()
+
+
+@torch.no_grad()
+def encode_image(module: Any, image: ImageInput) -> np.ndarray:
+    """One image (a path, bytes or PIL image, any size) -> its latent code (latent_dim,): resized to the
+    model's square side after the same checks as translation uploads."""
+    channels, size = image_shape(module)
+    x = to_tensor(open_image(image), channels)  # (1, C, H, W)
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return encode(module, x.numpy())[0]
+
+
+@torch.no_grad()
+def decode(module: Any, latents: np.ndarray | list[list[float]], labels: Labels = None) -> np.ndarray:
+    """Latent codes (N, latent_dim) -> images (N, C, H, W) in [0, 1]."""
+    if not isinstance(module, LatentWalker):
+        raise GenLabError("This model has no latent space to decode from")
+    try:
+        z = np.asarray(latents, dtype=np.float32)
+    except ValueError:
+        raise GenLabError(
+            f"latents must be codes of {module.latent_dim} numbers each (got rows of different lengths)"
+        ) from None
+    if z.ndim != 2 or z.shape[1] != module.latent_dim or not 1 <= len(z) <= MAX_SAMPLES:
+        raise GenLabError(f"latents must be 1 to {MAX_SAMPLES} codes of {module.latent_dim} numbers; got {z.shape}")
+    if not np.isfinite(z).all():
+        raise GenLabError("latents must be finite numbers")
+    param = next(module.parameters())
+    module.eval()
+    out = module.images_from_latents(
+        torch.from_numpy(z).to(param.device, param.dtype), _check_labels(module, labels, len(z))
+    )
+    return _numpy(out)
 
 
 def sample_grid(

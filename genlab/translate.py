@@ -33,6 +33,18 @@ SUPPORTED_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBa", "La", "CMYK
 ImageInput = str | Path | bytes | Image.Image
 
 
+def header_size(data: bytes) -> tuple[int, int]:
+    """(width, height) read from the image header alone, nothing decoded: a tiny file that would decode
+    to a huge image is refused before it costs memory."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Image.DecompressionBombError:
+        raise DataError("the image is far too large to decode safely") from None
+    except (UnidentifiedImageError, OSError):
+        raise DataError("the upload is not an image Pillow can read; use a PNG or JPEG file") from None
+
+
 def open_image(source: ImageInput, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """A decoded PIL image from a path, raw bytes or a PIL image; DataError with the reason otherwise."""
     label = "the image"

@@ -54,6 +54,14 @@ class Reconstructor(Protocol):
 
 
 @runtime_checkable
+class Encoder(Protocol):
+    """Maps images (N, C, H, W) in [0, 1] at the model's size to latent codes (N, latent_dim): the
+    inverse of LatentWalker.images_from_latents (a VAE's posterior means)."""
+
+    def encode_images(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class Translator(Protocol):
     """Maps images of one domain to another: (N, C_in, H, W) in [0, 1] -> (N, C_out, H, W) in [0, 1]."""
 
@@ -98,6 +106,7 @@ PROTOCOLS: dict[str, type] = {
     "ImageSampler": ImageSampler,
     "LatentWalker": LatentWalker,
     "Reconstructor": Reconstructor,
+    "Encoder": Encoder,
     "Translator": Translator,
     "TextGenerator": TextGenerator,
     "Exportable": Exportable,

@@ -87,7 +87,9 @@ class TokenPicker:
             sorted_logits, order = torch.sort(logits, descending=True)
             probs = torch.softmax(sorted_logits, dim=-1)
             before = torch.cumsum(probs, dim=-1) - probs  # mass of the tokens ranked above each one
-            sorted_logits = sorted_logits.masked_fill(before >= s.top_p, float("-inf"))
+            cut = before >= s.top_p
+            cut[0] = False  # the likeliest token always stays (a top_p that rounds to 0 in float32 kept none)
+            sorted_logits = sorted_logits.masked_fill(cut, float("-inf"))
             logits = torch.full_like(logits, float("-inf")).scatter(0, order, sorted_logits)
         probs = torch.softmax(logits, dim=-1)
         return int(torch.multinomial(probs, 1, generator=self.generator))

@@ -164,8 +164,12 @@ class VAEModule(GenLabModule):
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode_images(x))
+
+    def encode_images(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, H, W) in [0, 1] -> posterior means (B, latent)."""
         mu, _ = self.net.encode(x.to(self.device))
-        return self.decode(mu)
+        return mu
 
     @torch.no_grad()
     def interpolate(self, x0: torch.Tensor, x1: torch.Tensor, steps: int = 10) -> torch.Tensor:

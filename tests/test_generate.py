@@ -43,6 +43,12 @@ def test_pick_next_greedy_top_k_top_p_and_repetition_penalty():
     assert pick_next(logits, [1], SamplingSettings(temperature=0, repetition_penalty=2.0), None) == 2
 
 
+def test_a_top_p_too_small_for_float32_still_picks_the_likeliest_token():
+    logits = torch.tensor([0.5, 3.0, 1.0, -2.0])
+    g = torch.Generator().manual_seed(0)
+    assert all(pick_next(logits, [], SamplingSettings(top_p=5e-324), g) == 1 for _ in range(5))
+
+
 def test_bad_sampling_settings_are_clear_errors():
     for kwargs in ({"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"repetition_penalty": 0}, {"max_new_tokens": 0}):
         with pytest.raises(GenLabError):

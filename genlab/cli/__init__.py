@@ -10,11 +10,13 @@ import argparse
 from genlab.cli import (
     compress_cmd,
     export_cmd,
+    feedback_cmd,
     generate_cmd,
     report_cmd,
     runs_cmd,
     sample_cmd,
     screen_cmd,
+    serve_cmd,
     sweep_cmd,
     train_cmd,
     translate_cmd,
@@ -31,6 +33,8 @@ COMMAND_MODULES = [
     report_cmd,
     export_cmd,
     compress_cmd,
+    serve_cmd,
+    feedback_cmd,
 ]
 
 

@@ -44,7 +44,7 @@ FAMILY = Family(
     mode="min",
     module="lightning_modules.vae:VAEModule",
     datamodule="datamodules.images:ImageDataModule",
-    capabilities=("ImageSampler", "LatentWalker", "Reconstructor", "Exportable"),
+    capabilities=("ImageSampler", "LatentWalker", "Reconstructor", "Encoder", "Exportable"),
     tiny_overrides={
         "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
         "model": {"latent_dim": 4, "base_width": 8},

@@ -30,6 +30,7 @@ from ui.widgets.common import (
     tail_text,
     user_error,
 )
+from ui.widgets.feedback_panel import feedback_panel
 from ui.widgets.images import show_image_inline
 from ui.widgets.live import watch
 from ui.widgets.run_picker import pick_run
@@ -309,7 +310,7 @@ wandb_panel()
 
 # -- tabs ------------------------------------------------------------------------------------------------
 is_text = family is not None and family.kind == "text"
-names = ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"] + (["Safety"] if is_text else [])
+names = ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"] + (["Safety & feedback"] if is_text else [])
 t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_safety = st.tabs(names, key="run.tabs")
 
 
@@ -443,6 +444,7 @@ with t_notes:
 for tab in t_safety:
     with tab:
         safety_panel(store, run)
+        feedback_panel(store, run)
 with t_files:
     ckpts = store.artifacts(run_id, kind="checkpoint")
     folder_ckpts = sorted((run.folder / "checkpoints").glob("*.ckpt"))

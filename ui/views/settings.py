@@ -1,4 +1,4 @@
-"""Settings: storage folder, device, offline assets, the safety screen, Weights & Biases."""
+"""Settings: storage folder, device, offline assets, the safety screen, REST API keys, Weights & Biases."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from genlab.data import IMAGE_SETS
 from genlab.errors import GenLabError
 from genlab.paths import genlab_home, uploads_dir
 from genlab.screeners import detoxify_help, find_checkpoint
+from ui.widgets.api_keys_panel import api_keys_panel
 from ui.widgets.auth import auth_configured
 from ui.widgets.common import get_store
 from ui.widgets.safety_settings import safety_settings
@@ -173,6 +174,7 @@ for label, kind, module, pip_name in [
     )
 st.dataframe(rows, hide_index=True, column_config={"where / what to do": st.column_config.TextColumn(width="large")})
 safety_settings()
+api_keys_panel(store)
 
 # -- W&B -------------------------------------------------------------------------------------------------
 st.subheader("Weights & Biases")

@@ -16,6 +16,7 @@ from genlab.runs import Run, RunStore
 from genlab.safety import Gate, policy_of
 from ui.widgets import model_cache as mc
 from ui.widgets.common import user_error
+from ui.widgets.feedback_box import feedback_box, remember
 
 
 def sampling_controls(gen: Any, key: str) -> Any | None:
@@ -134,8 +135,10 @@ def render(store: RunStore, run: Run) -> None:
                 with st.container(border=True):
                     st.write_stream(stream)
                 _safety_note(stream)
+                remember(run, prompt, stream.text)
             except GenLabError as err:
                 user_error(err, "Generation failed")
+        feedback_box(store, run)
         return
 
     # chat
@@ -178,5 +181,7 @@ def render(store: RunStore, run: Run) -> None:
                 return
             _safety_note(stream)
         shown += [{"role": "user", "content": user}, {"role": "assistant", "content": stream.text}]
+        remember(run, user, stream.text, system)
         if session.dropped_turns:
             st.caption(f"{session.dropped_turns} old message(s) no longer fit the context window and were dropped.")
+    feedback_box(store, run)

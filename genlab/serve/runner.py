@@ -1,0 +1,54 @@
+"""Start uvicorn for a set of runs. Without an API key the server would be open to anyone who reaches
+it, so it then binds to loopback only and says so."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+
+import uvicorn
+
+from genlab.api_keys import has_active_keys
+from genlab.runs import RunStore
+from genlab.serve.app import create_app
+from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE
+
+LOOPBACK = "127.0.0.1"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_host(host: str, keys: bool) -> tuple[str, str | None]:
+    """(the host to bind, a notice for the user or None)."""
+    if keys or is_loopback(host):
+        return host, None
+    return LOOPBACK, (
+        f"No API key exists, so the server binds to {LOOPBACK} only (asked for {host}). "
+        "Create one with `python -m genlab serve keys add NAME` (or in Settings) to serve other machines."
+    )
+
+
+def run_server(
+    run_ids: list[str],
+    *,
+    host: str = LOOPBACK,
+    port: int = 8000,
+    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
+    store: RunStore | None = None,
+) -> None:
+    store = store or RunStore()
+    keys = has_active_keys(store)
+    app = create_app(run_ids, store, require_keys=keys, rate_per_minute=rate_per_minute)
+    host, notice = bind_host(host, keys)
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
+    auth = "API key required" if keys else "no API key required (loopback only)"
+    print(f"Serving {', '.join(run_ids)} at http://{host}:{port} ({auth}); docs at /docs", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=True)

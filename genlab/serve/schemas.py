@@ -1,0 +1,100 @@
+"""Request and response bodies of the REST API: every field bounded, so a bad request is a clear 422
+before any model is touched."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_NEW_TOKENS = 512
+MAX_PROMPT_CHARS = 8000
+MAX_MESSAGES = 64
+MAX_BATCH = 64  # images per request
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Sampling(Body):
+    max_new_tokens: int = Field(64, ge=1, le=MAX_NEW_TOKENS, description="Tokens to generate at most")
+    temperature: float = Field(0.8, ge=0.0, le=5.0, description="0 is greedy")
+    top_k: int = Field(50, ge=0, le=100_000, description="Keep the k likeliest tokens (0: off)")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass")
+    repetition_penalty: float = Field(1.0, ge=0.5, le=5.0, description="1 turns it off")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Same seed, same text")
+    stop: list[str] = Field(default_factory=list, max_length=8, description="Stop strings (not included)")
+    stream: bool = Field(False, description="Server-sent events: screened chunks as they are released")
+
+    def settings(self) -> dict[str, Any]:
+        stop = [s[:64] for s in self.stop]
+        return self.model_dump(exclude={"stream", "prompt", "messages", "system_prompt"}) | {"stop": stop}
+
+
+class GenerateRequest(Sampling):
+    prompt: str = Field(..., max_length=MAX_PROMPT_CHARS, description="Text to continue (or a chat message)")
+    system_prompt: str = Field("", max_length=4000, description="Chat models only: the system prompt")
+
+
+class Message(Body):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(..., max_length=MAX_PROMPT_CHARS)
+
+
+class ChatRequest(Sampling):
+    messages: list[Message] = Field(
+        ..., min_length=1, max_length=MAX_MESSAGES, description="The conversation; the last one is the user's"
+    )
+
+
+class GenerationOut(BaseModel):
+    text: str = Field(description="What the safety gate released (a notice where it withheld text)")
+    withheld: bool
+    action: str = Field(description="pass, blocked, masked or annotated")
+    n_tokens: int
+    stop_reason: str
+    attempts: int
+    safety: dict[str, Any] | None
+
+
+class SampleRequest(Body):
+    n: int = Field(1, ge=1, le=MAX_BATCH, description="Images to draw")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    label: int | str | None = Field(None, description="Conditional models: the class (index or name)")
+    format: Literal["png", "base64"] = Field("png", description="png: one grid image; base64: each image as PNG")
+
+
+class DecodeRequest(Body):
+    latents: list[list[float]] = Field(..., min_length=1, max_length=MAX_BATCH, description="Latent codes")
+    label: int | str | None = None
+    format: Literal["png", "base64"] = "png"
+
+
+class ImagesOut(BaseModel):
+    images: list[str] = Field(description="base64-encoded PNG files")
+    width: int
+    height: int
+
+
+class EncodeOut(BaseModel):
+    latent: list[float]
+    latent_dim: int
+
+
+class FeedbackRequest(Body):
+    prompt: str = Field(..., min_length=1, max_length=20_000)
+    output: str = Field(..., max_length=20_000, description="The output being rated, as it was shown")
+    rating: Literal["up", "down"]
+    correction: str | None = Field(None, max_length=20_000, description="The answer it should have given")
+    system_prompt: str = Field("", max_length=4000)
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    run_id: str
+
+
+class Problem(BaseModel):
+    detail: str

@@ -1,0 +1,46 @@
+"""Settings section: API keys of the REST server (`python -m genlab serve`): create (shown once), list,
+revoke. Only hashes are stored; the server needs a key from any machine but this one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from genlab.api_keys import create_key, list_keys, revoke_key
+from genlab.errors import GenLabError
+from genlab.runs import RunStore
+from ui.widgets.common import user_error
+
+
+def api_keys_panel(store: RunStore) -> None:
+    st.subheader("REST API keys")
+    st.caption(
+        "Keys for `python -m genlab serve --run RUN_ID`. Without an active key the server answers only on this "
+        "machine (127.0.0.1). A key is shown once, when it is made; only its hash is kept."
+    )
+    with st.form("settings.api_key_new", clear_on_submit=True):
+        name = st.text_input("What the new key is for", placeholder="mobile app", key="settings.api_key_name")
+        if st.form_submit_button("Create key", icon=":material/key:"):
+            try:
+                key, secret = create_key(store, name)
+            except GenLabError as err:
+                user_error(err)
+            else:
+                st.success(f"Key {key.id} ({key.name}) created. Copy it now: it is not shown again.")
+                st.code(secret, language=None)
+    keys = list_keys(store)
+    if not keys:
+        st.info("No API keys yet.", icon=":material/key_off:")
+        return
+    for k in keys:
+        c = st.columns([2, 3, 2, 2])
+        c[0].markdown(f"`{k.id}`")
+        c[1].markdown(k.name)
+        c[2].markdown(dt.datetime.fromtimestamp(k.created_at).strftime("%Y-%m-%d %H:%M"))
+        if k.active:
+            if c[3].button("Revoke", key=f"settings.api_key_revoke.{k.id}", icon=":material/block:"):
+                revoke_key(store, k.id)
+                st.rerun()
+        else:
+            c[3].markdown("revoked")
