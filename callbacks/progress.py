@@ -37,6 +37,7 @@ class ProgressCallback(L.Callback):
         self._t0 = 0.0
         self._step0 = 0
         self._planned: int | None = None
+        self._last_val_beat = 0.0
         self.cancelled = False
         self.lost = False
 
@@ -70,15 +71,15 @@ class ProgressCallback(L.Callback):
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         # Checked before the step, so the module knows this is the last step and its metrics get written.
         now = time.monotonic()
-        if now - self._last < self.min_interval_s:
-            return
-        self._last = now
-        if trainer.is_global_zero:
+        if trainer.is_global_zero and now - self._last >= self.min_interval_s:
+            self._last = now
             step, total = batches_done(trainer), self._planned
             done = step - self._step0
             eta = (now - self._t0) / done * (total - step) if done > 0 and total else None
             self._beat(step=step, epoch=trainer.current_epoch, eta_s=eta)
         if trainer.world_size > 1:
+            # Every rank takes part at every batch: a broadcast some ranks skip (each rank's own clock
+            # decides differently) deadlocks the run. One bool per step beside DDP's gradient all-reduce.
             self.cancelled = bool(trainer.strategy.broadcast(self.cancelled or self.lost, src=0))
         if self.cancelled or self.lost:
             trainer.should_stop = True
@@ -86,9 +87,9 @@ class ProgressCallback(L.Callback):
     def on_validation_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         # Long validations (FID, BLEU) are progress too: beat, so they are not taken for a stall.
         now = time.monotonic()
-        if now - self._last < max(self.min_interval_s, 2.0) or not trainer.is_global_zero:
+        if now - self._last_val_beat < max(self.min_interval_s, 2.0) or not trainer.is_global_zero:
             return
-        self._last = now
+        self._last_val_beat = now
         self._beat()
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -130,7 +130,7 @@ def test_run_actions_in_the_wrong_state_exit_2(store, home, capsys) -> None:
     cases = [
         (["runs", "delete", "live", "--yes"], "cancel it"),
         (["cancel", "done"], "only queued or running"),
-        (["resume", "done"], "only interrupted, cancelled or failed"),
+        (["resume", "done"], "only interrupted, cancelled, failed or pruned"),
         (["resume", "no-such-run"], "No run with id"),
         (["runs", "show", "no-such-run"], "No run with id"),
         (["cancel", "live", "--force", "--grace", "-1"], "--grace"),

@@ -122,7 +122,7 @@ def test_cli_start_with_a_bad_space_exits_2_naming_the_path(home: Path, tmp_path
 
 # -- a real sweep: completed, pruned and failed trials ------------------------------------------------
 
-EPOCHS = 12
+EPOCHS = 40  # long enough that a prune lands well before the end, even on an idle machine
 
 
 @pytest.fixture(scope="module")
