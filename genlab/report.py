@@ -78,11 +78,12 @@ class Report:
         return rows
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+def flatten_config(data: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as {"a.b.c": value}: what config diffs compare."""
     if isinstance(data, dict):
         out: dict[str, Any] = {}
         for k, v in data.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten_config(v, f"{prefix}{k}."))
         return out
     return {prefix.rstrip("."): data}
 
@@ -177,7 +178,7 @@ def collect(
     else:
         shared = [k for k in available if all(k in e.series for e in entries) and not k.startswith("lr")]
         chosen = shared or available
-    flat = {e.id: _flatten(e.config) for e in entries}
+    flat = {e.id: flatten_config(e.config) for e in entries}
     keys = sorted(set().union(*flat.values()))
     diff = {
         k: {e.id: flat[e.id].get(k) for e in entries}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from genlab.config import RunConfig
 
@@ -30,16 +30,7 @@ Capability = Literal[
     "Exportable",
     "HuggingFaceExportable",
 ]
-CAPABILITIES: tuple[str, ...] = (
-    "ImageSampler",
-    "LatentWalker",
-    "Reconstructor",
-    "Encoder",
-    "Translator",
-    "TextGenerator",
-    "Exportable",
-    "HuggingFaceExportable",
-)
+CAPABILITIES: tuple[str, ...] = get_args(Capability)
 
 
 def load_object(target: str) -> Any:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
@@ -54,15 +52,6 @@ def labels(items: list[Run]) -> dict[str, str]:
 names = labels(runs)
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        for k, v in data.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
-        return out
-    return {prefix.rstrip("."): data}
-
-
 tab_curves, tab_table, tab_config, tab_samples, tab_report = st.tabs(
     ["Curves", "Metrics", "Config diff", "Samples", "Report"], key="compare.tabs"
 )
@@ -107,7 +96,7 @@ with tab_table:
     st.caption("Latest value of every metric; 'best' is the family's monitored metric at its best checkpoint.")
 
 with tab_config:
-    flat = {r.id: _flatten(r.config) for r in runs}
+    flat = {r.id: report.flatten_config(r.config) for r in runs}
     keys = sorted(set().union(*flat.values()))
     diff = [k for k in keys if len({repr(flat[r.id].get(k)) for r in runs}) > 1 and k != "name"]
     if not diff:
