@@ -47,7 +47,7 @@ class _Clock:
 
 def time_genlab(module, ids: list[int], new: int) -> tuple[float, float, list[int]]:
     settings = SamplingSettings(temperature=0.0, max_new_tokens=new)
-    stream = TextStream(module, ids, settings, screen_text=False)
+    stream = TextStream(module, ids, settings)  # the raw stream the safety gate wraps
     t0, c0 = time.perf_counter(), time.process_time()
     first = None
     for _ in stream:
