@@ -15,7 +15,7 @@ from genlab.distill import distill_run
 from genlab.prune import prunable, prune_run, sparsity_of
 from genlab.registry import FAMILIES
 from genlab.runs import RunStore
-from genlab.train import fit_module
+from tests.helpers import train_tiny
 
 STUDENT_BAND = 1.10  # a student's val/loss stays within 10% of its teacher's on the same corpus
 
@@ -30,10 +30,7 @@ def teachers(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> It
         runs = {}
         for name in ("vae", "gpt", "dcgan"):
             fam = FAMILIES[name]
-            run = store.create_run(fam.tiny_config(), status="running", monitor=fam.monitor)
-            status, _ = fit_module(store, run.id)
-            store.set_status(run.id, status)
-            runs[name] = run.id
+            runs[name], _ = train_tiny(store, fam)
         yield store, runs
         store.close()
 

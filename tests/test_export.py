@@ -22,9 +22,9 @@ from genlab.export.engine import ExportError, export_run, load_runner, verify
 from genlab.export.metadata import read_metadata
 from genlab.registry import FAMILIES
 from genlab.runs import RunStore
-from genlab.train import fit_module
 from lightning_modules.export_nets import ConvTransposeAsSlice, ExportNet, rewrite_conv_transpose
 from lightning_modules.text_sampling import SamplingSettings, encode_prompt, generate_ids
+from tests.helpers import train_tiny
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +37,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Ite
         store = RunStore(home)
         runs: dict[str, str] = {}
         for name, fam in sorted(FAMILIES.items()):
-            run = store.create_run(fam.tiny_config(), status="running", monitor=fam.monitor)
-            status, _ = fit_module(store, run.id)
-            store.set_status(run.id, status)
-            runs[name] = run.id
+            runs[name], _ = train_tiny(store, fam)
         yield store, runs
         store.close()
 

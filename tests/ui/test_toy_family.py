@@ -14,8 +14,8 @@ from genlab.checkpoints import checkpoint_path, module_from_checkpoint
 from genlab.cli.main import main as cli
 from genlab.registry import FAMILIES
 from genlab.runs import RunStore
-from genlab.train import fit_module
 from lightning_modules.base import PROTOCOLS
+from tests.helpers import train_tiny
 from tests.toy_family.spec import FAMILY as TOY
 
 
@@ -27,10 +27,8 @@ def toy(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def trained_toy(toy, store: RunStore):
-    run = store.create_run(toy.tiny_config(), status="running", monitor=toy.monitor)
-    status, module = fit_module(store, run.id)
-    store.set_status(run.id, status)
-    return run, module
+    run_id, module = train_tiny(store, toy)
+    return store.get(run_id), module
 
 
 def test_the_toy_family_keeps_the_family_contract(trained_toy, store: RunStore) -> None:
