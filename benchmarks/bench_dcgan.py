@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,8 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from genlab.parsing import parse_config  # noqa: E402
-from genlab.train import build_trainer, prepare  # noqa: E402
+from genlab.core.parsing import parse_config  # noqa: E402
+from genlab.runner.train import build_trainer, prepare  # noqa: E402
 from lightning_modules.dcgan import Discriminator, Generator  # noqa: E402
 
 

@@ -11,16 +11,13 @@ calls interleaved. Goals: fp32 TFLite no slower than eager; int8 weight-only at 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from genlab.core.parsing import load_config  # noqa: E402
 from genlab.export import parity  # noqa: E402
 from genlab.export.engine import FORMATS, load_runner, prepared_for_conversion  # noqa: E402
-from genlab.parsing import load_config  # noqa: E402
-from genlab.train import prepare  # noqa: E402
+from genlab.runner.train import prepare  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 PRESETS = {

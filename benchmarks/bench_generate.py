@@ -15,15 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from genlab.generate import SamplingSettings, TextStream  # noqa: E402
+from genlab.use.generate import SamplingSettings, TextStream  # noqa: E402
 from lightning_modules.text_sampling import encode_prompt, stop_token_ids  # noqa: E402
 
 PROMPT = "Write a long story about a dragon who learns to bake bread."
@@ -92,7 +89,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from genlab.generate import load_text_module
+    from genlab.use.generate import load_text_module
 
     t = time.perf_counter()
     module = load_text_module(args.run, None if args.run else args.model)

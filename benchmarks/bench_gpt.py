@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PRESETS = {
     "small": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 128, "batch_size": 16, "vocab_size": 2048},
@@ -69,7 +66,7 @@ def make_config(p: dict, args: argparse.Namespace):
 def bench_genlab(config, dm, args) -> float:
     import lightning as L
 
-    from genlab.train import build_module
+    from genlab.runner.train import build_module
 
     class Timer(L.Callback):
         def __init__(self) -> None:

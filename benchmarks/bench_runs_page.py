@@ -15,18 +15,16 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def fill_store(home: Path, n_runs: int, steps: int) -> int:
-    from genlab.registry import FAMILIES
-    from genlab.runs import RunStore
+    from genlab.core.registry import FAMILIES
+    from genlab.store.runs import RunStore
 
     store = RunStore(home)
     statuses = ["completed"] * 6 + ["failed", "cancelled", "interrupted"]

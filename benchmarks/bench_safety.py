@@ -30,13 +30,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from genlab.config import SafetyConfig  # noqa: E402
-from genlab.safety import Gate  # noqa: E402
-from genlab.screeners import DetoxifyScreener, ProfanityScreener, find_checkpoint  # noqa: E402
+from genlab.core.config import SafetyConfig  # noqa: E402
+from genlab.safety.gate import Gate  # noqa: E402
+from genlab.safety.screeners import DetoxifyScreener, ProfanityScreener, find_checkpoint  # noqa: E402
 
 LABELLED = ROOT / "benchmarks" / "data" / "safety_labelled.tsv"
 SHOULD_FLAG = {"insult", "threat", "hate"}

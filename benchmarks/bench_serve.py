@@ -25,8 +25,6 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 def png_bytes(side: int = 32) -> bytes:
@@ -104,9 +102,9 @@ def run_load(
 
 def train_tiny_runs() -> dict[str, str]:
     """Tiny completed runs of each kind in the current GENLAB_HOME."""
-    from genlab import jobs
-    from genlab.registry import FAMILIES
-    from genlab.runs import RunStore
+    from genlab.core.registry import FAMILIES
+    from genlab.runner import jobs
+    from genlab.store.runs import RunStore
 
     store = RunStore()
     specs = {

@@ -20,11 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from genlab import sweeps  # noqa: E402
-from genlab.registry import FAMILIES  # noqa: E402
-from genlab.runs import RunStore  # noqa: E402
+from genlab.core.registry import FAMILIES  # noqa: E402
+from genlab.store.runs import RunStore  # noqa: E402
+from genlab.sweeps.study import study as sweeps  # noqa: E402
 
 SPACE = {  # beta stays out: it reweights val/loss, so trials with different betas are not comparable
     "optim.lr": {"low": 1e-4, "high": 3e-2, "log": True},

@@ -2,7 +2,7 @@
 
 Both sides train the same networks (lightning_modules/translation_nets.py) with the same losses,
 optimizers, LR schedule and batches (the same in-memory two-domain data). GenLab's side is the real
-engine path: the family's datamodule, LightningModule and genlab.train.build_trainer (manual
+engine path: the family's datamodule, LightningModule and genlab.runner.train.build_trainer (manual
 optimization, NaN guard). The plain side is a hand-written loop. The two are interleaved iteration by
 iteration in one process (one plain iteration after each GenLab one), so load from other processes hits
 both alike; GenLab's time is its wall time less the plain iterations run inside it. The median over
@@ -21,21 +21,17 @@ import argparse
 import itertools
 import json
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
+import lightning as L  # noqa: E402
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import lightning as L  # noqa: E402
-
 from benchmarks.interleave import Interleave  # noqa: E402
-from genlab.parsing import parse_config  # noqa: E402
-from genlab.registry import get_family  # noqa: E402
-from genlab.train import build_module, build_trainer  # noqa: E402
+from genlab.core.parsing import parse_config  # noqa: E402
+from genlab.core.registry import get_family  # noqa: E402
+from genlab.runner.train import build_module, build_trainer  # noqa: E402
 from lightning_modules.translation_nets import (  # noqa: E402
     ImagePool,
     PatchDiscriminator,

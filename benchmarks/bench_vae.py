@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import yaml  # noqa: E402
 
 from benchmarks.interleave import Interleave  # noqa: E402
-from genlab.parsing import parse_config  # noqa: E402
-from genlab.runs import RunStore  # noqa: E402
-from genlab.train import build_trainer, prepare  # noqa: E402
+from genlab.core.parsing import parse_config  # noqa: E402
+from genlab.runner.train import build_trainer, prepare  # noqa: E402
+from genlab.store.runs import RunStore  # noqa: E402
 from lightning_modules.vae import ConvVAE  # noqa: E402
 
 PRESET = Path(__file__).resolve().parent.parent / "configs" / "vae_mnist.yaml"

@@ -2,7 +2,7 @@
 
 Runs alternate off/offline (the order flips each round, ABBA), in one process on the same machine, so
 a busy host slows both alike. Each run trains the preset as a user does (its logging, sample and
-checkpoint cadence) through genlab.train.fit with a real run store; with W&B offline, the forwarder
+checkpoint cadence) through genlab.runner.train.fit with a real run store; with W&B offline, the forwarder
 mirrors every metric, sample grid and the checkpoints into W&B's files under the run folder.
 
 Throughput is training steps per second between the first and last logged training step (from the run
@@ -22,19 +22,16 @@ import argparse
 import bisect
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import yaml  # noqa: E402
 
-from genlab.parsing import parse_config  # noqa: E402
-from genlab.runs import RunStore  # noqa: E402
-from genlab.train import fit  # noqa: E402
+from genlab.core.parsing import parse_config  # noqa: E402
+from genlab.runner.train import fit  # noqa: E402
+from genlab.store.runs import RunStore  # noqa: E402
 
 PRESET = Path(__file__).resolve().parent.parent / "configs" / "vae_mnist.yaml"
 

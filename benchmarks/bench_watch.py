@@ -27,7 +27,6 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -50,7 +49,7 @@ def free_port() -> int:
 
 def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = dict(os.environ, GENLAB_HOME=str(home), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, GENLAB_HOME=str(home))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "ui/app.py", "--server.port", str(port)]
         + ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -137,7 +136,7 @@ def main() -> None:
 
     import playwright.sync_api as pw
 
-    from genlab.runs import RunStore
+    from genlab.store.runs import RunStore
 
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp:

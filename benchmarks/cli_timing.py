@@ -25,7 +25,7 @@ def genlab_seconds_per_step(home: Path, config_path: Path, env: dict[str, str], 
     found = re.search(r"^run (\S+)", out.stdout, re.M)
     if out.returncode or not found:
         raise SystemExit(f"GenLab's training failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
-    from genlab.runs import RunStore
+    from genlab.store.runs import RunStore
 
     store = RunStore(home)
     try:

@@ -161,7 +161,6 @@ def compare(checkout: Path, shape: dict[str, int], *, iters: int, rounds: int, t
         **os.environ,
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
-        "PYTHONPATH": str(ROOT),
         "WANDB_MODE": "disabled",
     }
     tokens = shape["batch_size"] * shape["block_size"]

@@ -14,8 +14,8 @@ from typing import Any
 import lightning as L
 import torch
 
-from genlab.checkpoint_files import find_resume_checkpoint
-from genlab.errors import GenLabError
+from genlab.core.checkpoint_files import find_resume_checkpoint
+from genlab.core.errors import GenLabError
 
 
 class NonFiniteLossError(GenLabError, RuntimeError):

@@ -16,7 +16,7 @@ from typing import Any
 import lightning as L
 
 from callbacks.steps import batches_done, planned_batches
-from genlab.runs import RunStore
+from genlab.store.runs import RunStore
 
 
 class ProgressCallback(L.Callback):

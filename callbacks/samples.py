@@ -1,6 +1,6 @@
 """Saves the module's sample images (PNG grids) and text samples as run-store artifacts every N steps.
 
-Text samples are generated text: each passes genlab.safety's gate (the run's safety section) before it is
+Text samples are generated text: each passes genlab.safety.gate's gate (the run's safety section) before it is
 written, so samples/*.txt, the Run page and any tracker only ever hold what the gate released."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import lightning as L
 import torch
 
 from callbacks.steps import batches_done
-from genlab.imaging import save_grid
-from genlab.runs import RunStore
-from genlab.safety import Gate, policy_of
+from genlab.core.imaging import save_grid
+from genlab.safety.gate import Gate, policy_of
+from genlab.store.runs import RunStore
 
 
 class SamplesCallback(L.Callback):

@@ -12,7 +12,7 @@ from typing import Any
 from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
-from genlab.runs import RunStore
+from genlab.store.runs import RunStore
 
 
 class RunStoreLogger(Logger):

@@ -3,7 +3,7 @@
 One job: what the run store holds goes to the W&B run, with the same keys and steps. The training
 thread only starts and stops a forwarder; the forwarder opens the W&B run (which may wait on the
 network), then every `poll_s` reads what the store gained (metrics, sample grids, text samples) and
-logs it: grids as images, text as tables of screened samples (genlab.safety), and at the end the
+logs it: grids as images, text as tables of screened samples (genlab.safety.gate), and at the end the
 checkpoints as a model artifact. A step is sent once the store has moved past it (or at the end), so
 a step's metrics and samples land together and W&B's steps only go forward.
 
@@ -23,9 +23,9 @@ from typing import Any
 import lightning as L
 import wandb
 
-from genlab.runs import RunStore
-from genlab.safety import screen, withheld_notice
-from genlab.wandb_link import checkpoint_artifact_name, init_kwargs, wandb_env, wandb_run_id
+from genlab.safety.gate import screen, withheld_notice
+from genlab.share.wandb_link import checkpoint_artifact_name, init_kwargs, wandb_env, wandb_run_id
+from genlab.store.runs import RunStore
 
 INIT_TIMEOUT_S = 60.0
 TEXT_COLUMNS = ["step", "sample", "text", "flagged", "screener", "scores"]

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from genlab.caching import cached_arrays
-from genlab.catalogue import IMAGE_SETS
-from genlab.errors import DataError
-from genlab.paths import cache_dir
+from genlab.core.caching import cached_arrays
+from genlab.core.catalogue import IMAGE_SETS
+from genlab.core.errors import DataError
+from genlab.core.paths import cache_dir
 
 
 def _package_dir(module: str, pip_name: str) -> Path:
@@ -106,7 +106,7 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray, list[str]]:
     return x.reshape(-1, 8, 8, 1), d.target.astype(np.int64), [str(i) for i in range(10)]
 
 
-# The loader of each built-in image set of genlab.catalogue.IMAGE_SETS (names, titles, licences live there).
+# The loader of each built-in image set of genlab.core.catalogue.IMAGE_SETS (names, titles, licences live there).
 LOADERS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray | None, list[str]]]] = {
     "mnist": _load_mnist,
     "animals": _load_animals,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genlab.errors import DataError
+from genlab.core.errors import DataError
 
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 DEFAULT_SYSTEM = "You are a helpful assistant."

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from datamodules.hf import load_hf_dataset
-from genlab import assets
-from genlab.atomic import atomic_copy
-from genlab.catalogue import TEXT_SETS
-from genlab.data_config import TextDataConfig
-from genlab.errors import DataError
-from genlab.paths import cache_dir, uploads_dir
+from genlab.core import assets
+from genlab.core.atomic import atomic_copy
+from genlab.core.catalogue import TEXT_SETS
+from genlab.core.data_config import TextDataConfig
+from genlab.core.errors import DataError
+from genlab.core.paths import cache_dir, uploads_dir
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".csv"}

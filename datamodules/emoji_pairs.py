@@ -13,9 +13,9 @@ import numpy as np
 from PIL import Image
 
 from datamodules.builtin import emoji_png_paths, load_builtin_images, rgba_to_rgb
-from genlab.caching import cached_arrays
-from genlab.errors import DataError
-from genlab.paths import cache_dir
+from genlab.core.caching import cached_arrays
+from genlab.core.errors import DataError
+from genlab.core.paths import cache_dir
 
 BUILTIN_SIZE = 64  # built-in pairs are rendered and cached at this side
 

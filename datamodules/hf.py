@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from genlab.errors import OfflineError
+from genlab.core.errors import OfflineError
 
 
 def load_hf_dataset(name: str, split: str, alternatives: str) -> Any:

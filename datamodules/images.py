@@ -21,12 +21,12 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from datamodules.builtin import load_builtin_images
 from datamodules.hf import load_hf_dataset
 from datamodules.uploads import IntakeReport, extract_zip, scan_image_folder
-from genlab.atomic import atomic_folder
-from genlab.catalogue import IMAGE_SETS
-from genlab.config import RunConfig
-from genlab.data_config import ImageDataConfig
-from genlab.errors import DataError
-from genlab.paths import cache_dir, uploads_dir
+from genlab.core.atomic import atomic_folder
+from genlab.core.catalogue import IMAGE_SETS
+from genlab.core.config import RunConfig
+from genlab.core.data_config import ImageDataConfig
+from genlab.core.errors import DataError
+from genlab.core.paths import cache_dir, uploads_dir
 
 
 class InMemoryImages(Dataset):

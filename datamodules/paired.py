@@ -22,9 +22,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from datamodules.images import _resize
 from datamodules.paired_intake import PairedReport, apply_color_mode, inspect_paired
-from genlab.config import RunConfig
-from genlab.data_config import PairedDataConfig
-from genlab.errors import DataError
+from genlab.core.config import RunConfig
+from genlab.core.data_config import PairedDataConfig
+from genlab.core.errors import DataError
 
 # ---------------------------------------------------------------------------------------------------
 # Batches

@@ -15,9 +15,9 @@ from PIL import Image
 from datamodules.emoji_pairs import load_edges2emoji, load_emoji_pairs
 from datamodules.images import _decode_files, resolve_image_source
 from datamodules.uploads import scan_image_folder
-from genlab.catalogue import PAIR_SETS
-from genlab.data_config import ImageDataConfig, PairedDataConfig
-from genlab.errors import DataError
+from genlab.core.catalogue import PAIR_SETS
+from genlab.core.data_config import ImageDataConfig, PairedDataConfig
+from genlab.core.errors import DataError
 
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 DOMAIN_FOLDERS = (("A", "B"), ("trainA", "trainB"), ("a", "b"), ("domainA", "domainB"))

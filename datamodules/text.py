@@ -22,9 +22,9 @@ from datamodules.chat_format import encode_chat, render_chat, with_system
 from datamodules.corpora import Corpus, load_corpus
 from datamodules.images import BatchIndexSampler
 from datamodules.tokenizers import IGNORE, tokenizer_from_spec, tokenizer_spec
-from genlab.config import RunConfig
-from genlab.data_config import TextDataConfig
-from genlab.errors import DataError
+from genlab.core.config import RunConfig
+from genlab.core.data_config import TextDataConfig
+from genlab.core.errors import DataError
 
 # -------------------------------------------------------------------------------------------------
 # Packing

@@ -10,9 +10,9 @@ from typing import Any
 
 from datamodules.chat_format import CHATML_TEMPLATE, IM_END, IM_START
 from datamodules.corpora import Corpus
-from genlab import assets
-from genlab.data_config import TextDataConfig
-from genlab.paths import cache_dir
+from genlab.core import assets
+from genlab.core.data_config import TextDataConfig
+from genlab.core.paths import cache_dir
 
 IGNORE = -100  # target id that takes no loss (chat prompts, padding)
 EOS = "<|endoftext|>"

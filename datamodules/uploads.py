@@ -17,9 +17,9 @@ from pathlib import Path, PurePosixPath
 
 from PIL import Image, UnidentifiedImageError
 
-from genlab.atomic import atomic_folder
-from genlab.errors import DataError
-from genlab.paths import uploads_dir
+from genlab.core.atomic import atomic_folder
+from genlab.core.errors import DataError
+from genlab.core.paths import uploads_dir
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MAX_TOTAL_BYTES = 2 * 1024**3

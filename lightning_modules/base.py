@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from callbacks.steps import planned_batches
-from genlab.config import RunConfig
+from genlab.core.config import RunConfig
+from genlab.core.optim import build_optimizer, build_scheduler
+from genlab.core.parsing import parse_config
 from genlab.families.spec import Family
-from genlab.optim import build_optimizer, build_scheduler
-from genlab.parsing import parse_config
 from lightning_modules.export_nets import ExportNet
 
 Labels = Sequence[int] | int | None

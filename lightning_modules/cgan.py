@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.errors import DataError
+from genlab.core.errors import DataError
 from genlab.families.cgan import FAMILY
 from lightning_modules.dcgan import Discriminator, GANModule, Generator, dcgan_init
 

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.config import ConfigError
+from genlab.core.config import ConfigError
+from genlab.core.optim import build_optimizer, build_scheduler
 from genlab.families.dcgan import FAMILY
-from genlab.optim import build_optimizer, build_scheduler
 from lightning_modules.base import GenLabModule, Labels, slerp
 from lightning_modules.export_nets import ExportNet, ImageOut, LabelledImageOut
 from lightning_modules.gan_common import (

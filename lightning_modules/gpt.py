@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
+from genlab.core.optim import build_optimizer, build_scheduler
 from genlab.families.gpt import FAMILY, GPTModelConfig
-from genlab.optim import build_optimizer, build_scheduler
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 from lightning_modules.gpt_native import GPTShape, NativeGPT, is_hf_state, state_from_hf, to_hf_model
 from lightning_modules.text_base import TextLMModule
@@ -72,7 +72,7 @@ class GPTModule(TextLMModule):
                 cfg, int(data_info["vocab_size"]), self.block_size, data_info.get("eos_token_id")
             )
         else:
-            from genlab.assets import load_pretrained_lm
+            from genlab.core.assets import load_pretrained_lm
 
             self.model = load_pretrained_lm(cfg.pretrained, dtype=torch.float32, attn_implementation="sdpa")
             if self.model.get_input_embeddings().weight.shape[0] < int(data_info["vocab_size"]):

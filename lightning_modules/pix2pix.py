@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
+from genlab.core.optim import build_optimizer
 from genlab.families.pix2pix import FAMILY
-from genlab.optim import build_optimizer
 from lightning_modules.base import GenLabModule
 from lightning_modules.export_nets import ExportNet, Translate01, parity_images
 from lightning_modules.translation_nets import (

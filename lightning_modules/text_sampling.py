@@ -4,7 +4,7 @@ prompts stored during training.
 
 It works on any TextGenerator (lightning_modules/base.py): `next_logits(ids (1, t), cache) -> (logits
 (1, V), cache)`, `context_window`, `tokenizer` and `is_chat`. Nothing here screens text: what reaches a
-person goes through the engine's generation API (genlab/generate.py) and its safety gate.
+person goes through the engine's generation API (genlab/use/generate.py) and its safety gate.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from genlab.errors import GenLabError
+from genlab.core.errors import GenLabError
 
 
 @dataclass

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -35,7 +32,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: Path) ->
 
 @pytest.fixture
 def store(home: Path):
-    from genlab.runs import RunStore
+    from genlab.store.runs import RunStore
 
     s = RunStore(home)
     yield s

@@ -19,11 +19,9 @@ import sys
 import types
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from genlab import atomic, jobs  # noqa: E402
-from genlab.runs import RunStore  # noqa: E402
+from genlab.core import atomic
+from genlab.runner import jobs
+from genlab.store.runs import RunStore
 
 run_id, kind, nth, phase = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 state = {"armed": False, "count": 0}

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from genlab.train import fit_module
+from genlab.runner.train import fit_module
 
 T = TypeVar("T")
 

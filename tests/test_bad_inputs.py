@@ -18,15 +18,15 @@ import pytest
 from PIL import Image
 
 from datamodules.uploads import extract_zip, import_zip_upload, list_uploads
-from genlab import jobs
 from genlab.cli.main import main
-from genlab.config import ConfigError
-from genlab.data_paths import confine_config_paths, confine_path
-from genlab.errors import DataError, GenLabError
-from genlab.parsing import parse_config
-from genlab.registry import FAMILIES
-from genlab.runs import check_run_id
-from genlab.translate import open_image
+from genlab.core.config import ConfigError
+from genlab.core.errors import DataError, GenLabError
+from genlab.core.parsing import parse_config
+from genlab.core.registry import FAMILIES
+from genlab.data.paths import confine_config_paths, confine_path
+from genlab.runner import jobs
+from genlab.store.runs import check_run_id
+from genlab.use.translate import open_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -146,7 +146,7 @@ def test_run_actions_in_the_wrong_state_exit_2(store, home, capsys) -> None:
 def test_a_home_that_cannot_be_created_exits_2_with_what_to_do(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    env = dict(os.environ, GENLAB_HOME=str(blocker / "home"), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, GENLAB_HOME=str(blocker / "home"))
     proc = subprocess.run(
         [sys.executable, "-m", "genlab", "runs", "list"], env=env, cwd=ROOT, capture_output=True, text=True
     )
@@ -255,7 +255,7 @@ def test_a_failed_upload_keeps_the_older_good_one(home, tmp_path) -> None:
 
 
 def test_a_text_upload_that_is_not_text_is_refused(home, tmp_path) -> None:
-    from genlab.data import import_text_upload
+    from genlab.data.api import import_text_upload
 
     bad = tmp_path / "blob.txt"
     bad.write_bytes(bytes(range(256)) * 64)

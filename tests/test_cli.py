@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def genlab(*args: str, home: Path) -> subprocess.CompletedProcess:
     env = {
         "GENLAB_HOME": str(home),
-        "PYTHONPATH": str(ROOT),
         "PATH": "/usr/bin:/bin",
         "WANDB_MODE": "offline",
         "HF_HUB_OFFLINE": "1",

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from genlab.checkpoints import load_module
 from genlab.cli.main import main as cli
-from genlab.distill import distill_run
-from genlab.prune import prunable, prune_run, sparsity_of
-from genlab.registry import FAMILIES
-from genlab.runs import RunStore
+from genlab.compress.distill import distill_run
+from genlab.compress.prune import prunable, prune_run, sparsity_of
+from genlab.core.registry import FAMILIES
+from genlab.runner.checkpoints import load_module
+from genlab.store.runs import RunStore
 from tests.helpers import train_tiny
 
 STUDENT_BAND = 1.10  # a student's val/loss stays within 10% of its teacher's on the same corpus

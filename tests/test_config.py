@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genlab.config import ConfigError
-from genlab.parsing import apply_overrides, load_config, parse_config
-from genlab.paths import PROJECT_ROOT
-from genlab.registry import FAMILIES
+from genlab.core.config import ConfigError
+from genlab.core.parsing import apply_overrides, load_config, parse_config
+from genlab.core.paths import PROJECT_ROOT
+from genlab.core.registry import FAMILIES
 
 PRESETS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
 

@@ -16,12 +16,12 @@ from onnx import numpy_helper
 from torch import nn
 
 from genlab.cli.main import main as cli
-from genlab.errors import GenLabError
+from genlab.core.errors import GenLabError
+from genlab.core.registry import FAMILIES
 from genlab.export import decode
 from genlab.export.engine import ExportError, export_run, load_runner, verify
 from genlab.export.metadata import read_metadata
-from genlab.registry import FAMILIES
-from genlab.runs import RunStore
+from genlab.store.runs import RunStore
 from lightning_modules.export_nets import ConvTransposeAsSlice, ExportNet, rewrite_conv_transpose
 from lightning_modules.text_sampling import SamplingSettings, encode_prompt, generate_ids
 from tests.helpers import train_tiny
@@ -104,7 +104,7 @@ def test_conv_transpose_rewrite_computes_the_same_numbers(
 
 def test_weights_perturbed_after_conversion_fail_the_parity_check(trained: tuple[RunStore, dict[str, str]]) -> None:
     store, runs = trained
-    from genlab.checkpoints import load_module
+    from genlab.runner.checkpoints import load_module
 
     module = load_module(store, runs["dcgan"])
     net = module.export_nets()["generator"]
@@ -155,7 +155,7 @@ def test_metadata_round_trips_and_matches_the_runtime(trained: tuple[RunStore, d
 
 def test_exported_gpt_decode_loop_reproduces_the_runs_text(trained: tuple[RunStore, dict[str, str]]) -> None:
     store, runs = trained
-    from genlab.checkpoints import load_module
+    from genlab.runner.checkpoints import load_module
 
     module = load_module(store, runs["gpt"])
     net = module.export_nets()["lm"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.checkpoints import checkpoint_path, load_checkpoint, module_from_checkpoint
-from genlab.registry import FAMILIES
-from genlab.runs import RunStore
-from genlab.train import fit_module
+from genlab.core.registry import FAMILIES
+from genlab.runner.checkpoints import checkpoint_path, load_checkpoint, module_from_checkpoint
+from genlab.runner.train import fit_module
+from genlab.store.runs import RunStore
 from lightning_modules.base import PROTOCOLS
 
 

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from genlab import atomic, jobs
-from genlab.checkpoint_files import checkpoint_is_whole
-from genlab.errors import GenLabError
-from genlab.registry import FAMILIES
-from genlab.runs import RunStateError, RunStore, StoreUnavailable
+from genlab.core import atomic
+from genlab.core.checkpoint_files import checkpoint_is_whole
+from genlab.core.errors import GenLabError
+from genlab.core.registry import FAMILIES
+from genlab.runner import jobs
+from genlab.store.runs import RunStateError, RunStore, StoreUnavailable
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +98,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[int]]:
 
 
 def worker_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ, GENLAB_HOME=str(home), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, GENLAB_HOME=str(home))
     env.pop("PYTEST_CURRENT_TEST", None)
     return env
 
@@ -374,7 +375,7 @@ def full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_a_full_disk_leaves_no_empty_upload_and_no_orphan_run(full_disk: Path, tmp_path: Path) -> None:
-    from genlab.data import import_text_upload
+    from genlab.data.api import import_text_upload
 
     source = tmp_path / "notes.txt"
     source.write_text("To be, or not to be, that is the question.\n" * 2000, encoding="utf-8")

@@ -8,11 +8,11 @@ import pytest
 import torch
 import yaml
 
-from genlab.config import ConfigError
-from genlab.errors import DataError
-from genlab.parsing import load_config, parse_config
-from genlab.registry import FAMILIES
-from genlab.runs import RunStore
+from genlab.core.config import ConfigError
+from genlab.core.errors import DataError
+from genlab.core.parsing import load_config, parse_config
+from genlab.core.registry import FAMILIES
+from genlab.store.runs import RunStore
 from lightning_modules.dcgan import Discriminator, Generator, MinibatchStd
 from lightning_modules.gan_common import EMA, d_loss_fn, diff_augment, g_loss_fn, gradient_penalty, make_shadow
 
@@ -141,8 +141,8 @@ def _tiny(family: str, **model: object):
 def test_tiny_fit_through_the_run_store_logs_fid_saves_samples_and_reloads_identically(
     store: RunStore, family: str, model: dict
 ) -> None:
-    from genlab.checkpoints import load_module
-    from genlab.train import fit
+    from genlab.runner.checkpoints import load_module
+    from genlab.runner.train import fit
 
     cfg = _tiny(family, **model)
     run = store.create_run(cfg, status="running")

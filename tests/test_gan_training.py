@@ -6,9 +6,9 @@ import lightning as L
 import pytest
 import torch
 
+from genlab.core.parsing import parse_config
 from genlab.metrics.classifier import cached_classifier, predict
-from genlab.parsing import parse_config
-from genlab.train import build_trainer, prepare
+from genlab.runner.train import build_trainer, prepare
 
 
 @pytest.mark.slow

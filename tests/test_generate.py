@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.errors import GenLabError
-from genlab.generate import ChatSession, TextStream, generate, stream
-from genlab.registry import FAMILIES
+from genlab.core.errors import GenLabError
+from genlab.core.registry import FAMILIES
+from genlab.use.generate import ChatSession, TextStream, generate, stream
 from lightning_modules.text_sampling import SamplingSettings, generate_ids, pick_next
 
 
 def build(family: str = "gpt", **data):
     from datamodules.text import TextDataModule
-    from genlab.train import build_module
+    from genlab.runner.train import build_module
 
     raw = FAMILIES[family].tiny_config().model_dump(mode="json")
     raw["data"].update(data)
@@ -136,7 +136,7 @@ def test_rnn_generates_through_the_same_api(home):
 
 def test_cli_generate_chat_and_export(store, capsys):
     from genlab.cli.main import main
-    from genlab.train import fit
+    from genlab.runner.train import fit
 
     run = store.create_run(FAMILIES["gpt"].tiny_config())
     fit(store, run.id)

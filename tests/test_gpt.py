@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from genlab.parsing import load_config
-from genlab.registry import FAMILIES
+from genlab.core.parsing import load_config
+from genlab.core.registry import FAMILIES
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = (
@@ -28,8 +28,8 @@ def tiny(family: str, **sections):
 
 @pytest.mark.parametrize("family", ["gpt", "rnn"])
 def test_tiny_fit_logs_loss_perplexity_bleu_and_stores_text_samples(store, family):
-    from genlab.checkpoints import load_module
-    from genlab.train import fit
+    from genlab.runner.checkpoints import load_module
+    from genlab.runner.train import fit
 
     run = store.create_run(tiny(family))
     assert fit(store, run.id) == "completed"
@@ -50,8 +50,8 @@ def test_tiny_fit_logs_loss_perplexity_bleu_and_stores_text_samples(store, famil
 def test_gpt_run_exports_a_folder_plain_transformers_loads_with_the_same_logits(store):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from genlab.checkpoints import load_module
-    from genlab.train import fit
+    from genlab.runner.checkpoints import load_module
+    from genlab.runner.train import fit
 
     run = store.create_run(tiny("gpt"))
     fit(store, run.id)
@@ -151,8 +151,8 @@ def test_lora_merge_gives_the_same_logits_as_the_unmerged_model(home, tiny_pretr
 
 
 def test_lora_checkpoints_hold_only_the_adapters_and_reload_exactly(store, tiny_pretrained, tmp_path):
-    from genlab.checkpoints import load_checkpoint, load_module
-    from genlab.train import fit
+    from genlab.runner.checkpoints import load_checkpoint, load_module
+    from genlab.runner.train import fit
 
     text = tmp_path / "t.txt"
     text.write_text(TEXT)
@@ -178,7 +178,7 @@ def test_full_finetune_of_a_local_pretrained_folder_trains_every_weight(home, ti
 def test_perplexity_of_a_uniform_model_equals_the_vocabulary_size(home):
     from datamodules.text import TextDataModule
     from genlab.metrics.text import perplexity, perplexity_from_losses
-    from genlab.train import build_module
+    from genlab.runner.train import build_module
 
     assert perplexity_from_losses(4 * math.log(4.0), 4) == pytest.approx(4.0)
     cfg = tiny("gpt")
@@ -194,7 +194,7 @@ def test_perplexity_of_a_uniform_model_equals_the_vocabulary_size(home):
 
 def test_gpt_weight_decay_skips_biases_and_norms(home):
     from datamodules.text import TextDataModule
-    from genlab.train import build_module
+    from genlab.runner.train import build_module
 
     cfg = tiny("gpt")
     dm = TextDataModule(cfg)
@@ -210,7 +210,7 @@ def test_gpt_weight_decay_skips_biases_and_norms(home):
 def test_text_presets_validate_and_round_trip_through_yaml(preset):
     import yaml
 
-    from genlab.parsing import parse_config
+    from genlab.core.parsing import parse_config
 
     cfg = load_config(ROOT / "configs" / f"{preset}.yaml")
     assert parse_config(yaml.safe_load(cfg.to_yaml())) == cfg

@@ -103,8 +103,8 @@ def test_a_checkpoint_of_the_earlier_transformers_gpt2_loads_with_the_same_logit
 
 def test_generation_with_the_kv_cache_picks_what_full_recomputation_picks(home):
     from datamodules.text import TextDataModule
-    from genlab.registry import FAMILIES
-    from genlab.train import build_module
+    from genlab.core.registry import FAMILIES
+    from genlab.runner.train import build_module
     from lightning_modules.text_sampling import SamplingSettings, generate_ids, stop_token_ids
 
     cfg = FAMILIES["gpt"].tiny_config()

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_offline_smollm2_answers_a_simple_factual_question(home):
-    from genlab.generate import ChatSession, SamplingSettings
+    from genlab.use.generate import ChatSession, SamplingSettings
     from lightning_modules.gpt import pretrained_module
 
     module = pretrained_module("smollm2")
@@ -29,7 +29,7 @@ def test_offline_smollm2_answers_a_simple_factual_question(home):
 def test_smollm2_folder_is_cached_and_loads_with_plain_transformers(home):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from genlab.assets import smollm2_folder
+    from genlab.core.assets import smollm2_folder
 
     folder = smollm2_folder()
     assert (folder / "model.safetensors").is_file() and smollm2_folder() == folder  # converted once

@@ -13,8 +13,8 @@ from PIL import Image
 from datamodules.builtin import emoji_png_paths, is_face_emoji, load_builtin_images
 from datamodules.images import ImageDataModule
 from datamodules.uploads import extract_zip, import_zip_upload, scan_image_folder
-from genlab.errors import DataError, OfflineError
-from genlab.parsing import parse_config
+from genlab.core.errors import DataError, OfflineError
+from genlab.core.parsing import parse_config
 
 
 def png_bytes(color: int = 128, size: int = 12, mode: str = "L") -> bytes:

@@ -7,10 +7,10 @@ import signal
 
 import pytest
 
-from genlab import jobs
-from genlab.errors import GenLabError
-from genlab.registry import FAMILIES
-from genlab.runs import RunStore
+from genlab.core.errors import GenLabError
+from genlab.core.registry import FAMILIES
+from genlab.runner import jobs
+from genlab.store.runs import RunStore
 from tests.helpers import wait_for
 
 

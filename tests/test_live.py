@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from genlab.live import MetricsFollower, lttb
+from genlab.store.live import MetricsFollower, lttb
 
 
 def test_lttb_bounds_the_points_and_keeps_endpoints_and_extrema():
@@ -29,7 +29,7 @@ def test_lttb_passes_short_series_through_and_drops_missing_values():
 
 
 def test_follower_reads_only_new_rows_and_nothing_when_nothing_changed(store):
-    from genlab.parsing import parse_config
+    from genlab.core.parsing import parse_config
 
     run = store.create_run(parse_config({"family": "vae"}))
     other = store.create_run(parse_config({"family": "vae"}))

@@ -14,8 +14,8 @@ from PIL import Image
 from datamodules.emoji_pairs import edge_drawings
 from datamodules.paired import PairedDataModule
 from datamodules.paired_intake import validate_paired
-from genlab.data_config import PairedDataConfig
-from genlab.errors import DataError
+from genlab.core.data_config import PairedDataConfig
+from genlab.core.errors import DataError
 from genlab.families.cyclegan import CycleGANRunConfig
 from genlab.families.pix2pix import Pix2PixRunConfig
 

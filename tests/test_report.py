@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from genlab import report, wandb_report
 from genlab.cli.main import main
-from genlab.errors import GenLabError
-from genlab.wandb_link import wandb_run_id
+from genlab.core.errors import GenLabError
+from genlab.share import report, wandb_report
+from genlab.share.wandb_link import wandb_run_id
 from tests.ui.conftest import record_run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,10 +9,9 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-from genlab.registry import FAMILIES
-from genlab.runs import RunStore
+from genlab.core.registry import FAMILIES
+from genlab.store.runs import RunStore
 
 
 def _writer(home: str, run_id: str, n: int) -> None:
@@ -45,9 +44,7 @@ def test_parallel_writers_lose_no_metric(store: RunStore) -> None:
 def test_killed_writer_leaves_a_consistent_store(store: RunStore) -> None:
     run = store.create_run(FAMILIES["vae"].tiny_config())
     script = textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
-        from genlab.runs import RunStore
+        from genlab.store.runs import RunStore
         s = RunStore({str(store.home)!r})
         step = 0
         while True:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from genlab.config import SafetyConfig
-from genlab.errors import GenLabError
-from genlab.safety import Gate, screen, screen_many, screener_status, with_overrides
-from genlab.screeners import FALLBACK_LABEL, CheckpointRefused, install_checkpoint
+from genlab.core.config import SafetyConfig
+from genlab.core.errors import GenLabError
+from genlab.safety.gate import Gate, screen, screen_many, screener_status, with_overrides
+from genlab.safety.screeners import FALLBACK_LABEL, CheckpointRefused, install_checkpoint
 
 LABELLED = Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "safety_labelled.tsv"
 
@@ -28,7 +28,7 @@ def labelled() -> list[tuple[str, str]]:
 @pytest.fixture
 def fresh_screener(home, monkeypatch, tmp_path):
     """No Detoxify checkpoint anywhere (empty GenLab and torch hub folders), and the screens built anew."""
-    from genlab import safety
+    from genlab.safety.gate import gate as safety
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.delenv("GENLAB_DETOXIFY_CKPT", raising=False)
@@ -85,7 +85,7 @@ def _detoxify_format_checkpoint(folder: Path, threat_bias: float) -> Path:
 def test_a_detoxify_checkpoint_runs_detoxifys_own_code_with_per_category_thresholds(
     fresh_screener, monkeypatch, tmp_path, threat_bias, flagged
 ):
-    from genlab import safety
+    from genlab.safety.gate import gate as safety
 
     ckpt = _detoxify_format_checkpoint(tmp_path / "detoxify", threat_bias)
     monkeypatch.setenv("GENLAB_DETOXIFY_CKPT", str(ckpt))
@@ -121,7 +121,7 @@ class _Boom:
 
 
 def test_a_wrong_checkpoint_is_refused_before_anything_unpickles_it(fresh_screener, monkeypatch, tmp_path):
-    from genlab import safety
+    from genlab.safety.gate import gate as safety
 
     marker = tmp_path / "code_ran"
     evil = tmp_path / "upload" / "toxic_original-c1212f89.ckpt"  # the official name, other content
@@ -219,7 +219,7 @@ def test_the_audit_counts_every_output_and_keeps_text_only_when_the_owner_asks(f
 
 
 def test_chat_regenerates_a_flagged_reply_then_refuses_and_keeps_no_withheld_text(fresh_screener, store):
-    from genlab.generate import ChatSession, SamplingSettings, TextStream
+    from genlab.use.generate import ChatSession, SamplingSettings, TextStream
     from tests.test_generate import build
 
     chat_model = build("gpt", name="genlab_chat", block_size=64, batch_size=2, vocab_size=600)
@@ -256,10 +256,10 @@ def test_cli_screen_exit_codes_json_and_file(fresh_screener, tmp_path, capsys):
 
 def test_data_screening_reports_the_flagged_share_and_a_run_can_drop_those_lines(fresh_screener, store, tmp_path):
     from genlab.cli.main import main
-    from genlab.data_config import TextDataConfig
-    from genlab.data_screen import screen_corpus
-    from genlab.registry import FAMILIES
-    from genlab.train import screened_data
+    from genlab.core.data_config import TextDataConfig
+    from genlab.core.registry import FAMILIES
+    from genlab.runner.train import screened_data
+    from genlab.safety.data_screen import screen_corpus
 
     good = ["the king rode to the castle at dawn", "a quiet river runs past the mill"]
     bad = "you are a stupid idiot and a worthless moron"
@@ -290,7 +290,7 @@ def test_a_model_that_learned_profanity_has_its_output_withheld(fresh_screener, 
 
     from datamodules.text import TextDataModule
     from genlab.families.rnn import RNNRunConfig
-    from genlab.generate import SamplingSettings, TextStream, generate
+    from genlab.use.generate import SamplingSettings, TextStream, generate
     from lightning_modules.rnn import RNNModule
 
     line = "you are a fucking idiot and a damn fool\n"
@@ -324,7 +324,7 @@ def test_a_model_that_learned_profanity_has_its_output_withheld(fresh_screener, 
     masked = generate(module, "you are a", greedy, gate=Gate(SafetyConfig(action="mask")))
     assert "fucking" not in masked.text and "*******" in masked.text
 
-    from genlab.bias_report import bias_report
+    from genlab.safety.bias_report import bias_report
 
     report = bias_report(module, SafetyConfig(), samples=2, max_new_tokens=20, groups=("women", "men"))
     assert [g["group"] for g in report["groups"]] == ["women", "men"] and report["score"] == "profanity"

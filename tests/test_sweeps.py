@@ -14,12 +14,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from genlab import sweep_worker, sweeps
 from genlab.cli.main import main
-from genlab.config import ConfigError
-from genlab.registry import FAMILIES
-from genlab.runs import RunStore
-from genlab.sweep_space import parse_space
+from genlab.core.config import ConfigError
+from genlab.core.registry import FAMILIES
+from genlab.store.runs import RunStore
+from genlab.sweeps.space import parse_space
+from genlab.sweeps.study import study as sweeps
+from genlab.sweeps.study import worker as sweep_worker
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,11 +11,11 @@ import torch
 from datamodules.chat_format import IM_END, encode_chat
 from datamodules.text import TextDataModule, pack_chats, pack_text, to_xy
 from datamodules.tokenizers import IGNORE, tokenizer_from_spec, train_bpe
-from genlab.config import ConfigError
-from genlab.errors import DataError, OfflineError
+from genlab.core.config import ConfigError
+from genlab.core.errors import DataError, OfflineError
+from genlab.core.parsing import parse_config
 from genlab.families.gpt import GPTRunConfig
 from genlab.families.rnn import RNNRunConfig
-from genlab.parsing import parse_config
 
 TEXT = (
     "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n\n"
@@ -227,7 +227,7 @@ def test_hf_dataset_offline_gives_a_clear_message(home, monkeypatch):
 
 
 def test_pretrained_hub_id_offline_gives_a_clear_message(home, monkeypatch):
-    from genlab.assets import resolve_pretrained
+    from genlab.core.assets import resolve_pretrained
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(OfflineError, match="model.pretrained=smollm2"):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab import jobs
-from genlab.config import OptimConfig
-from genlab.optim import AdaBelief, build_optimizer, build_scheduler
-from genlab.registry import FAMILIES
-from genlab.runs import RunStore
+from genlab.core.config import OptimConfig
+from genlab.core.optim import AdaBelief, build_optimizer, build_scheduler
+from genlab.core.registry import FAMILIES
+from genlab.runner import jobs
+from genlab.store.runs import RunStore
 
 
 def quadratic_descends(opt_cfg: OptimConfig) -> float:

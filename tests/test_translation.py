@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from datamodules.paired import PairedDataModule
-from genlab.errors import DataError, GenLabError
-from genlab.parsing import load_config, parse_config
-from genlab.registry import FAMILIES
+from genlab.core.errors import DataError, GenLabError
+from genlab.core.parsing import load_config, parse_config
+from genlab.core.registry import FAMILIES
 from lightning_modules.translation_nets import (
     ImagePool,
     PatchDiscriminator,
@@ -94,13 +94,13 @@ def test_image_pool_returns_past_fakes_once_full() -> None:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
-    """One tiny run per family through genlab.train.fit, shared by the tests below."""
+    """One tiny run per family through genlab.runner.train.fit, shared by the tests below."""
     home = tmp_path_factory.mktemp("translation_home")
     data = write_domains(tmp_path_factory.mktemp("domains"), 24)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GENLAB_HOME", str(home))
-        from genlab.runs import RunStore
-        from genlab.train import fit
+        from genlab.runner.train import fit
+        from genlab.store.runs import RunStore
 
         store = RunStore(home)
         runs = {}
@@ -114,7 +114,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.mark.parametrize("family", ["cyclegan", "pix2pix"])
 def test_tiny_fit_logs_metrics_panels_and_reloads_with_the_same_output(trained, family: str) -> None:
-    from genlab.checkpoints import load_module
+    from genlab.runner.checkpoints import load_module
 
     store, runs, _ = trained
     run_id = runs[family]
@@ -195,7 +195,7 @@ def test_pix2pix_learns_the_colour_inversion(home: Path, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("size,mode", [((53, 37), "RGB"), ((16, 16), "L"), ((200, 31), "RGBA"), ((40, 90), "P")])
 def test_translate_round_trip_keeps_the_input_size(trained, size: tuple[int, int], mode: str) -> None:
-    from genlab.translate import translate
+    from genlab.use.translate import translate
 
     store, runs, _ = trained
     rng = np.random.default_rng(0)
@@ -206,7 +206,7 @@ def test_translate_round_trip_keeps_the_input_size(trained, size: tuple[int, int
 
 
 def test_translate_rejects_bad_images_with_clear_errors(trained, tmp_path: Path) -> None:
-    from genlab.translate import translate
+    from genlab.use.translate import translate
 
     store, runs, _ = trained
     rid = runs["pix2pix"]
@@ -264,7 +264,7 @@ def test_evaluation_reports_l1_psnr_ssim_and_fid_kid_per_direction() -> None:
 
 
 def test_evaluate_scores_a_run_per_direction(trained) -> None:
-    from genlab.translate import evaluate
+    from genlab.use.translate import evaluate
 
     store, runs, _ = trained
     cyc = evaluate(store, runs["cyclegan"], fid_features="pixels", which="last")

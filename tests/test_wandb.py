@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 
 from callbacks.wandb_logger import WandbCallback
-from genlab import jobs
-from genlab.parsing import parse_config
-from genlab.registry import FAMILIES
-from genlab.wandb_link import needs_sync, offline_dirs, sync_command, wandb_run_id
+from genlab.core.parsing import parse_config
+from genlab.core.registry import FAMILIES
+from genlab.runner import jobs
+from genlab.share.wandb_link import needs_sync, offline_dirs, sync_command, wandb_run_id
 from tests.wandb_records import history, records, wandb_files
 
 pytestmark = pytest.mark.timeout(300)
@@ -216,7 +216,7 @@ def test_sweep_trials_are_grouped_by_their_study_in_wandb(store):
 
 
 def test_an_export_is_logged_as_an_artifact_pointing_at_the_runs_checkpoint_artifact(store):
-    from genlab.wandb_link import checkpoint_artifact_name, log_export
+    from genlab.share.wandb_link import checkpoint_artifact_name, log_export
 
     run = store.create_run(_tiny("offline"))
     _record(store, run, range(1, 6))
@@ -238,7 +238,7 @@ def test_an_export_is_logged_as_an_artifact_pointing_at_the_runs_checkpoint_arti
 
 
 def test_an_export_of_a_run_without_wandb_logs_nothing(store):
-    from genlab.wandb_link import log_export
+    from genlab.share.wandb_link import log_export
 
     run = store.create_run(_tiny("off"))
     assert log_export(store, run.id, run.folder / "exports", "hf") is False

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from genlab import jobs
-from genlab.runs import RunStore
+from genlab.runner import jobs
+from genlab.store.runs import RunStore
 from tests.helpers import wait_for
 from tests.test_jobs import long_config
 
@@ -82,9 +82,9 @@ def test_a_key_reaches_only_its_own_runs_worker_even_when_another_users_worker_s
         [
             sys.executable,
             "-c",
-            "from genlab import jobs; from genlab.runs import RunStore; print(jobs.schedule(RunStore()))",
+            "from genlab import jobs; from genlab.store.runs import RunStore; print(jobs.schedule(RunStore()))",
         ],
-        env={**os.environ, "GENLAB_MAX_JOBS": "3", "GENLAB_HOME": str(home), "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "GENLAB_MAX_JOBS": "3", "GENLAB_HOME": str(home)},
         capture_output=True,
         text=True,
         timeout=120,

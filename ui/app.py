@@ -6,16 +6,11 @@ in worker processes, never in this script.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from ui.widgets.auth import require_login  # noqa: E402
+from ui.widgets.auth import require_login
 
 VIEWS = Path(__file__).resolve().parent / "views"
 

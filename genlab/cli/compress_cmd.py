@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from genlab.runs import RunStore
+from genlab.store.runs import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,14 +51,14 @@ def _show(result: dict, as_json: bool) -> None:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from genlab.prune import prune_run
+    from genlab.compress.prune import prune_run
 
     _show(prune_run(RunStore(), args.run_id, args.sparsity, args.method, args.steps), args.json)
     return 0
 
 
 def _distill(args: argparse.Namespace) -> int:
-    from genlab.distill import distill_run
+    from genlab.compress.distill import distill_run
 
     _show(distill_run(RunStore(), args.run_id, args.student, args.steps, args.temperature, args.alpha), args.json)
     return 0

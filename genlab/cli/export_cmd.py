@@ -7,7 +7,7 @@ import json
 import sys
 
 from genlab.export.options import FORMAT_VARIANTS, QUANTIZE
-from genlab.runs import RunStore
+from genlab.store.runs import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:

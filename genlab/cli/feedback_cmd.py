@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from genlab.runs import RunStore
+from genlab.store.runs import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from genlab.errors import GenLabError
-    from genlab.feedback import feedback_summary, finetune_on_feedback
-    from genlab.jobs import wait
+    from genlab.core.errors import GenLabError
+    from genlab.runner.jobs import wait
+    from genlab.use.feedback import feedback_summary, finetune_on_feedback
 
     if args.steps is not None and args.steps < 1:
         raise GenLabError(f"--steps must be >= 1, got {args.steps}")

@@ -1,6 +1,6 @@
 """`generate`, `chat` and `export-hf`: use a trained text run (gpt/rnn) or the offline SmolLM2.
 
-The Playground's CLI twin. Every text passes genlab.safety's gate before it is printed: streaming
+The Playground's CLI twin. Every text passes genlab.safety.gate's gate before it is printed: streaming
 releases sentence-sized chunks only once they passed, and a flagged chunk ends the text with a notice.
 The verdict and the screen that decided are printed after the text (to stderr, so stdout stays the
 text itself); every output is a row of the run's safety audit.
@@ -13,8 +13,8 @@ import json
 import os
 import sys
 
-from genlab import wandb_link
-from genlab.errors import GenLabError
+from genlab.core.errors import GenLabError
+from genlab.share import wandb_link
 
 
 def _sampling_args(p: argparse.ArgumentParser, temperature: float, max_new: int) -> None:
@@ -112,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from genlab.generate import SamplingSettings
+    from genlab.use.generate import SamplingSettings
 
     return SamplingSettings(
         temperature=args.temperature,
@@ -126,7 +126,7 @@ def _settings(args: argparse.Namespace):
 
 
 def _module(args: argparse.Namespace):
-    from genlab.generate import load_text_module
+    from genlab.use.generate import load_text_module
 
     return load_text_module(args.run_id, args.model, args.checkpoint)
 
@@ -134,8 +134,8 @@ def _module(args: argparse.Namespace):
 def _gate(args: argparse.Namespace, module, path: str):
     """The gate with the run's safety section and the command's overrides; audited in the run store
     (under `model:<name>` for a pretrained model)."""
-    from genlab.runs import RunStore
-    from genlab.safety import Gate, policy_of, with_overrides
+    from genlab.safety.gate import Gate, policy_of, with_overrides
+    from genlab.store.runs import RunStore
 
     policy = with_overrides(policy_of(module), args.threshold, model=args.safety_model, action=args.action)
     return Gate(policy, store=RunStore(), run_id=args.run_id or f"model:{args.model}", path=path)
@@ -153,13 +153,13 @@ def _verdict(stream) -> None:
 
 
 def _system(args: argparse.Namespace, module) -> str:
-    from genlab.generate import trained_system_prompt
+    from genlab.use.generate import trained_system_prompt
 
     return trained_system_prompt(module) if args.system is None else args.system
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from genlab.generate import generate, stream
+    from genlab.use.generate import generate, stream
 
     settings = _settings(args)
     module = _module(args)
@@ -186,7 +186,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from genlab.generate import ChatSession
+    from genlab.use.generate import ChatSession
 
     module = _module(args)
     session = ChatSession(
@@ -221,8 +221,8 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from genlab.checkpoints import load_module
-    from genlab.runs import RunStore
+    from genlab.runner.checkpoints import load_module
+    from genlab.store.runs import RunStore
 
     store = RunStore()
     run = store.get(args.run_id)

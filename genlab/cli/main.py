@@ -10,8 +10,8 @@ import errno
 import sys
 
 from genlab.cli import build_parser
-from genlab.errors import GenLabError
-from genlab.runs import RunNotFound
+from genlab.core.errors import GenLabError
+from genlab.store.runs import RunNotFound
 
 
 def main(argv: list[str] | None = None) -> int:

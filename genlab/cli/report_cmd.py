@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from genlab import report, wandb_report
-from genlab.runs import RunStore
+from genlab.share import report, wandb_report
+from genlab.store.runs import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:

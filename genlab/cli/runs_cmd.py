@@ -6,8 +6,9 @@ import argparse
 import json
 import time
 
-from genlab import jobs, wandb_link
-from genlab.runs import STATUSES, RunStore
+from genlab.runner import jobs
+from genlab.share import wandb_link
+from genlab.store.runs import STATUSES, RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:

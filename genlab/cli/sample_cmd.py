@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from genlab.runs import RunStore
+from genlab.store.runs import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from genlab.sample import sample_grid
+    from genlab.use.sample import sample_grid
 
     labels = None if args.labels is None else (args.labels[0] if len(args.labels) == 1 else args.labels)
     out = sample_grid(RunStore(), args.run_id, args.out, n=args.n, seed=args.seed, labels=labels, which=args.checkpoint)

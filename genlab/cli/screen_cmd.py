@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from genlab.cli.generate_cmd import safety_args
-from genlab.errors import GenLabError
+from genlab.core.errors import GenLabError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,16 +78,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _policy(args: argparse.Namespace):
-    from genlab.safety import load_defaults, with_overrides
+    from genlab.safety.gate import load_defaults, with_overrides
 
     return with_overrides(load_defaults(), args.threshold, model=args.safety_model, action=args.action)
 
 
 def _screen(args: argparse.Namespace) -> int:
-    from genlab.safety import reset_screener, screen_many
+    from genlab.safety.gate import reset_screener, screen_many
 
     if args.install_checkpoint:
-        from genlab.screeners import install_checkpoint
+        from genlab.safety.screeners import install_checkpoint
 
         target = install_checkpoint(args.install_checkpoint, args.model)
         reset_screener()
@@ -119,8 +119,8 @@ def _screen(args: argparse.Namespace) -> int:
 
 
 def _screen_data(args: argparse.Namespace) -> int:
-    from genlab.data_config import TextDataConfig
-    from genlab.data_screen import screen_corpus
+    from genlab.core.data_config import TextDataConfig
+    from genlab.safety.data_screen import screen_corpus
 
     if args.max_lines is not None and args.max_lines < 1:
         raise GenLabError("--max-lines must be at least 1")
@@ -144,8 +144,8 @@ def _screen_data(args: argparse.Namespace) -> int:
 
 
 def _bias(args: argparse.Namespace) -> int:
-    from genlab.bias_report import run_bias_report
-    from genlab.runs import RunStore
+    from genlab.safety.bias_report import run_bias_report
+    from genlab.store.runs import RunStore
 
     if args.samples < 1 or args.max_new_tokens < 1:
         raise GenLabError("--samples and --max-new-tokens must be at least 1")
@@ -160,7 +160,7 @@ def _bias(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from genlab.runs import RunStore
+    from genlab.store.runs import RunStore
 
     store = RunStore()
     summary = store.safety_summary(args.run_id)

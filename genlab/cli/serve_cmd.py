@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from genlab.runs import RunStore
+from genlab.store.runs import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from genlab.errors import GenLabError
+    from genlab.core.errors import GenLabError
     from genlab.serve import run_server
 
     if not args.runs:
@@ -48,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from genlab.api_keys import create_key
+    from genlab.store.api_keys import create_key
 
     key, secret = create_key(RunStore(), args.name)
     print(f"Created key {key.id} ({key.name}). It is shown only now; store it safely:\n{secret}")
@@ -56,7 +56,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from genlab.api_keys import list_keys
+    from genlab.store.api_keys import list_keys
 
     keys = list_keys(RunStore())
     if args.json:
@@ -69,7 +69,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from genlab.api_keys import revoke_key
+    from genlab.store.api_keys import revoke_key
 
     key = revoke_key(RunStore(), args.key_id)
     print(f"Revoked key {key.id} ({key.name})")

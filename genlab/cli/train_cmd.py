@@ -7,12 +7,13 @@ import os
 import sys
 import time
 
-from genlab import jobs, run_secrets
-from genlab.checkpoint_files import find_resume_checkpoint
-from genlab.config import parse_thresholds
-from genlab.errors import GenLabError
-from genlab.parsing import load_config
-from genlab.runs import Run, RunStore, check_run_id
+from genlab.core.checkpoint_files import find_resume_checkpoint
+from genlab.core.config import parse_thresholds
+from genlab.core.errors import GenLabError
+from genlab.core.parsing import load_config
+from genlab.runner import jobs
+from genlab.store import run_secrets
+from genlab.store.runs import Run, RunStore, check_run_id
 
 
 def register(sub: argparse._SubParsersAction) -> None:

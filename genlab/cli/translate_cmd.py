@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genlab.runs import RunStore
+from genlab.store.runs import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _translate(args: argparse.Namespace) -> int:
-    from genlab.translate import translate_files
+    from genlab.use.translate import translate_files
 
     store = RunStore()
     written = translate_files(

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genlab.errors import GenLabError
-from genlab.runs import RunNotFound, RunStore
+from genlab.core.errors import GenLabError
+from genlab.store.runs import RunNotFound, RunStore
 
 _JOBS: dict[str, ExportJob] = {}
 _JOBS_LOCK = threading.Lock()

@@ -1,7 +1,7 @@
 """Generate text with an exported language model, through the same decode loop as the run.
 
 Adapters give an exported runner the TextGenerator surface (tokenizer, context_window, next_logits)
-so genlab.generate's stream_ids / generate_ids drive it unchanged: greedy or sampled, the same stop
+so genlab.use.generate's stream_ids / generate_ids drive it unchanged: greedy or sampled, the same stop
 tokens and window handling as the PyTorch model.
 """
 

@@ -13,14 +13,14 @@ from typing import Any
 
 import torch
 
-from genlab.checkpoints import load_module
-from genlab.errors import GenLabError
+from genlab.core.errors import GenLabError
+from genlab.core.registry import get_family
 from genlab.export import decode, parity, to_hf, to_onnx, to_savedmodel, to_tflite
 from genlab.export.metadata import SCHEMA_VERSION, json_safe, write_metadata
 from genlab.export.options import QUANTIZE
-from genlab.registry import get_family
-from genlab.runs import RunStore
-from genlab.safety import policy_of, screen, withheld_notice
+from genlab.runner.checkpoints import load_module
+from genlab.safety.gate import policy_of, screen, withheld_notice
+from genlab.store.runs import RunStore
 from lightning_modules.base import Exportable, HuggingFaceExportable
 from lightning_modules.export_nets import CausalLMLogits, ExportNet, RecurrentStep, rewrite_conv_transpose
 from lightning_modules.text_sampling import SamplingSettings, encode_prompt, generate_ids

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from genlab.errors import GenLabError
+from genlab.core.errors import GenLabError
 
 SCHEMA_VERSION = 1
 REQUIRED = ("schema", "run_id", "family", "net", "format", "variant", "file", "inputs", "outputs", "config")

@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlab.checkpoints import load_module
-from genlab.errors import GenLabError
+from genlab.core.errors import GenLabError
 from genlab.export import decode
 from genlab.export.engine import load_runner
 from genlab.export.metadata import read_metadata
-from genlab.runs import RunStore
-from genlab.safety import policy_of, screen, withheld_notice
+from genlab.runner.checkpoints import load_module
+from genlab.safety.gate import policy_of, screen, withheld_notice
+from genlab.store.runs import RunStore
 from lightning_modules.export_nets import CausalLMLogits, ExportNet, RecurrentStep
 from lightning_modules.text_sampling import SamplingSettings, encode_prompt, generate_ids
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from genlab.config import RunConfig
-from genlab.data_config import ImageDataConfig
+from genlab.core.config import RunConfig
+from genlab.core.data_config import ImageDataConfig
 from genlab.families.dcgan import GAN_SWEEP_SPACE, TINY_GAN, DCGANModelConfig, GANOptimConfig
 from genlab.families.spec import Family
 from genlab.metrics.config import ImageMetricsConfig

@@ -1,4 +1,4 @@
-"""CycleGAN family config (unpaired image-to-image translation) (the two-domain data section is in genlab/data_config.py).
+"""CycleGAN family config (unpaired image-to-image translation) (the two-domain data section is in genlab/core/data_config.py).
 
 Torch-free: the UI form and `runs list` read these classes without importing torch.
 """
@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from genlab.config import OptimConfig, RunConfig, Section
-from genlab.data_config import PairedDataConfig
+from genlab.core.config import OptimConfig, RunConfig, Section
+from genlab.core.data_config import PairedDataConfig
 from genlab.families.spec import Family
 
 

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from genlab.config import OptimBase, RunConfig, Section
-from genlab.data_config import ImageDataConfig
+from genlab.core.config import OptimBase, RunConfig, Section
+from genlab.core.data_config import ImageDataConfig
 from genlab.families.spec import Family
 from genlab.metrics.config import ImageMetricsConfig
 

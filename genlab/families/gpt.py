@@ -9,8 +9,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from genlab.config import OptimConfig, RunConfig, SafetyConfig, Section, TrainerConfig
-from genlab.data_config import TextDataConfig
+from genlab.core.config import OptimConfig, RunConfig, SafetyConfig, Section, TrainerConfig
+from genlab.core.data_config import TextDataConfig
 from genlab.families.spec import Family
 
 DEFAULT_PROMPTS = ["ROMEO:", "To be, or not", "The king"]

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from genlab.config import OptimConfig, RunConfig, Section
-from genlab.data_config import PairedDataConfig
+from genlab.core.config import OptimConfig, RunConfig, Section
+from genlab.core.data_config import PairedDataConfig
 from genlab.families.cyclegan import check_patchgan
 from genlab.families.spec import Family
 

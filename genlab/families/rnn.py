@@ -6,8 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from genlab.config import OptimConfig, RunConfig, SafetyConfig, Section, TrainerConfig
-from genlab.data_config import TextDataConfig
+from genlab.core.config import OptimConfig, RunConfig, SafetyConfig, Section, TrainerConfig
+from genlab.core.data_config import TextDataConfig
 from genlab.families.gpt import TEXT_SWEEP_SPACE, TINY_TEXT_DATA, TINY_TEXT_TRAINER
 from genlab.families.spec import Family
 

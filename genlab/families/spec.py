@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from genlab.config import RunConfig
+from genlab.core.config import RunConfig
 
 if TYPE_CHECKING:
     import lightning as L

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from genlab.config import OptimConfig, RunConfig, Section
-from genlab.data_config import ImageDataConfig
+from genlab.core.config import OptimConfig, RunConfig, Section
+from genlab.core.data_config import ImageDataConfig
 from genlab.families.spec import Family
 
 

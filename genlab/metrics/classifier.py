@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.caching import read_or_rebuild
-from genlab.paths import cache_dir
+from genlab.core.caching import read_or_rebuild
+from genlab.core.paths import cache_dir
 
 
 class SmallClassifier(nn.Module):

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from genlab.config import Section
+from genlab.core.config import Section
 
 
 class ImageMetricsConfig(Section):

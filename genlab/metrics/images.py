@@ -12,12 +12,12 @@ from typing import Any
 
 import torch
 
-from genlab.caching import cached_arrays
+from genlab.core.caching import cached_arrays
+from genlab.core.paths import cache_dir
 from genlab.metrics.classifier import cached_classifier, class_scores, dataset_digest, predict
 from genlab.metrics.config import ImageMetricsConfig
 from genlab.metrics.features import extract, get_extractor
 from genlab.metrics.scores import fid, kid, precision_recall
-from genlab.paths import cache_dir
 
 REAL_SUBSET_SEED = 1234  # fixed, so runs with different seeds share the cached real statistics
 

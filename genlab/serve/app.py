@@ -11,16 +11,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from genlab.api_keys import has_active_keys
-from genlab.errors import GenLabError
-from genlab.feedback import add_feedback
-from genlab.model_pool import ServedModel, check_servable
-from genlab.rate_limit import RateLimiter
-from genlab.runs import RunNotFound, RunStore
+from genlab.core.errors import GenLabError
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE, ERRORS, ServerState, authorize, served
 from genlab.serve.images import router as image_router
+from genlab.serve.model_pool import ServedModel, check_servable
+from genlab.serve.rate_limit import RateLimiter
 from genlab.serve.schemas import FeedbackOut, FeedbackRequest, Problem
 from genlab.serve.text import router as text_router
+from genlab.store.api_keys import has_active_keys
+from genlab.store.runs import RunNotFound, RunStore
+from genlab.use.feedback import add_feedback
 
 
 def create_app(

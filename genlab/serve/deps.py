@@ -9,11 +9,11 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
-from genlab.api_keys import verify_key
-from genlab.model_pool import ServedModel, load_served
-from genlab.rate_limit import RateLimiter
-from genlab.runs import RunStore
+from genlab.serve.model_pool import ServedModel, load_served
+from genlab.serve.rate_limit import RateLimiter
 from genlab.serve.schemas import Problem
+from genlab.store.api_keys import verify_key
+from genlab.store.runs import RunStore
 
 log = logging.getLogger("genlab.serve")
 DEFAULT_RATE_PER_MINUTE = 120

@@ -15,12 +15,12 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from fastapi.responses import Response
 from PIL import Image
 
-from genlab import sample as sampling
-from genlab.imaging import make_grid
-from genlab.model_pool import ServedModel
+from genlab.core.imaging import make_grid
 from genlab.serve.deps import ERRORS, needs, served
+from genlab.serve.model_pool import ServedModel
 from genlab.serve.schemas import MAX_UPLOAD_BYTES, DecodeRequest, EncodeOut, ImagesOut, SampleRequest
-from genlab.translate import MAX_PIXELS, header_size, translate_image
+from genlab.use import sample as sampling
+from genlab.use.translate import MAX_PIXELS, header_size, translate_image
 
 router = APIRouter(tags=["images"], responses=ERRORS)
 PNG_DOC = {200: {"content": {"image/png": {}}, "description": "PNG (format png) or JSON (format base64)"}}

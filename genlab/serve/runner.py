@@ -8,10 +8,10 @@ import sys
 
 import uvicorn
 
-from genlab.api_keys import has_active_keys
-from genlab.runs import RunStore
 from genlab.serve.app import create_app
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE
+from genlab.store.api_keys import has_active_keys
+from genlab.store.runs import RunStore
 
 LOOPBACK = "127.0.0.1"
 

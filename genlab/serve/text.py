@@ -13,11 +13,11 @@ import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from genlab.generate import ChatSession, SamplingSettings, stream, trained_system_prompt
-from genlab.model_pool import ServedModel
-from genlab.safety import Gate, ScreenedStream, policy_of
+from genlab.safety.gate import Gate, ScreenedStream, policy_of
 from genlab.serve.deps import ERRORS, log, needs, served, state_of
+from genlab.serve.model_pool import ServedModel
 from genlab.serve.schemas import ChatRequest, GenerateRequest, GenerationOut
+from genlab.use.generate import ChatSession, SamplingSettings, stream, trained_system_prompt
 
 router = APIRouter(tags=["text"], responses=ERRORS)
 SSE_DOC = {200: {"content": {"text/event-stream": {}}, "description": "JSON, or events when stream is true"}}

@@ -58,7 +58,7 @@ def _free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("genlab_home")
     port = _free_port()
-    env = dict(os.environ, GENLAB_HOME=str(home), PYTHONPATH=str(ROOT), GENLAB_MAX_JOBS="1")
+    env = dict(os.environ, GENLAB_HOME=str(home), GENLAB_MAX_JOBS="1")
     log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [
@@ -101,8 +101,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     except subprocess.TimeoutExpired:
         proc.kill()
     # stop any worker the test left behind (they run in their own session): sweeps first, then runs
-    from genlab import sweeps
-    from genlab.runs import RunStore
+    from genlab.store.runs import RunStore
+    from genlab.sweeps.study import study as sweeps
 
     storage = f"sqlite:///{home / 'sweeps.db'}"
     for sweep in sweeps.list_sweeps(storage):
@@ -246,7 +246,7 @@ def test_train_watch_compare_and_upload_in_a_real_browser(browser_page, server, 
     assert "No usable images" in error.inner_text()
     shot(page, "08-data-upload-error")
 
-    from genlab.runs import RunStore
+    from genlab.store.runs import RunStore
 
     runs = RunStore(home).list_runs()
     assert [r.status for r in runs] == ["completed", "completed"]

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny(family: str, **sections: dict[str, Any]) -> Any:
-    from genlab.registry import FAMILIES
+    from genlab.core.registry import FAMILIES
 
     fam = FAMILIES[family]
     raw = fam.tiny_config().model_dump(mode="json")
@@ -44,7 +44,7 @@ def serve_home(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> 
 
 @pytest.fixture(scope="session")
 def serve_store(serve_home: Path) -> Iterator[Any]:
-    from genlab.runs import RunStore
+    from genlab.store.runs import RunStore
 
     store = RunStore(serve_home)
     yield store
@@ -54,7 +54,7 @@ def serve_store(serve_home: Path) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def runs(serve_store) -> dict[str, str]:
     """kind -> run id of a completed tiny run."""
-    from genlab.config import SCREEN_CATEGORIES
+    from genlab.core.config import SCREEN_CATEGORIES
 
     chat_data = {"name": "genlab_chat", "max_chars": None}
     configs = {

@@ -84,7 +84,7 @@ def test_chat_answers_the_last_user_message_as_json_and_events(client, runs):
 
 
 def test_a_screen_that_flags_everything_makes_every_text_endpoint_withhold(client, runs, serve_store):
-    from genlab.generate import SamplingSettings, TextStream, encode_prompt
+    from genlab.use.generate import SamplingSettings, TextStream, encode_prompt
 
     served = client.app.state.server.models[runs["flagged"]]
     settings = {"max_new_tokens": 24, "seed": 5, "temperature": 0.0}
@@ -126,7 +126,7 @@ def test_sampling_returns_a_png_grid_or_one_base64_png_per_image_with_a_chosen_c
 def test_vae_encode_then_decode_gives_the_models_reconstruction(client, runs):
     import numpy as np
 
-    from genlab import sample
+    from genlab.use import sample
 
     module = client.app.state.server.models[runs["vae"]].module
     upload = png((16, 16), "L")
@@ -145,7 +145,7 @@ def test_translation_returns_a_png_of_the_uploads_size(client, runs):
 
 
 def test_feedback_is_stored_with_prompt_output_run_and_time(client, runs, serve_store):
-    from genlab.feedback import list_feedback
+    from genlab.use.feedback import list_feedback
 
     body = {"prompt": "hi", "output": "zzz", "rating": "down", "correction": "Hello there."}
     r = client.post(f"/runs/{runs['chat']}/feedback", json=body)
@@ -263,8 +263,8 @@ def test_until_the_models_are_loaded_ready_and_model_calls_answer_503(runs, serv
 
 
 def test_only_completed_runs_can_be_served(serve_store):
-    from genlab.errors import GenLabError
-    from genlab.registry import FAMILIES
+    from genlab.core.errors import GenLabError
+    from genlab.core.registry import FAMILIES
     from genlab.serve import create_app
 
     queued = serve_store.create_run(FAMILIES["vae"].tiny_config())

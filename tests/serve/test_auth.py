@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 @pytest.fixture
 def keys(serve_store):
-    from genlab.api_keys import create_key, list_keys, revoke_key
+    from genlab.store.api_keys import create_key, list_keys, revoke_key
 
     made = [create_key(serve_store, name) for name in ("app one", "app two")]
     yield [secret for _, secret in made]
@@ -25,7 +25,7 @@ def app_for(runs, serve_store, rate: int) -> TestClient:
 
 
 def test_keys_are_stored_as_hashes_and_a_revoked_key_stops_working(runs, serve_store, keys):
-    from genlab.api_keys import list_keys, revoke_key
+    from genlab.store.api_keys import list_keys, revoke_key
 
     db = serve_store.db_path.read_bytes()
     assert not any(secret.encode() in db for secret in keys), "no key is stored in clear"
@@ -58,8 +58,8 @@ def test_the_rate_limit_counts_per_key(runs, serve_store, keys):
 
 
 def test_key_names_are_checked_and_unknown_ids_cannot_be_revoked(serve_store):
-    from genlab.api_keys import create_key, revoke_key
-    from genlab.errors import GenLabError
+    from genlab.core.errors import GenLabError
+    from genlab.store.api_keys import create_key, revoke_key
 
     with pytest.raises(GenLabError, match="key name"):
         create_key(serve_store, "  ")

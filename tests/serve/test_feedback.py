@@ -15,7 +15,7 @@ CORRECTION = "Ships sail at dawn."
 
 
 def rate(store, run_id: str) -> None:
-    from genlab.feedback import add_feedback
+    from genlab.use.feedback import add_feedback
 
     add_feedback(store, run_id, prompt="When do ships sail?", output="zq zq", rating="down", correction=CORRECTION)
     add_feedback(store, run_id, prompt="Say hi", output="Hi there.", rating="up", source="playground")
@@ -27,7 +27,7 @@ def conversations(path: Path) -> list[list[dict]]:
 
 
 def test_the_feedback_set_holds_liked_answers_and_corrections_and_the_fine_tune_is_a_child(serve_store, runs):
-    from genlab.feedback import feedback_summary, finetune_on_feedback
+    from genlab.use.feedback import feedback_summary, finetune_on_feedback
 
     parent = runs["chat"]
     rate(serve_store, parent)
@@ -48,7 +48,7 @@ def test_the_feedback_set_holds_liked_answers_and_corrections_and_the_fine_tune_
 
 def test_finetune_feedback_cli_explains_what_is_missing(serve_store, runs, capsys):
     from genlab.cli.main import main
-    from genlab.feedback import add_feedback
+    from genlab.use.feedback import add_feedback
 
     assert main(["finetune-feedback", runs["vae"]]) == 2
     assert "no ratings" in capsys.readouterr().err
@@ -60,7 +60,7 @@ def test_finetune_feedback_cli_explains_what_is_missing(serve_store, runs, capsy
 
 def answer_nll(module, prompt: str, answer: str) -> float:
     """Mean negative log-likelihood of the answer's tokens after the chat prompt (teacher forcing)."""
-    from genlab.generate import encode_prompt
+    from genlab.use.generate import encode_prompt
 
     ids = encode_prompt(module, prompt, chat=True)
     target = module.tokenizer(answer, add_special_tokens=False)["input_ids"]
@@ -76,9 +76,9 @@ def answer_nll(module, prompt: str, answer: str) -> float:
 
 @pytest.mark.slow
 def test_the_tuned_models_answer_moves_towards_the_correction(serve_store):
-    from genlab.checkpoints import load_module
-    from genlab.feedback import add_feedback, finetune_on_feedback
-    from genlab.train import fit_module
+    from genlab.runner.checkpoints import load_module
+    from genlab.runner.train import fit_module
+    from genlab.use.feedback import add_feedback, finetune_on_feedback
     from tests.serve.conftest import tiny
     from tests.ui.conftest import train_in_process
 

@@ -48,7 +48,7 @@ def record_run(
     seed: int = 0,
 ) -> Any:
     """A run as a worker leaves it: config.yaml, metrics every step, sample grids, final status."""
-    from genlab.registry import FAMILIES
+    from genlab.core.registry import FAMILIES
 
     family = FAMILIES["vae"]
     config = family.tiny_config().model_copy(update={"name": name, "tags": list(tags)})
@@ -86,8 +86,8 @@ def recorded(store):
 
 def train_in_process(store, config) -> Any:
     """Really train a run through the worker entry point, in this process (no worker start-up cost)."""
-    from genlab import jobs
-    from genlab.registry import get_family
+    from genlab.core.registry import get_family
+    from genlab.runner import jobs
 
     run = store.create_run(config, monitor=get_family(config.family).monitor)
     store.claim_next(1)
@@ -102,7 +102,7 @@ def train_in_process(store, config) -> Any:
 @pytest.fixture
 def trained_run(store):
     """A tiny VAE trained for real (about 10-40 s on a shared 2-core CPU)."""
-    from genlab.registry import FAMILIES
+    from genlab.core.registry import FAMILIES
 
     run = train_in_process(store, FAMILIES["vae"].tiny_config().model_copy(update={"name": "tiny-vae"}))
     assert run.status == "completed", run.error

@@ -24,8 +24,8 @@ WORDS = ["жизнь", "звезда", "щука", "ёлка", "юла", "эхо
 
 
 def cyrillic_chat_run(store, folder: Path):
-    from genlab.config import SCREEN_CATEGORIES
-    from genlab.registry import FAMILIES
+    from genlab.core.config import SCREEN_CATEGORIES
+    from genlab.core.registry import FAMILIES
 
     rng = random.Random(0)
     lines = []
@@ -63,7 +63,7 @@ def page_text(at) -> str:
 
 def test_a_screen_that_flags_everything_lets_no_generated_character_out(app, store, tmp_path, capsys):
     from genlab.cli.main import main
-    from genlab.generate import SamplingSettings, TextStream, encode_prompt, load_text_module
+    from genlab.use.generate import SamplingSettings, TextStream, encode_prompt, load_text_module
 
     run = cyrillic_chat_run(store, tmp_path)
     module = load_text_module(run.id, store=store)

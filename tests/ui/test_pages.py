@@ -10,8 +10,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from genlab.parsing import parse_config
-from genlab.registry import FAMILIES
+from genlab.core.parsing import parse_config
+from genlab.core.registry import FAMILIES
 
 PAGES = ["home", "data", "train", "sweeps", "runs", "run", "compare", "playground", "settings"]
 

@@ -12,7 +12,7 @@ def texts(at, kind: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_detoxify(monkeypatch, tmp_path):
-    from genlab.safety import reset_screener
+    from genlab.safety.gate import reset_screener
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.delenv("GENLAB_DETOXIFY_CKPT", raising=False)
@@ -22,8 +22,8 @@ def _no_detoxify(monkeypatch, tmp_path):
 
 
 def test_settings_refuses_a_wrong_checkpoint_and_saves_thresholds_and_the_block_list(app, home):
-    from genlab.safety import load_defaults, screen
-    from genlab.screeners import checkpoint_dir
+    from genlab.safety.gate import load_defaults, screen
+    from genlab.safety.screeners import checkpoint_dir
 
     at = app("settings")
     assert "profanity only: misses threats and hate without swear words" in texts(at, "warning")
@@ -57,9 +57,9 @@ def test_data_page_screens_a_builtin_corpus(app):
 
 
 def test_run_page_lists_the_audit_and_flagged_rate_of_a_text_run(app, store):
-    from genlab.config import SafetyConfig
-    from genlab.registry import FAMILIES
-    from genlab.safety import Gate
+    from genlab.core.config import SafetyConfig
+    from genlab.core.registry import FAMILIES
+    from genlab.safety.gate import Gate
 
     run = store.create_run(FAMILIES["rnn"].tiny_config())
     gate = Gate(SafetyConfig(), store=store, run_id=run.id, path="playground.generate")

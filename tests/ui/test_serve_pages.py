@@ -9,7 +9,7 @@ def texts(at, kind: str) -> str:
 
 
 def test_settings_creates_a_key_once_and_revokes_it(app, store):
-    from genlab.api_keys import list_keys, verify_key
+    from genlab.store.api_keys import list_keys, verify_key
 
     at = app("settings")
     assert "No API keys yet." in texts(at, "info")
@@ -29,8 +29,8 @@ def test_settings_creates_a_key_once_and_revokes_it(app, store):
 
 
 def test_run_page_counts_ratings_and_offers_fine_tuning_only_for_a_completed_gpt_run(app, store):
-    from genlab.feedback import add_feedback
-    from genlab.registry import FAMILIES
+    from genlab.core.registry import FAMILIES
+    from genlab.use.feedback import add_feedback
 
     gpt = store.create_run(FAMILIES["gpt"].tiny_config(), status="completed")
     rnn = store.create_run(FAMILIES["rnn"].tiny_config(), status="completed")

@@ -11,8 +11,8 @@ import socket
 import optuna
 from optuna.distributions import FloatDistribution
 
-from genlab import sweeps
-from genlab.registry import FAMILIES
+from genlab.core.registry import FAMILIES
+from genlab.sweeps.study import study as sweeps
 from tests.ui.conftest import record_run
 from tests.ui.test_pages import sample_grids, texts
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from genlab.checkpoints import checkpoint_path, module_from_checkpoint
 from genlab.cli.main import main as cli
-from genlab.registry import FAMILIES
-from genlab.runs import RunStore
+from genlab.core.registry import FAMILIES
+from genlab.runner.checkpoints import checkpoint_path, module_from_checkpoint
+from genlab.store.runs import RunStore
 from lightning_modules.base import PROTOCOLS
 from tests.helpers import train_tiny
 from tests.toy_family.spec import FAMILY as TOY
@@ -21,7 +21,7 @@ from tests.toy_family.spec import FAMILY as TOY
 
 @pytest.fixture
 def toy(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setitem(FAMILIES, "toy", TOY)  # the one line a contributor adds to genlab/registry.py
+    monkeypatch.setitem(FAMILIES, "toy", TOY)  # the one line a contributor adds to genlab/core/registry.py
     return TOY
 
 

@@ -22,8 +22,8 @@ def texts(at, kind: str) -> str:
 
 
 def test_start_on_the_train_page_runs_a_background_worker_to_completion(app, store):
-    from genlab import jobs
-    from genlab.registry import FAMILIES
+    from genlab.core.registry import FAMILIES
+    from genlab.runner import jobs
 
     at = app("train")
     tiny = FAMILIES["vae"].tiny_overrides
@@ -72,7 +72,7 @@ def test_run_page_and_playground_on_a_trained_vae(app, trained_run):
 
 
 def test_playground_generates_text_with_a_trained_text_model(app, store):
-    from genlab.registry import FAMILIES
+    from genlab.core.registry import FAMILIES
 
     family = "rnn" if "rnn" in FAMILIES else "gpt"
     run = train_in_process(store, FAMILIES[family].tiny_config().model_copy(update={"name": "tiny-text"}))
@@ -90,7 +90,7 @@ def test_playground_generates_text_with_a_trained_text_model(app, store):
 
 
 def test_preflight_estimate_measures_steps_in_a_child_process(app):
-    from genlab.registry import FAMILIES
+    from genlab.core.registry import FAMILIES
 
     at = app("train")
     for section, values in FAMILIES["vae"].tiny_overrides.items():
@@ -111,7 +111,7 @@ def test_preflight_estimate_measures_steps_in_a_child_process(app):
 
 
 def test_playground_translates_an_uploaded_image_with_a_trained_pix2pix(app, store):
-    from genlab.registry import FAMILIES
+    from genlab.core.registry import FAMILIES
 
     run = train_in_process(store, FAMILIES["pix2pix"].tiny_config().model_copy(update={"name": "tiny-p2p"}))
     assert run.status == "completed", run.error
@@ -127,7 +127,7 @@ def test_playground_translates_an_uploaded_image_with_a_trained_pix2pix(app, sto
 
 
 def test_playground_chats_with_a_model_trained_on_conversations(app, store):
-    from genlab.registry import FAMILIES
+    from genlab.core.registry import FAMILIES
 
     config = FAMILIES["gpt"].tiny_config()
     config.data = config.data.model_copy(update={"name": "genlab_chat", "max_chars": None})
@@ -147,8 +147,8 @@ def test_playground_chats_with_a_model_trained_on_conversations(app, store):
 
 
 def test_cancel_really_stops_the_worker_and_resume_finishes_the_run(app, store):
-    from genlab import jobs
-    from genlab.registry import FAMILIES
+    from genlab.core.registry import FAMILIES
+    from genlab.runner import jobs
     from tests.helpers import wait_for
 
     config = FAMILIES["vae"].tiny_config().model_copy(update={"name": "long"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from genlab.wandb_link import offline_dirs
+from genlab.share.wandb_link import offline_dirs
 from tests.test_wandb import _forward
 from tests.test_wandb_keys import KEY_A, _nothing_on_disk_holds
 from tests.ui.test_pages import texts

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from genlab import report, wandb_report
-from genlab.errors import GenLabError
-from genlab.runs import ACTIVE, Run
+from genlab.core.errors import GenLabError
+from genlab.share import report, wandb_report
+from genlab.store.runs import ACTIVE, Run
 from ui.widgets.charts import chart_controls, group_rows, metric_grid
 from ui.widgets.common import REFRESH_S, fmt_duration, fmt_value, get_store, page_path, user_error
 from ui.widgets.images import side_by_side

@@ -10,7 +10,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from genlab.data import (
+from genlab.core.errors import GenLabError
+from genlab.core.paths import uploads_dir
+from genlab.data.api import (
     IMAGE_SETS,
     PAIR_SETS,
     TEXT_SETS,
@@ -24,8 +26,6 @@ from genlab.data import (
     text_corpus_preview,
     validate_pair_upload,
 )
-from genlab.errors import GenLabError
-from genlab.paths import uploads_dir
 from ui.widgets.common import page_path, user_error
 from ui.widgets.data_screen_panel import screen_corpus_panel
 from ui.widgets.data_sources import first_images, image_uploads, text_uploads

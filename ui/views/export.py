@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from genlab.errors import GenLabError
+from genlab.core.errors import GenLabError
+from genlab.core.registry import FAMILIES
 from genlab.export import background
 from genlab.export.options import FORMAT_TITLES, FORMAT_VARIANTS, VARIANT_TITLES
-from genlab.registry import FAMILIES
-from genlab.runs import RunNotFound
+from genlab.store.runs import RunNotFound
 from ui.widgets.common import get_store, page_path, user_error
 from ui.widgets.images import show_grid
 from ui.widgets.run_picker import pick_run

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from genlab import jobs
-from genlab.registry import FAMILIES
-from genlab.runs import ACTIVE
+from genlab.core.registry import FAMILIES
+from genlab.runner import jobs
+from genlab.store.runs import ACTIVE
 from ui.widgets.common import (
     REFRESH_S,
     fmt_duration,

@@ -9,9 +9,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from genlab.errors import GenLabError
-from genlab.registry import FAMILIES
-from genlab.runs import RunNotFound
+from genlab.core.errors import GenLabError
+from genlab.core.registry import FAMILIES
+from genlab.store.runs import RunNotFound
 from ui.widgets import model_cache as mc
 from ui.widgets.common import get_store, page_path, tail_text, user_error
 from ui.widgets.images import show_grid, show_image_file, to_uint8_images
@@ -170,7 +170,7 @@ def image_playground() -> None:
 
 
 def translation_playground() -> None:
-    from genlab import translate  # engine API (issue 4)
+    from genlab.use import translate  # engine API (issue 4)
 
     module = load()
     if module is None:

@@ -9,13 +9,14 @@ from typing import Any
 
 import streamlit as st
 
-from genlab import jobs, wandb_link
-from genlab.config import ConfigError
-from genlab.errors import GenLabError
-from genlab.live import MetricsFollower
-from genlab.parsing import parse_config
-from genlab.registry import FAMILIES
-from genlab.runs import ACTIVE, Run, RunNotFound
+from genlab.core.config import ConfigError
+from genlab.core.errors import GenLabError
+from genlab.core.parsing import parse_config
+from genlab.core.registry import FAMILIES
+from genlab.runner import jobs
+from genlab.share import wandb_link
+from genlab.store.live import MetricsFollower
+from genlab.store.runs import ACTIVE, Run, RunNotFound
 from ui.widgets.charts import chart_controls, metric_grid
 from ui.widgets.common import (
     cli_command_for,

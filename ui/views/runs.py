@@ -7,8 +7,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from genlab.registry import FAMILIES
-from genlab.runs import ACTIVE, STATUSES, Run, RunStore
+from genlab.core.registry import FAMILIES
+from genlab.store.runs import ACTIVE, STATUSES, Run, RunStore
 from ui.widgets.common import fmt_time, get_store, open_run, page_path, reconcile
 from ui.widgets.live import watch
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import streamlit as st
 
-from genlab import assets, jobs
-from genlab.data import IMAGE_SETS
-from genlab.errors import GenLabError
-from genlab.paths import genlab_home, uploads_dir
-from genlab.screeners import detoxify_help, find_checkpoint
+from genlab.core import assets
+from genlab.core.errors import GenLabError
+from genlab.core.paths import genlab_home, uploads_dir
+from genlab.data.api import IMAGE_SETS
+from genlab.runner import jobs
+from genlab.safety.screeners import detoxify_help, find_checkpoint
 from ui.widgets.api_keys_panel import api_keys_panel
 from ui.widgets.auth import auth_configured
 from ui.widgets.common import get_store

@@ -1,6 +1,6 @@
 """Sweeps: start an Optuna sweep from a config, watch its trials live, compare the best, train the winner.
 
-Everything goes through genlab.sweeps: the page creates the study and starts a background worker, then
+Everything goes through genlab.sweeps.study: the page creates the study and starts a background worker, then
 only reads the study and the run store, so closing the tab never touches the sweep.
 """
 
@@ -14,12 +14,12 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from genlab import sweeps
-from genlab.config import ConfigError
-from genlab.errors import GenLabError
-from genlab.parsing import parse_config
-from genlab.registry import FAMILIES
-from genlab.sweep_space import FieldSpec, searchable_fields
+from genlab.core.config import ConfigError
+from genlab.core.errors import GenLabError
+from genlab.core.parsing import parse_config
+from genlab.core.registry import FAMILIES
+from genlab.sweeps.space import FieldSpec, searchable_fields
+from genlab.sweeps.study import study as sweeps
 from ui.widgets.common import REFRESH_S, fmt_time, get_store, open_run, page_path, user_error
 from ui.widgets.config_form import config_form
 from ui.widgets.images import side_by_side

@@ -9,14 +9,14 @@ from typing import Any
 import streamlit as st
 import yaml
 
-from genlab import jobs
-from genlab.config import ConfigError, RunConfig
-from genlab.data import builtin_sets
-from genlab.errors import GenLabError
-from genlab.parsing import parse_config
-from genlab.registry import FAMILIES
-from genlab.runs import RunNotFound
-from genlab.safety import load_defaults as load_safety_defaults
+from genlab.core.config import ConfigError, RunConfig
+from genlab.core.errors import GenLabError
+from genlab.core.parsing import parse_config
+from genlab.core.registry import FAMILIES
+from genlab.data.api import builtin_sets
+from genlab.runner import jobs
+from genlab.safety.gate import load_defaults as load_safety_defaults
+from genlab.store.runs import RunNotFound
 from ui.widgets.common import cli_command_for, config_panel, fmt_duration, fmt_mb, get_store, open_run, user_error
 from ui.widgets.config_form import config_form, reset_form
 from ui.widgets.data_sources import name_choices

@@ -7,9 +7,9 @@ import datetime as dt
 
 import streamlit as st
 
-from genlab.api_keys import create_key, list_keys, revoke_key
-from genlab.errors import GenLabError
-from genlab.runs import RunStore
+from genlab.core.errors import GenLabError
+from genlab.store.api_keys import create_key, list_keys, revoke_key
+from genlab.store.runs import RunStore
 from ui.widgets.common import user_error
 
 

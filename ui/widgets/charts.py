@@ -9,7 +9,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from genlab.live import MAX_POINTS, lttb
+from genlab.store.live import MAX_POINTS, lttb
 
 PALETTE = ["#4C6EF5", "#F76707", "#2B8A3E", "#C2255C", "#7048E8", "#1098AD", "#E8590C", "#5C940D"]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from genlab.errors import GenLabError
-from genlab.paths import genlab_home
-from genlab.runs import Run, RunNotFound, RunStore
+from genlab.core.errors import GenLabError
+from genlab.core.paths import genlab_home
+from genlab.store.runs import Run, RunNotFound, RunStore
 
 STATUS_COLORS = {
     "queued": "gray",
@@ -67,7 +67,7 @@ def reconcile(store: RunStore) -> None:
         return
     st.session_state["_reconciled_at"] = now
     try:
-        from genlab import jobs
+        from genlab.runner import jobs
     except ImportError:
         return
     try:
@@ -144,9 +144,9 @@ def open_run(run_id: str) -> None:
 
 
 def cli_command_for(target: Run | str | Path) -> str:
-    """The equivalent CLI command (the engine's, when genlab.jobs has landed)."""
+    """The equivalent CLI command (the engine's, when genlab.runner.jobs has landed)."""
     try:
-        from genlab import jobs
+        from genlab.runner import jobs
 
         return jobs.cli_command(target)
     except (ImportError, AttributeError):

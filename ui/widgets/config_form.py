@@ -7,7 +7,7 @@ from the field descriptions. A field may mark itself `json_schema_extra={"advanc
 or `{"advanced": False}` (always shown); otherwise a short list of everyday fields of the shared
 sections is shown and the rest is folded under "Advanced".
 
-The form returns plain data; the caller validates it with genlab.config.parse_config, whose error
+The form returns plain data; the caller validates it with genlab.core.config.parse_config, whose error
 message names the field path, so the user sees exactly what to change.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 import streamlit as st
 import yaml
 
-from genlab.parsing import field_schema
+from genlab.core.parsing import field_schema
 
-# Everyday fields of the shared sections (declared in genlab/config.py, not per family).
+# Everyday fields of the shared sections (declared in genlab/core/config.py, not per family).
 BASIC_FIELDS: dict[str, list[str]] = {
     "": ["name", "tags"],
     "data": ["source", "name", "image_size", "batch_size", "max_items"],

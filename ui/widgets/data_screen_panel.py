@@ -1,11 +1,11 @@
 """Look at a text corpus before training on it: screen its lines (chat data: conversations) with the
-safety screen and show the flagged share, categories and examples (genlab.data_screen)."""
+safety screen and show the flagged share, categories and examples (genlab.safety.data_screen)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from genlab.errors import GenLabError
+from genlab.core.errors import GenLabError
 from ui.widgets.common import user_error
 
 
@@ -16,8 +16,8 @@ def screen_corpus_panel(source: str, name: str, key: str) -> None:
     )
     if not c[1].button("Screen this corpus", key=f"{key}.go", icon=":material/shield:"):
         return
-    from genlab.data_config import TextDataConfig
-    from genlab.data_screen import screen_corpus  # loads the corpus and the screen: only on request
+    from genlab.core.data_config import TextDataConfig
+    from genlab.safety.data_screen import screen_corpus  # loads the corpus and the screen: only on request
 
     try:
         with st.spinner("Screening…"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genlab.data import IMAGE_SUFFIXES, builtin_sets, list_uploads
-from genlab.paths import uploads_dir
+from genlab.core.paths import uploads_dir
+from genlab.data.api import IMAGE_SUFFIXES, builtin_sets, list_uploads
 
 TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".csv"}
 

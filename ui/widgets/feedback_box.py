@@ -1,13 +1,13 @@
 """Rate the last Playground output: thumbs up/down and an optional corrected answer, stored in the run
-store (genlab.feedback) for the run's next "Fine-tune on feedback"."""
+store (genlab.use.feedback) for the run's next "Fine-tune on feedback"."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from genlab.errors import GenLabError
-from genlab.feedback import add_feedback
-from genlab.runs import Run, RunStore
+from genlab.core.errors import GenLabError
+from genlab.store.runs import Run, RunStore
+from genlab.use.feedback import add_feedback
 from ui.widgets.common import user_error
 
 LAST = "text.last_output"

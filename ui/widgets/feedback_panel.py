@@ -7,9 +7,9 @@ import datetime as dt
 
 import streamlit as st
 
-from genlab.errors import GenLabError
-from genlab.feedback import can_finetune, feedback_summary, finetune_on_feedback, list_feedback
-from genlab.runs import Run, RunStore
+from genlab.core.errors import GenLabError
+from genlab.store.runs import Run, RunStore
+from genlab.use.feedback import can_finetune, feedback_summary, finetune_on_feedback, list_feedback
 from ui.widgets.common import page_path, user_error
 
 

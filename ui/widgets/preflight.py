@@ -1,4 +1,4 @@
-"""The pre-flight estimate (genlab.train.estimate) run in a short-lived child process.
+"""The pre-flight estimate (genlab.runner.train.estimate) run in a short-lived child process.
 
 The estimate builds the model and times a few real steps; doing that in a child keeps torch, the data
 and any crash out of the Streamlit server process (which must stay light for every user).
@@ -12,17 +12,17 @@ import subprocess
 import sys
 from typing import Any
 
-from genlab.config import RunConfig
-from genlab.data_paths import confine_config_paths
-from genlab.errors import GenLabError
-from genlab.paths import PROJECT_ROOT, genlab_home
+from genlab.core.config import RunConfig
+from genlab.core.errors import GenLabError
+from genlab.core.paths import PROJECT_ROOT, genlab_home
+from genlab.data.paths import confine_config_paths
 
 _CHILD = r"""
 import json, sys
-from genlab.parsing import parse_config
-from genlab.errors import GenLabError
+from genlab.core.parsing import parse_config
+from genlab.core.errors import GenLabError
 try:
-    from genlab.train import estimate
+    from genlab.runner.train import estimate
     result = estimate(parse_config(json.load(sys.stdin)))
     print("\n@@RESULT@@" + json.dumps({"ok": result}, default=str))
 except GenLabError as err:
@@ -37,7 +37,6 @@ def run_estimate(config: RunConfig, timeout_s: float = 180.0) -> dict[str, Any]:
     failure. The config comes from a browser, so its paths are confined first."""
     confine_config_paths(config)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env["GENLAB_HOME"] = str(genlab_home())
     try:
         proc = subprocess.run(

@@ -8,10 +8,10 @@ from typing import Any
 
 import streamlit as st
 
-from genlab.config import ConfigError, RunConfig
-from genlab.parsing import load_config
-from genlab.paths import PROJECT_ROOT
-from genlab.registry import FAMILIES
+from genlab.core.config import ConfigError, RunConfig
+from genlab.core.parsing import load_config
+from genlab.core.paths import PROJECT_ROOT
+from genlab.core.registry import FAMILIES
 
 PRESETS_DIR = PROJECT_ROOT / "configs"
 
@@ -54,7 +54,7 @@ def list_presets() -> list[Preset]:
         raw, about, error = _load(str(path), path.stat().st_mtime)
         config = None
         if raw is not None:
-            from genlab.parsing import parse_config
+            from genlab.core.parsing import parse_config
 
             config = parse_config(raw)
         if config is not None and config.family not in FAMILIES:

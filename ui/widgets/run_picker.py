@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import streamlit as st
 
-from genlab.runs import Run, RunStore
+from genlab.store.runs import Run, RunStore
 from ui.widgets.common import run_label
 
 

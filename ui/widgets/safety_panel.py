@@ -11,8 +11,8 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from genlab.errors import GenLabError
-from genlab.runs import Run, RunStore
+from genlab.core.errors import GenLabError
+from genlab.store.runs import Run, RunStore
 from ui.widgets.common import user_error
 
 
@@ -69,7 +69,7 @@ def bias_section(store: RunStore, run: Run) -> None:
     if st.button(
         "Build a bias report", key="run.bias.build", icon=":material/balance:", disabled=run.status != "completed"
     ):
-        from genlab.bias_report import run_bias_report  # loads the model (torch): only on request
+        from genlab.safety.bias_report import run_bias_report  # loads the model (torch): only on request
 
         try:
             with st.spinner("Sampling every group…"):

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from genlab.config import SCREEN_CATEGORIES, SafetyConfig
-from genlab.errors import GenLabError
-from genlab.safety import load_defaults, reset_screener, save_defaults, screener_status
-from genlab.screeners import FALLBACK_LABEL, OFFICIAL_CHECKPOINTS, install_checkpoint, read_block_list, write_block_list
+from genlab.core.config import SCREEN_CATEGORIES, SafetyConfig
+from genlab.core.errors import GenLabError
+from genlab.safety.gate import load_defaults, reset_screener, save_defaults, screener_status
+from genlab.safety.screeners import (
+    FALLBACK_LABEL,
+    OFFICIAL_CHECKPOINTS,
+    install_checkpoint,
+    read_block_list,
+    write_block_list,
+)
 from ui.widgets.common import user_error
 
 

@@ -2,7 +2,7 @@
 
 A W&B key belongs to a person: it is kept in that browser session's st.session_state only (never in the
 settings file, the server's environment, a config or the run store, and never shown back), and handed to
-the workers of that session's runs through their environment (genlab.run_secrets).
+the workers of that session's runs through their environment (genlab.store.run_secrets).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from genlab.paths import genlab_home
+from genlab.core.paths import genlab_home
 
 SETTINGS_FILE = "ui_settings.json"
 SESSION_KEY = "wandb.session_api_key"
@@ -32,7 +32,7 @@ def set_session_key(key: str | None) -> None:
 
 
 def session_secrets() -> dict[str, str]:
-    """What this session's runs hand to their worker's environment (genlab.run_secrets)."""
+    """What this session's runs hand to their worker's environment (genlab.store.run_secrets)."""
     key = session_key()
     return {"WANDB_API_KEY": key} if key else {}
 

@@ -1,6 +1,6 @@
-"""Text generation and chat for text runs (GPT, RNN) through genlab.generate: streaming, sampling knobs, safety.
+"""Text generation and chat for text runs (GPT, RNN) through genlab.use.generate: streaming, sampling knobs, safety.
 
-Every text shown passes the engine's gate (genlab.safety) with the run's safety section: chunks appear
+Every text shown passes the engine's gate (genlab.safety.gate) with the run's safety section: chunks appear
 only once they passed, a flagged chunk ends the reply with the gate's notice, and each reply is a row
 of the run's safety audit.
 """
@@ -11,9 +11,9 @@ from typing import Any
 
 import streamlit as st
 
-from genlab.errors import GenLabError
-from genlab.runs import Run, RunStore
-from genlab.safety import Gate, policy_of
+from genlab.core.errors import GenLabError
+from genlab.safety.gate import Gate, policy_of
+from genlab.store.runs import Run, RunStore
 from ui.widgets import model_cache as mc
 from ui.widgets.common import user_error
 from ui.widgets.feedback_box import feedback_box, remember
@@ -98,7 +98,7 @@ def _safety_note(stream: Any) -> None:
 
 
 def render(store: RunStore, run: Run) -> None:
-    from genlab import generate as gen  # the engine's text API (imports torch): only for text runs
+    from genlab.use import generate as gen  # the engine's text API (imports torch): only for text runs
 
     try:
         with st.spinner("Loading the model (once per checkpoint)…"):

@@ -1,0 +1,1 @@
+"""Data modules: one LightningDataModule per file, plus tokenizers and intake checks."""

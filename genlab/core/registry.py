@@ -1,0 +1,34 @@
+"""The closed list of model families: one line per family, each spec in genlab/families/<name>.py.
+
+The UI lists FAMILIES; the CLI validates `family:` against it. Nothing here is imported from a name in a
+user's YAML: adding a family means adding its line below.
+"""
+
+from __future__ import annotations
+
+from genlab.core.config import ConfigError
+from genlab.families import cgan, cyclegan, dcgan, gpt, pix2pix, rnn, vae
+from genlab.families.spec import Family
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        vae.FAMILY,
+        dcgan.FAMILY,
+        cgan.FAMILY,
+        cyclegan.FAMILY,
+        pix2pix.FAMILY,
+        gpt.FAMILY,
+        rnn.FAMILY,
+    )
+}
+
+
+def get_family(name: str) -> Family:
+    """The family called `name`, or a ConfigError listing the valid names."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ConfigError(
+            f"Invalid config:\n  family: unknown family {name!r}; choose one of: {', '.join(FAMILIES)}"
+        ) from None

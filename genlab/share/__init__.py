@@ -1,0 +1,1 @@
+"""Sharing runs with a team: HTML reports and Weights & Biases links and reports."""

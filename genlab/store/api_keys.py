@@ -1,0 +1,106 @@
+"""API keys for the REST server: created and revoked in Settings or `genlab serve keys`, stored in the
+run store as sha256 hashes only (a key is shown once, when it is made, and never logged).
+
+Keys are long random tokens, so one sha256 is enough (no slow password hash is needed): whoever reads
+the database cannot use what is in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from genlab.core.errors import GenLabError
+from genlab.store.runs import RunStore
+
+PREFIX = "glk_"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+"""
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """What is kept of a key: never the key itself."""
+
+    id: str
+    name: str
+    created_at: float
+    revoked_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "created_at": self.created_at, "active": self.active}
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _ready(store: RunStore) -> RunStore:
+    store._con().executescript(_SCHEMA)
+    return store
+
+
+def create_key(store: RunStore, name: str) -> tuple[ApiKey, str]:
+    """A new key: (its record, the secret to hand to the user once)."""
+    name = name.strip()
+    if not NAME.fullmatch(name):
+        raise GenLabError("A key name needs 1-64 letters, digits, spaces, '.', '_' or '-' (e.g. 'mobile app')")
+    key_id = secrets.token_hex(4)
+    secret = PREFIX + secrets.token_urlsafe(32)
+    now = time.time()
+    with _ready(store)._write() as con:
+        con.execute(
+            "INSERT INTO api_keys (id, name, sha256, created_at) VALUES (?,?,?,?)", (key_id, name, _hash(secret), now)
+        )
+    return ApiKey(key_id, name, now, None), secret
+
+
+def list_keys(store: RunStore, *, include_revoked: bool = True) -> list[ApiKey]:
+    rows = _ready(store)._con().execute("SELECT * FROM api_keys ORDER BY created_at").fetchall()
+    keys = [ApiKey(r["id"], r["name"], r["created_at"], r["revoked_at"]) for r in rows]
+    return keys if include_revoked else [k for k in keys if k.active]
+
+
+def revoke_key(store: RunStore, key_id: str) -> ApiKey:
+    """Revoke by id (as listed); a revoked key stops working at its next request."""
+    with _ready(store)._write() as con:
+        n = con.execute(
+            "UPDATE api_keys SET revoked_at=? WHERE id=? AND revoked_at IS NULL", (time.time(), key_id)
+        ).rowcount
+    if not n:
+        known = ", ".join(k.id for k in list_keys(store, include_revoked=False)) or "none"
+        raise GenLabError(f"No active API key with id {key_id!r} (active keys: {known})")
+    return next(k for k in list_keys(store) if k.id == key_id)
+
+
+def has_active_keys(store: RunStore) -> bool:
+    return bool(_ready(store)._con().execute("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1").fetchone())
+
+
+def verify_key(store: RunStore, secret: str) -> ApiKey | None:
+    """The active key this secret belongs to, or None."""
+    if not secret.startswith(PREFIX) or len(secret) > 200:
+        return None
+    row = (
+        _ready(store)
+        ._con()
+        .execute("SELECT * FROM api_keys WHERE sha256=? AND revoked_at IS NULL", (_hash(secret),))
+        .fetchone()
+    )
+    return ApiKey(row["id"], row["name"], row["created_at"], row["revoked_at"]) if row else None

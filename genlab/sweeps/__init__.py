@@ -1,0 +1,1 @@
+"""Optuna sweeps: search spaces, the sweep worker, and studies whose trials are normal runs."""

@@ -1,0 +1,184 @@
+"""The engine API for images: draw samples (with a seed, and a class for conditional models), walk the
+latent space between two seeds, reconstruct an image. The Playground, the CLI (`genlab sample`) and the
+REST server call these; what a model can do is read from its capabilities (lightning_modules/base.py),
+never from its family's name.
+
+Images come back as numpy arrays (N, C, H, W) of floats in [0, 1], so callers need no torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from genlab.core.errors import GenLabError
+from genlab.core.imaging import save_grid
+from genlab.core.registry import FAMILIES, get_family
+from genlab.runner.checkpoints import load_module
+from genlab.store.runs import RunStore
+from genlab.use.translate import ImageInput, open_image, to_tensor
+from lightning_modules.base import PROTOCOLS, Encoder, ImageSampler, Labels, LatentWalker, Reconstructor, slerp
+
+MAX_SAMPLES = 256  # one call; the grid of 256 64-px images is already 1 megapixel
+
+
+def capabilities(module: Any) -> list[str]:
+    """The capability protocols a loaded model implements (ImageSampler, LatentWalker, ...)."""
+    return [name for name, proto in PROTOCOLS.items() if isinstance(module, proto)]
+
+
+def load_image_model(store: RunStore, run_id: str, which: str | None = None) -> Any:
+    """The trained module of a run whose family samples or reconstructs images; a clear error otherwise."""
+    run = store.get(run_id)
+    family = get_family(run.family)
+    if not (family.can("ImageSampler") or family.can("Reconstructor")):
+        able = ", ".join(f.name for f in FAMILIES.values() if f.can("ImageSampler"))
+        raise GenLabError(f"Run {run_id} is a {run.family} run, which does not generate images; pick a run of {able}")
+    return load_module(store, run_id, which)
+
+
+def class_names(module: Any) -> list[str]:
+    """The classes a conditional model can draw ([] for unconditional models)."""
+    return list(module.class_names()) if isinstance(module, ImageSampler) else []
+
+
+def image_shape(module: Any) -> tuple[int, int]:
+    """(channels, side) of the images the model works on."""
+    info = getattr(module, "data_info", {}) or {}
+    return int(info.get("channels", 1)), int(info.get("image_size", 28))
+
+
+def _check_labels(module: Any, labels: Labels, n: int) -> Labels:
+    names = class_names(module)
+    if labels is None:
+        return None
+    if not names:
+        raise GenLabError("This model is not conditional: it cannot draw a chosen class (leave the class out)")
+    values = [labels] if isinstance(labels, int) else list(labels)
+    bad = [v for v in values if not 0 <= int(v) < len(names)]
+    if bad:
+        raise GenLabError(f"class {bad[0]} is not one of this model's classes 0..{len(names) - 1} ({', '.join(names)})")
+    if not isinstance(labels, int) and len(values) not in (1, n):
+        raise GenLabError(f"give one class for all {n} images or one per image, not {len(values)}")
+    return int(values[0]) if len(values) == 1 else [int(v) for v in values]
+
+
+def _numpy(images: torch.Tensor) -> np.ndarray:
+    return images.detach().float().clamp(0, 1).cpu().numpy()
+
+
+@torch.no_grad()
+def sample(module: Any, n: int, *, seed: int = 0, labels: Labels = None) -> np.ndarray:
+    """n new images (N, C, H, W) in [0, 1]; the same seed (and labels) gives the same images."""
+    if not isinstance(module, ImageSampler):
+        raise GenLabError("This model does not draw new images")
+    if not 1 <= n <= MAX_SAMPLES:
+        raise GenLabError(f"n must be between 1 and {MAX_SAMPLES}, got {n}")
+    module.eval()
+    return _numpy(module.sample_images_n(n, seed=seed, labels=_check_labels(module, labels, n)))
+
+
+@torch.no_grad()
+def interpolate(
+    module: Any, seed_a: int, seed_b: int, ts: list[float] | np.ndarray, labels: Labels = None
+) -> np.ndarray:
+    """Images along the spherical path between the latent codes drawn with two seeds, at fractions ts."""
+    if not isinstance(module, LatentWalker):
+        raise GenLabError("This model has no latent space to walk")
+    ts = np.asarray(ts, dtype=np.float32).reshape(-1)
+    if not 1 <= len(ts) <= MAX_SAMPLES or ((ts < 0) | (ts > 1)).any():
+        raise GenLabError(f"give 1 to {MAX_SAMPLES} positions between 0 and 1")
+    d = module.latent_dim
+    za = torch.randn(1, d, generator=torch.Generator().manual_seed(int(seed_a)))
+    zb = torch.randn(1, d, generator=torch.Generator().manual_seed(int(seed_b)))
+    t = torch.from_numpy(ts).unsqueeze(1)  # (T, 1)
+    z = slerp(za.expand(len(ts), d), zb.expand(len(ts), d), t)  # (T, D)
+    param = next(module.parameters())
+    module.eval()
+    out = module.images_from_latents(z.to(param.device, param.dtype), _check_labels(module, labels, len(ts)))
+    return _numpy(out)
+
+
+@torch.no_grad()
+def reconstruct(module: Any, images: np.ndarray) -> np.ndarray:
+    """images (N, C, H, W) floats in [0, 1] at the model's size -> the model's reconstructions."""
+    if not isinstance(module, Reconstructor):
+        raise GenLabError("This model does not reconstruct images")
+    x = _as_input(module, images)
+    module.eval()
+    return _numpy(module.reconstruct(x))
+
+
+def _as_input(module: Any, images: np.ndarray) -> torch.Tensor:
+    channels, size = image_shape(module)
+    if images.ndim != 4 or images.shape[1:] != (channels, size, size):
+        raise GenLabError(f"images must be (N, {channels}, {size}, {size}); got {tuple(images.shape)}")
+    param = next(module.parameters())
+    return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).to(param.device, param.dtype)
+
+
+@torch.no_grad()
+def encode(module: Any, images: np.ndarray) -> np.ndarray:
+    """images (N, C, H, W) floats in [0, 1] at the model's size -> latent codes (N, latent_dim)."""
+    if not isinstance(module, Encoder):
+        raise GenLabError("This model has no encoder (a VAE run encodes images)")
+    module.eval()
+    return module.encode_images(_as_input(module, images)).detach().float().cpu().numpy()
+
+
+@torch.no_grad()
+def encode_image(module: Any, image: ImageInput) -> np.ndarray:
+    """One image (a path, bytes or PIL image, any size) -> its latent code (latent_dim,): resized to the
+    model's square side after the same checks as translation uploads."""
+    channels, size = image_shape(module)
+    x = to_tensor(open_image(image), channels)  # (1, C, H, W)
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return encode(module, x.numpy())[0]
+
+
+@torch.no_grad()
+def decode(module: Any, latents: np.ndarray | list[list[float]], labels: Labels = None) -> np.ndarray:
+    """Latent codes (N, latent_dim) -> images (N, C, H, W) in [0, 1]."""
+    if not isinstance(module, LatentWalker):
+        raise GenLabError("This model has no latent space to decode from")
+    try:
+        z = np.asarray(latents, dtype=np.float32)
+    except ValueError:
+        raise GenLabError(
+            f"latents must be codes of {module.latent_dim} numbers each (got rows of different lengths)"
+        ) from None
+    if z.ndim != 2 or z.shape[1] != module.latent_dim or not 1 <= len(z) <= MAX_SAMPLES:
+        raise GenLabError(f"latents must be 1 to {MAX_SAMPLES} codes of {module.latent_dim} numbers; got {z.shape}")
+    if not np.isfinite(z).all():
+        raise GenLabError("latents must be finite numbers")
+    param = next(module.parameters())
+    module.eval()
+    out = module.images_from_latents(
+        torch.from_numpy(z).to(param.device, param.dtype), _check_labels(module, labels, len(z))
+    )
+    return _numpy(out)
+
+
+def sample_grid(
+    store: RunStore,
+    run_id: str,
+    out: str | Path,
+    *,
+    n: int = 16,
+    seed: int = 0,
+    labels: Labels = None,
+    which: str | None = None,
+) -> Path:
+    """Sample n images of a run and save them as one PNG grid (the CLI's `genlab sample`)."""
+    module = load_image_model(store, run_id, which)
+    images = torch.from_numpy(sample(module, n, seed=seed, labels=labels))
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise GenLabError(f"--out must name a .png file, got {out.name}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_grid(images, out, nrow=max(1, int(np.ceil(np.sqrt(n)))))
+    return out
