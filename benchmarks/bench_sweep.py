@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from genlab.core.registry import FAMILIES  # noqa: E402
 from genlab.store.runs import RunStore  # noqa: E402
-from genlab.sweeps.study import study as sweeps  # noqa: E402
+from genlab.sweeps import study as sweeps  # noqa: E402
 
 SPACE = {  # beta stays out: it reweights val/loss, so trials with different betas are not comparable
     "optim.lr": {"low": 1e-4, "high": 3e-2, "log": True},

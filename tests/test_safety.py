@@ -28,7 +28,7 @@ def labelled() -> list[tuple[str, str]]:
 @pytest.fixture
 def fresh_screener(home, monkeypatch, tmp_path):
     """No Detoxify checkpoint anywhere (empty GenLab and torch hub folders), and the screens built anew."""
-    from genlab.safety.gate import gate as safety
+    from genlab.safety import gate as safety
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.delenv("GENLAB_DETOXIFY_CKPT", raising=False)
@@ -85,7 +85,7 @@ def _detoxify_format_checkpoint(folder: Path, threat_bias: float) -> Path:
 def test_a_detoxify_checkpoint_runs_detoxifys_own_code_with_per_category_thresholds(
     fresh_screener, monkeypatch, tmp_path, threat_bias, flagged
 ):
-    from genlab.safety.gate import gate as safety
+    from genlab.safety import gate as safety
 
     ckpt = _detoxify_format_checkpoint(tmp_path / "detoxify", threat_bias)
     monkeypatch.setenv("GENLAB_DETOXIFY_CKPT", str(ckpt))
@@ -121,7 +121,7 @@ class _Boom:
 
 
 def test_a_wrong_checkpoint_is_refused_before_anything_unpickles_it(fresh_screener, monkeypatch, tmp_path):
-    from genlab.safety.gate import gate as safety
+    from genlab.safety import gate as safety
 
     marker = tmp_path / "code_ran"
     evil = tmp_path / "upload" / "toxic_original-c1212f89.ckpt"  # the official name, other content

@@ -18,9 +18,9 @@ from genlab.cli.main import main
 from genlab.core.config import ConfigError
 from genlab.core.registry import FAMILIES
 from genlab.store.runs import RunStore
+from genlab.sweeps import study as sweeps
+from genlab.sweeps import worker as sweep_worker
 from genlab.sweeps.space import parse_space
-from genlab.sweeps.study import study as sweeps
-from genlab.sweeps.study import worker as sweep_worker
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -120,7 +120,7 @@ def _read_space(path: str | None) -> dict | None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from genlab.sweeps.study import study as sweeps
+    from genlab.sweeps import study as sweeps
 
     config = load_config(args.config, args.set)
     settings = sweeps.make_settings(
@@ -161,7 +161,7 @@ def _alive(pid: int) -> bool:
 
 
 def _follow(name: str, storage: str | None, pid: int) -> int:
-    from genlab.sweeps.study import study as sweeps
+    from genlab.sweeps import study as sweeps
 
     seen: dict[int, str] = {}
     while True:
@@ -197,7 +197,7 @@ def _fmt(v: object) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from genlab.sweeps.study import study as sweeps
+    from genlab.sweeps import study as sweeps
 
     items = sweeps.list_sweeps(args.storage)
     if args.json:
@@ -216,7 +216,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from genlab.sweeps.study import study as sweeps
+    from genlab.sweeps import study as sweeps
 
     study, settings = sweeps.load(args.name, args.storage)
     rows = sweeps.trial_rows(study, settings, RunStore())
@@ -243,7 +243,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from genlab.sweeps.study import study as sweeps
+    from genlab.sweeps import study as sweeps
 
     sweeps.stop(args.name, args.storage)
     print(f"sweep {args.name}: stop requested; its workers cancel their trials and end")
@@ -251,7 +251,7 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from genlab.sweeps.study import worker as sweep_worker
+    from genlab.sweeps import worker as sweep_worker
 
     p = sweep_worker.run_worker(args.study, args.storage, parallel=args.parallel)
     print(f"sweep {args.study}: {p.state}, {p.complete} complete, {p.pruned} pruned, {p.failed - p.retried} failed")
@@ -259,7 +259,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _best(args: argparse.Namespace) -> int:
-    from genlab.sweeps.study import study as sweeps
+    from genlab.sweeps import study as sweeps
 
     run = sweeps.train_best(args.name, args.storage)
     print(f"run {run.id} {run.status} (best config of sweep {args.name})")

@@ -102,7 +102,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         proc.kill()
     # stop any worker the test left behind (they run in their own session): sweeps first, then runs
     from genlab.store.runs import RunStore
-    from genlab.sweeps.study import study as sweeps
+    from genlab.sweeps import study as sweeps
 
     storage = f"sqlite:///{home / 'sweeps.db'}"
     for sweep in sweeps.list_sweeps(storage):

@@ -12,7 +12,7 @@ import optuna
 from optuna.distributions import FloatDistribution
 
 from genlab.core.registry import FAMILIES
-from genlab.sweeps.study import study as sweeps
+from genlab.sweeps import study as sweeps
 from tests.ui.conftest import record_run
 from tests.ui.test_pages import sample_grids, texts
 

@@ -18,8 +18,8 @@ from genlab.core.config import ConfigError
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
 from genlab.core.registry import FAMILIES
+from genlab.sweeps import study as sweeps
 from genlab.sweeps.space import FieldSpec, searchable_fields
-from genlab.sweeps.study import study as sweeps
 from ui.widgets.common import REFRESH_S, fmt_time, get_store, open_run, page_path, user_error
 from ui.widgets.config_form import config_form
 from ui.widgets.images import side_by_side
