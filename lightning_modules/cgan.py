@@ -11,7 +11,7 @@ from torch import nn
 
 from genlab.core.errors import DataError
 from genlab.families.cgan import FAMILY
-from lightning_modules.dcgan import Discriminator, GANModule, Generator, dcgan_init
+from lightning_modules.gan_common import Discriminator, GANModule, Generator, dcgan_init
 
 
 class ConditionalGenerator(nn.Module):
@@ -120,5 +120,7 @@ class CGANModule(GANModule):
         z = z.repeat(k, 1)  # (K*K, D): row-major, row = class
         labels = torch.arange(k).repeat_interleave(k)
         out["per_class"] = self.generate(k * k, labels=labels, z=z)
-        self.sample_grid_rows["per_class"] = k
         return out
+
+    def sample_grid_rows(self) -> dict[str, int]:
+        return {**super().sample_grid_rows(), "per_class": self.num_classes}  # row k = class k

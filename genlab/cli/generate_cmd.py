@@ -14,6 +14,7 @@ import os
 import sys
 
 from genlab.core.errors import GenLabError
+from genlab.core.registry import FAMILIES, get_family
 from genlab.share import wandb_link
 
 
@@ -226,8 +227,9 @@ def _export(args: argparse.Namespace) -> int:
 
     store = RunStore()
     run = store.get(args.run_id)
-    if run.family != "gpt":
-        raise GenLabError(f"Run {args.run_id} is a {run.family} run; export-hf needs a gpt run")
+    if not get_family(run.family).can("HuggingFaceExportable"):
+        able = " or ".join(f.name for f in FAMILIES.values() if f.can("HuggingFaceExportable"))
+        raise GenLabError(f"Run {args.run_id} is a {run.family} run; export-hf needs a {able} run")
     module = load_module(store, args.run_id, args.checkpoint)
     out = module.export_hf(args.out or store.run_folder(args.run_id) / "exports" / "hf")
     store.add_artifact(args.run_id, "export", out, name="hf")

@@ -48,7 +48,7 @@ def class_names(module: Any) -> list[str]:
 
 def image_shape(module: Any) -> tuple[int, int]:
     """(channels, side) of the images the model works on."""
-    info = getattr(module, "data_info", {}) or {}
+    info = module.data_info  # GenLabModule: the data module's primitives
     return int(info.get("channels", 1)), int(info.get("image_size", 28))
 
 

@@ -8,12 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from datamodules.images import ImageDataModule
 from lightning_modules.base import GenLabModule, Labels
 from tests.toy_family.spec import FAMILY
 
 
 class ToyModule(GenLabModule):
     family = FAMILY
+    datamodule_class = ImageDataModule
 
     def __init__(self, config: Any, data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)

@@ -33,8 +33,6 @@ FAMILY = Family(
     config_cls=ToyRunConfig,
     monitor="val/loss",
     mode="min",
-    module="tests.toy_family.module:ToyModule",
-    datamodule="datamodules.images:ImageDataModule",
     capabilities=("ImageSampler", "LatentWalker", "Reconstructor"),
     tiny_overrides={
         "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 64},
