@@ -162,7 +162,7 @@ def _plan(size: int) -> tuple[int, int]:
     return seed, int(round(math.log2(size // seed)))
 
 
-def dcgan_init(module: nn.Module) -> None:
+def normal_init(module: nn.Module) -> None:
     """DCGAN's weight init: conv weights N(0, 0.02), norm scales N(1, 0.02), biases 0."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
@@ -193,7 +193,7 @@ class Generator(nn.Module):
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.in_dim = in_dim
-        dcgan_init(self)
+        normal_init(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z.view(z.shape[0], self.in_dim, 1, 1))  # (B, C, S, S)
@@ -258,7 +258,7 @@ class Discriminator(nn.Module):
         self.head = sn(nn.Conv2d(last_in, self.feature_dim, seed, 1, 0))
         self.feature_out = feature_out
         self.leaky_slope = leaky_slope
-        dcgan_init(self)
+        normal_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(self.body(x)).flatten(1)  # (B, F)

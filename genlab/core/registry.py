@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from genlab.core.config import ConfigError
 from genlab.families import cgan, cyclegan, dcgan, gpt, pix2pix, rnn, vae
-from genlab.families.spec import Family
+from genlab.families.spec import Capability, Family
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -22,6 +22,12 @@ FAMILIES: dict[str, Family] = {
         rnn.FAMILY,
     )
 }
+
+
+def names_that_can(capability: Capability, joiner: str = " or ") -> str:
+    """The registered families with `capability`, joined for a message or a help text ("gpt or rnn"): what
+    the engine, CLI and UI say instead of naming families, so a new family appears there by itself."""
+    return joiner.join(f.name for f in FAMILIES.values() if f.can(capability)) or "(none registered)"
 
 
 def get_family(name: str) -> Family:

@@ -21,7 +21,9 @@ class GANOptimConfig(OptimBase):
 
     lr_g: float = Field(2e-4, gt=0.0, le=1.0, description="Generator learning rate")
     lr_d: float = Field(2e-4, gt=0.0, le=1.0, description="Discriminator (critic) learning rate")
-    beta1: float = Field(0.5, ge=0.0, lt=1.0, description="Adam first-moment decay (0.5 for DCGAN, 0 for WGAN-GP)")
+    beta1: float = Field(
+        0.5, ge=0.0, lt=1.0, description="Adam first-moment decay (0.5 in Radford et al., 0 for WGAN-GP)"
+    )
     n_critic: int = Field(1, ge=1, le=20, description="Discriminator steps per generator step (5 for WGAN-GP)")
 
 
@@ -35,7 +37,7 @@ class GANModelConfig(Section):
     d_width: int = Field(
         64, ge=4, le=1024, description="Discriminator width: channels of its first layer (doubling with depth)"
     )
-    g_batchnorm: bool = Field(True, description="BatchNorm in the generator (DCGAN default)")
+    g_batchnorm: bool = Field(True, description="BatchNorm in the generator (on in Radford et al.)")
     d_norm: Literal["auto", "batch", "layer", "none"] = Field(
         "auto",
         description="Normalisation in the discriminator; auto: batch, but layer for WGAN-GP and none with spectral norm",
