@@ -1,4 +1,5 @@
-"""A toy family, as a contributor writes one: the torch-free config and its FAMILY spec (file 1 of 2).
+"""A toy family, as a contributor writes one: the torch-free config and its FAMILY spec (file 1 of 2), the
+template of genlab/families/<name>.py. The spec names no module: the module imports it.
 
 A linear autoencoder over tiny images with a Gaussian latent: enough to sample, walk and reconstruct.
 """
