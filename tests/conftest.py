@@ -57,7 +57,9 @@ def pg_url(monkeypatch: pytest.MonkeyPatch):
 
     base = os.environ.get(PG_ENV)
     if not base:
-        pytest.fail(f"{PG_ENV} is not set: start PostgreSQL and set it, e.g. postgresql+psycopg://genlab:genlab@localhost/genlab_test")
+        pytest.fail(
+            f"{PG_ENV} is not set: start PostgreSQL and set it, e.g. postgresql+psycopg://genlab:genlab@localhost/genlab_test"
+        )
     schema = f"t_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(base)
     with engine.begin() as con:
