@@ -20,9 +20,7 @@ import math
 import os
 import re
 import socket
-import subprocess
 import sys
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -36,7 +34,8 @@ from optuna.trial import FrozenTrial, TrialState
 from genlab.core.config import ConfigError, RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
-from genlab.core.paths import PROJECT_ROOT, genlab_home
+from genlab.core.paths import genlab_home
+from genlab.core.procs import spawn_detached
 from genlab.core.registry import get_family
 from genlab.metrics.config import ImageMetricsConfig
 from genlab.runner import jobs
@@ -361,20 +360,8 @@ def launch_worker(name: str, storage: str | None = None, parallel: int | None = 
         cmd += ["--storage", storage]
     if parallel:
         cmd += ["--parallel", str(parallel)]
-    env = dict(os.environ)
-    env["GENLAB_HOME"] = str(genlab_home())
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    with open(logs / f"{name}.log", "ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=PROJECT_ROOT,
-            env=env,
-            start_new_session=True,
-        )
-    threading.Thread(target=proc.wait, daemon=True).start()
+    env = dict(os.environ, GENLAB_HOME=str(genlab_home()))
+    proc = spawn_detached(cmd, logs / f"{name}.log", env)
     return proc.pid
 
 

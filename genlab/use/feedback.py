@@ -12,31 +12,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from genlab.core.config import RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
 from genlab.core.registry import FAMILIES, get_family
 from genlab.runner.jobs import start
 from genlab.store.runs import Run, RunStore
+from genlab.store.schema import feedback
 
 RATINGS = {"up": 1, "down": -1}
 SOURCES = ("api", "playground", "cli")
 MAX_TEXT = 20_000  # characters of a prompt, output or correction
 MIN_CONVERSATIONS = 32  # the data module holds some back for validation: repeat few examples up to this
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL,
-    time REAL NOT NULL,
-    source TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    output TEXT NOT NULL,
-    rating INTEGER NOT NULL,
-    correction TEXT,
-    system_prompt TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS feedback_run ON feedback(run_id, time);
-"""
 
 
 @dataclass
@@ -60,11 +49,6 @@ class Feedback:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _ready(store: RunStore) -> RunStore:
-    store._con().executescript(_SCHEMA)
-    return store
 
 
 def add_feedback(
@@ -91,19 +75,25 @@ def add_feedback(
         if len(text) > MAX_TEXT:
             raise GenLabError(f"the {label} is {len(text)} characters; the limit is {MAX_TEXT}")
     now = time.time()
-    with _ready(store)._write() as con:
-        cur = con.execute(
-            "INSERT INTO feedback (run_id, time, source, prompt, output, rating, correction, system_prompt)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (run_id, now, source, prompt, output, RATINGS[rating], correction, system_prompt),
-        )
-        fid = int(cur.lastrowid or 0)
+    row = {
+        "run_id": run_id,
+        "time": now,
+        "source": source,
+        "prompt": prompt,
+        "output": output,
+        "rating": RATINGS[rating],
+        "correction": correction,
+        "system_prompt": system_prompt,
+    }
+    with store.db.write() as con:
+        fid = int(con.execute(feedback.insert().values(**row).returning(feedback.c.id)).scalar_one())
     return Feedback(fid, run_id, now, source, prompt, output, RATINGS[rating], correction, system_prompt)
 
 
 def list_feedback(store: RunStore, run_id: str) -> list[Feedback]:
-    rows = _ready(store)._con().execute("SELECT * FROM feedback WHERE run_id=? ORDER BY time, id", (run_id,))
-    return [Feedback(**dict(r)) for r in rows.fetchall()]
+    q = sa.select(feedback).where(feedback.c.run_id == run_id).order_by(feedback.c.time, feedback.c.id)
+    with store.db.read() as con:
+        return [Feedback(**dict(r._mapping)) for r in con.execute(q)]
 
 
 def feedback_summary(store: RunStore, run_id: str) -> dict[str, int]:
