@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from genlab.cli.main import main
+from genlab.core.parsing import load_config
 from genlab.core.registry import FAMILIES
 from genlab.runner.train import fit_module
 from genlab.store.runs import RunStore
 from tests.helpers import train_tiny
+
+PRESETS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
 
 
 def vae(**trainer):
@@ -68,3 +72,16 @@ def test_a_gan_stopped_by_max_steps_measures_its_monitored_fid(home: Path) -> No
     run_id, _ = train_tiny(store, family, cfg)
     assert store.get(run_id).step == 2
     assert [s for s, _ in store.metric_series(run_id, family.monitor)] == [1]
+
+
+@pytest.mark.slow  # the GAN presets measure FID on 500 Inception samples: minutes each on a CPU
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
+def test_a_10_step_run_of_every_preset_shows_its_monitored_metric(home: Path, path: Path, capsys) -> None:
+    config = load_config(str(path), ["trainer.max_steps=10"])
+    family = FAMILIES[config.family]
+    store = RunStore(home)
+    run_id, _ = train_tiny(store, family, config)
+    assert store.get(run_id).status == "completed" and store.metric_series(run_id, family.monitor)
+    capsys.readouterr()
+    assert main(["runs", "show", run_id]) == 0
+    assert f"{family.monitor}=" in capsys.readouterr().out
