@@ -99,6 +99,78 @@ def test_a_missing_or_broken_config_file_exits_2(home, tmp_path, capsys) -> None
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 200, "a..b", "-rf", "run id"])
+def billion_laughs() -> str:
+    """Nine levels of nine aliases: 363 bytes that expand to 9**9 strings."""
+    text = "family: vae\nlol: &a [" + ", ".join(['"lol"'] * 9) + "]\n"
+    previous = "a"
+    for name in "bcdefghi":
+        text += f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]\n"
+        previous = name
+    return text
+
+
+def test_a_billion_laughs_config_is_refused_in_bounded_memory_and_output(home, tmp_path) -> None:
+    bomb = tmp_path / "laughs.yaml"
+    bomb.write_text(billion_laughs(), encoding="utf-8")
+    # The CLI in a fresh process that reports its own peak memory (VmHWM, which exec resets) on stdout.
+    script = (
+        "import sys; from genlab.cli.main import main; code = main(['train', '--config', sys.argv[1]]); "
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]); sys.exit(code)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(bomb)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, GENLAB_HOME=str(home)),
+    )
+    err = proc.stderr.read(64 * 1024)  # at most this much is read, whatever it writes
+    peak_mb = int(proc.stdout.read().split()[-1]) / 1024
+    assert proc.wait(timeout=120) == 2 and b"aliases" in err and b"Traceback" not in err, err[:500]
+    assert len(err) < 2000, "the message quotes no expanded value"
+    assert peak_mb < 500, f"peak {peak_mb:.0f} MB"
+    nothing_left(home)
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "says"),
+    [
+        ("family: vae\nmodel: " + "[" * 5000 + "]" * 5000 + "\n", [], "nested more than"),
+        ("family: vae\n", ["model.latent_dim=" + "[" * 5000 + "]" * 5000], "nested more than"),
+        ("- family\n- vae\n", ["optim.lr=0.1"], "holds a list, not a mapping"),
+        ("just words\n", ["optim.lr=0.1"], "holds a str, not a mapping"),
+        ("family: vae\n", ["name=" + "x" * 3_000_000], "name:"),
+        ("family: vae\n" + "# padding\n" * 200_000, [], "larger than 1024 KB"),
+    ],
+    ids=["deep-file", "deep-set", "top-list", "top-string", "huge-value", "huge-file"],
+)
+def test_configs_that_would_cost_a_traceback_or_memory_exit_2(home, tmp_path, capsys, text, overrides, says) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    argv = ["train", "--config", str(path)]
+    for item in overrides:
+        argv += ["--set", item]
+    code, err = cli(capsys, *argv)
+    assert code == 2 and says in err, err[:500]
+    assert len(err) < 3000, "errors quote at most a short excerpt of a value"
+    nothing_left(home)
+
+
+def test_a_config_that_names_a_folder_or_a_device_says_so(home, tmp_path, capsys) -> None:
+    code, err = cli(capsys, "train", "--config", str(tmp_path))
+    assert code == 2 and "is a folder" in err
+    code, err = cli(capsys, "train", "--config", "/dev/zero")
+    assert code == 2 and "not a regular file" in err
+
+
+def test_the_train_page_upload_and_the_cli_share_the_bounded_parser() -> None:
+    from genlab.core.safe_yaml import load_yaml
+
+    with pytest.raises(ConfigError, match="upload.yaml expands to more than|upload.yaml uses more than"):
+        load_yaml(billion_laughs(), "upload.yaml")
+    assert load_yaml("a: &x {b: 1}\nc: *x\n") == {"a": {"b": 1}, "c": {"b": 1}}, "small aliases still work"
+
+
 def test_bad_run_ids_are_refused_before_anything_is_written(home, capsys, bad) -> None:
     with pytest.raises(GenLabError, match="not valid"):
         check_run_id(bad)
