@@ -629,3 +629,59 @@ def test_a_key_in_the_url_is_refused_and_never_logged(rest) -> None:
     assert secret not in log and secret[4:20] not in log
     assert "GET /runs/" in log, "the access log still says what was asked"
     assert "Traceback" not in log and " 500" not in log
+
+
+# -- the web app, wherever it is started ---------------------------------------------------------------------
+
+
+def test_the_app_started_from_another_folder_listens_on_loopback_only(tmp_path) -> None:
+    import psutil
+
+    from tests.serve.conftest import free_port
+
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".streamlit").mkdir(parents=True)
+    (elsewhere / ".streamlit" / "config.toml").write_text('[server]\naddress = "0.0.0.0"\n', encoding="utf-8")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.port", str(port)],
+        cwd=elsewhere,
+        env=env | {"GENLAB_HOME": str(tmp_path / "home")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+
+        def listening() -> list[str]:
+            assert proc.poll() is None, proc.stdout.read()
+            conns = psutil.Process(proc.pid).net_connections(kind="inet")
+            return [c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
+
+        from tests.helpers import wait_for
+
+        addresses = wait_for(listening, timeout=120, what="streamlit to listen")
+        assert set(addresses) == {"127.0.0.1"}, "the folder's own config cannot open it to the network"
+        assert httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_app_listening_beyond_loopback_without_a_login_stays_closed(home) -> None:
+    from streamlit import config
+    from streamlit.testing.v1 import AppTest
+
+    before = config.get_option("server.address")
+    try:
+        for address in ("0.0.0.0", ""):
+            config.set_option("server.address", address)
+            at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=90).run()
+            assert [t.value for t in at.title] == ["GenLab is closed"]
+            assert "refuses to listen on" in at.error[0].value and "[auth]" in at.error[0].value
+        config.set_option("server.address", "127.0.0.1")
+        at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=90).run()
+        assert "GenLab is closed" not in [t.value for t in at.title]
+    finally:
+        config.set_option("server.address", before)

@@ -3,27 +3,16 @@ it, so it then binds to loopback only and says so."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
 
 import uvicorn
 
+from genlab.core.exposure import LOOPBACK, SERVE_FIX, is_loopback, open_door_message
 from genlab.serve.app import create_app
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE
 from genlab.store.api_keys import has_active_keys
 from genlab.store.runs import RunStore
-
-LOOPBACK = "127.0.0.1"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind_host(host: str, keys: bool) -> tuple[str, str | None]:
@@ -32,7 +21,7 @@ def bind_host(host: str, keys: bool) -> tuple[str, str | None]:
         return host, None
     return LOOPBACK, (
         f"No API key exists, so the server binds to {LOOPBACK} only (asked for {host}). "
-        "Create one with `python -m genlab serve keys add NAME` (or in Settings) to serve other machines."
+        + open_door_message("The REST server", host, SERVE_FIX)
     )
 
 
