@@ -42,6 +42,7 @@ FINISHED = ("completed", "failed", "cancelled", "interrupted", "pruned")
 # cancel_requested holds why a run is asked to stop: a user's cancel, or a sweep pruning a hopeless trial.
 CANCEL, PRUNE = 1, 2
 HEARTBEAT_STALE_S = 120.0
+START_GRACE_S = 30.0  # a live worker pid is trusted this long after a heartbeat, before it exec's into genlab
 LINK_KINDS = ("pruned_from", "distilled_from")
 STALL_AFTER_S_DEFAULT = 600.0
 RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}"
@@ -245,9 +246,13 @@ def new_run_id(family: str) -> str:
     return f"{family}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
-def _pid_alive(pid: int | None) -> bool:
+def _pid_alive(pid: int | None, *, starting: bool = False) -> bool:
     """True when the process exists, is not a zombie waiting to be reaped, and is a GenLab process
-    (so a recycled pid of an unrelated program does not keep a dead run 'running')."""
+    (so a recycled pid of an unrelated program does not keep a dead run 'running').
+
+    `starting`: the run was claimed or beat moments ago, so a live process that does not look like GenLab
+    yet (forked, not yet exec'd into `python -m genlab worker`) still counts: the run is owned from the
+    moment it is claimed, and a delete or resume in that window is refused."""
     if not pid:
         return False
     try:
@@ -260,7 +265,7 @@ def _pid_alive(pid: int | None) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
         if stat.rsplit(")", 1)[1].split()[0] == "Z":
             return False
-        return b"genlab" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return starting or b"genlab" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, IndexError):
         return True
 
@@ -642,7 +647,8 @@ class RunStore:
             # A local worker is judged by its process (imports under heavy load can take longer than
             # any heartbeat timeout); a worker on another machine, or not yet spawned, by its heartbeat.
             if run.pid is not None and run.host == host:
-                gone, stale = not _pid_alive(run.pid), False
+                starting = run.heartbeat is not None and now - run.heartbeat < START_GRACE_S
+                gone, stale = not _pid_alive(run.pid, starting=starting), False
             else:
                 gone = False
                 stale = run.heartbeat is None or now - run.heartbeat > HEARTBEAT_STALE_S
