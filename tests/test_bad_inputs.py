@@ -685,3 +685,16 @@ def test_the_app_listening_beyond_loopback_without_a_login_stays_closed(home) ->
         assert "GenLab is closed" not in [t.value for t in at.title]
     finally:
         config.set_option("server.address", before)
+
+
+def test_one_over_long_member_name_is_skipped_and_a_skipped_nested_zip_is_not_stored(home, tmp_path) -> None:
+    inner = make_zip(tmp_path / "inner.zip", {"x.png": png_bytes(16, 16)}).read_bytes()
+    path = make_zip(
+        tmp_path / "mixed.zip",
+        {"ok.png": png_bytes(16, 16), "n" * 300 + ".png": png_bytes(16, 16), "more.zip": inner},
+    )
+    folder, report = import_zip_upload("mixed", path)
+    reasons = dict(report.skipped)
+    assert any(r == "file name too long" for r in reasons.values()), reasons
+    assert "more.zip" in reasons
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["ok.png"], "skipped means not stored"
