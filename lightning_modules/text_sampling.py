@@ -9,6 +9,7 @@ person goes through the engine's generation API (genlab/use/generate.py) and its
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,10 +18,14 @@ import torch
 
 from genlab.core.errors import GenLabError
 
+# Below this, dividing float32 logits by the temperature overflows (1e-320 is 0 in float32): such
+# temperatures pick the likeliest token, as 0 does.
+GREEDY_BELOW = 1e-3
+
 
 @dataclass
 class SamplingSettings:
-    """How the next token is picked. temperature 0 means greedy."""
+    """How the next token is picked. temperature 0 (or below GREEDY_BELOW) means greedy."""
 
     temperature: float = 0.8
     top_k: int = 50
@@ -31,6 +36,10 @@ class SamplingSettings:
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        numbers = {"temperature": self.temperature, "top_p": self.top_p, "repetition_penalty": self.repetition_penalty}
+        for name, value in numbers.items():
+            if not math.isfinite(value):
+                raise GenLabError(f"{name} must be a finite number, got {value}")
         if self.temperature < 0:
             raise GenLabError(f"temperature must be >= 0 (0 is greedy), got {self.temperature}")
         if self.top_k < 0:
@@ -77,7 +86,7 @@ class TokenPicker:
             self._flush(logits.numel(), logits.device)
             penalised = torch.where(logits > 0, logits / s.repetition_penalty, logits * s.repetition_penalty)
             logits = torch.where(self.seen, penalised, logits)
-        if s.temperature == 0:
+        if s.temperature < GREEDY_BELOW:
             return int(torch.argmax(logits))
         logits = logits / s.temperature
         if s.top_k and s.top_k < logits.numel():

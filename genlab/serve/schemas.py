@@ -1,21 +1,47 @@
 """Request and response bodies of the REST API: every field bounded, so a bad request is a clear 422
-before any model is touched."""
+before any model is touched. Request bodies derive from Body: unknown keys, non-finite numbers (NaN,
+Infinity, 1e309) and text that cannot be encoded as UTF-8 (a lone surrogate such as "\\ud800") are refused."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_NEW_TOKENS = 512
 MAX_PROMPT_CHARS = 8000
 MAX_MESSAGES = 64
 MAX_BATCH = 64  # images per request
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_JSON_BYTES = 4 * 1024 * 1024  # 64 messages of 8000 characters, each escaped as \\uXXXX, still fit
+
+
+def _unencodable(value: Any, depth: int = 0) -> bool:
+    """True when a string anywhere in a parsed JSON value cannot be written as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return any(_unencodable(k, depth + 1) or _unencodable(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unencodable(v, depth + 1) for v in value)
+    return False
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        if _unencodable(data):
+            raise ValueError("text must be valid Unicode: it holds a lone surrogate (such as \\ud800)")
+        return data
 
 
 class Sampling(Body):

@@ -12,12 +12,12 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-import yaml
 
 from genlab.core.config import ConfigError
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
 from genlab.core.registry import FAMILIES
+from genlab.core.safe_yaml import load_yaml
 from genlab.sweeps import study as sweeps
 from genlab.sweeps.space import FieldSpec, searchable_fields
 from ui.widgets.common import REFRESH_S, fmt_time, get_store, open_run, page_path, user_error
@@ -108,7 +108,10 @@ def _knob(field: FieldSpec, default: dict[str, Any] | None, key: str) -> dict[st
 
 def _number(text: str) -> Any:
     """A typed number stays a number (8 -> int, 1e-3 -> float); anything else stays text for the check."""
-    value = yaml.safe_load(text.strip())
+    try:
+        value = load_yaml(text.strip(), "the value")
+    except ConfigError:
+        return text
     if isinstance(value, str):
         try:
             return float(value)

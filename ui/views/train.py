@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-import yaml
 
 from genlab.core.config import ConfigError, RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
 from genlab.core.registry import FAMILIES
+from genlab.core.safe_yaml import load_yaml
 from genlab.data.api import builtin_sets
 from genlab.runner import jobs
 from genlab.safety.gate import load_defaults as load_safety_defaults
@@ -58,10 +58,10 @@ with st.expander("Load a config: a YAML file or a past run", icon=":material/upl
         )
         if up is not None and st.button("Load this file", key="train.load_file", icon=":material/upload:"):
             try:
-                raw = yaml.safe_load(up.getvalue().decode("utf-8"))
+                raw = load_yaml(up.getvalue().decode("utf-8"), up.name)
                 _queue_load(parse_config(raw), f"file {up.name}")
                 st.rerun()
-            except (yaml.YAMLError, UnicodeDecodeError) as err:
+            except UnicodeDecodeError as err:
                 st.error(f"{up.name} is not a readable YAML file ({type(err).__name__}); upload a .yaml text file.")
             except ConfigError as err:
                 user_error(err, f"{up.name} cannot be used")
