@@ -15,6 +15,8 @@ from genlab.core.errors import GenLabError
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE, ERRORS, ServerState, authorize, served
 from genlab.serve.images import router as image_router
 from genlab.serve.model_pool import ServedModel, check_servable
+from genlab.serve.openai_api import install_error_shapes, problem
+from genlab.serve.openai_api import router as openai_router
 from genlab.serve.rate_limit import RateLimiter
 from genlab.serve.schemas import FeedbackOut, FeedbackRequest, Problem
 from genlab.serve.text import router as text_router
@@ -52,18 +54,21 @@ def create_app(
     app = FastAPI(
         title="GenLab",
         version="1",
-        description="Trained GenLab runs behind HTTP: text (screened by the safety gate), images, translation, feedback.",
+        description="Trained GenLab runs behind HTTP: text (screened by the safety gate), images, translation, "
+        "feedback; OpenAI-compatible routes under /v1 (the model is a run id).",
         lifespan=lifespan,
     )
     app.state.server = st
 
     @app.exception_handler(GenLabError)
     async def _user_error(request: Request, err: GenLabError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=400)
+        return problem(request, 400, str(err))
 
     @app.exception_handler(RunNotFound)
     async def _no_run(request: Request, err: RunNotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=404)
+        return problem(request, 404, str(err))
+
+    install_error_shapes(app)
 
     @app.get("/health", tags=["status"])
     def health() -> dict[str, str]:
@@ -108,4 +113,5 @@ def create_app(
     app.include_router(api)
     app.include_router(text_router, dependencies=[Depends(authorize)])
     app.include_router(image_router, dependencies=[Depends(authorize)])
+    app.include_router(openai_router, dependencies=[Depends(authorize)])
     return app

@@ -5,6 +5,7 @@ concurrent requests never interleave on it (generation and sampling switch modes
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,17 @@ class ServedModel:
     run: Run
     module: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
+    decoder: Any = None  # a BatchedDecoder for text models that can decode many sequences at once
+
+    @property
+    def source(self) -> Any:
+        """Where a text stream takes its token ids: the batched decoder, else decoding alone (None)."""
+        return self.decoder.submit if self.decoder is not None else None
+
+    def decoding(self) -> AbstractContextManager[Any]:
+        """Held while a text stream is consumed: the model's lock when requests decode one at a time;
+        nothing with a batched decoder, whose own thread is the only one that touches the model."""
+        return nullcontext() if self.decoder is not None else self.lock
 
     @property
     def capabilities(self) -> list[str]:
