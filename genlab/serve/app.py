@@ -22,6 +22,7 @@ from genlab.serve.schemas import FeedbackOut, FeedbackRequest, Problem
 from genlab.serve.text import router as text_router
 from genlab.store.api_keys import has_active_keys
 from genlab.store.runs import RunNotFound, RunStore
+from genlab.use.batching import DEFAULT_MAX_BATCH
 from genlab.use.feedback import add_feedback
 
 
@@ -32,15 +33,17 @@ def create_app(
     require_keys: bool | None = None,
     rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
     load_in_background: bool = True,
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> FastAPI:
-    """The app for these runs. require_keys defaults to "the store has an active key"."""
+    """The app for these runs. require_keys defaults to "the store has an active key"; max_batch is how many
+    requests one text model decodes together (0: one at a time)."""
     store = store or RunStore()
     if not run_ids:
         raise GenLabError("Serve at least one run: --run RUN_ID")
     for run_id in dict.fromkeys(run_ids):
         check_servable(store, run_id)
     keys = has_active_keys(store) if require_keys is None else require_keys
-    st = ServerState(store, list(dict.fromkeys(run_ids)), keys, RateLimiter(rate_per_minute))
+    st = ServerState(store, list(dict.fromkeys(run_ids)), keys, RateLimiter(rate_per_minute), max_batch=max_batch)
 
     if not load_in_background:
         st.load_all()
