@@ -91,6 +91,17 @@ class TextGenerator(Protocol):
 
 
 @runtime_checkable
+class BatchDecoder(Protocol):
+    """A text model that decodes many sequences in one forward pass, each at its own position: what a
+    server's dynamic batching needs (requests join and leave between steps). `slot_cache` may return None
+    when a particular model cannot (then requests decode one at a time)."""
+
+    def slot_cache(self, slots: int) -> Any: ...
+
+    def slot_logits(self, cache: Any, ids: torch.Tensor, rows: list[int], starts: list[int]) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class Exportable(Protocol):
     """Names the networks that leave GenLab (TFLite, ONNX, SavedModel): each a plain nn.Module with fixed
     example inputs, input/output names and metadata (lightning_modules/export_nets.py); the LightningModule

@@ -134,6 +134,16 @@ class GPTModule(TextLMModule):
         out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float(), out.past_key_values
 
+    def slot_cache(self, slots: int) -> Any:
+        """A cache for `slots` sequences decoded together at their own positions (BatchDecoder), or None
+        for a pretrained model (transformers' caches hold one position for the whole batch)."""
+        return self.model.new_slot_cache(slots) if self.native else None
+
+    @torch.no_grad()
+    def slot_logits(self, cache: Any, ids: torch.Tensor, rows: list[int], starts: list[int]) -> torch.Tensor:
+        """Logits of the next token (B, V) of B sequences in cache rows `rows`, new ids (B, T) from `starts`."""
+        return self.model.forward_slots(ids, cache, rows, starts).float()
+
     # -- optimisation -------------------------------------------------------------------------------
 
     def configure_optimizers(self) -> Any:

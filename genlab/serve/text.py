@@ -41,12 +41,12 @@ def _out(st: ScreenedStream) -> GenerationOut:
 
 def _events(model: ServedModel, st: ScreenedStream) -> StreamingResponse:
     """Released chunks as `event: chunk` and the summary as `event: done`; generation runs in one thread
-    holding the model's lock (torch's no-grad mode is per thread)."""
+    (holding the model's lock when it decodes alone; torch's no-grad mode is per thread)."""
     q: queue.Queue[tuple[str, Any] | None] = queue.Queue()
 
     def produce() -> None:
         try:
-            with model.lock:
+            with model.decoding():
                 for chunk in st:
                     q.put(("chunk", {"text": chunk}))
             q.put(("done", _out(st).model_dump()))
@@ -71,7 +71,7 @@ def _answer(model: ServedModel, make: Callable[[], ScreenedStream], streaming: b
         st = make()  # prompt encoding errors are a 400 before anything streams
     if streaming:
         return _events(model, st)
-    with model.lock:
+    with model.decoding():
         st.consume()
     return _out(st)
 
@@ -84,7 +84,9 @@ def generate_text(body: GenerateRequest, request: Request, model: ServedModel = 
     gate = _gate(request, model, "api.generate")
     return _answer(
         model,
-        lambda: stream(model.module, body.prompt, settings, system_prompt=body.system_prompt, gate=gate),
+        lambda: stream(
+            model.module, body.prompt, settings, system_prompt=body.system_prompt, gate=gate, source=model.source
+        ),
         body.stream,
     )
 
@@ -104,6 +106,7 @@ def chat(body: ChatRequest, request: Request, model: ServedModel = Depends(serve
         system[0] if system else trained_system_prompt(model.module),
         SamplingSettings(**body.settings()),
         gate=_gate(request, model, "api.chat"),
+        source=model.source,
     )
     session.history = turns[:-1]
     return _answer(model, lambda: session.stream(turns[-1]["content"]), body.stream)

@@ -8,7 +8,7 @@ A text module provides `next_logits(ids (1, t), cache) -> (logits (1, V), cache)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -34,6 +34,7 @@ from lightning_modules.text_sampling import (
 __all__ = [
     "ChatSession",
     "GenerationResult",
+    "IdSource",
     "SamplingSettings",
     "TextStream",
     "generate",
@@ -43,14 +44,31 @@ __all__ = [
 ]
 
 
+# Where new token ids come from: (prompt ids, settings) -> the ids one at a time. The default decodes
+# alone with the module's KV cache (stream_ids); a server passes its batched decoder's submit, so many
+# requests share each forward pass (genlab/use/batching.py).
+IdSource = Callable[[list[int], SamplingSettings], Iterator[int]]
+
+
+def decode_alone(module: Any) -> IdSource:
+    def source(prompt_ids: list[int], settings: SamplingSettings) -> Iterator[int]:
+        with torch.no_grad():
+            yield from stream_ids(module, prompt_ids, settings)
+
+    return source
+
+
 class TextStream:
     """The model's raw text, piece by piece, as it is generated: UNSCREENED, so it is only ever handed to
     genlab.safety.gate (Gate.stream / Gate.release), never to a person. Afterwards `text`, `stop_reason` and
     `n_tokens` describe the whole output. Stop strings are never included: text that could be the start
     of one is held back until it is clear."""
 
-    def __init__(self, module: Any, prompt_ids: list[int], settings: SamplingSettings) -> None:
+    def __init__(
+        self, module: Any, prompt_ids: list[int], settings: SamplingSettings, source: IdSource | None = None
+    ) -> None:
         self.module, self.prompt_ids, self.settings = module, prompt_ids, settings
+        self.source = source or decode_alone(module)
         self.text = ""
         self.token_ids: list[int] = []  # the generated ids, stop ids excluded
         self.n_tokens = 0
@@ -67,8 +85,9 @@ class TextStream:
         out: list[int] = self.token_ids
         text = ""
         self.stop_reason = "max_new_tokens"
-        with torch.no_grad():
-            for t in stream_ids(self.module, self.prompt_ids, self.settings):
+        ids = self.source(self.prompt_ids, self.settings)
+        try:
+            for t in ids:
                 out.append(t)
                 self.n_tokens = len(out)
                 text = tok.decode(out, skip_special_tokens=True)
@@ -86,6 +105,10 @@ class TextStream:
             else:
                 if len(out) < self.settings.max_new_tokens:
                     self.stop_reason = "end_of_text"
+        finally:
+            close = getattr(ids, "close", None)
+            if close is not None:
+                close()  # a stop string, a flagged chunk or a gone client ends the decoding too
         text = text.rstrip("\ufffd")
         if len(text) > shown:
             yield text[shown:]
@@ -136,13 +159,17 @@ def stream(
     chat: bool | None = None,
     system_prompt: str = "",
     gate: Gate | None = None,
+    source: IdSource | None = None,
 ) -> ScreenedStream:
     """The screened continuation of `prompt`, released chunk by chunk (see genlab.safety.gate.Gate.stream);
-    `gate` defaults to the module's run config safety section, without an audit."""
+    `gate` defaults to the module's run config safety section, without an audit; `source` to decoding alone.
+    The stream's `prompt_tokens` counts the prompt as the model saw it."""
     s = settings or SamplingSettings()
     ids = _fit(encode_prompt(module, prompt, chat=chat, system_prompt=system_prompt), module, s)
     gate = gate or Gate(policy_of(module))
-    return gate.stream(lambda: TextStream(module, ids, s))
+    st = gate.stream(lambda: TextStream(module, ids, s, source))
+    st.prompt_tokens = len(ids)
+    return st
 
 
 def generate(
@@ -182,6 +209,7 @@ class ChatSession:
         settings: SamplingSettings | None = None,
         max_context: int | None = None,
         gate: Gate | None = None,
+        source: IdSource | None = None,
     ) -> None:
         if not module.tokenizer.chat_template:
             raise GenLabError("This model was trained on plain text and has no chat template; use generate, not chat")
@@ -191,6 +219,7 @@ class ChatSession:
         )
         self.max_context = min(int(module.context_window), max_context or 10**9)
         self.gate = gate or Gate(policy_of(module), path="chat")
+        self.source = source
         self.history: list[dict[str, str]] = []
         self.dropped_turns = 0
 
@@ -217,13 +246,17 @@ class ChatSession:
         def attempt() -> TextStream:
             # a regeneration with a fixed seed must not repeat the flagged reply
             n = next(seeds)
-            return TextStream(self.module, ids, s if s.seed is None or n == 0 else replace(s, seed=s.seed + n))
+            return TextStream(
+                self.module, ids, s if s.seed is None or n == 0 else replace(s, seed=s.seed + n), self.source
+            )
 
         def record(done: ScreenedStream) -> None:
             reply = done.text if done.withheld and not done.shown_model_text else done.shown_model_text
             self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
 
-        return self.gate.stream(attempt, regenerations=self.gate.policy.max_regenerations, on_done=record)
+        st = self.gate.stream(attempt, regenerations=self.gate.policy.max_regenerations, on_done=record)
+        st.prompt_tokens = len(ids)
+        return st
 
     def send(self, user: str) -> GenerationResult:
         st = self.stream(user)
