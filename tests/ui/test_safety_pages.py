@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.ui.conftest import open_tab
+
 
 def texts(at, kind: str) -> str:
     return "\n".join(str(e.value) for e in getattr(at, kind))
@@ -65,7 +67,7 @@ def test_run_page_lists_the_audit_and_flagged_rate_of_a_text_run(app, store):
     gate = Gate(SafetyConfig(), store=store, run_id=run.id, path="playground.generate")
     for text in ("good morning", "you are a stupid idiot", "see you soon", "thank you"):
         gate.release(text)
-    at = app("run", id=run.id)
+    at = open_tab(app("run", id=run.id), "Safety & feedback")
     shown = {m.label: m.value for m in at.metric}
     assert shown["Flagged rate"] == "25.0%" and shown["Outputs screened"] == "4"
     audit = at.dataframe[-1].value
