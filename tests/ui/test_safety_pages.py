@@ -35,6 +35,9 @@ def test_settings_refuses_a_wrong_checkpoint_and_saves_thresholds_and_the_block_
     assert "sha256 starts with" in texts(at, "error")
     assert not any(checkpoint_dir().iterdir()), "nothing was installed"
 
+    assert at.segmented_control(key="settings.safety_level").value == "standard"
+    assert not [w for w in at.number_input if w.key == "safety.toxicity"], "nine thresholds only behind custom"
+    at.segmented_control(key="settings.safety_level").set_value("custom").run()
     at.number_input(key="safety.toxicity").set_value(0.6)
     at.text_area(key="settings.block_list").set_value("zorblax\n")
     at.button(key="FormSubmitter:settings.safety-Save safety settings").click().run()
