@@ -98,3 +98,27 @@ def test_preflight_counts_the_built_in_sets_without_loading_them():
     config.trainer = config.trainer.model_copy(update={"max_steps": 20})
     note = validation_note(config, "val/loss")
     assert note and "first validation at step 70" in note and "val/loss would never be logged" in note
+
+
+def test_decoding_defaults_are_the_models_own_and_a_caller_overrides_only_what_it_sets():
+    from types import SimpleNamespace
+
+    from genlab.core.assets import SMOLLM2_GENERATION
+    from genlab.use.generate import sampling_for
+
+    chat = SimpleNamespace(generation_defaults=lambda: {"temperature": 0.2, "top_p": 0.9})
+    s = sampling_for(chat, temperature=None, top_k=None, max_new_tokens=30)
+    assert (s.temperature, s.top_p, s.repetition_penalty, s.max_new_tokens) == (0.2, 0.9, 1.0, 30)
+    assert sampling_for(chat, temperature=0.0).temperature == 0.0, "an explicit 0 (greedy) is kept"
+    plain = sampling_for(SimpleNamespace())  # a model without its own defaults (the char-RNN)
+    assert (plain.temperature, plain.top_k, plain.repetition_penalty) == (0.8, 50, 1.0)
+    assert SMOLLM2_GENERATION["temperature"] == 0.2 and SMOLLM2_GENERATION["repetition_penalty"] == 1.0
+
+
+def test_the_screen_note_is_printed_once_per_home_and_generate_help_names_it(home):
+    from genlab.cli.generate_cmd import _first_time
+    from tests.test_cli import genlab
+
+    assert _first_time("install Detoxify ...") and not _first_time("install Detoxify ...")
+    out = genlab("generate", "--help", home=home)
+    assert "printed once" in out.stdout and "the model's own" in out.stdout

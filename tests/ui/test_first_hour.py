@@ -96,3 +96,33 @@ def test_the_cli_refuses_the_same_run_in_the_same_words(home, tmp_path):
     assert "data.batch_size: 128 is larger than the 18 training images; lower it to 18" in out.stderr
     assert "--set data.batch_size=18" in out.stderr
     assert not (home / "runs").exists() or not any((home / "runs").iterdir()), "no run was created"
+
+
+def test_home_says_where_to_start_in_plain_words_with_the_command_behind_an_expander(app):
+    at = app("home")
+    assert "Start with **vae_emoji**" in texts(at, "success"), "the fastest measured preset (26 s, first by name)"
+    shown = texts(at, "markdown")
+    assert "Learns to draw small colour smiley faces" in shown and ":green-badge[start here]" in shown
+    assert "26 s (idle, 30 Nov 2026) on a 2-core CPU" in texts(at, "caption")
+    assert any(e.label == "Details and the command line" for e in at.expander)
+    assert any(c.value == "python -m genlab train --config configs/vae_mnist.yaml --wait" for c in at.code)
+
+
+def test_playground_opens_on_the_newest_completed_run_and_offers_the_pretrained_model(app, store):
+    done = record_run(store, name="done-earlier")
+    record_run(store, name="failed-later", status="failed")
+    at = app("playground")
+    assert at.segmented_control(key="play.source").value == "A trained run"
+    assert at.selectbox(key="play.run").value == done.id, "a completed run, not the newer failed one"
+    assert at.segmented_control(key="play.source").options == ["A trained run", "A pretrained model (no training)"]
+
+
+def test_api_key_stays_shown_until_dismissed(app, store):
+    at = app("settings")
+    at.text_input(key="settings.api_key_name").set_value("phone app")
+    at.button(key="FormSubmitter:settings.api_key_new-Create key").click().run()
+    secret = next(c.value for c in at.code if c.value.startswith("glk_"))
+    at.run()  # any later rerun (the form clearing its name box) keeps the key on screen
+    assert any(c.value == secret for c in at.code)
+    at.button(key="settings.api_key_done").click().run()
+    assert not any(c.value == secret for c in at.code)
