@@ -27,6 +27,7 @@ from lightning_modules.distill import kd_loss
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 from lightning_modules.gpt_native import GPTShape, NativeGPT, is_hf_state, state_from_hf, to_hf_model
 from lightning_modules.text_base import TextLMModule
+from lightning_modules.text_sampling import default_sampling
 
 LORA_DEFAULT_TARGETS = {
     "gpt2": ["c_attn", "c_proj"],
@@ -114,6 +115,20 @@ class GPTModule(TextLMModule):
 
     def base_model(self) -> Any:
         return self.model.get_base_model() if self.is_lora else self.model
+
+    def generation_defaults(self) -> dict[str, Any]:
+        """Decoding defaults (lightning_modules/text_sampling.default_sampling): a pretrained base's own
+        sampling generation_config (SmolLM2: its model card's), else the run's sample settings."""
+        cfg = self.run_config.model
+        gen = None if self.native else getattr(self.base_model(), "generation_config", None)
+        if gen is None or not gen.do_sample:
+            return {"temperature": cfg.sample_temperature, "top_k": cfg.sample_top_k, "repetition_penalty": 1.0}
+        return {
+            "temperature": float(gen.temperature if gen.temperature is not None else 1.0),
+            "top_k": int(gen.top_k or 0),
+            "top_p": float(gen.top_p if gen.top_p is not None else 1.0),
+            "repetition_penalty": float(gen.repetition_penalty or 1.0),
+        }
 
     # -- forward ----------------------------------------------------------------------------------------
 
@@ -235,9 +250,11 @@ class GPTModule(TextLMModule):
         model = self.plain_model()
         tok = self.tokenizer
         gen = model.generation_config
-        gen.do_sample = cfg.sample_temperature > 0
+        own = default_sampling(self)  # the same defaults as the CLI, the app and the REST API
+        gen.do_sample = own.temperature > 0
         if gen.do_sample:
-            gen.temperature, gen.top_k = cfg.sample_temperature, cfg.sample_top_k or None
+            gen.temperature, gen.top_k, gen.top_p = own.temperature, own.top_k or None, own.top_p
+        gen.repetition_penalty = own.repetition_penalty
         gen.max_new_tokens = cfg.sample_new_tokens
         eos = [
             i

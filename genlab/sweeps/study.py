@@ -38,6 +38,7 @@ from genlab.core.parsing import parse_config
 from genlab.core.paths import genlab_home
 from genlab.core.procs import spawn_detached
 from genlab.core.registry import get_family
+from genlab.data.preflight import validation_note
 from genlab.metrics.config import ImageMetricsConfig
 from genlab.runner import jobs
 from genlab.store.runs import Run, RunStore
@@ -139,6 +140,8 @@ def make_settings(
         raise ConfigError(f"Invalid sweep: sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
     metric, mode = default_objective(base)
     metrics = list(metrics or [metric])
+    if note := validation_note(base, metrics[0]):  # said before the start: such trials can only fail
+        notes.append(note)
     if directions:
         dirs = [_direction(d) for d in directions]
     else:

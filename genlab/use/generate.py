@@ -25,6 +25,7 @@ from lightning_modules.text_sampling import (
     SamplingSettings,
     encode_messages,
     encode_prompt,
+    sampling_for,
     stream_ids,
     trained_system_prompt,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "TextStream",
     "generate",
     "load_text_module",
+    "sampling_for",
     "stream",
     "trained_system_prompt",
 ]
