@@ -153,7 +153,10 @@ class DiffusionModule(GenLabModule):
         self.register_buffer(
             "fixed_noise", torch.randn(n, self.channels, self.image_size, self.image_size, generator=g)
         )
-        self.sample_grid_rows = {"interpolation": min(8, n)}  # read by the samples callback: k rows of k steps
+        # Read by the samples callback (images per row): k rows of k walk steps; conditional samples one class per column.
+        self.sample_grid_rows = {"interpolation": min(8, n)}
+        if self.conditional:
+            self.sample_grid_rows["samples"] = self.num_classes
         self.register_buffer(
             "interp_noise", torch.randn(16, self.channels, self.image_size, self.image_size, generator=g)
         )
