@@ -237,6 +237,17 @@ class DiffusionModule(GenLabModule):
         """The samplers that solve this run's objective."""
         return list(SAMPLERS_FOR[self.run_config.model.objective])
 
+    def sampling_settings(self) -> dict[str, Any]:
+        """The knobs of `sample` with their defaults and choices (the engine, CLI and Playground read them)."""
+        m = self.run_config.model
+        settings: dict[str, Any] = {
+            "sampler": {"default": self.default_sampler(), "choices": self.samplers()},
+            "steps": {"default": m.sampling_steps, "min": 1, "max": min(MAX_SAMPLING_STEPS, m.train_timesteps)},
+        }
+        if self.conditional:
+            settings["guidance_scale"] = {"default": m.guidance_scale, "min": 0.0, "max": 20.0}
+        return settings
+
     def default_sampler(self) -> str:
         chosen = self.run_config.model.sampler
         return (

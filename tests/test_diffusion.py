@@ -127,3 +127,16 @@ def test_diffusers_pipelines_sample_the_exported_folder_identically(
     ).images  # (2, H, W, C) in [0, 1]
     ours = m.sample(2, seed=11, sampler=sampler, steps=5).permute(0, 2, 3, 1).numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_engine_sample_passes_the_knobs_and_explains_bad_ones() -> None:
+    from genlab.use.sample import sample, sampling_settings
+
+    m = module(conditional=True)
+    assert sampling_settings(m)["sampler"]["choices"] == ["euler"]
+    images = sample(m, 2, seed=4, labels=5, options={"steps": 2, "guidance_scale": 3.0})
+    np.testing.assert_allclose(images, m.sample(2, seed=4, labels=5, steps=2, guidance_scale=3.0).numpy())
+    with pytest.raises(GenLabError, match="steps must be between"):
+        sample(m, 1, options={"steps": 10_000})
+    with pytest.raises(GenLabError, match="guidance needs a conditional run"):
+        sample(module(), 1, options={"guidance_scale": 2.0})
