@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         help="class index for all images, or one per image (conditional models only)",
     )
+    p.add_argument("--sampler", help="diffusion runs: ddpm, ddim, dpmsolver++ or euler (default: the run's)")
+    p.add_argument("--steps", type=int, help="diffusion runs: sampling steps (default: the run's)")
+    p.add_argument("--guidance", type=float, help="conditional diffusion runs: classifier-free guidance scale")
     p.add_argument("--out", default="samples.png", help="the PNG grid to write (default ./samples.png)")
     p.add_argument("--checkpoint", choices=["best", "last"], help="which checkpoint (default: the family's choice)")
     p.set_defaults(handler=_sample)
@@ -33,6 +36,15 @@ def _sample(args: argparse.Namespace) -> int:
     from genlab.use.sample import sample_grid
 
     labels = None if args.labels is None else (args.labels[0] if len(args.labels) == 1 else args.labels)
-    out = sample_grid(RunStore(), args.run_id, args.out, n=args.n, seed=args.seed, labels=labels, which=args.checkpoint)
+    out = sample_grid(
+        RunStore(),
+        args.run_id,
+        args.out,
+        n=args.n,
+        seed=args.seed,
+        labels=labels,
+        which=args.checkpoint,
+        options={"sampler": args.sampler, "steps": args.steps, "guidance_scale": args.guidance},
+    )
     print(out)
     return 0
