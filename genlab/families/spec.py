@@ -29,6 +29,9 @@ Capability = Literal[
     "TextGenerator",
     "Exportable",
     "HuggingFaceExportable",
+    "MaskFiller",
+    "TextClassifier",
+    "AttentionViewer",
 ]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 
