@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from genlab.core.errors import GenLabError
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE, ERRORS, ServerState, authorize, served
+from genlab.serve.encoder_routes import router as transformer_router
 from genlab.serve.images import router as image_router
 from genlab.serve.model_pool import ServedModel, check_servable
 from genlab.serve.rate_limit import RateLimiter
@@ -108,4 +109,5 @@ def create_app(
     app.include_router(api)
     app.include_router(text_router, dependencies=[Depends(authorize)])
     app.include_router(image_router, dependencies=[Depends(authorize)])
+    app.include_router(transformer_router, dependencies=[Depends(authorize)])
     return app
