@@ -67,6 +67,10 @@ class AttentionReport:
                 return m
         raise GenLabError(f"no {kind!r} attention here; this model has: {', '.join(m.kind for m in self.maps)}")
 
+    def positions_list(self) -> list[list[float]]:
+        """The position picture as nested lists (the UI draws it without torch)."""
+        return [] if self.positions is None else self.positions.tolist()
+
     def to_dict(self, kind: str | None = None, layer: int | None = None, head: int | None = None) -> dict[str, Any]:
         """JSON for the REST API: the summary, and the weights of one kind (all layers and heads, or one)."""
         m = self.map(kind)
