@@ -66,3 +66,27 @@ def test_hf_folder_generates_the_same_with_transformers(store: RunStore, tmp_pat
     assert tok.batch_decode(out, skip_special_tokens=True) == module.translate_batch(
         ["teddy bear", "flag of france"], 5
     )
+
+
+@pytest.mark.slow  # trains until the model writes Cyrillic: about a minute on an idle 2-core CPU
+def test_a_screen_that_flags_everything_lets_no_seq2seq_output_out(store: RunStore, tmp_path: Path) -> None:
+    """Targets only in Cyrillic, sources in Latin: any Cyrillic character outside the model is a leak."""
+    from genlab.core.config import SCREEN_CATEGORIES
+    from genlab.use.attention import attention_report
+
+    words = ["жизнь", "звезда", "щука", "ёлка", "юла", "эхо"]
+    rows = [f"word {i},{words[i % 6]} {words[(i + 1) % 6]}" for i in range(64)]
+    path = tmp_path / "pairs.csv"
+    path.write_text("source,target\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    raw = FAM.tiny_config().model_dump(mode="json")
+    raw["data"].update({"source": "file", "name": str(path)})
+    raw["trainer"].update({"max_steps": 30, "limit_train_batches": 10, "max_epochs": 10})
+    raw["safety"].update(dict.fromkeys(SCREEN_CATEGORIES, 0.0))
+    run_id, module = train_tiny(store, FAM, FAM.config_cls.model_validate(raw))
+    module.eval()
+    assert any("\u0400" <= c <= "\u04ff" for c in "".join(module.translate_batch(["word 1"], 6)))  # it learned
+    result = generate(module, "word 1", SamplingSettings(temperature=0.0, max_new_tokens=6))
+    shown = [result.text] + [Path(a["path"]).read_text("utf-8") for a in store.artifacts(run_id, kind="text")]
+    report = attention_report(module, "word 1")
+    shown += [t for m in report.maps for t in m.query_tokens + m.key_tokens]
+    assert not any("\u0400" <= c <= "\u04ff" for c in "".join(shown))
