@@ -24,6 +24,7 @@ from genlab.core.optim import build_optimizer, build_scheduler
 from genlab.core.parsing import parse_config
 from genlab.families.spec import CAPABILITIES, Family
 from genlab.metrics.config import ImageMetricsConfig
+from lightning_modules.attention_maps import AttentionMap
 from lightning_modules.export_nets import ExportNet
 
 Labels = Sequence[int] | int | None
@@ -154,6 +155,43 @@ class Distillable(Protocol):
     ) -> GenLabModule:
         """The student, built from `config` (the teacher's config with the student's overrides), that learns
         from this teacher when fitted; raises GenLabError when this teacher cannot teach (say why)."""
+        ...
+
+
+@runtime_checkable
+class MaskFiller(Protocol):
+    """Fills the mask token of a text with the top-k words and their probabilities. `mask_token` is ""
+    when this run cannot (an encoder fine-tuned to classify has no language-model head)."""
+
+    @property
+    def mask_token(self) -> str: ...
+
+    def fill_mask(self, text: str, top_k: int = 5) -> list[dict[str, Any]]:
+        """[{"token": word, "score": probability, "sequence": the filled text}] for the first mask."""
+        ...
+
+
+@runtime_checkable
+class TextClassifier(Protocol):
+    """Scores a text against the classes it was trained on; `label_names()` is [] when it cannot."""
+
+    def label_names(self) -> list[str]: ...
+
+    def classify(self, text: str) -> dict[str, float]:
+        """{label: probability} for every class."""
+        ...
+
+
+@runtime_checkable
+class AttentionViewer(Protocol):
+    """Shows what a transformer attends to: its attention weights on a text, per kind, layer and head,
+    and its position picture (a learned position table or fixed encoding, (positions, dims); for T5's
+    relative buckets, (heads, distances) of bias)."""
+
+    def attention_maps(self, text: str) -> list[AttentionMap]: ...
+
+    def position_picture(self) -> tuple[str, torch.Tensor]:
+        """(what the rows and columns mean, the 2-D tensor)."""
         ...
 
 

@@ -32,6 +32,9 @@ Capability = Literal[
     "HuggingFaceLoadable",
     "ChatFinetunable",
     "Distillable",
+    "MaskFiller",
+    "TextClassifier",
+    "AttentionViewer",
 ]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from genlab.core.errors import GenLabError
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE, ERRORS, ServerState, log, served
+from genlab.serve.encoder_routes import router as transformer_router
 from genlab.serve.guard import AuthFirst, caller
 from genlab.serve.images import router as image_router
 from genlab.serve.model_pool import ServedModel, check_servable
@@ -149,4 +150,5 @@ def create_app(
     app.include_router(text_router)
     app.include_router(image_router)
     app.include_router(openai_router)
+    app.include_router(transformer_router)
     return app

@@ -226,12 +226,36 @@ def text_playground() -> None:
     render(store, run)
 
 
+def transformer_playground(can: tuple[str, ...]) -> None:
+    """Fill-mask, classification and attention views of transformer runs (the capabilities they have)."""
+    from ui.widgets import transformer_views as tv
+
+    module = load()
+    if module is None:
+        return
+    views = []
+    if "MaskFiller" in can and module.mask_token:
+        views.append(("Fill the mask", tv.fill_mask_view))
+    if "TextClassifier" in can and module.label_names():
+        views.append(("Classify", lambda *_: tv.classify_view(module)))
+    if "AttentionViewer" in can:
+        views.append(("Attention", lambda *_: tv.attention_view(module)))
+    for tab, (_, view) in zip(st.tabs([name for name, _ in views]), views, strict=True):
+        with tab:
+            view(store, run, module)
+
+
 # What the page offers follows the family's capabilities, never its name.
 can = family.capabilities if family else ()
 if "Translator" in can:
     translation_playground()
 elif "TextGenerator" in can:
     text_playground()
+    if "AttentionViewer" in can:
+        st.subheader("Attention")
+        transformer_playground(("AttentionViewer",))
+elif "MaskFiller" in can or "TextClassifier" in can or "AttentionViewer" in can:
+    transformer_playground(can)
 elif "ImageSampler" in can or "Reconstructor" in can:
     image_playground()
 else:
