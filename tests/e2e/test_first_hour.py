@@ -33,7 +33,7 @@ def test_a_newcomers_first_hour_in_a_real_browser(browser_page, server, tmp_path
     wait_idle(page)
     shot(page, "first-01-home")
     first = m.locator("[data-testid='stAlertContentSuccess'] strong").first.inner_text()
-    page.locator(f".st-key-home-card-{first} button").filter(has_text="Train now").click()
+    page.locator(f".st-key-home-start-{first} button").first.click()
     m.get_by_text("All runs").wait_for(timeout=30_000)
     m.locator("img.genlab-sample").first.wait_for(timeout=RUN_TIMEOUT_MS * 4)  # no tab clicked
     shot(page, "first-02-first-grid")

@@ -31,7 +31,8 @@ st.markdown(
     "**Train** page, watch it on **Runs**, compare experiments, and try the trained model in the **Playground**. "
     "Every run keeps its config, metrics, samples and checkpoints, and has a command-line twin."
 )
-st.caption("Model families: " + " · ".join(f"**{f.title}** — {f.summary}" for f in FAMILIES.values()))
+with st.expander("The model families, in technical words"):
+    st.caption(" · ".join(f"**{f.title}** — {f.summary}" for f in FAMILIES.values()))
 
 
 def _expected_time(preset: Preset) -> str:
