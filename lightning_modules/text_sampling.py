@@ -56,6 +56,21 @@ class SamplingSettings:
         return asdict(self)
 
 
+def default_sampling(module: Any) -> SamplingSettings:
+    """The model's own decoding defaults, the same in the CLI, the app, the REST API and exports: what its
+    optional `generation_defaults()` says (a chat run: its base model's recommended settings), else the
+    sampling above (a from-scratch model)."""
+    own = getattr(module, "generation_defaults", None)
+    return SamplingSettings(**(own() if callable(own) else {}))
+
+
+def sampling_for(module: Any, **overrides: Any) -> SamplingSettings:
+    """The model's defaults with what a caller set (None: not set, the model's default stands)."""
+    values = default_sampling(module).to_dict()
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return SamplingSettings(**values)
+
+
 class TokenPicker:
     """Picks each next token on the logits' own device: repetition penalty from a mask of the ids seen so
     far (updated one id at a time, never rebuilt from the history), temperature, top-k, top-p. Only the

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 from genlab.core.config import ConfigError
 from genlab.core.parsing import load_config
+from genlab.core.procs import pid_alive
 from genlab.core.safe_yaml import read_yaml_file
 from genlab.store.runs import RunStore
 
@@ -141,19 +141,6 @@ def _start(args: argparse.Namespace) -> int:
     return _follow(settings.name, args.storage, pid) if args.wait else 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a worker that ended but is not yet reaped is a zombie
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _follow(name: str, storage: str | None, pid: int) -> int:
     from genlab.sweeps import study as sweeps
 
@@ -165,7 +152,7 @@ def _follow(name: str, storage: str | None, pid: int) -> int:
                 seen[row["trial"]] = row["state"]
                 print(_trial_line(row), flush=True)
         p = sweeps.progress(study, settings)
-        if p.state == "finished" or (not p.running and not _alive(pid)):
+        if p.state == "finished" or (not p.running and not pid_alive(pid)):
             print(f"sweep {name}: {p.state}, {p.complete} complete, {p.pruned} pruned, {p.failed - p.retried} failed")
             if p.best_value is not None:
                 print(f"best {settings.metrics[0]} = {p.best_value:.5g}")

@@ -313,6 +313,7 @@ class ScreenedStream:
         self.action = "pass"
         self.attempts = 0
         self.n_tokens = 0
+        self.prompt_tokens = 0  # set by whoever encoded the prompt (usage counts)
         self.stop_reason = ""
         self._done = False
 

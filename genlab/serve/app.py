@@ -20,12 +20,15 @@ from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE, ERRORS, ServerState, log,
 from genlab.serve.guard import AuthFirst, caller
 from genlab.serve.images import router as image_router
 from genlab.serve.model_pool import ServedModel, check_servable
+from genlab.serve.openai_api import is_openai, openai_error, openai_validation_error
+from genlab.serve.openai_api import router as openai_router
 from genlab.serve.rate_limit import RateLimiter
 from genlab.serve.replies import SafeJSONResponse, excerpt, validation_problems
 from genlab.serve.schemas import FeedbackOut, FeedbackRequest, Problem
 from genlab.serve.text import router as text_router
 from genlab.store.api_keys import has_active_keys
 from genlab.store.runs import RunNotFound, RunStore
+from genlab.use.batching import DEFAULT_MAX_BATCH
 from genlab.use.feedback import add_feedback
 
 
@@ -36,15 +39,17 @@ def create_app(
     require_keys: bool | None = None,
     rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
     load_in_background: bool = True,
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> FastAPI:
-    """The app for these runs. require_keys defaults to "the store has an active key"."""
+    """The app for these runs. require_keys defaults to "the store has an active key"; max_batch is how many
+    requests one text model decodes together (0: one at a time)."""
     store = store or RunStore()
     if not run_ids:
         raise GenLabError("Serve at least one run: --run RUN_ID")
     for run_id in dict.fromkeys(run_ids):
         check_servable(store, run_id)
     keys = has_active_keys(store) if require_keys is None else require_keys
-    st = ServerState(store, list(dict.fromkeys(run_ids)), keys, RateLimiter(rate_per_minute))
+    st = ServerState(store, list(dict.fromkeys(run_ids)), keys, RateLimiter(rate_per_minute), max_batch=max_batch)
 
     if not load_in_background:
         st.load_all()
@@ -58,7 +63,8 @@ def create_app(
     app = FastAPI(
         title="GenLab",
         version="1",
-        description="Trained GenLab runs behind HTTP: text (screened by the safety gate), images, translation, feedback.",
+        description="Trained GenLab runs behind HTTP: text (screened by the safety gate), images, translation, "
+        "feedback; OpenAI-compatible routes under /v1 (the model is a run id).",
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
     )
@@ -66,20 +72,28 @@ def create_app(
     app.add_middleware(AuthFirst, state=st)
 
     @app.exception_handler(GenLabError)
-    async def _user_error(request: Request, err: GenLabError) -> SafeJSONResponse:
+    async def _user_error(request: Request, err: GenLabError) -> Any:
+        if is_openai(request):
+            return openai_error(400, excerpt(str(err)))
         return SafeJSONResponse({"detail": excerpt(str(err))}, status_code=400)
 
     @app.exception_handler(RunNotFound)
-    async def _no_run(request: Request, err: RunNotFound) -> SafeJSONResponse:
+    async def _no_run(request: Request, err: RunNotFound) -> Any:
+        if is_openai(request):
+            return openai_error(404, excerpt(str(err)))
         return SafeJSONResponse({"detail": excerpt(str(err))}, status_code=404)
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, err: HTTPException) -> SafeJSONResponse:
+    async def _http(request: Request, err: HTTPException) -> Any:
         detail = excerpt(err.detail) if isinstance(err.detail, str) else err.detail
+        if is_openai(request):
+            return openai_error(err.status_code, str(detail), dict(err.headers or {}) or None)
         return SafeJSONResponse({"detail": detail}, status_code=err.status_code, headers=err.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, err: RequestValidationError) -> SafeJSONResponse:
+    async def _invalid(request: Request, err: RequestValidationError) -> Any:
+        if is_openai(request):
+            return openai_validation_error(err)
         return SafeJSONResponse({"detail": validation_problems(err.errors())}, status_code=422)
 
     @app.exception_handler(Exception)
@@ -134,4 +148,5 @@ def create_app(
     app.include_router(api)
     app.include_router(text_router)
     app.include_router(image_router)
+    app.include_router(openai_router)
     return app

@@ -14,6 +14,7 @@ from genlab.serve.model_pool import ServedModel, load_served
 from genlab.serve.rate_limit import RateLimiter
 from genlab.serve.schemas import Problem
 from genlab.store.runs import RunStore
+from genlab.use.batching import DEFAULT_MAX_BATCH
 
 log = logging.getLogger("genlab.serve")
 DEFAULT_RATE_PER_MINUTE = 120
@@ -29,11 +30,12 @@ class ServerState:
     models: dict[str, ServedModel] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)
+    max_batch: int = DEFAULT_MAX_BATCH
 
     def load_all(self) -> None:
         for run_id in self.run_ids:
             try:
-                self.models[run_id] = load_served(self.store, run_id)
+                self.models[run_id] = load_served(self.store, run_id, self.max_batch)
             except Exception as err:  # a broken checkpoint must not take the other models down
                 self.failed[run_id] = f"{type(err).__name__}: {err}"
                 log.error("could not load run %s: %s", run_id, self.failed[run_id])

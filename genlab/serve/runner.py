@@ -13,6 +13,7 @@ from genlab.serve.app import create_app
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE
 from genlab.store.api_keys import has_active_keys
 from genlab.store.runs import RunStore
+from genlab.use.batching import DEFAULT_MAX_BATCH
 
 
 def bind_host(host: str, keys: bool) -> tuple[str, str | None]:
@@ -49,10 +50,11 @@ def run_server(
     port: int = 8000,
     rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
     store: RunStore | None = None,
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> None:
     store = store or RunStore()
     keys = has_active_keys(store)
-    app = create_app(run_ids, store, require_keys=keys, rate_per_minute=rate_per_minute)
+    app = create_app(run_ids, store, require_keys=keys, rate_per_minute=rate_per_minute, max_batch=max_batch)
     host, notice = bind_host(host, keys)
     if notice:
         print(notice, file=sys.stderr, flush=True)

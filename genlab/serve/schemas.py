@@ -46,10 +46,11 @@ class Body(BaseModel):
 
 class Sampling(Body):
     max_new_tokens: int = Field(64, ge=1, le=MAX_NEW_TOKENS, description="Tokens to generate at most")
-    temperature: float = Field(0.8, ge=0.0, le=5.0, description="0 is greedy")
-    top_k: int = Field(50, ge=0, le=100_000, description="Keep the k likeliest tokens (0: off)")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass")
-    repetition_penalty: float = Field(1.0, ge=0.5, le=5.0, description="1 turns it off")
+    # None: the model's own default, the same as the CLI's and the app's (SmolLM2: temperature 0.2, top-p 0.9)
+    temperature: float | None = Field(None, ge=0.0, le=5.0, description="0 is greedy (default: the model's own)")
+    top_k: int | None = Field(None, ge=0, le=100_000, description="Keep the k likeliest tokens (0: off)")
+    top_p: float | None = Field(None, gt=0.0, le=1.0, description="Nucleus sampling mass (default: the model's)")
+    repetition_penalty: float | None = Field(None, ge=0.5, le=5.0, description="1 turns it off")
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Same seed, same text")
     stop: list[str] = Field(default_factory=list, max_length=8, description="Stop strings (not included)")
     stream: bool = Field(False, description="Server-sent events: screened chunks as they are released")

@@ -148,7 +148,9 @@ def _widget(path: str, name: str, node: dict[str, Any], value: Any, key: str, ch
         # the suggestions depend on other fields (data.source): a new list is a new widget
         wkey += "@" + hashlib.sha1(repr(choices).encode()).hexdigest()[:8]
         options = list(dict.fromkeys([*choices, *([value] if value not in (None, "") else [])]))
-        index = options.index(value) if value in options else (0 if options else None)
+        # a value the suggestions lack (a built-in's name after switching to an upload) is kept as an option,
+        # but the first suggestion (the newest upload) is what a new list opens on
+        index = choices.index(value) if value in choices else (0 if options else None)
         return st.selectbox(
             label,
             options,
