@@ -698,3 +698,28 @@ def test_one_over_long_member_name_is_skipped_and_a_skipped_nested_zip_is_not_st
     assert any(r == "file name too long" for r in reasons.values()), reasons
     assert "more.zip" in reasons
     assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["ok.png"], "skipped means not stored"
+
+
+def test_every_request_body_refuses_non_finite_numbers_and_lone_surrogates() -> None:
+    """The OpenAI-shaped bodies too: every *Request model of the server derives from schemas.Screened."""
+    import inspect
+
+    from pydantic import BaseModel, ValidationError
+
+    from genlab.serve import openai_schemas, schemas
+
+    requests = [
+        cls
+        for module in (schemas, openai_schemas)
+        for name, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, BaseModel) and name.endswith("Request")
+    ]
+    assert len(requests) >= 8
+    assert all(issubclass(cls, schemas.Screened) for cls in requests), requests
+    for cls, body in (
+        (schemas.GenerateRequest, {"prompt": "a"}),
+        (openai_schemas.CompletionRequest, {"model": "m", "prompt": "a"}),
+    ):
+        for bad in ({"temperature": float("nan")}, {"top_p": float("inf")}, {"prompt": "\ud800"}):
+            with pytest.raises(ValidationError):
+                cls.model_validate(body | bad)

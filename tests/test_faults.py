@@ -497,3 +497,19 @@ def test_a_run_is_live_from_its_claim_before_its_worker_looks_like_genlab(store:
     finally:
         child.stdin.close()
         child.wait(timeout=30)
+
+
+def test_a_checkpoint_write_that_runs_out_of_room_says_the_disk_is_full() -> None:
+    """torch.save into a full device loses the errno ("inline_container.cc ... unexpected pos"); the run
+    still ends with the disk-full message, like every other write path."""
+    import torch
+
+    try:
+        torch.save({"w": torch.zeros(100_000)}, "/dev/full")  # every write to /dev/full fails with ENOSPC
+    except RuntimeError as err:
+        failure = err
+    else:
+        raise AssertionError("writing to /dev/full should fail")
+    assert jobs.explain(failure, None).startswith("The disk is full")
+    assert jobs.explain(OSError(errno.ENOSPC, "No space left on device"), None).startswith("The disk is full")
+    assert jobs.explain(RuntimeError("something else"), None) == "RuntimeError: something else"

@@ -311,9 +311,27 @@ def explain(err: BaseException, config: RunConfig | None) -> str:
         return f"CUDA out of memory:{lower}, or use a smaller model or precision bf16-mixed"
     if isinstance(err, MemoryError):
         return f"Out of memory (RAM):{lower}, or use a smaller model or fewer images"
-    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+    if disk_full(err):
         return "The disk is full: free some space (delete old runs or checkpoints) and resume the run"
     return f"{name}: {err}"
+
+
+# How torch's zip writer reports a write that ran out of room (it loses the errno on the way).
+_TORCH_WRITE_FAILED = ("unexpected pos", "PytorchStreamWriter failed writing", "iostream error", "file write failed")
+
+
+def disk_full(err: BaseException) -> bool:
+    """True for ENOSPC anywhere in the exception chain, and for torch.save's own words for a failed write."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(e, RuntimeError) and any(w in str(e) for w in _TORCH_WRITE_FAILED):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def run_worker(run_id: str, store: RunStore | None = None, *, supervisor_pid: int | None = None) -> int:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from genlab.serve.schemas import MAX_BATCH, MAX_MESSAGES, MAX_NEW_TOKENS, MAX_PROMPT_CHARS
+from genlab.serve.schemas import MAX_BATCH, MAX_MESSAGES, MAX_NEW_TOKENS, MAX_PROMPT_CHARS, Screened
 
 MAX_CHOICES = 8  # n: answers per request
 
 
-class OpenAIBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class OpenAIBody(Screened):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class TextPart(OpenAIBody):

@@ -33,8 +33,11 @@ def _unencodable(value: Any, depth: int = 0) -> bool:
     return False
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class Screened(BaseModel):
+    """The base of every request body (OpenAI-shaped ones included): no NaN or infinity in a number, no
+    text that cannot be encoded."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -42,6 +45,10 @@ class Body(BaseModel):
         if _unencodable(data):
             raise ValueError("text must be valid Unicode: it holds a lone surrogate (such as \\ud800)")
         return data
+
+
+class Body(Screened):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Sampling(Body):
