@@ -17,8 +17,13 @@ from typing import Any
 
 import torch
 
+from datamodules.text import TextDataModule
+from datamodules.tokenizers import tokenizer_from_spec
+from genlab.core.config import RunConfig
+from genlab.core.errors import GenLabError
 from genlab.core.optim import build_optimizer, build_scheduler
-from genlab.families.gpt import FAMILY, GPTModelConfig
+from genlab.families.gpt import FAMILY, GPTModelConfig, GPTRunConfig
+from lightning_modules.distill import kd_loss
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 from lightning_modules.gpt_native import GPTShape, NativeGPT, is_hf_state, state_from_hf, to_hf_model
 from lightning_modules.text_base import TextLMModule
@@ -61,6 +66,7 @@ class GPTModule(TextLMModule):
     """Causal LM training with a token-level cross-entropy; the monitored metric is val/loss."""
 
     family = FAMILY
+    datamodule_class = TextDataModule
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
@@ -259,30 +265,80 @@ class GPTModule(TextLMModule):
         if folder is not None and self.trainer.is_global_zero:
             self.export_hf(folder / "exports" / "hf")
 
+    # -- HuggingFaceLoadable: chat with a pretrained model that no run trained ----------------------
 
-def pretrained_module(name: str = "smollm2", *, system_prompt: str = "") -> GPTModule:
-    """A GPTModule around an untouched pretrained model (chat with SmolLM2 without training a run)."""
-    from datamodules.tokenizers import tokenizer_from_spec as _tok
-    from genlab.families.gpt import GPTRunConfig
+    @classmethod
+    def from_pretrained_model(cls, name: str = "smollm2", *, system_prompt: str = "") -> GPTModule:
+        """A GPTModule around an untouched pretrained model (chat with SmolLM2 without training a run)."""
+        spec = {"kind": "pretrained", "name": name, "chat": True}
+        tok = tokenizer_from_spec(spec)
+        config = GPTRunConfig(
+            name=f"pretrained {name}",
+            model={"source": "pretrained", "pretrained": name, "finetune": "full"},
+            data={"format": "chat", "block_size": 2048, "system_prompt": system_prompt},
+        )
+        info = {
+            "name": name,
+            "source": "pretrained",
+            "format": "chat",
+            "tokenizer": spec,
+            "vocab_size": len(tok),
+            "block_size": 2048,
+            "eos_token_id": tok.eos_token_id,
+            "pad_token_id": tok.pad_token_id,
+            "eval_pairs": [],
+        }
+        module = cls(config.model_dump(mode="json"), info)
+        module._tokenizer = tok
+        return module.eval()
 
-    spec = {"kind": "pretrained", "name": name, "chat": True}
-    tok = _tok(spec)
-    config = GPTRunConfig(
-        name=f"pretrained {name}",
-        model={"source": "pretrained", "pretrained": name, "finetune": "full"},
-        data={"format": "chat", "block_size": 2048, "system_prompt": system_prompt},
-    )
-    info = {
-        "name": name,
-        "source": "pretrained",
-        "format": "chat",
-        "tokenizer": spec,
-        "vocab_size": len(tok),
-        "block_size": 2048,
-        "eos_token_id": tok.eos_token_id,
-        "pad_token_id": tok.pad_token_id,
-        "eval_pairs": [],
-    }
-    module = GPTModule(config.model_dump(mode="json"), info)
-    module._tokenizer = tok
-    return module.eval()
+    # -- ChatFinetunable: the feedback fine-tune continues the run's own Hugging Face export ----------
+
+    @classmethod
+    def feedback_finetune_config(cls, config: dict[str, Any], export: Path, chat_data: Path) -> dict[str, Any]:
+        """Fully fine-tune the export (a pretrained start) on the chat jsonl with its own tokenizer; only a
+        few held-out pairs are scored (the set is small)."""
+        raw = copy.deepcopy(config)
+        raw["model"].update({"source": "pretrained", "pretrained": str(export), "finetune": "full"})
+        raw["data"].update(
+            {"source": "file", "name": str(chat_data), "format": "chat", "tokenizer": "pretrained", "max_chars": None}
+        )
+        raw["data"]["eval_pairs"] = min(int(raw["data"].get("eval_pairs", 0)), 4)
+        return raw
+
+    # -- Distillable: a GPT with half the layers, taught by knowledge distillation -------------------
+
+    def student_overrides(self) -> list[str]:
+        """Half the teacher's layers. Only GPTs trained from scratch teach: a pretrained teacher's
+        vocabulary needs its own student."""
+        if self.run_config.model.source != "scratch":
+            raise GenLabError(
+                "distillation takes GPT runs trained from scratch; a pretrained teacher's vocabulary needs its own student"
+            )
+        return [f"model.n_layer={max(1, int(self.run_config.model.n_layer) // 2)}"]
+
+    def distill_student(
+        self, config: RunConfig, data_info: dict[str, Any], *, temperature: float, alpha: float
+    ) -> DistilledGPT:
+        self.student_overrides()  # raises for a teacher that cannot teach
+        return DistilledGPT(config, data_info, self, temperature, alpha)
+
+
+class DistilledGPT(GPTModule):
+    """A GPT student: the token loss mixed with the teacher's softened next-token distribution. It inherits
+    `family`, so it trains, saves and reloads as a plain GPT run; the teacher is held outside its state."""
+
+    def __init__(
+        self, config: Any, data_info: dict[str, Any], teacher: GPTModule, temperature: float = 2.0, alpha: float = 0.5
+    ) -> None:
+        super().__init__(config, data_info)
+        self.__dict__["_teacher"] = teacher.eval().requires_grad_(False)  # not a submodule: not in state_dict
+        self.temperature, self.alpha = temperature, alpha
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        with torch.no_grad():
+            teacher = self._teacher(x)  # (B, T, V)
+        loss = kd_loss(self(x), teacher, y, self.temperature, self.alpha)
+        self.log_step({"train/loss": loss}, x.shape[0])
+        return loss

@@ -14,11 +14,16 @@ import os
 import sys
 
 from genlab.core.errors import GenLabError
+from genlab.core.registry import get_family, names_that_can
 from genlab.share import wandb_link
 
 
 def _sampling_args(p: argparse.ArgumentParser, temperature: float, max_new: int) -> None:
-    p.add_argument("run_id", nargs="?", help="a gpt or rnn run (see: python -m genlab runs list --family gpt)")
+    p.add_argument(
+        "run_id",
+        nargs="?",
+        help=f"a {names_that_can('TextGenerator')} run (see: python -m genlab runs list --family NAME)",
+    )
     p.add_argument("--model", help="instead of a run: smollm2 (offline), a Hugging Face id or a local model folder")
     p.add_argument(
         "--checkpoint",
@@ -66,7 +71,7 @@ def safety_args(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "generate",
-        help="generate text with a gpt/rnn run or the offline SmolLM2",
+        help=f"generate text with a {names_that_can('TextGenerator', '/')} run or the offline SmolLM2",
         description="Continue a prompt (or answer it, for chat runs) and stream the text. Example: "
         "python -m genlab generate RUN_ID --prompt 'ROMEO:' --temperature 0.8 --max-new-tokens 200",
     )
@@ -105,7 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Save runs/<id>/exports/hf (or --out): safetensors weights, tokenizer and generation "
         "config, loadable with plain transformers. LoRA adapters are merged into the weights.",
     )
-    p.add_argument("run_id", help="a gpt run")
+    p.add_argument("run_id", help=f"a {names_that_can('HuggingFaceExportable')} run")
     p.add_argument("--out", help="output folder (default: the run's exports/hf)")
     p.add_argument("--checkpoint", choices=["best", "last"], help="which checkpoint (default last)")
     p.set_defaults(handler=_export)
@@ -226,8 +231,9 @@ def _export(args: argparse.Namespace) -> int:
 
     store = RunStore()
     run = store.get(args.run_id)
-    if run.family != "gpt":
-        raise GenLabError(f"Run {args.run_id} is a {run.family} run; export-hf needs a gpt run")
+    if not get_family(run.family).can("HuggingFaceExportable"):
+        able = names_that_can("HuggingFaceExportable")
+        raise GenLabError(f"Run {args.run_id} is a {run.family} run; export-hf needs a {able} run")
     module = load_module(store, args.run_id, args.checkpoint)
     out = module.export_hf(args.out or store.run_folder(args.run_id) / "exports" / "hf")
     store.add_artifact(args.run_id, "export", out, name="hf")

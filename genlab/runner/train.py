@@ -32,6 +32,7 @@ from genlab.core.atomic import remove_stale_temps
 from genlab.core.checkpoint_files import find_resume_checkpoint
 from genlab.core.config import RunConfig
 from genlab.core.registry import Family, get_family
+from genlab.runner.build import build_datamodule, module_class
 from genlab.runner.checkpoint_io import AtomicCheckpointIO
 from genlab.runner.cpu_memory import keep_freed_memory
 from genlab.safety.data_screen import screened_copy
@@ -51,7 +52,7 @@ def resolve_precision(config: RunConfig) -> str:
 
 def build_module(config: RunConfig, data_info: dict[str, Any]) -> L.LightningModule:
     """The family's module, handed the parsed config (it is stored in the checkpoint as primitives)."""
-    module = get_family(config.family).module_class()(config, data_info)
+    module = module_class(get_family(config.family))(config, data_info)
     if config.trainer.channels_last:
         module = module.to(memory_format=torch.channels_last)
     return module
@@ -60,7 +61,7 @@ def build_module(config: RunConfig, data_info: dict[str, Any]) -> L.LightningMod
 def prepare(config: RunConfig) -> tuple[Family, L.LightningDataModule, L.LightningModule]:
     """Data module set up (so its shapes are known) and the module built from config + data info."""
     family = get_family(config.family)
-    datamodule = family.build_datamodule(config)
+    datamodule = build_datamodule(config)
     datamodule.setup("fit")
     module = build_module(config, datamodule.info())
     return family, datamodule, module

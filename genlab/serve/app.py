@@ -13,12 +13,12 @@ from fastapi.responses import JSONResponse
 
 from genlab.core.errors import GenLabError
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE, ERRORS, ServerState, authorize, served
-from genlab.serve.encoder_routes import router as transformer_router
 from genlab.serve.images import router as image_router
 from genlab.serve.model_pool import ServedModel, check_servable
 from genlab.serve.rate_limit import RateLimiter
 from genlab.serve.schemas import FeedbackOut, FeedbackRequest, Problem
 from genlab.serve.text import router as text_router
+from genlab.serve.transformer_routes import router as transformer_router
 from genlab.store.api_keys import has_active_keys
 from genlab.store.runs import RunNotFound, RunStore
 from genlab.use.feedback import add_feedback

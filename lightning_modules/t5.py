@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from datamodules.table_text import resolve_model_folder
-from datamodules.text_pairs import pair_tokenizer
-from genlab.families.seq2seq import FAMILY
+from datamodules.text_pairs import TextPairsDataModule, pair_tokenizer
+from genlab.families.t5 import FAMILY
 from genlab.metrics.text import bleu_chrf
 from lightning_modules.attention_maps import AttentionMap, eager_attention, stack_layers, token_strings
 from lightning_modules.base import GenLabModule
@@ -63,6 +63,7 @@ def exact_match(hyps: list[str], refs: list[str]) -> float:
 
 class Seq2SeqModule(GenLabModule):
     family = FAMILY
+    datamodule_class = TextPairsDataModule
 
     def __init__(self, config: Any, data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
@@ -358,7 +359,7 @@ class Seq2SeqModule(GenLabModule):
         model.save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
         meta = {
-            "family": "seq2seq",
+            "family": "t5",
             "run_name": self.run_config.name,
             "max_source_len": self.data_info["max_source_len"],
         }
