@@ -23,6 +23,13 @@ from genlab.core.config import RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.optim import build_optimizer, build_scheduler
 from genlab.families.gpt import FAMILY, GPTModelConfig, GPTRunConfig
+from lightning_modules.attention_maps import (
+    AttentionMap,
+    causal_lm_attention,
+    native_gpt_attention,
+    position_table,
+    token_strings,
+)
 from lightning_modules.distill import kd_loss
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 from lightning_modules.gpt_native import GPTShape, NativeGPT, is_hf_state, state_from_hf, to_hf_model
@@ -133,6 +140,23 @@ class GPTModule(TextLMModule):
         # logits of the last position only: a long prompt's prefill skips (t - 1) x V output rows
         out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float(), out.past_key_values
+
+    # -- attention -----------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def attention_maps(self, text: str) -> list[AttentionMap]:
+        """Causal self-attention per layer and head on the text (cut to the context window)."""
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])[: min(self.context_window, 256)]
+        if not ids:
+            raise GenLabError("Give a text with at least one token")
+        x = torch.tensor([ids], device=self.device)
+        weights = native_gpt_attention(self.model, x) if self.native else causal_lm_attention(self.base_model(), x)
+        tokens = token_strings(self.tokenizer, ids)
+        return [AttentionMap("self", tokens, tokens, weights, causal=True)]
+
+    @torch.no_grad()
+    def position_picture(self) -> tuple[str, torch.Tensor]:
+        return position_table(self.model if self.native else self.base_model(), min(self.context_window, 256))
 
     # -- optimisation -------------------------------------------------------------------------------
 

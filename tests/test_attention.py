@@ -64,3 +64,21 @@ def test_rest_routes_give_attention_fill_mask_and_classes(store: RunStore) -> No
         r = client.post(f"/runs/{clf_id}/classify", json={"text": "the king is dead"})
         assert r.status_code == 200 and abs(sum(r.json()["scores"].values()) - 1) < 1e-5
         assert client.post(f"/runs/{clf_id}/fill-mask", json={"text": "a [MASK]"}).status_code == 400
+
+
+def test_native_gpt_attention_matches_its_transformers_export(store: RunStore) -> None:
+    """The native GPT's fused kernel returns no weights; the recomputed ones equal GPT2LMHeadModel's."""
+    import torch
+
+    from lightning_modules.attention_maps import causal_lm_attention
+
+    _, module = train_tiny(store, FAMILIES["gpt"])
+    module.eval()
+    maps = module.attention_maps("ROMEO: the king")
+    w = maps[0].weights
+    assert w.shape[:2] == (2, 2) and maps[0].causal
+    assert torch.all(w.triu(1) == 0)
+    ids = torch.tensor([module.tokenizer("ROMEO: the king", add_special_tokens=False)["input_ids"]])
+    torch.testing.assert_close(causal_lm_attention(module.plain_model().eval(), ids), w, atol=1e-5, rtol=1e-4)
+    label, table = module.position_picture()
+    assert "position" in label and table.shape[1] == 32
