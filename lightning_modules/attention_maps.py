@@ -62,7 +62,7 @@ def token_strings(tokenizer: Any, ids: list[int]) -> list[str]:
     return [t.replace("Ġ", " ").replace("Ċ", "\\n") for t in tokenizer.convert_ids_to_tokens(ids)]
 
 
-def native_gpt_attention(model: Any, ids: torch.Tensor) -> torch.Tensor:
+def fused_attention_weights(model: Any, ids: torch.Tensor) -> torch.Tensor:
     """The causal attention weights (L, H, T, T) of a native GPT (lightning_modules/gpt_native.py), whose
     fused SDPA kernel returns none: each block's q and k are read from its c_attn output and the softmax
     of q k^T / sqrt(d) under the causal mask is recomputed."""

@@ -26,7 +26,7 @@ from genlab.families.gpt import FAMILY, GPTModelConfig, GPTRunConfig
 from lightning_modules.attention_maps import (
     AttentionMap,
     causal_lm_attention,
-    native_gpt_attention,
+    fused_attention_weights,
     position_table,
     token_strings,
 )
@@ -150,7 +150,7 @@ class GPTModule(TextLMModule):
         if not ids:
             raise GenLabError("Give a text with at least one token")
         x = torch.tensor([ids], device=self.device)
-        weights = native_gpt_attention(self.model, x) if self.native else causal_lm_attention(self.base_model(), x)
+        weights = fused_attention_weights(self.model, x) if self.native else causal_lm_attention(self.base_model(), x)
         tokens = token_strings(self.tokenizer, ids)
         return [AttentionMap("self", tokens, tokens, weights, causal=True)]
 

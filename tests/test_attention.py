@@ -66,7 +66,7 @@ def test_rest_routes_give_attention_fill_mask_and_classes(store: RunStore) -> No
         assert client.post(f"/runs/{clf_id}/fill-mask", json={"text": "a [MASK]"}).status_code == 400
 
 
-def test_native_gpt_attention_matches_its_transformers_export(store: RunStore) -> None:
+def test_fused_attention_weights_matches_its_transformers_export(store: RunStore) -> None:
     """The native GPT's fused kernel returns no weights; the recomputed ones equal GPT2LMHeadModel's."""
     import torch
 
