@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-PRESETS = {"seq2seq": "configs/seq2seq_emoji_category.yaml", "encoder": "configs/encoder_kjv_or_shakespeare.yaml"}
+PRESETS = {"t5": "configs/t5_emoji_category.yaml", "bert": "configs/bert_kjv_or_shakespeare.yaml"}
 
 
 def load_config(family: str, steps: int) -> Any:
@@ -58,12 +58,13 @@ def genlab_round(config: Any, warmup: int) -> float:
     import lightning as L
 
     from genlab.core.registry import get_family
+    from genlab.runner.build import build_datamodule, module_class
 
     fam = get_family(config.family)
-    dm = fam.build_datamodule(config)
+    dm = build_datamodule(config)
     dm.setup()
     torch.manual_seed(0)
-    module = fam.module_class()(config, dm.info())
+    module = module_class(fam)(config, dm.info())
     timer = StepTimer(warmup)
 
     class Cb(L.Callback):
@@ -93,14 +94,15 @@ def transformers_round(config: Any, warmup: int, tmp: Path) -> float:
     from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback, TrainingArguments
 
     from genlab.core.registry import get_family
+    from genlab.runner.build import build_datamodule, module_class
 
     fam = get_family(config.family)
-    dm = fam.build_datamodule(config)
+    dm = build_datamodule(config)
     dm.setup()
     torch.manual_seed(0)
-    model = fam.module_class()(config, dm.info()).model  # the same transformers model, freshly initialised
+    model = module_class(fam)(config, dm.info()).model  # the same transformers model, freshly initialised
     a, m, y = dm.train_t
-    if config.family == "seq2seq":
+    if config.family == "t5":
         rows = [{"input_ids": a[i], "attention_mask": m[i], "labels": y[i]} for i in range(len(a))]
     else:
         rows = [{"input_ids": a[i], "attention_mask": m[i], "labels": y[i]} for i in range(len(a))]
@@ -114,7 +116,7 @@ def transformers_round(config: Any, warmup: int, tmp: Path) -> float:
             timer.stop()
 
     args_cls, trainer_cls = (
-        (Seq2SeqTrainingArguments, Seq2SeqTrainer) if config.family == "seq2seq" else (TrainingArguments, Trainer)
+        (Seq2SeqTrainingArguments, Seq2SeqTrainer) if config.family == "t5" else (TrainingArguments, Trainer)
     )
     args = args_cls(
         output_dir=str(tmp),
@@ -138,13 +140,14 @@ def transformers_round(config: Any, warmup: int, tmp: Path) -> float:
 def generation(config: Any, n: int) -> dict[str, float]:
     """Greedy tokens/s: GenLab's decode loop (next_logits + KV cache) vs transformers' generate, same model."""
     from genlab.core.registry import get_family
+    from genlab.runner.build import build_datamodule, module_class
     from lightning_modules.text_sampling import SamplingSettings, stream_ids
 
     fam = get_family(config.family)
-    dm = fam.build_datamodule(config)
+    dm = build_datamodule(config)
     dm.setup()
     torch.manual_seed(0)
-    module = fam.module_class()(config, dm.info()).eval()
+    module = module_class(fam)(config, dm.info()).eval()
     sources = [p["source"] for p in dm.eval_pairs[:n]]
     settings = SamplingSettings(temperature=0.0, max_new_tokens=16)
     out: dict[str, float] = {}
@@ -169,7 +172,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--families", nargs="+", default=["seq2seq", "encoder"])
+    parser.add_argument("--families", nargs="+", default=["t5", "bert"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     import tempfile
@@ -178,7 +181,7 @@ def main() -> None:
     for family in args.families:
         config = load_config(family, args.warmup + args.steps)
         tokens = config.data.batch_size * (
-            config.data.max_source_len + config.data.max_target_len if family == "seq2seq" else config.data.max_length
+            config.data.max_source_len + config.data.max_target_len if family == "t5" else config.data.max_length
         )
         best = {"genlab": float("inf"), "transformers": float("inf")}
         for _ in range(args.repeats):
@@ -190,9 +193,9 @@ def main() -> None:
             "transformers_tokens_per_s": tokens / best["transformers"],
             "ratio": best["transformers"] / best["genlab"],
         }
-        if family == "seq2seq":
+        if family == "t5":
             gen = generation(config, 40)
-            results["seq2seq_generation"] = {
+            results["t5_generation"] = {
                 "genlab_tokens_per_s": gen["genlab"],
                 "transformers_generate_tokens_per_s": gen["transformers"],
                 "ratio": gen["genlab"] / gen["transformers"],

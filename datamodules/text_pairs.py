@@ -108,7 +108,7 @@ def pair_tokenizer(spec: dict[str, Any]) -> Any:
 
 
 def train_pair_bpe(texts: list[str], vocab_size: int) -> str:
-    key = hashlib.sha1(("\x00".join(texts) + f"|{vocab_size}|t5").encode("utf-8")).hexdigest()[:20]
+    key = hashlib.sha1(("\x00".join(texts) + f"|{vocab_size}|pairs").encode("utf-8")).hexdigest()[:20]
     cached = cache_dir("tokenizers") / f"pairs-{key}.json"
     if cached.is_file():
         return cached.read_text(encoding="utf-8")

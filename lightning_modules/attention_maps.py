@@ -8,12 +8,15 @@ forward pass that reads them, and back afterwards.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from genlab.core.errors import GenLabError
 
 
 @dataclass
@@ -57,3 +60,48 @@ def stack_layers(per_layer: tuple[torch.Tensor, ...]) -> torch.Tensor:
 def token_strings(tokenizer: Any, ids: list[int]) -> list[str]:
     """Readable token labels for heat-map axes (byte-level BPE's Ġ shown as a leading space)."""
     return [t.replace("Ġ", " ").replace("Ċ", "\\n") for t in tokenizer.convert_ids_to_tokens(ids)]
+
+
+def fused_attention_weights(model: Any, ids: torch.Tensor) -> torch.Tensor:
+    """The causal attention weights (L, H, T, T) of a native GPT (lightning_modules/gpt_native.py), whose
+    fused SDPA kernel returns none: each block's q and k are read from its c_attn output and the softmax
+    of q k^T / sqrt(d) under the causal mask is recomputed."""
+    captured: list[torch.Tensor] = []
+    hooks = [
+        b.attn.c_attn.register_forward_hook(lambda m, i, o: captured.append(o.detach())) for b in model.transformer.h
+    ]
+    try:
+        model(ids)
+    finally:
+        for h in hooks:
+            h.remove()
+    n_head, (_, t) = model.shape.n_head, ids.shape
+    causal = torch.ones(t, t, dtype=torch.bool, device=ids.device).tril()
+    layers = []
+    for qkv in captured:
+        c = qkv.shape[-1] // 3
+        q, k, _ = qkv[0].view(t, 3, n_head, c // n_head).permute(1, 2, 0, 3).unbind(0)  # (H, T, hd) each
+        scores = (q @ k.transpose(-1, -2)) / math.sqrt(c // n_head)
+        layers.append(torch.softmax(scores.masked_fill(~causal, float("-inf")), -1).float().cpu())
+    return torch.stack(layers)
+
+
+def causal_lm_attention(model: Any, ids: torch.Tensor) -> torch.Tensor:
+    """The attention weights (L, H, T, T) of a transformers causal LM (eager attention for this pass)."""
+    with eager_attention(model):
+        out = model(input_ids=ids, output_attentions=True, use_cache=False)
+    return stack_layers(out.attentions)
+
+
+def position_table(model: Any, n: int) -> tuple[str, torch.Tensor]:
+    """A causal LM's position picture: its learned table (wpe), else its rotary frequencies cos(p * f)."""
+    wpe = getattr(getattr(model, "transformer", None), "wpe", None)
+    if wpe is not None:
+        return "learned position embeddings: position (rows) x dimension (columns)", wpe.weight[
+            :n
+        ].detach().float().cpu()
+    rotary = next((m for name, m in model.named_modules() if name.endswith("rotary_emb")), None)
+    if rotary is None or not hasattr(rotary, "inv_freq"):
+        raise GenLabError("This model has neither a position table nor rotary embeddings to draw")
+    freqs = torch.arange(n, dtype=torch.float32)[:, None] * rotary.inv_freq.detach().float().cpu()[None, :]
+    return "rotary position encoding cos(position x frequency): position (rows) x frequency (columns)", torch.cos(freqs)

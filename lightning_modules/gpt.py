@@ -23,6 +23,13 @@ from genlab.core.config import RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.optim import build_optimizer, build_scheduler
 from genlab.families.gpt import FAMILY, GPTModelConfig, GPTRunConfig
+from lightning_modules.attention_maps import (
+    AttentionMap,
+    causal_lm_attention,
+    fused_attention_weights,
+    position_table,
+    token_strings,
+)
 from lightning_modules.distill import kd_loss
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 from lightning_modules.gpt_native import GPTShape, NativeGPT, is_hf_state, state_from_hf, to_hf_model
@@ -158,6 +165,23 @@ class GPTModule(TextLMModule):
     def slot_logits(self, cache: Any, ids: torch.Tensor, rows: list[int], starts: list[int]) -> torch.Tensor:
         """Logits of the next token (B, V) of B sequences in cache rows `rows`, new ids (B, T) from `starts`."""
         return self.model.forward_slots(ids, cache, rows, starts).float()
+
+    # -- attention -----------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def attention_maps(self, text: str) -> list[AttentionMap]:
+        """Causal self-attention per layer and head on the text (cut to the context window)."""
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])[: min(self.context_window, 256)]
+        if not ids:
+            raise GenLabError("Give a text with at least one token")
+        x = torch.tensor([ids], device=self.device)
+        weights = fused_attention_weights(self.model, x) if self.native else causal_lm_attention(self.base_model(), x)
+        tokens = token_strings(self.tokenizer, ids)
+        return [AttentionMap("self", tokens, tokens, weights, causal=True)]
+
+    @torch.no_grad()
+    def position_picture(self) -> tuple[str, torch.Tensor]:
+        return position_table(self.model if self.native else self.base_model(), min(self.context_window, 256))
 
     # -- optimisation -------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from tests.helpers import train_tiny
 
 
 def _mlm_config():
-    config = FAMILIES["encoder"].tiny_config()
+    config = FAMILIES["bert"].tiny_config()
     config.model = config.model.model_copy(update={"task": "mlm"})
     return config
 
@@ -26,7 +26,7 @@ def _mlm_config():
 def test_cli_draws_a_layer_and_head_and_prints_the_head_summary(
     store: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_id, _ = train_tiny(store, FAMILIES["seq2seq"])
+    run_id, _ = train_tiny(store, FAMILIES["t5"])
     out = tmp_path / "map.png"
     code = main(["attention", run_id, "--text", "teddy bear", "--kind", "cross", "--head", "1", "--out", str(out)])
     assert code == 0
@@ -43,15 +43,15 @@ def test_cli_draws_a_layer_and_head_and_prints_the_head_summary(
 def test_a_run_without_attention_is_told_which_families_have_it(store: RunStore) -> None:
     config = FAMILIES["vae"].tiny_config()
     run_id, _ = train_tiny(store, FAMILIES["vae"], config)
-    with pytest.raises(GenLabError, match="encoder"):
+    with pytest.raises(GenLabError, match="bert"):
         load_viewer(run_id, store=store)
 
 
 def test_rest_routes_give_attention_fill_mask_and_classes(store: RunStore) -> None:
     from genlab.serve import create_app
 
-    mlm_id, _ = train_tiny(store, FAMILIES["encoder"], _mlm_config())
-    clf_id, _ = train_tiny(store, FAMILIES["encoder"])
+    mlm_id, _ = train_tiny(store, FAMILIES["bert"], _mlm_config())
+    clf_id, _ = train_tiny(store, FAMILIES["bert"])
     app = create_app([mlm_id, clf_id], store, require_keys=False, rate_per_minute=0, load_in_background=False)
     with TestClient(app) as client:
         r = client.post(f"/runs/{mlm_id}/attention", json={"text": "my [MASK] lord", "layer": 0, "head": 1})
@@ -64,3 +64,21 @@ def test_rest_routes_give_attention_fill_mask_and_classes(store: RunStore) -> No
         r = client.post(f"/runs/{clf_id}/classify", json={"text": "the king is dead"})
         assert r.status_code == 200 and abs(sum(r.json()["scores"].values()) - 1) < 1e-5
         assert client.post(f"/runs/{clf_id}/fill-mask", json={"text": "a [MASK]"}).status_code == 400
+
+
+def test_fused_attention_weights_matches_its_transformers_export(store: RunStore) -> None:
+    """The native GPT's fused kernel returns no weights; the recomputed ones equal GPT2LMHeadModel's."""
+    import torch
+
+    from lightning_modules.attention_maps import causal_lm_attention
+
+    _, module = train_tiny(store, FAMILIES["gpt"])
+    module.eval()
+    maps = module.attention_maps("ROMEO: the king")
+    w = maps[0].weights
+    assert w.shape[:2] == (2, 2) and maps[0].causal
+    assert torch.all(w.triu(1) == 0)
+    ids = torch.tensor([module.tokenizer("ROMEO: the king", add_special_tokens=False)["input_ids"]])
+    torch.testing.assert_close(causal_lm_attention(module.plain_model().eval(), ids), w, atol=1e-5, rtol=1e-4)
+    label, table = module.position_picture()
+    assert "position" in label and table.shape[1] == 32

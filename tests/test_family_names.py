@@ -24,6 +24,11 @@ REGISTRY = Path("genlab/core/registry.py")
 ALLOWED: dict[tuple[str, str], str] = {
     ("datamodules/corpora.py", "gpt"): "ShareGPT's chat format names its assistant role 'gpt'",
     ("ui/widgets/config_form.py", "rnn"): "spells the abbreviation in field labels (rnn_type -> RNN type)",
+    ("genlab/safety/screeners.py", "bert"): "the Detoxify screen's own Hugging Face model id (bert-base-uncased)",
+    (
+        "datamodules/labelled_text.py",
+        "bert",
+    ): "tokenizers' WordPiece pieces are called BertNormalizer and BertPreTokenizer",
 }
 
 # Family names that are also ordinary words of the field: for these only an import of the family's files, a

@@ -13,14 +13,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "attention",
         help="draw a transformer run's attention on a text as a PNG heat map",
         description=f"Run a transformer ({names_that_can('AttentionViewer', ', ')}) on your text and draw one "
-        "layer and head of its "
-        "attention, token by token; prints the head summary (which heads look at the previous token, the "
-        "first token, themselves).",
+        "layer and head of its attention, token by token; prints the head summary (which heads look at the "
+        "previous token, the first token, themselves).",
     )
     p.add_argument("run_id", help=f"a {names_that_can('AttentionViewer')} run (see: python -m genlab runs list)")
-    p.add_argument("--text", required=True, help="the text to look at ([MASK] allowed for an MLM encoder)")
+    p.add_argument("--text", required=True, help="the text to look at ([MASK] allowed for a masked-word model)")
     p.add_argument(
-        "--kind", help="self (an encoder alone), or encoder, decoder or cross (an encoder-decoder); default the first"
+        "--kind", help="which attention: self, or for an encoder-decoder: encoder, decoder, cross (default the first)"
     )
     p.add_argument("--layer", type=int, default=0, help="layer to draw (default 0)")
     p.add_argument("--head", type=int, default=0, help="head to draw (default 0)")

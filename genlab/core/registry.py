@@ -7,7 +7,7 @@ user's YAML: adding a family means adding its line below.
 from __future__ import annotations
 
 from genlab.core.config import ConfigError
-from genlab.families import cgan, cyclegan, dcgan, diffusion, encoder, gpt, pix2pix, rnn, seq2seq, vae
+from genlab.families import bert, cgan, cyclegan, dcgan, diffusion, gpt, pix2pix, rnn, t5, vae
 from genlab.families.spec import Capability, Family
 
 FAMILIES: dict[str, Family] = {
@@ -21,8 +21,8 @@ FAMILIES: dict[str, Family] = {
         gpt.FAMILY,
         rnn.FAMILY,
         diffusion.FAMILY,
-        encoder.FAMILY,
-        seq2seq.FAMILY,
+        bert.FAMILY,
+        t5.FAMILY,
     )
 }
 

@@ -114,6 +114,7 @@ FAMILY = Family(
         "HuggingFaceLoadable",
         "ChatFinetunable",
         "Distillable",
+        "AttentionViewer",
     ),
     tiny_overrides={
         "data": dict(TINY_TEXT_DATA, tokenizer="bpe"),

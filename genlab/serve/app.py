@@ -17,7 +17,6 @@ from starlette.exceptions import HTTPException
 
 from genlab.core.errors import GenLabError
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE, ERRORS, ServerState, log, served
-from genlab.serve.encoder_routes import router as transformer_router
 from genlab.serve.guard import AuthFirst, caller
 from genlab.serve.images import router as image_router
 from genlab.serve.model_pool import ServedModel, check_servable
@@ -27,6 +26,7 @@ from genlab.serve.rate_limit import RateLimiter
 from genlab.serve.replies import SafeJSONResponse, excerpt, validation_problems
 from genlab.serve.schemas import FeedbackOut, FeedbackRequest, Problem
 from genlab.serve.text import router as text_router
+from genlab.serve.transformer_routes import router as transformer_router
 from genlab.store.api_keys import has_active_keys
 from genlab.store.runs import RunNotFound, RunStore
 from genlab.use.batching import DEFAULT_MAX_BATCH

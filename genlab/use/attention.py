@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from genlab.core.errors import GenLabError
-from genlab.core.registry import FAMILIES, get_family
+from genlab.core.registry import get_family, names_that_can
 from genlab.runner.checkpoints import load_module
 from genlab.safety.gate import Gate, policy_of
 from genlab.store.runs import RunStore
@@ -124,7 +124,7 @@ def load_viewer(run_id: str, which: str | None = None, store: RunStore | None = 
     store = store or RunStore()
     run = store.get(run_id)
     if not get_family(run.family).can("AttentionViewer"):
-        able = ", ".join(f.name for f in FAMILIES.values() if f.can("AttentionViewer"))
+        able = names_that_can("AttentionViewer")
         raise GenLabError(f"Run {run_id} is a {run.family} run; attention maps need a {able} run")
     return load_module(store, run_id, which).eval()
 

@@ -12,7 +12,7 @@ def _texts(at, kind: str) -> str:
 
 
 def test_playground_fills_the_mask_and_shows_attention_of_an_encoder(app, store):
-    config = FAMILIES["encoder"].tiny_config()
+    config = FAMILIES["bert"].tiny_config()
     config.model = config.model.model_copy(update={"task": "mlm"})
     run = train_in_process(store, config)
     assert run.status == "completed", run.error
@@ -28,7 +28,7 @@ def test_playground_fills_the_mask_and_shows_attention_of_an_encoder(app, store)
 
 
 def test_playground_shows_the_cross_attention_of_a_seq2seq_run(app, store):
-    run = train_in_process(store, FAMILIES["seq2seq"].tiny_config())
+    run = train_in_process(store, FAMILIES["t5"].tiny_config())
     assert run.status == "completed", run.error
     at = app("playground", run=run.id)
     assert not at.error, _texts(at, "error")

@@ -71,7 +71,7 @@ def attention_view(module: Any) -> None:
         "Attention",
         kinds,
         key="play.att.kind",
-        help="an encoder-decoder shows encoder, decoder and cross-attention; an encoder alone its self-attention",
+        help="An encoder-decoder has three: its encoder's, its decoder's and the decoder's cross-attention",
     )
     data = report.to_dict(kind)
     layer = c[1].number_input("Layer", 0, data["layers"] - 1, 0, key="play.att.layer")

@@ -22,7 +22,7 @@ from torch import nn
 from datamodules.labelled_text import LabelledTextDataModule, encoder_tokenizer
 from datamodules.table_text import resolve_model_folder
 from genlab.core.errors import GenLabError
-from genlab.families.encoder import FAMILY
+from genlab.families.bert import FAMILY
 from lightning_modules.attention_maps import AttentionMap, eager_attention, stack_layers, token_strings
 from lightning_modules.base import GenLabModule
 from lightning_modules.export_nets import ExportNet
@@ -308,7 +308,7 @@ class EncoderModule(GenLabModule):
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
-        meta = {"family": "encoder", "task": self.task, "run_name": self.run_config.name, "labels": self.labels}
+        meta = {"family": "bert", "task": self.task, "run_name": self.run_config.name, "labels": self.labels}
         (folder / "genlab.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return folder
 

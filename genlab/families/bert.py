@@ -81,7 +81,7 @@ class EncoderModelConfig(Section):
 
 
 class EncoderRunConfig(RunConfig):
-    family: Literal["encoder"] = Field("encoder", description="Model family")
+    family: Literal["bert"] = Field("bert", description="Model family")
     data: LabelledTextDataConfig = Field(default_factory=LabelledTextDataConfig, description="Labelled texts")
     model: EncoderModelConfig = Field(default_factory=EncoderModelConfig, description="BERT-style encoder")
     optim: OptimConfig = Field(
@@ -99,7 +99,7 @@ class EncoderRunConfig(RunConfig):
 
 
 FAMILY = Family(
-    name="encoder",
+    name="bert",
     title="BERT encoder (fill-mask, classify)",
     summary="A BERT-style encoder: masked-language-model pre-training on a corpus, then text classification; "
     "from scratch or from the offline MiniLM. Shows its attention.",

@@ -11,11 +11,12 @@ import torch
 
 from genlab.core.errors import DataError
 from genlab.core.registry import FAMILIES
+from genlab.runner.build import build_datamodule
 from genlab.store.runs import RunStore
 from genlab.use.generate import SamplingSettings, generate
 from tests.helpers import train_tiny
 
-FAM = FAMILIES["seq2seq"]
+FAM = FAMILIES["t5"]
 
 
 def test_generates_through_the_gate_and_shows_three_attentions(store: RunStore) -> None:
@@ -51,7 +52,7 @@ def test_bad_pair_files_say_what_is_wrong(tmp_path: Path, text: str, needle: str
     config = FAM.tiny_config()
     config.data = config.data.model_copy(update={"source": "file", "name": str(path)})
     with pytest.raises(DataError, match=needle):
-        FAM.build_datamodule(config).setup()
+        build_datamodule(config).setup()
 
 
 def test_hf_folder_generates_the_same_with_transformers(store: RunStore, tmp_path: Path) -> None:

@@ -11,10 +11,11 @@ import torch
 
 from genlab.core.errors import DataError
 from genlab.core.registry import FAMILIES
+from genlab.runner.build import build_datamodule
 from genlab.store.runs import RunStore
 from tests.helpers import train_tiny
 
-FAM = FAMILIES["encoder"]
+FAM = FAMILIES["bert"]
 
 
 def _config(**model: object) -> object:
@@ -69,13 +70,13 @@ def test_bad_tables_say_what_is_wrong(tmp_path: Path, header: str, rows: list, n
     config = _config(task="classify")
     config.data = config.data.model_copy(update={"source": "file", "name": str(_csv(tmp_path, rows, header))})
     with pytest.raises(DataError, match=needle):
-        FAM.build_datamodule(config).setup()
+        build_datamodule(config).setup()
 
 
 def test_a_local_folder_that_is_not_a_model_is_refused(tmp_path: Path) -> None:
     config = _config(task="classify", source="pretrained", pretrained=str(tmp_path))
     with pytest.raises(DataError, match="not a Hugging Face model folder"):
-        FAM.build_datamodule(config).setup()
+        build_datamodule(config).setup()
 
 
 def test_hf_folder_gives_transformers_pipelines_the_same_answers(store: RunStore, tmp_path: Path) -> None:

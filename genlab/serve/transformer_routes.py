@@ -19,7 +19,9 @@ router = APIRouter(tags=["transformers"], responses=ERRORS)
 
 class AttentionRequest(Body):
     text: str = Field(..., min_length=1, max_length=MAX_PROMPT_CHARS, description="The text to look at")
-    kind: str | None = Field(None, description="self, encoder, decoder or cross; default the first kind")
+    kind: str | None = Field(
+        None, description="which attention: self, or encoder / decoder / cross of an encoder-decoder; default the first"
+    )
     layer: int | None = Field(None, ge=0, description="One layer (default all)")
     head: int | None = Field(None, ge=0, description="One head of that layer (default all)")
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from datamodules.table_text import resolve_model_folder
 from datamodules.text_pairs import TextPairsDataModule, pair_tokenizer
-from genlab.families.seq2seq import FAMILY
+from genlab.families.t5 import FAMILY
 from genlab.metrics.text import bleu_chrf
 from lightning_modules.attention_maps import AttentionMap, eager_attention, stack_layers, token_strings
 from lightning_modules.base import GenLabModule
@@ -359,7 +359,7 @@ class Seq2SeqModule(GenLabModule):
         model.save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
         meta = {
-            "family": "seq2seq",
+            "family": "t5",
             "run_name": self.run_config.name,
             "max_source_len": self.data_info["max_source_len"],
         }

@@ -82,7 +82,7 @@ class Seq2SeqModelConfig(Section):
 
 
 class Seq2SeqRunConfig(RunConfig):
-    family: Literal["seq2seq"] = Field("seq2seq", description="Model family")
+    family: Literal["t5"] = Field("t5", description="Model family")
     data: TextPairsDataConfig = Field(default_factory=TextPairsDataConfig, description="Source -> target pairs")
     model: Seq2SeqModelConfig = Field(default_factory=Seq2SeqModelConfig, description="T5-style encoder-decoder")
     optim: OptimConfig = Field(
@@ -100,7 +100,7 @@ class Seq2SeqRunConfig(RunConfig):
 
 
 FAMILY = Family(
-    name="seq2seq",
+    name="t5",
     title="T5 encoder-decoder (text to text)",
     summary="A T5-style encoder-decoder that learns to turn one text into another (built-in tasks or your "
     "source/target pairs), from scratch or a pretrained T5; scored against copying the input. Shows its attention.",
