@@ -72,3 +72,38 @@ def test_a_dpo_child_separates_held_out_pairs_better_than_its_parent(parent):
     assert read_preferences(store, child.id)["after"] == result["after"]
     assert type(load_module(store, child.id)).__name__ == "GPTModule", "the child reloads as a plain GPT run"
     assert {"train/reward_accuracy", "val/reward_accuracy", "val/reward_margin"} <= set(store.metric_keys(child.id))
+
+
+def test_the_retraining_gate_promotes_a_winning_challenger_and_keeps_the_champion_against_a_loser(parent, capsys):
+    from dataclasses import replace
+
+    from genlab.cli.main import main
+    from genlab.runner.dpo import dpo_finetune
+    from genlab.runner.retrain import challenge, is_due, read_schedule, record_challenge, split_pairs
+    from genlab.store.runs import RunStore
+    from genlab.use.feedback import add_feedback
+    from genlab.use.preferences import builtin_preferences, preference_pairs
+
+    store, run_id = parent
+    assert main(["schedule", run_id, "--every-ratings", "8", "--steps", "16", "--beta", "0.5"]) == 0
+    store = RunStore(store.home)  # the CLI wrote through its own store
+    assert not is_due(store, run_id)
+    for p in builtin_preferences(24, seed=3):
+        add_feedback(store, run_id, prompt=p.prompt, output=p.rejected, rating="down", correction=p.chosen)
+    assert is_due(store, run_id)
+
+    train, held_out = split_pairs([p for p in preference_pairs(store, run_id) if p.prompt[0].isupper()])
+    swapped = [replace(p, chosen=p.rejected, rejected=p.chosen) for p in train]
+    loser = dpo_finetune(store, run_id, swapped, val_pairs=held_out, steps=16, beta=0.5)
+    lost = challenge(store, run_id, loser["run_id"], held_out)
+    assert not lost["promoted"] and "kept the champion" in lost["why"]
+    record_challenge(store, run_id, lost)
+    assert read_schedule(store, run_id)["served"] == run_id
+
+    assert main(["schedule", run_id, "--now"]) == 0
+    assert "promoted" in capsys.readouterr().out
+    state = read_schedule(RunStore(store.home), run_id)
+    won = state["history"][-1]
+    assert won["promoted"] and state["served"] == won["challenger"] != run_id
+    assert RunStore(store.home).get(won["challenger"]).parent_id == run_id
+    assert not is_due(RunStore(store.home), run_id), "the ratings it learned from are counted"
