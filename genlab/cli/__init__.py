@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from genlab.cli import (
+    attention_cmd,
     compress_cmd,
     export_cmd,
     feedback_cmd,
@@ -37,6 +38,7 @@ COMMAND_MODULES = [
     serve_cmd,
     feedback_cmd,
     schedule_cmd,
+    attention_cmd,
 ]
 
 

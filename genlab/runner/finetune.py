@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from genlab.core.config import RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.registry import get_family
+from genlab.runner.build import build_datamodule
 from genlab.runner.train import build_trainer
 from genlab.store.runs import RunStore
 
@@ -38,7 +39,7 @@ def train_given_module(
         L.seed_everything(config.seed, workers=True, verbose=False)
         family = get_family(config.family)
         if datamodule is None:
-            datamodule = family.build_datamodule(config)
+            datamodule = build_datamodule(config)
         datamodule.setup("fit")
         trainer = build_trainer(
             config, family, store, run_id, list(callbacks), manual_optimization=not module.automatic_optimization

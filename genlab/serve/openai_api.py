@@ -18,16 +18,16 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genlab.safety.gate import Gate, ScreenedStream, policy_of
 from genlab.serve.deps import log, served, state_of
 from genlab.serve.images import _label, _reply
 from genlab.serve.model_pool import ServedModel
 from genlab.serve.openai_schemas import ChatCompletionRequest, CompletionRequest, ImageRequest, TextSampling
+from genlab.serve.replies import excerpt
 from genlab.use import sample as sampling
 from genlab.use.generate import ChatSession, SamplingSettings, stream, trained_system_prompt
 
@@ -67,31 +67,11 @@ def openai_error(status: int, message: str, headers: dict[str, str] | None = Non
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def problem(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """An error in the shape the route's clients expect: OpenAI's under /v1, GenLab's {"detail"} elsewhere."""
-    if is_openai(request):
-        return openai_error(status, message, headers)
-    return JSONResponse({"detail": message}, status_code=status, headers=headers)
-
-
-def install_error_shapes(app: FastAPI) -> None:
-    """HTTP and validation errors under /v1 in OpenAI's shape (invalid bodies are a 400, as OpenAI answers);
-    every other path keeps FastAPI's own."""
-    from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, err: StarletteHTTPException) -> Any:
-        if not is_openai(request):
-            return await http_exception_handler(request, err)
-        return openai_error(err.status_code, str(err.detail), dict(err.headers or {}) or None)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, err: RequestValidationError) -> Any:
-        if not is_openai(request):
-            return await request_validation_exception_handler(request, err)
-        first = err.errors()[0] if err.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return openai_error(400, f"{where or 'body'}: {first.get('msg', 'invalid request')}", param=where)
+def openai_validation_error(err: RequestValidationError) -> Any:
+    """An invalid body under /v1 in OpenAI's shape: a 400 naming the first bad field, as OpenAI answers."""
+    first = err.errors()[0] if err.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
+    return openai_error(400, f"{where or 'body'}: {excerpt(str(first.get('msg', 'invalid request')))}", param=where)
 
 
 # -- shared -------------------------------------------------------------------------------------------

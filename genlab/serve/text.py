@@ -17,7 +17,7 @@ from genlab.safety.gate import Gate, ScreenedStream, policy_of
 from genlab.serve.deps import ERRORS, log, needs, served, state_of
 from genlab.serve.model_pool import ServedModel
 from genlab.serve.schemas import ChatRequest, GenerateRequest, GenerationOut
-from genlab.use.generate import ChatSession, SamplingSettings, stream, trained_system_prompt
+from genlab.use.generate import ChatSession, sampling_for, stream, trained_system_prompt
 
 router = APIRouter(tags=["text"], responses=ERRORS)
 SSE_DOC = {200: {"content": {"text/event-stream": {}}, "description": "JSON, or events when stream is true"}}
@@ -80,7 +80,7 @@ def _answer(model: ServedModel, make: Callable[[], ScreenedStream], streaming: b
 def generate_text(body: GenerateRequest, request: Request, model: ServedModel = Depends(served)) -> Any:
     """Continue a prompt (a chat model answers it), screened by the run's safety gate."""
     needs(model, "TextGenerator", "generate text")
-    settings = SamplingSettings(**body.settings())
+    settings = sampling_for(model.module, **body.settings())
     gate = _gate(request, model, "api.generate")
     return _answer(
         model,
@@ -104,7 +104,7 @@ def chat(body: ChatRequest, request: Request, model: ServedModel = Depends(serve
     session = ChatSession(
         model.module,
         system[0] if system else trained_system_prompt(model.module),
-        SamplingSettings(**body.settings()),
+        sampling_for(model.module, **body.settings()),
         gate=_gate(request, model, "api.chat"),
         source=model.source,
     )

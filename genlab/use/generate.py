@@ -16,14 +16,16 @@ import torch
 
 from genlab.core.errors import GenLabError
 from genlab.core.registry import FAMILIES, get_family
+from genlab.runner.build import module_class
 from genlab.runner.checkpoints import load_module
 from genlab.safety.gate import Gate, SafetyResult, ScreenedStream, policy_of
 from genlab.store.runs import RunStore
-from lightning_modules.gpt import pretrained_module
+from lightning_modules.base import HuggingFaceLoadable
 from lightning_modules.text_sampling import (
     SamplingSettings,
     encode_messages,
     encode_prompt,
+    sampling_for,
     stream_ids,
     trained_system_prompt,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "TextStream",
     "generate",
     "load_text_module",
+    "sampling_for",
     "stream",
     "trained_system_prompt",
 ]
@@ -267,6 +270,17 @@ class ChatSession:
         self.dropped_turns = 0
 
 
+def pretrained_text_module(model: str, *, system_prompt: str = "") -> Any:
+    """An untouched pretrained model (no run behind it) in the first registered family that can both load one
+    (HuggingFaceLoadable) and generate text (TextGenerator)."""
+    for family in FAMILIES.values():
+        if family.can("HuggingFaceLoadable") and family.can("TextGenerator"):
+            cls = module_class(family)
+            if isinstance(cls, type) and issubclass(cls, HuggingFaceLoadable):
+                return cls.from_pretrained_model(model, system_prompt=system_prompt)
+    raise GenLabError("no registered family loads pretrained text models (HuggingFaceLoadable and TextGenerator)")
+
+
 def load_text_module(
     run_id: str | None = None, model: str | None = None, which: str | None = None, store: RunStore | None = None
 ) -> Any:
@@ -274,7 +288,7 @@ def load_text_module(
     if (run_id is None) == (model is None):
         raise GenLabError("Give either a run id or --model (smollm2, a Hugging Face id or a local model folder)")
     if model is not None:
-        return pretrained_module(model)
+        return pretrained_text_module(model)
     store = store or RunStore()
     run = store.get(run_id)
     if not get_family(run.family).can("TextGenerator"):
