@@ -4,7 +4,7 @@ reward accuracy before (50% by construction) and after, and the preferred-answer
 to held-out prompts, parent vs child, judged by a script (an answer is preferred when it is not shouted:
 fewer capital than small letters).
 
-    python benchmarks/bench_dpo.py [--pairs 64] [--held-out 32] [--steps 40] [--beta 0.5]
+    python -m benchmarks.bench_dpo [--pairs 64] [--held-out 32] [--steps 40] [--beta 0.5] [--lr 3e-3]
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def main() -> int:
     ap.add_argument("--held-out", type=int, default=32)
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--beta", type=float, default=0.5)
+    ap.add_argument("--lr", type=float, default=3e-3)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as home:
         os.environ["GENLAB_HOME"] = home
@@ -55,7 +56,7 @@ def main() -> int:
         train = builtin_preferences(args.pairs, seed=0)
         held = builtin_preferences(args.held_out, seed=0, offset=args.pairs)
         start = time.perf_counter()
-        result = dpo_finetune(store, run.id, train, val_pairs=held, steps=args.steps, beta=args.beta)
+        result = dpo_finetune(store, run.id, train, val_pairs=held, steps=args.steps, beta=args.beta, lr=args.lr)
         took = time.perf_counter() - start
         prompts = [p.prompt for p in held]
         parent_rate = preferred_rate(load_module(store, run.id).eval(), prompts, 0)
