@@ -16,6 +16,7 @@ from genlab.cli import (
     report_cmd,
     runs_cmd,
     sample_cmd,
+    schedule_cmd,
     screen_cmd,
     serve_cmd,
     sweep_cmd,
@@ -36,6 +37,7 @@ COMMAND_MODULES = [
     compress_cmd,
     serve_cmd,
     feedback_cmd,
+    schedule_cmd,
     attention_cmd,
 ]
 

@@ -154,8 +154,22 @@ class AuthFirst:
         detail: str,
         headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer without reading the body (the server closes the connection if one was sent)."""
-        await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
+        """Answer without reading the body (the server closes the connection if one was sent); under /v1 in
+        OpenAI's error shape, which its clients parse."""
+        body: dict[str, Any] = {"detail": detail}
+        path = str(scope.get("path", ""))
+        if path == "/v1" or path.startswith("/v1/"):
+            kind, code = OPENAI_ERRORS.get(status, ("invalid_request_error", None))
+            body = {"error": {"message": detail, "type": kind, "param": None, "code": code}}
+        await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send)
+
+
+# OpenAI's (type, code) for the refusals made here, before any route runs
+OPENAI_ERRORS = {
+    401: ("invalid_request_error", "invalid_api_key"),
+    413: ("invalid_request_error", "request_too_large"),
+    429: ("requests", "rate_limit_exceeded"),
+}
 
 
 def _counted(receive: Receive, limit: int) -> Receive:

