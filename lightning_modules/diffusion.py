@@ -26,6 +26,7 @@ from diffusers import (
 )
 from torch import nn
 
+from datamodules.images import ImageDataModule
 from genlab.core.errors import DataError, GenLabError
 from genlab.families.diffusion import FAMILY, MAX_SAMPLING_STEPS, SAMPLERS_FOR
 from lightning_modules.base import GenLabModule, Labels, slerp
@@ -132,6 +133,7 @@ class DiffusionModule(GenLabModule):
     noise, C*H*W numbers, sampled deterministically), Exportable (the denoiser), and the diffusers folder."""
 
     family = FAMILY
+    datamodule_class = ImageDataModule
 
     def __init__(self, config: Any, data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)

@@ -28,7 +28,8 @@ def test_lttb_passes_short_series_through_and_drops_missing_values():
         lttb([1, 2, 3, 4], [1.0, 2.0, 3.0, 4.0], 2)
 
 
-def test_follower_reads_only_new_rows_and_nothing_when_nothing_changed(store):
+def test_follower_reads_only_new_rows_and_nothing_when_nothing_changed(any_store):
+    store = any_store
     from genlab.core.parsing import parse_config
 
     run = store.create_run(parse_config({"family": "vae"}))
@@ -51,8 +52,7 @@ def test_follower_reads_only_new_rows_and_nothing_when_nothing_changed(store):
 
 
 def test_metric_stamp_is_one_index_lookup(store):
-    plan = " ".join(
-        str(r[-1])
-        for r in store._con().execute("EXPLAIN QUERY PLAN SELECT MAX(rowid) FROM metrics WHERE run_id=?", ("x",))
-    )
-    assert "metrics_run_rowid" in plan and "SCAN" not in plan
+    with store.db.read() as con:
+        rows = con.exec_driver_sql("EXPLAIN QUERY PLAN SELECT MAX(id) FROM metrics WHERE run_id=?", ("x",))
+        plan = " ".join(str(r[-1]) for r in rows)
+    assert "metrics_run_id" in plan and "SCAN" not in plan

@@ -21,7 +21,8 @@ def _writer(home: str, run_id: str, n: int) -> None:
         store.heartbeat(run_id, step=step)
 
 
-def test_parallel_writers_lose_no_metric(store: RunStore) -> None:
+def test_parallel_writers_lose_no_metric(any_store: RunStore) -> None:
+    store = any_store
     config = FAMILIES["vae"].tiny_config()
     runs = [store.create_run(config) for _ in range(4)]
     ctx = mp.get_context("spawn")
@@ -63,7 +64,8 @@ def test_killed_writer_leaves_a_consistent_store(store: RunStore) -> None:
     assert steps == list(range(len(steps))) and len(steps) >= 50  # a prefix: nothing lost before the kill
 
 
-def test_filters_and_search(store: RunStore) -> None:
+def test_filters_and_search(any_store: RunStore) -> None:
+    store = any_store
     cfg = FAMILIES["vae"].tiny_config()
     a = store.create_run(cfg.model_copy(update={"name": "alpha", "tags": ["keep"]}))
     b = store.create_run(cfg.model_copy(update={"name": "beta"}))
@@ -74,7 +76,8 @@ def test_filters_and_search(store: RunStore) -> None:
     assert store.get(b.id).error == "boom" and store.get(b.id).ended_at is not None
 
 
-def test_delete_removes_rows_and_folder(store: RunStore) -> None:
+def test_delete_removes_rows_and_folder(any_store: RunStore) -> None:
+    store = any_store
     run = store.create_run(FAMILIES["vae"].tiny_config())
     store.log_metrics(run.id, 1, {"x": 1.0})
     store.set_status(run.id, "completed")
@@ -82,7 +85,8 @@ def test_delete_removes_rows_and_folder(store: RunStore) -> None:
     assert not store.exists(run.id) and not run.folder.exists() and store.metrics(run.id) == []
 
 
-def test_truncate_after_drops_later_steps_only(store: RunStore) -> None:
+def test_truncate_after_drops_later_steps_only(any_store: RunStore) -> None:
+    store = any_store
     run = store.create_run(FAMILIES["vae"].tiny_config())
     for step in range(10):
         store.log_metrics(run.id, step, {"x": float(step)})

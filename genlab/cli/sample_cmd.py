@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from genlab.core.registry import names_that_can
 from genlab.store.runs import RunStore
 
 
@@ -11,8 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sample",
         help="draw images from a trained image run into a PNG grid",
-        description="Sample new images from a run whose model generates images (VAE, DCGAN, conditional GAN, "
-        "...). The same seed gives the same images; --labels picks classes of a conditional model.",
+        description="Sample new images from a run whose model generates images "
+        f"({names_that_can('ImageSampler', ', ')}). The same seed gives the same images; --labels picks classes of a conditional model.",
     )
     p.add_argument("run_id", help="an image run (see: python -m genlab runs list)")
     p.add_argument("--n", type=int, default=16, help="how many images (1-256, default 16)")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
-import yaml
-
 from genlab.core.config import ConfigError
 from genlab.core.parsing import load_config
+from genlab.core.procs import pid_alive
+from genlab.core.safe_yaml import read_yaml_file
 from genlab.store.runs import RunStore
 
 _STORAGE_HELP = (
@@ -106,12 +105,7 @@ def _read_space(path: str | None) -> dict | None:
     if not path:
         return None
     file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"Search space file not found: {file}")
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{file} is not valid YAML: {err}") from None
+    raw = read_yaml_file(file, "Search space file")
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{file}: a search space maps --set paths to ranges, e.g. optim.lr: {{low: 1e-4, high: 1e-2}}"
@@ -147,19 +141,6 @@ def _start(args: argparse.Namespace) -> int:
     return _follow(settings.name, args.storage, pid) if args.wait else 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a worker that ended but is not yet reaped is a zombie
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _follow(name: str, storage: str | None, pid: int) -> int:
     from genlab.sweeps import study as sweeps
 
@@ -171,7 +152,7 @@ def _follow(name: str, storage: str | None, pid: int) -> int:
                 seen[row["trial"]] = row["state"]
                 print(_trial_line(row), flush=True)
         p = sweeps.progress(study, settings)
-        if p.state == "finished" or (not p.running and not _alive(pid)):
+        if p.state == "finished" or (not p.running and not pid_alive(pid)):
             print(f"sweep {name}: {p.state}, {p.complete} complete, {p.pruned} pruned, {p.failed - p.retried} failed")
             if p.best_value is not None:
                 print(f"best {settings.metrics[0]} = {p.best_value:.5g}")

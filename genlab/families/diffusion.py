@@ -125,8 +125,6 @@ FAMILY = Family(
     config_cls=DiffusionRunConfig,
     monitor="val/loss",
     mode="min",
-    module="lightning_modules.diffusion:DiffusionModule",
-    datamodule="datamodules.images:ImageDataModule",
     capabilities=("ImageSampler", "LatentWalker", "Exportable"),
     tiny_overrides={
         "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},

@@ -29,9 +29,11 @@ from genlab.core.config import RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
 from genlab.core.paths import PROJECT_ROOT
+from genlab.core.procs import spawn_detached
 from genlab.core.registry import get_family
 from genlab.data.paths import confine_config_paths
 from genlab.store import run_secrets
+from genlab.store.lease import WorkerBeat, until_online
 from genlab.store.runs import FINISHED, Run, RunStateError, RunStore, new_run_id
 
 RESUMABLE = ("interrupted", "cancelled", "failed", "pruned")
@@ -133,18 +135,8 @@ def _spawn(store: RunStore, run_id: str) -> None:
     log_path = folder / "logs" / "worker.log"
     env = run_secrets.worker_env(os.environ, run_id)  # this run's secrets only, never this process's own
     env["GENLAB_HOME"] = str(store.home)
-    env.setdefault("PYTHONUNBUFFERED", "1")
     try:
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "genlab", "worker", run_id],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=PROJECT_ROOT,
-                env=env,
-                start_new_session=True,
-            )
+        proc = spawn_detached([sys.executable, "-m", "genlab", "worker", run_id], log_path, env)
     except OSError as err:
         store.set_status(run_id, "failed", error=f"Could not start the worker process: {err}")
         return
@@ -152,7 +144,6 @@ def _spawn(store: RunStore, run_id: str) -> None:
     store.update(run_id, secret_holder=None)  # the secrets went with the worker's environment
     if not store.artifacts(run_id, kind="log"):
         store.add_artifact(run_id, "log", log_path, name="worker")
-    threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it ends (no zombies)
 
 
 def cancel(run_id: str, store: RunStore | None = None, *, force: bool = False, grace_s: float = FORCE_GRACE_S) -> Run:
@@ -358,7 +349,7 @@ def run_worker(run_id: str, store: RunStore | None = None, *, supervisor_pid: in
             status = "pruned"  # a sweep stopped this trial
         if status == "lost":
             print(f"Run {run_id} was force-stopped, resumed elsewhere or deleted; this worker stopped", flush=True)
-        elif not store.transition(run_id, ("running",), status, pid=me, error=None):
+        elif not until_online(lambda: store.transition(run_id, ("running",), status, pid=me, error=None)):
             print(f"Run {run_id} changed hands before it could be marked {status}", flush=True)
     except BaseException as err:  # noqa: BLE001 - every failure must end up in the store
         traceback.print_exc()
@@ -425,7 +416,10 @@ def supervise(run_id: str) -> int:
     env = dict(os.environ, GENLAB_SUPERVISOR_PID=str(me))
     proc = subprocess.Popen([sys.executable, "-m", "genlab", "worker", "--train", run_id], env=env, cwd=PROJECT_ROOT)
     signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGTERM))
-    code = proc.wait()
+    # The trainer takes the run over (its pid): the beat follows whoever owns it, so another machine can
+    # tell this live worker (in a long validation, or loading data) from a dead machine.
+    with WorkerBeat(store, run_id):
+        code = proc.wait()
     if code != 0:
         reason = death_reason(code, before, oom_kills())
         status = "failed" if reason.startswith(OOM_MARK) else "interrupted"

@@ -14,19 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from genlab.core.errors import GenLabError
 from genlab.store.runs import RunStore
+from genlab.store.schema import api_keys
 
 PREFIX = "glk_"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    sha256 TEXT NOT NULL UNIQUE,
-    created_at REAL NOT NULL,
-    revoked_at REAL
-);
-"""
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 
 
@@ -51,11 +45,6 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _ready(store: RunStore) -> RunStore:
-    store._con().executescript(_SCHEMA)
-    return store
-
-
 def create_key(store: RunStore, name: str) -> tuple[ApiKey, str]:
     """A new key: (its record, the secret to hand to the user once)."""
     name = name.strip()
@@ -64,25 +53,23 @@ def create_key(store: RunStore, name: str) -> tuple[ApiKey, str]:
     key_id = secrets.token_hex(4)
     secret = PREFIX + secrets.token_urlsafe(32)
     now = time.time()
-    with _ready(store)._write() as con:
-        con.execute(
-            "INSERT INTO api_keys (id, name, sha256, created_at) VALUES (?,?,?,?)", (key_id, name, _hash(secret), now)
-        )
+    with store.db.write() as con:
+        con.execute(api_keys.insert().values(id=key_id, name=name, sha256=_hash(secret), created_at=now))
     return ApiKey(key_id, name, now, None), secret
 
 
 def list_keys(store: RunStore, *, include_revoked: bool = True) -> list[ApiKey]:
-    rows = _ready(store)._con().execute("SELECT * FROM api_keys ORDER BY created_at").fetchall()
-    keys = [ApiKey(r["id"], r["name"], r["created_at"], r["revoked_at"]) for r in rows]
+    with store.db.read() as con:
+        rows = con.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).all()
+    keys = [ApiKey(r.id, r.name, r.created_at, r.revoked_at) for r in rows]
     return keys if include_revoked else [k for k in keys if k.active]
 
 
 def revoke_key(store: RunStore, key_id: str) -> ApiKey:
     """Revoke by id (as listed); a revoked key stops working at its next request."""
-    with _ready(store)._write() as con:
-        n = con.execute(
-            "UPDATE api_keys SET revoked_at=? WHERE id=? AND revoked_at IS NULL", (time.time(), key_id)
-        ).rowcount
+    q = api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+    with store.db.write() as con:
+        n = con.execute(q.values(revoked_at=time.time())).rowcount
     if not n:
         known = ", ".join(k.id for k in list_keys(store, include_revoked=False)) or "none"
         raise GenLabError(f"No active API key with id {key_id!r} (active keys: {known})")
@@ -90,17 +77,15 @@ def revoke_key(store: RunStore, key_id: str) -> ApiKey:
 
 
 def has_active_keys(store: RunStore) -> bool:
-    return bool(_ready(store)._con().execute("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1").fetchone())
+    with store.db.read() as con:
+        return con.execute(sa.select(api_keys.c.id).where(api_keys.c.revoked_at.is_(None)).limit(1)).first() is not None
 
 
 def verify_key(store: RunStore, secret: str) -> ApiKey | None:
     """The active key this secret belongs to, or None."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
-    row = (
-        _ready(store)
-        ._con()
-        .execute("SELECT * FROM api_keys WHERE sha256=? AND revoked_at IS NULL", (_hash(secret),))
-        .fetchone()
-    )
-    return ApiKey(row["id"], row["name"], row["created_at"], row["revoked_at"]) if row else None
+    q = sa.select(api_keys).where(api_keys.c.sha256 == _hash(secret), api_keys.c.revoked_at.is_(None))
+    with store.db.read() as con:
+        row = con.execute(q).first()
+    return ApiKey(row.id, row.name, row.created_at, row.revoked_at) if row else None

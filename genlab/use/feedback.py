@@ -12,31 +12,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from genlab.core.config import RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
-from genlab.core.registry import get_family
+from genlab.core.registry import FAMILIES, get_family
 from genlab.runner.jobs import start
 from genlab.store.runs import Run, RunStore
+from genlab.store.schema import feedback
 
 RATINGS = {"up": 1, "down": -1}
 SOURCES = ("api", "playground", "cli")
 MAX_TEXT = 20_000  # characters of a prompt, output or correction
 MIN_CONVERSATIONS = 32  # the data module holds some back for validation: repeat few examples up to this
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL,
-    time REAL NOT NULL,
-    source TEXT NOT NULL,
-    prompt TEXT NOT NULL,
-    output TEXT NOT NULL,
-    rating INTEGER NOT NULL,
-    correction TEXT,
-    system_prompt TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS feedback_run ON feedback(run_id, time);
-"""
 
 
 @dataclass
@@ -60,11 +49,6 @@ class Feedback:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _ready(store: RunStore) -> RunStore:
-    store._con().executescript(_SCHEMA)
-    return store
 
 
 def add_feedback(
@@ -91,19 +75,25 @@ def add_feedback(
         if len(text) > MAX_TEXT:
             raise GenLabError(f"the {label} is {len(text)} characters; the limit is {MAX_TEXT}")
     now = time.time()
-    with _ready(store)._write() as con:
-        cur = con.execute(
-            "INSERT INTO feedback (run_id, time, source, prompt, output, rating, correction, system_prompt)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (run_id, now, source, prompt, output, RATINGS[rating], correction, system_prompt),
-        )
-        fid = int(cur.lastrowid or 0)
+    row = {
+        "run_id": run_id,
+        "time": now,
+        "source": source,
+        "prompt": prompt,
+        "output": output,
+        "rating": RATINGS[rating],
+        "correction": correction,
+        "system_prompt": system_prompt,
+    }
+    with store.db.write() as con:
+        fid = int(con.execute(feedback.insert().values(**row).returning(feedback.c.id)).scalar_one())
     return Feedback(fid, run_id, now, source, prompt, output, RATINGS[rating], correction, system_prompt)
 
 
 def list_feedback(store: RunStore, run_id: str) -> list[Feedback]:
-    rows = _ready(store)._con().execute("SELECT * FROM feedback WHERE run_id=? ORDER BY time, id", (run_id,))
-    return [Feedback(**dict(r)) for r in rows.fetchall()]
+    q = sa.select(feedback).where(feedback.c.run_id == run_id).order_by(feedback.c.time, feedback.c.id)
+    with store.db.read() as con:
+        return [Feedback(**dict(r._mapping)) for r in con.execute(q)]
 
 
 def feedback_summary(store: RunStore, run_id: str) -> dict[str, int]:
@@ -154,25 +144,33 @@ def hf_export(store: RunStore, run: Run) -> Path:
     return folder
 
 
+def _finetunable_families() -> str:
+    return " or ".join(f.name for f in FAMILIES.values() if f.can("ChatFinetunable")) or "no"
+
+
 def can_finetune(run: Run) -> bool:
-    """Feedback fine-tunes start from a run's Hugging Face export, which the GPT family writes."""
-    return run.family == "gpt" and run.status == "completed"
+    """Feedback fine-tunes start from a run's Hugging Face export: families that are ChatFinetunable."""
+    family = FAMILIES.get(run.family)
+    return family is not None and family.can("ChatFinetunable") and run.status == "completed"
 
 
 def finetune_config(store: RunStore, run_id: str, data_path: Path, *, steps: int | None = None) -> RunConfig:
-    """The parent's config, switched to fine-tune its own export on the feedback chat set."""
+    """The parent's config, switched by its family (ChatFinetunable) to fine-tune its own export on the
+    feedback chat set; the name, steps, warm-up and tags are set here."""
     run = store.get(run_id)
-    if not get_family(run.family).can("TextGenerator") or run.family != "gpt":
-        raise GenLabError(f"Run {run_id} is a {run.family} run; fine-tuning on feedback needs a finished gpt run")
+    family = get_family(run.family)
+    if not family.can("ChatFinetunable"):
+        raise GenLabError(
+            f"Run {run_id} is a {run.family} run; fine-tuning on feedback needs a finished {_finetunable_families()} run"
+        )
     if run.status != "completed":
         raise GenLabError(f"Run {run_id} is {run.status}; fine-tune on feedback from a completed run")
     raw = store.load_config(run_id).model_dump(mode="json")
     raw["name"] = f"{run.name} + feedback"[:120]
-    raw["model"].update({"source": "pretrained", "pretrained": str(hf_export(store, run)), "finetune": "full"})
-    raw["data"].update(
-        {"source": "file", "name": str(data_path), "format": "chat", "tokenizer": "pretrained", "max_chars": None}
-    )
-    raw["data"]["eval_pairs"] = min(int(raw["data"].get("eval_pairs", 0)), 4)
+    export = hf_export(store, run)
+    from genlab.runner.build import module_class  # torch: kept out of the Run page's start-up
+
+    raw = module_class(family).feedback_finetune_config(raw, export, data_path)
     if steps is not None:
         raw["trainer"].update({"max_steps": int(steps), "max_epochs": max(int(raw["trainer"]["max_epochs"]), steps)})
         # a short fine-tune must not spend itself warming up (the parent's warm-up was for a long run)

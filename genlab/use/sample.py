@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from genlab.core.errors import GenLabError
 from genlab.core.imaging import save_grid
-from genlab.core.registry import FAMILIES, get_family
+from genlab.core.registry import FAMILIES, get_family, names_that_can
 from genlab.runner.checkpoints import load_module
 from genlab.store.runs import RunStore
 from genlab.use.translate import ImageInput, open_image, to_tensor
@@ -48,7 +48,7 @@ def class_names(module: Any) -> list[str]:
 
 def image_shape(module: Any) -> tuple[int, int]:
     """(channels, side) of the images the model works on."""
-    info = getattr(module, "data_info", {}) or {}
+    info = module.data_info  # GenLabModule: the data module's primitives
     return int(info.get("channels", 1)), int(info.get("image_size", 28))
 
 
@@ -140,7 +140,7 @@ def _as_input(module: Any, images: np.ndarray) -> torch.Tensor:
 def encode(module: Any, images: np.ndarray) -> np.ndarray:
     """images (N, C, H, W) floats in [0, 1] at the model's size -> latent codes (N, latent_dim)."""
     if not isinstance(module, Encoder):
-        raise GenLabError("This model has no encoder (a VAE run encodes images)")
+        raise GenLabError(f"This model has no encoder (a {names_that_can('Encoder')} run encodes images)")
     module.eval()
     return module.encode_images(_as_input(module, images)).detach().float().cpu().numpy()
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from genlab.core.errors import GenLabError
 from genlab.core.paths import genlab_home
-from genlab.store.runs import Run, RunNotFound, RunStore
+from genlab.store.runs import Run, RunNotFound, RunStore, StoreOffline
 
 STATUS_COLORS = {
     "queued": "gray",
@@ -49,6 +49,10 @@ def get_store() -> RunStore:
     """
     try:
         return _store_for(str(genlab_home()))
+    except StoreOffline as err:  # the team database is down or unreachable: say so, retry on the next load
+        st.error(f"{err}. Reload the page once the database is back.", icon=":material/cloud_off:")
+        st.stop()
+        raise
     except (GenLabError, OSError) as err:
         text = str(err) if isinstance(err, GenLabError) else f"GENLAB_HOME cannot be used ({err.strerror or err})"
         st.error(

@@ -1,0 +1,188 @@
+"""Which database holds the run store, and short transactions on it (SQLAlchemy 2 Core).
+
+GENLAB_DB_URL unset: the embedded SQLite file GENLAB_HOME/genlab.db, in WAL mode, exactly as before
+(readers never block the one writer; every write is BEGIN IMMEDIATE so concurrent writers queue instead
+of failing). `postgresql+psycopg://user:pass@host/db`: a team store that several machines share.
+
+A process that forks (a DataLoader worker, ddp_spawn) gets its own engine: connections are never shared
+across processes. Database errors become StoreUnavailable (or StoreOffline when a server cannot be
+reached) with what to do, never a driver traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine
+
+from genlab.store.records import StoreOffline, StoreUnavailable
+
+DB_FILE = "genlab.db"
+DB_URL_ENV = "GENLAB_DB_URL"
+ARTIFACT_ROOT_ENV = "GENLAB_ARTIFACT_ROOT"
+
+
+def db_url(home: Path, url: str | None = None) -> str:
+    """The store's URL: an explicit one, else GENLAB_DB_URL, else the SQLite file in GENLAB_HOME."""
+    url = url or os.environ.get(DB_URL_ENV) or ""
+    url = url.strip()
+    if not url:
+        return f"sqlite:///{home / DB_FILE}"
+    if not url.startswith(("sqlite", "postgresql")):
+        raise StoreUnavailable(
+            f"{DB_URL_ENV} must be a postgresql+psycopg://user:password@host/database URL (or unset for the "
+            f"SQLite file in GENLAB_HOME); got {safe_url(url)}"
+        )
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3 is the driver we ship
+    return url
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<unparsable URL>"
+
+
+def this_host() -> str:
+    """The machine a run was created or trained on (GENLAB_HOST overrides, e.g. a container's name)."""
+    return os.environ.get("GENLAB_HOST") or socket.gethostname()
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_con: Any, _record: Any) -> None:
+        dbapi_con.isolation_level = None  # we say when transactions begin (BEGIN IMMEDIATE for writes)
+        cur = dbapi_con.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(con: Connection) -> None:
+        if con.get_execution_options().get("genlab_write"):
+            con.exec_driver_sql("BEGIN IMMEDIATE")
+        # reads run without a transaction: each statement sees the newest commit and blocks no writer
+
+    return engine
+
+
+def _postgres_engine(url: str) -> Engine:
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,  # a restarted server leaves dead pooled connections: test before use
+        pool_size=4,
+        max_overflow=8,
+        connect_args={"connect_timeout": 5, "application_name": f"genlab@{this_host()}"},
+    )
+
+
+class Database:
+    """One store database; engines are made lazily, once per process."""
+
+    def __init__(self, url: str, home: Path) -> None:
+        self.url = url
+        self.home = home
+        self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+        self._engine: Engine | None = None
+        self._pid = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url, "home": self.home, "backend": self.backend}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _engine=None, _pid=0)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None or self._pid != os.getpid():
+            self._engine = _sqlite_engine(self.url) if self.is_sqlite else _postgres_engine(self.url)
+            self._pid = os.getpid()
+        return self._engine
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        return Path(sa.engine.make_url(self.url).database or "") if self.is_sqlite else None
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads (no lasting transaction)."""
+        try:
+            with self.engine.connect() as con:
+                yield con
+        except exc.DBAPIError as err:
+            raise self.unavailable(err) from None
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One short write transaction, committed on exit and rolled back on any error."""
+        try:
+            with self.engine.connect().execution_options(genlab_write=True) as con, con.begin():
+                yield con
+        except exc.IntegrityError:
+            raise
+        except exc.DBAPIError as err:
+            raise self.unavailable(err) from None
+
+    def unavailable(self, err: exc.DBAPIError) -> StoreUnavailable:
+        """What to tell the user about a database error: the server is unreachable (StoreOffline), or
+        the SQLite file cannot be written, or something else with the driver's one-line reason."""
+        if not self.is_sqlite:
+            if err.connection_invalidated or isinstance(err, exc.OperationalError | exc.InterfaceError):
+                return StoreOffline(
+                    f"The team run store at {safe_url(self.url)} cannot be reached ({_first_line(err)}). Check that "
+                    f"the PostgreSQL server runs and that {DB_URL_ENV} is right; unset {DB_URL_ENV} to use the local "
+                    "SQLite store instead"
+                )
+            return StoreUnavailable(f"The team run store refused a request: {_first_line(err)}")
+        return StoreUnavailable(sqlite_error_text(self.home, err))
+
+    def dispose(self) -> None:
+        if self._engine is not None and self._pid == os.getpid():
+            self._engine.dispose()
+        self._engine = None
+
+
+def _first_line(err: BaseException) -> str:
+    orig = getattr(err, "orig", None) or err
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+def sqlite_error_text(home: Path, err: BaseException) -> str:
+    """A SQLite failure in words a user can act on (a full disk, a read-only home, a busy store)."""
+    text = str(getattr(err, "orig", None) or err).lower()
+    try:
+        vfs = os.statvfs(home)
+        if vfs.f_flag & os.ST_RDONLY:
+            text = "readonly"
+        elif vfs.f_bavail * vfs.f_frsize < 256 * 1024:
+            text = "full"
+    except OSError:
+        pass
+    if "full" in text:
+        return "The disk holding GENLAB_HOME is full: free some space (delete old runs or checkpoints) and try again"
+    if "readonly" in text or "read-only" in text or "unable to open" in text or "disk i/o" in text:
+        return (
+            f"The run store in GENLAB_HOME ({home.name}) cannot be written: the folder is read-only or not yours. "
+            "Set GENLAB_HOME to a folder you can write to, e.g. GENLAB_HOME=~/genlab_home"
+        )
+    if "locked" in text or "busy" in text:
+        return "The run store is busy (another process holds a long write); try again in a moment"
+    return f"The run store cannot be used ({_first_line(err)}); check GENLAB_HOME"

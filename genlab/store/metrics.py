@@ -1,0 +1,183 @@
+"""Metric rows: written once per logged step, read by charts, tables and live followers.
+
+A step logged again (a resumed run replaying the steps after its checkpoint) replaces the old value and
+takes a new row id, so a series never holds duplicate steps and a live view (which reads "rows after id
+N") sees the replacement. That also makes writes idempotent: a batch whose commit was cut off by a
+database outage can be written again without doubling a row.
+
+While a team database is unreachable, rows wait in memory (in order) and are written with the next write
+that gets through; training never stops for the store.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from genlab.store.engine import Database
+from genlab.store.records import StoreOffline, as_float
+from genlab.store.schema import artifacts, metrics, runs
+
+
+class MetricRows:
+    """The metrics table (mixed into RunStore)."""
+
+    db: Database
+    _pending: list[dict[str, Any]]
+    _pending_lock: threading.Lock
+
+    def _upsert(self) -> Any:
+        if self.db.is_sqlite:
+            return sqlite.insert(metrics).prefix_with("OR REPLACE")
+        ins = postgresql.insert(metrics)
+        return ins.on_conflict_do_update(
+            index_elements=["run_id", "key", "step"],
+            set_={
+                "epoch": ins.excluded.epoch,
+                "value": ins.excluded.value,
+                "time": ins.excluded.time,
+                "id": ins.excluded.id,
+            },
+        )
+
+    def log_metrics(self, run_id: str, step: int, values: dict[str, float], epoch: int | None = None) -> None:
+        """Record one step's metrics in one transaction (kept in memory while the database is down)."""
+        now = time.time()
+        rows = [
+            {"run_id": run_id, "step": int(step), "epoch": epoch, "key": k, "value": as_float(v), "time": now}
+            for k, v in values.items()
+        ]
+        if rows:
+            self.write_metric_rows(rows)
+
+    def write_metric_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Write rows (any runs, any steps) after whatever an outage left waiting, in one transaction."""
+        with self._pending_lock:
+            batch = self._pending + rows
+            try:
+                with self.db.write() as con:
+                    con.execute(self._upsert(), batch)
+            except StoreOffline as err:
+                if not self._pending:
+                    print(
+                        f"store: keeping metrics in memory until the database is back ({err})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                self._pending = batch
+                return
+            if self._pending:
+                print(f"store: database back; wrote {len(self._pending)} kept metric rows", file=sys.stderr, flush=True)
+            self._pending = []
+
+    def _flush_pending(self) -> None:
+        if self._pending:
+            self.write_metric_rows([])
+
+    @property
+    def pending_metric_rows(self) -> int:
+        """Rows waiting for the database (0 when everything is written)."""
+        return len(self._pending)
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        q = sa.select(metrics.c.key).where(metrics.c.run_id == run_id).distinct().order_by(metrics.c.key)
+        with self.db.read() as con:
+            return [r[0] for r in con.execute(q)]
+
+    def metrics(self, run_id: str, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Rows of {step, epoch, key, value, time}, ordered by key then step."""
+        c = metrics.c
+        q = sa.select(c.step, c.epoch, c.key, c.value, c.time).where(c.run_id == run_id)
+        if keys is not None:
+            q = q.where(c.key.in_(list(keys)))
+        q = q.order_by(c.key, c.step, c.time)
+        with self.db.read() as con:
+            return [dict(r._mapping) for r in con.execute(q)]
+
+    def metrics_stamp(self, run_id: str) -> int:
+        """The newest metric row id of a run (0: none): a live view's cheap check for new points, one
+        lookup at the end of the (run_id, id) index."""
+        q = sa.select(sa.func.max(metrics.c.id)).where(metrics.c.run_id == run_id)
+        with self.db.read() as con:
+            return int(con.execute(q).scalar() or 0)
+
+    def metrics_since(self, run_id: str, after: int) -> tuple[list[dict[str, Any]], int]:
+        """Rows of {rowid, step, key, value} written after row id `after`, in write order, and the new
+        last id."""
+        c = metrics.c
+        q = (
+            sa.select(c.id.label("rowid"), c.step, c.key, c.value)
+            .where(c.run_id == run_id, c.id > after)
+            .order_by(c.id)
+        )
+        with self.db.read() as con:
+            out = [dict(r._mapping) for r in con.execute(q)]
+        return out, (out[-1]["rowid"] if out else after)
+
+    def change_stamp(self, run_id: str) -> tuple[Any, ...]:
+        """What a run page shows besides progress: changes when metrics, artifacts or the status change."""
+        with self.db.read() as con:
+            row = con.execute(
+                sa.select(runs.c.status, runs.c.cancel_requested, runs.c.error, runs.c.resume_count).where(
+                    runs.c.id == run_id
+                )
+            ).first()
+            art = con.execute(sa.select(sa.func.max(artifacts.c.id)).where(artifacts.c.run_id == run_id)).scalar()
+        return (self.metrics_stamp(run_id), art or 0, tuple(row or ()))
+
+    def table_stamp(self) -> tuple[Any, ...]:
+        """What a table of runs shows: changes when a run is added, starts, steps, ends or logs metrics."""
+        live = sa.case((runs.c.status.in_(("queued", "running")), runs.c.step + 1), else_=0)
+        q = sa.select(
+            sa.func.count(),
+            sa.func.max(runs.c.created_at),
+            sa.func.max(runs.c.started_at),
+            sa.func.max(runs.c.ended_at),
+            sa.func.sum(live),
+        )
+        with self.db.read() as con:
+            row = con.execute(q).one()
+            newest = con.execute(sa.select(sa.func.max(metrics.c.id))).scalar()
+        return (*tuple(row), newest)
+
+    def metric_series(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        c = metrics.c
+        q = sa.select(c.step, c.value).where(c.run_id == run_id, c.key == key).order_by(c.step, c.time)
+        with self.db.read() as con:
+            return [(r[0], r[1]) for r in con.execute(q)]
+
+    def last_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
+        """The latest value of every metric of each run (one query; for tables of many runs)."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        m, newer = metrics.alias("m"), metrics.alias("newer")
+        latest = (
+            sa.select(newer.c.id)
+            .where(newer.c.run_id == m.c.run_id, newer.c.key == m.c.key)
+            .order_by(newer.c.step.desc(), newer.c.time.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        q = sa.select(m.c.run_id, m.c.key, m.c.value).where(m.c.run_id.in_(ids), m.c.id == latest)
+        out: dict[str, dict[str, float]] = {i: {} for i in ids}
+        with self.db.read() as con:
+            for r in con.execute(q):
+                out[r[0]][r[1]] = r[2]
+        return out
+
+    def truncate_after(self, run_id: str, step: int) -> None:
+        """Drop metrics and artifacts logged after `step` (a resume replays from its checkpoint's step)."""
+        with self.db.write() as con:
+            con.execute(metrics.delete().where(metrics.c.run_id == run_id, metrics.c.step > step))
+            con.execute(
+                artifacts.delete().where(
+                    artifacts.c.run_id == run_id, artifacts.c.step > step, artifacts.c.kind != "checkpoint"
+                )
+            )
