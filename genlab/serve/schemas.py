@@ -92,10 +92,12 @@ class SampleRequest(Body):
     label: int | str | None = Field(None, description="Conditional models: the class (index or name)")
     format: Literal["png", "base64"] = Field("png", description="png: one grid image; base64: each image as PNG")
     sampler: str | None = Field(
-        None, description="Diffusion runs: ddpm, ddim, dpmsolver++ or euler (default: the run's)"
+        None, description="Models with samplers: which one, e.g. ddim or euler (default: the run's)"
     )
-    steps: int | None = Field(None, description="Diffusion runs: sampling steps (default: the run's)")
-    guidance_scale: float | None = Field(None, description="Conditional diffusion runs: classifier-free guidance")
+    steps: int | None = Field(None, description="Models with samplers: sampling steps (default: the run's)")
+    guidance_scale: float | None = Field(
+        None, description="Conditional models with samplers: classifier-free guidance scale"
+    )
 
 
 class DecodeRequest(Body):
