@@ -103,6 +103,15 @@ class BatchDecoder(Protocol):
 
 
 @runtime_checkable
+class PreferenceTunable(Protocol):
+    """Learns from preference pairs by DPO (genlab/runner/dpo.py, the retraining loop): the family builds the
+    policy that starts as this finished run and is taught against it as the frozen reference; the policy's
+    checkpoint reloads as a plain module of the family."""
+
+    def preference_policy(self, config: Any, data_info: dict[str, Any], *, beta: float) -> GenLabModule: ...
+
+
+@runtime_checkable
 class Exportable(Protocol):
     """Names the networks that leave GenLab (TFLite, ONNX, SavedModel): each a plain nn.Module with fixed
     example inputs, input/output names and metadata (lightning_modules/export_nets.py); the LightningModule

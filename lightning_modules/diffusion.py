@@ -155,10 +155,6 @@ class DiffusionModule(GenLabModule):
         self.register_buffer(
             "fixed_noise", torch.randn(n, self.channels, self.image_size, self.image_size, generator=g)
         )
-        # Read by the samples callback (images per row): k rows of k walk steps; conditional samples one class per column.
-        self.sample_grid_rows = {"interpolation": min(8, n)}
-        if self.conditional:
-            self.sample_grid_rows["samples"] = self.num_classes
         self.register_buffer(
             "interp_noise", torch.randn(16, self.channels, self.image_size, self.image_size, generator=g)
         )
@@ -222,12 +218,6 @@ class DiffusionModule(GenLabModule):
         with torch.no_grad():
             ema, live = list(self.ema.parameters()), list(self.unet.parameters())
             torch._foreach_lerp_(ema, live, 1.0 - decay)
-
-    def configure_callbacks(self) -> list[Any]:
-        """FID/KID/precision/recall with the GANs' Inception features, from seeded noise."""
-        from callbacks.image_metrics import ImageMetricsCallback
-
-        return [ImageMetricsCallback(self.run_config.metrics)]
 
     # -- sampling -----------------------------------------------------------------------------------
 
@@ -476,6 +466,11 @@ class DiffusionModule(GenLabModule):
         return folder
 
     # -- grids over training ------------------------------------------------------------------------
+
+    def sample_grid_rows(self) -> dict[str, int]:
+        """k rows of k walk steps; conditional samples put one class per column."""
+        rows = {"interpolation": min(8, self.run_config.logging.n_samples)}
+        return {**rows, "samples": self.num_classes} if self.conditional else rows
 
     def sample_images(self) -> dict[str, torch.Tensor]:
         """Fixed noise -> samples (image i of class i % K when conditional); a k x k walk in noise space."""

@@ -1,4 +1,6 @@
-"""Direct Preference Optimization (Rafailov et al. 2023) of a trained GPT: the policy starts as the parent
+"""Direct Preference Optimization (Rafailov et al. 2023), the family-free part: the loss and the answers'
+log-probabilities. A family offers DPO through the PreferenceTunable capability (its policy module, e.g.
+the GPT family's DPOGPT in lightning_modules/gpt.py). The policy starts as the parent
 and learns to raise the likelihood of the preferred answer over the rejected one relative to a frozen
 reference copy of the parent, with no reward model and no sampling.
 
@@ -13,12 +15,8 @@ target positions (1 where the token at t + 1 is part of the answer).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
-
-from lightning_modules.gpt import GPTModule
 
 
 def answer_logps(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -48,42 +46,3 @@ def dpo_loss(
         "reward_rejected": rejected.mean(),
     }
     return loss, stats
-
-
-class DPOGPT(GPTModule):
-    """The policy: a GPT run's network and config, trained on preference pairs against a frozen reference.
-    Logs train/ and val/ dpo_loss, reward_accuracy and reward_margin; val/loss (the family's monitored
-    metric) is the validation DPO loss, so the best checkpoint is the one that separates pairs best."""
-
-    def __init__(self, config: Any, data_info: dict[str, Any], reference: GPTModule, beta: float = 0.1) -> None:
-        super().__init__(config, data_info)
-        self.__dict__["_reference"] = reference.eval().requires_grad_(False)  # not a submodule: not saved
-        self.beta = float(beta)
-
-    def _pair(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        ids = torch.cat([batch["chosen"], batch["rejected"]])  # (2B, T)
-        mask = torch.cat([batch["chosen_mask"], batch["rejected_mask"]]).float()
-        n = batch["chosen"].shape[0]
-        policy = answer_logps(self(ids), ids, mask)
-        with torch.no_grad():
-            ref = answer_logps(self._reference(ids), ids, mask)
-        return dpo_loss(policy[:n], policy[n:], ref[:n], ref[n:], self.beta)
-
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, stats = self._pair(batch)
-        n = batch["chosen"].shape[0]
-        self.log_step({"train/dpo_loss": loss} | {f"train/{k}": v for k, v in stats.items()}, n)
-        return loss
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        loss, stats = self._pair(batch)
-        n = batch["chosen"].shape[0]
-        values = {"val/loss": loss, "val/dpo_loss": loss} | {f"val/{k}": v for k, v in stats.items()}
-        self.log_dict(values, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
-
-    def on_validation_epoch_end(self) -> None:
-        pass  # no BLEU/samples from the language-model validation: the pairs are the measure here
-
-    def on_fit_start(self) -> None:
-        super().on_fit_start()
-        self._reference.to(self.device)

@@ -30,7 +30,9 @@ from lightning_modules.attention_maps import (
     position_table,
     token_strings,
 )
+from lightning_modules.base import GenLabModule
 from lightning_modules.distill import kd_loss
+from lightning_modules.dpo import answer_logps, dpo_loss
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 from lightning_modules.gpt_native import GPTShape, NativeGPT, is_hf_state, state_from_hf, to_hf_model
 from lightning_modules.text_base import TextLMModule
@@ -155,6 +157,11 @@ class GPTModule(TextLMModule):
         # logits of the last position only: a long prompt's prefill skips (t - 1) x V output rows
         out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float(), out.past_key_values
+
+    def preference_policy(self, config: Any, data_info: dict[str, Any], *, beta: float) -> GenLabModule:
+        """PreferenceTunable: the DPO policy built from `config`, taught against this module as the frozen
+        reference (load this module's weights into it to start where the parent ended)."""
+        return DPOGPT(config, data_info, self, beta)
 
     def slot_cache(self, slots: int) -> Any:
         """A cache for `slots` sequences decoded together at their own positions (BatchDecoder), or None
@@ -393,3 +400,42 @@ class DistilledGPT(GPTModule):
         loss = kd_loss(self(x), teacher, y, self.temperature, self.alpha)
         self.log_step({"train/loss": loss}, x.shape[0])
         return loss
+
+
+class DPOGPT(GPTModule):
+    """The policy: a GPT run's network and config, trained on preference pairs against a frozen reference.
+    Logs train/ and val/ dpo_loss, reward_accuracy and reward_margin; val/loss (the family's monitored
+    metric) is the validation DPO loss, so the best checkpoint is the one that separates pairs best."""
+
+    def __init__(self, config: Any, data_info: dict[str, Any], reference: GPTModule, beta: float = 0.1) -> None:
+        super().__init__(config, data_info)
+        self.__dict__["_reference"] = reference.eval().requires_grad_(False)  # not a submodule: not saved
+        self.beta = float(beta)
+
+    def _pair(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        ids = torch.cat([batch["chosen"], batch["rejected"]])  # (2B, T)
+        mask = torch.cat([batch["chosen_mask"], batch["rejected_mask"]]).float()
+        n = batch["chosen"].shape[0]
+        policy = answer_logps(self(ids), ids, mask)
+        with torch.no_grad():
+            ref = answer_logps(self._reference(ids), ids, mask)
+        return dpo_loss(policy[:n], policy[n:], ref[:n], ref[n:], self.beta)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, stats = self._pair(batch)
+        n = batch["chosen"].shape[0]
+        self.log_step({"train/dpo_loss": loss} | {f"train/{k}": v for k, v in stats.items()}, n)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        loss, stats = self._pair(batch)
+        n = batch["chosen"].shape[0]
+        values = {"val/loss": loss, "val/dpo_loss": loss} | {f"val/{k}": v for k, v in stats.items()}
+        self.log_dict(values, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        pass  # no BLEU/samples from the language-model validation: the pairs are the measure here
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        self._reference.to(self.device)

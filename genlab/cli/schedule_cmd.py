@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from genlab.core.registry import names_that_can
 from genlab.store.runs import RunStore
 
 
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(put it in cron: `*/15 * * * * cd /srv/genlab && python -m genlab schedule --run-due`); --show prints "
         "the lineage.",
     )
-    p.add_argument("run_id", nargs="?", help="the root run (a completed gpt run)")
+    p.add_argument("run_id", nargs="?", help=f"the root run (a completed {names_that_can('PreferenceTunable')} run)")
     p.add_argument("--every-ratings", type=int, default=0, help="retrain after this many new ratings (0: off)")
     p.add_argument("--every-hours", type=float, default=0.0, help="retrain after this many hours (0: off)")
     p.add_argument("--steps", type=int, default=60, help="DPO steps of each retraining")

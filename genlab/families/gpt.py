@@ -109,6 +109,8 @@ FAMILY = Family(
     serve_checkpoint="last",
     capabilities=(
         "TextGenerator",
+        "BatchDecoder",
+        "PreferenceTunable",
         "Exportable",
         "HuggingFaceExportable",
         "HuggingFaceLoadable",

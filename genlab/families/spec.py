@@ -35,6 +35,8 @@ Capability = Literal[
     "MaskFiller",
     "TextClassifier",
     "AttentionViewer",
+    "BatchDecoder",
+    "PreferenceTunable",
 ]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 

@@ -17,12 +17,13 @@ import torch
 from datamodules.preferences import PreferenceDataModule, collate
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
+from genlab.core.registry import get_family, names_that_can
 from genlab.runner.checkpoints import load_module
 from genlab.runner.finetune import finished_run, train_given_module
 from genlab.store.runs import Run, RunStore
 from genlab.use.preferences import PreferencePair
-from lightning_modules.dpo import DPOGPT, answer_logps, dpo_loss
-from lightning_modules.gpt import GPTModule
+from lightning_modules.base import GenLabModule
+from lightning_modules.dpo import answer_logps, dpo_loss
 from lightning_modules.text_sampling import encode_prompt, stop_token_ids
 
 PREFERENCES_FILE = "preferences.json"
@@ -44,7 +45,7 @@ def tokenize_pairs(module: Any, pairs: list[PreferencePair]) -> list[dict[str, l
 
 @torch.no_grad()
 def reward_stats(
-    policy: GPTModule, reference: GPTModule, pairs: list[dict[str, list[int]]], beta: float
+    policy: GenLabModule, reference: GenLabModule, pairs: list[dict[str, list[int]]], beta: float
 ) -> dict[str, float]:
     """Reward accuracy (chosen's implicit reward above rejected's; ties count half) and mean margin."""
     policy.eval()
@@ -101,8 +102,11 @@ def dpo_finetune(
     if beta <= 0:
         raise GenLabError(f"--beta must be > 0, got {beta}")
     parent = finished_run(store, parent_id, "fine-tuned with DPO")
-    if parent.family != "gpt":
-        raise GenLabError(f"Run {parent_id} is a {parent.family} run; DPO fine-tunes a finished gpt run")
+    if not get_family(parent.family).can("PreferenceTunable"):
+        raise GenLabError(
+            f"Run {parent_id} is a {parent.family} run; DPO fine-tunes a finished "
+            f"{names_that_can('PreferenceTunable')} run"
+        )
     if len(pairs) < 2:
         raise GenLabError(
             f"Run {parent_id} has {len(pairs)} preference pair(s); DPO needs at least 2: rate an answer down and "
@@ -110,7 +114,7 @@ def dpo_finetune(
         )
     reference = load_module(store, parent_id)
     config = dpo_config(store, parent, steps, lr)
-    policy = DPOGPT(config, reference.data_info, reference, beta)
+    policy = reference.preference_policy(config, reference.data_info, beta=beta)
     policy.load_state_dict(reference.state_dict(), strict=False)
     pad = int(reference.tokenizer.pad_token_id or 0)
     train_ids = tokenize_pairs(reference, pairs)

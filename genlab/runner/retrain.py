@@ -18,6 +18,7 @@ import torch
 
 from datamodules.preferences import PreferenceDataModule, collate
 from genlab.core.errors import GenLabError
+from genlab.core.registry import FAMILIES, get_family, names_that_can
 from genlab.runner.checkpoints import load_module
 from genlab.runner.dpo import dpo_finetune, tokenize_pairs
 from genlab.store.runs import RunStore
@@ -49,8 +50,11 @@ def set_schedule(
 ) -> dict[str, Any]:
     """Retrain `root_id` when `every_ratings` new ratings arrived and/or every `every_hours` (0: off)."""
     run = store.get(root_id)
-    if run.family != "gpt":
-        raise GenLabError(f"Run {root_id} is a {run.family} run; the retraining loop fine-tunes gpt runs")
+    if not get_family(run.family).can("PreferenceTunable"):
+        raise GenLabError(
+            f"Run {root_id} is a {run.family} run; the retraining loop fine-tunes "
+            f"{names_that_can('PreferenceTunable')} runs"
+        )
     if every_ratings < 0 or every_hours < 0 or (every_ratings == 0 and every_hours == 0):
         raise GenLabError("Give --every-ratings N and/or --every-hours H (> 0)")
     state = read_schedule(store, root_id) or {
@@ -149,4 +153,5 @@ def retrain_once(store: RunStore, root_id: str) -> dict[str, Any]:
 
 def due_runs(store: RunStore) -> list[str]:
     """Root runs whose schedule says they are due now."""
-    return [r.id for r in store.list_runs(family="gpt") if is_due(store, r.id)]
+    tunable = [name for name, family in FAMILIES.items() if family.can("PreferenceTunable")]
+    return [r.id for name in tunable for r in store.list_runs(family=name) if is_due(store, r.id)]

@@ -79,7 +79,8 @@ def sample(body: SampleRequest, model: ServedModel = Depends(served)) -> Any:
     needs(model, "ImageSampler", "draw images")
     label = _label(model, body.label)
     with model.lock:
-        images = sampling.sample(model.module, body.n, seed=body.seed, labels=label)
+        options = {"sampler": body.sampler, "steps": body.steps, "guidance_scale": body.guidance_scale}
+        images = sampling.sample(model.module, body.n, seed=body.seed, labels=label, options=options)
     return _reply(images, body.format)
 
 

@@ -98,6 +98,13 @@ class SampleRequest(Body):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     label: int | str | None = Field(None, description="Conditional models: the class (index or name)")
     format: Literal["png", "base64"] = Field("png", description="png: one grid image; base64: each image as PNG")
+    sampler: str | None = Field(
+        None, description="Models with samplers: which one, e.g. ddim or euler (default: the run's)"
+    )
+    steps: int | None = Field(None, description="Models with samplers: sampling steps (default: the run's)")
+    guidance_scale: float | None = Field(
+        None, description="Conditional models with samplers: classifier-free guidance scale"
+    )
 
 
 class DecodeRequest(Body):

@@ -72,7 +72,7 @@ def _numpy(images: torch.Tensor) -> np.ndarray:
 
 
 def sampling_settings(module: Any) -> dict[str, Any]:
-    """The sampling knobs a model offers (diffusion: samplers, default steps and guidance); {} for none."""
+    """The sampling knobs a model offers (samplers, default steps and guidance); {} for none."""
     settings = getattr(module, "sampling_settings", None)
     return dict(settings()) if callable(settings) else {}
 
