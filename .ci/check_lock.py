@@ -58,8 +58,10 @@ def main(paths: list[str]) -> int:
     for line in problems:
         print("lock drift:", line)
     if problems:
-        print("error: the installed packages differ from the lock; install with the README's command, or "
-              "regenerate the lock deliberately (docs/ARCHITECTURE.md, 'Dependencies').")
+        print(
+            "error: the installed packages differ from the lock; install with the README's command, or "
+            "regenerate the lock deliberately (docs/ARCHITECTURE.md, 'Dependencies')."
+        )
         return 1
     print(f"lock check: {len(locked)} pinned packages installed exactly")
     return 0

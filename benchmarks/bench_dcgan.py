@@ -1,6 +1,6 @@
 """GenLab's DCGAN training step vs the classic PyTorch DCGAN example loop, same nets, loss, batch and data.
 
-Both sides train the same Generator/Discriminator (lightning_modules/dcgan.py, same seed) with
+Both sides train the same Generator/Discriminator (lightning_modules/gan_common.py, same seed) with
 non-saturating BCE, Adam(2e-4, 0.5), batch 64, on the same MNIST images (28 px). The plain side is the
 loop of pytorch/examples/dcgan (D on real, D on fake.detach(), G on the same fake; per-item DataLoader);
 GenLab's side is a real Lightning Trainer fit of DCGANModule with its ImageDataModule. Timed after a
@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from genlab.core.parsing import parse_config  # noqa: E402
 from genlab.runner.train import build_trainer, prepare  # noqa: E402
-from lightning_modules.dcgan import Discriminator, Generator  # noqa: E402
+from lightning_modules.gan_common import Discriminator, Generator  # noqa: E402
 
 
 def make_config(args: argparse.Namespace, steps: int) -> Any:

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from benchmarks.interleave import Interleave  # noqa: E402
 from genlab.core.parsing import parse_config  # noqa: E402
 from genlab.core.registry import get_family  # noqa: E402
+from genlab.runner.build import build_datamodule  # noqa: E402
 from genlab.runner.train import build_module, build_trainer  # noqa: E402
 from lightning_modules.translation_nets import (  # noqa: E402
     ImagePool,
@@ -189,7 +190,7 @@ def main() -> None:
             "channels_last": args.channels_last,
         }
         config = parse_config(raw)
-        dm = get_family(family).build_datamodule(config)
+        dm = build_datamodule(config)
         dm.setup("fit")
         gl, pl = [], []
         for _ in range(args.rounds):

@@ -1,7 +1,7 @@
 """Measures generated-image quality (FID, KID, precision/recall, class scores) during validation.
 
 One job: every `fid_every_n_epochs` epochs (and at the last one) it draws `fid_samples` images from the
-module (a LatentWalker: images from seeded latents), scores them against the training images and logs `val/fid`, `val/kid`, ... with the
+module (its `images_for_metrics` hook, from seeded noise), scores them against the training images and logs `val/fid`, `val/kid`, ... with the
 sample count as `val/fid_samples`. Validations in between log the last measured values again, so the
 family's monitor (`val/fid`) exists at every validation and "best" stays the measured best. The first
 validation always measures, so the monitor is never missing. Rank zero measures and broadcasts the
@@ -67,12 +67,11 @@ class ImageMetricsCallback(L.Callback):
         if self._real is None:
             self._real = _real_data(trainer)
         images, labels = self._real
-        seed = int(getattr(pl_module.run_config, "seed", 0)) + trainer.current_epoch
+        seed = int(pl_module.run_config.seed) + trainer.current_epoch
         gen = torch.Generator().manual_seed(seed)
 
         def generate(n: int, y: torch.Tensor | None) -> torch.Tensor:
-            z = torch.randn(n, pl_module.latent_dim, generator=gen)  # a LatentWalker: seeded z, same every epoch
-            return pl_module.images_from_latents(z, None if y is None else y.tolist())
+            return pl_module.images_for_metrics(n, None if y is None else y.tolist(), gen)  # seeded: same every epoch
 
         return measure(
             generate,
@@ -80,7 +79,7 @@ class ImageMetricsCallback(L.Callback):
             labels,
             int(pl_module.data_info.get("num_classes") or 0),
             self.cfg,
-            conditional=bool(getattr(pl_module, "conditional", False)),
+            conditional=pl_module.conditional,
             device=pl_module.device,
             seed=seed,
         )

@@ -14,6 +14,7 @@ from callbacks.steps import batches_done
 from genlab.core.imaging import save_grid
 from genlab.safety.gate import Gate, policy_of
 from genlab.store.runs import RunStore
+from lightning_modules.base import GenLabModule
 
 
 class SamplesCallback(L.Callback):
@@ -23,7 +24,7 @@ class SamplesCallback(L.Callback):
         self.every_n_steps = every_n_steps
         self._last_step = -1
 
-    def _save(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def _save(self, trainer: L.Trainer, pl_module: GenLabModule) -> None:
         step = batches_done(trainer)
         if step == self._last_step or not trainer.is_global_zero:
             return
@@ -33,11 +34,11 @@ class SamplesCallback(L.Callback):
         pl_module.eval()
         try:
             with torch.no_grad():
-                images = pl_module.sample_images() if hasattr(pl_module, "sample_images") else {}
-                texts = pl_module.sample_texts() if hasattr(pl_module, "sample_texts") else {}
+                images = pl_module.sample_images()
+                texts = pl_module.sample_texts()
         finally:
             pl_module.train(was_training)
-        rows = getattr(pl_module, "sample_grid_rows", {})
+        rows = pl_module.sample_grid_rows()
         for name, batch in images.items():
             scale = max(1, 128 // max(1, batch.shape[-1]))
             path = save_grid(batch, folder / f"{name}_step{step:08d}.png", nrow=rows.get(name), scale=min(scale, 4))

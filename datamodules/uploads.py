@@ -92,6 +92,9 @@ def extract_zip(
             if any(p.startswith(".") or p == "__MACOSX" for p in parts):
                 report.skipped.append((name, "hidden or system file"))
                 continue
+            if any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts) or len(name) > 1024:
+                report.skipped.append((name[:80] + ("..." if len(name) > 80 else ""), "file name too long"))
+                continue
             if m.compress_size and m.file_size / m.compress_size > max_ratio:
                 report.skipped.append((name, f"compression ratio over {max_ratio:.0f}:1 (zip bomb guard)"))
                 continue
@@ -105,8 +108,8 @@ def extract_zip(
             if m.compress_type not in _READABLE_COMPRESSION:
                 report.skipped.append((name, f"compressed with an unsupported method ({m.compress_type})"))
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(m) as src, open(target, "wb") as out:
                     _copy_limited(src, out, m.file_size)
             except (
@@ -215,7 +218,10 @@ def import_zip_upload(name: str, zip_path: str | Path) -> tuple[Path, IntakeRepo
         with atomic_folder(target) as staging:
             report = extract_zip(zip_path, staging)
             _, _, _, scan = scan_image_folder(staging, label=f"the upload {target.name!r}")
-            # The upload's report counts images only: extracted non-image files are listed as skipped.
+            # The upload's report counts images only: extracted non-image files are listed as skipped, and
+            # what is listed as skipped is not kept (a nested zip, a text file).
+            for rel, _ in scan.skipped:
+                (staging / rel).unlink(missing_ok=True)
             report.accepted = [target / p.relative_to(staging) for p in scan.accepted]
             report.skipped += [s for s in scan.skipped if s not in report.skipped]
     except OSError as err:

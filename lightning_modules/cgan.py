@@ -11,7 +11,7 @@ from torch import nn
 
 from genlab.core.errors import DataError
 from genlab.families.cgan import FAMILY
-from lightning_modules.dcgan import Discriminator, GANModule, Generator, dcgan_init
+from lightning_modules.gan_common import Discriminator, GANModule, Generator, normal_init
 
 
 class ConditionalGenerator(nn.Module):
@@ -42,7 +42,7 @@ class ConditionalDiscriminator(nn.Module):
             if kw.get("spectral_norm"):
                 self.linear = nn.utils.spectral_norm(self.linear)
                 self.embed = nn.utils.spectral_norm(self.embed)
-            dcgan_init(self.linear)
+            normal_init(self.linear)
             nn.init.normal_(getattr(self.embed, "weight_orig", self.embed.weight), 0.0, 0.1)
         else:
             self.body = Discriminator(channels + num_classes, size, width, **kw)
@@ -120,5 +120,7 @@ class CGANModule(GANModule):
         z = z.repeat(k, 1)  # (K*K, D): row-major, row = class
         labels = torch.arange(k).repeat_interleave(k)
         out["per_class"] = self.generate(k * k, labels=labels, z=z)
-        self.sample_grid_rows["per_class"] = k
         return out
+
+    def sample_grid_rows(self) -> dict[str, int]:
+        return {**super().sample_grid_rows(), "per_class": self.num_classes}  # row k = class k

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
+from datamodules.paired import PairedDataModule
 from genlab.core.optim import build_optimizer
 from genlab.families.cyclegan import FAMILY
 from lightning_modules.base import GenLabModule
@@ -34,6 +35,7 @@ from lightning_modules.translation_nets import (
 
 class CycleGANModule(GenLabModule):
     family = FAMILY
+    datamodule_class = PairedDataModule
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
@@ -56,7 +58,6 @@ class CycleGANModule(GenLabModule):
         # Fixed validation inputs for the sample panels; saved with the weights so a reload shows the same.
         self.register_buffer("fixed_a", torch.zeros(n, ca, size, size))
         self.register_buffer("fixed_b", torch.zeros(n, cb, size, size))
-        self.sample_grid_rows = {"AtoB": 3, "BtoA": 3}
         self.evaluator = TranslationEval(
             ["AtoB", "BtoA"], bool(data_info.get("aligned_val", False)), m.eval_fid, size, m.fid_features
         )
@@ -196,3 +197,6 @@ class CycleGANModule(GenLabModule):
             "AtoB": panel(a, fake_b, self.translate(fake_b, "BtoA")),
             "BtoA": panel(b, fake_a, self.translate(fake_a, "AtoB")),
         }
+
+    def sample_grid_rows(self) -> dict[str, int]:
+        return {"AtoB": 3, "BtoA": 3}  # source, translation, cycle back

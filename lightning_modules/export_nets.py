@@ -161,15 +161,15 @@ class RecurrentStep(nn.Module):
     logits (1, V), h' [, c'] (state batch-first, so every input has the batch in front). Explicit matrix maths exports to every runtime (fused LSTM/GRU ops do not),
     and a phone generates by calling it once per character."""
 
-    def __init__(self, embed: nn.Embedding, rnn: nn.LSTM | nn.GRU, head: nn.Linear) -> None:
+    def __init__(self, embed: nn.Embedding, cell: nn.LSTM | nn.GRU, head: nn.Linear) -> None:
         super().__init__()
         self.embed, self.head = embed, head
-        self.is_lstm = isinstance(rnn, nn.LSTM)
-        self.n_layers = rnn.num_layers
-        self.w_ih = nn.ParameterList([getattr(rnn, f"weight_ih_l{i}") for i in range(rnn.num_layers)])
-        self.w_hh = nn.ParameterList([getattr(rnn, f"weight_hh_l{i}") for i in range(rnn.num_layers)])
-        self.b_ih = nn.ParameterList([getattr(rnn, f"bias_ih_l{i}") for i in range(rnn.num_layers)])
-        self.b_hh = nn.ParameterList([getattr(rnn, f"bias_hh_l{i}") for i in range(rnn.num_layers)])
+        self.is_lstm = isinstance(cell, nn.LSTM)
+        self.n_layers = cell.num_layers
+        self.w_ih = nn.ParameterList([getattr(cell, f"weight_ih_l{i}") for i in range(cell.num_layers)])
+        self.w_hh = nn.ParameterList([getattr(cell, f"weight_hh_l{i}") for i in range(cell.num_layers)])
+        self.b_ih = nn.ParameterList([getattr(cell, f"bias_ih_l{i}") for i in range(cell.num_layers)])
+        self.b_hh = nn.ParameterList([getattr(cell, f"bias_hh_l{i}") for i in range(cell.num_layers)])
 
     def forward(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None = None) -> Any:
         x = self.embed(token.long())  # (1, E)

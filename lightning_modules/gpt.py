@@ -17,11 +17,17 @@ from typing import Any
 
 import torch
 
+from datamodules.text import TextDataModule
+from datamodules.tokenizers import tokenizer_from_spec
+from genlab.core.config import RunConfig
+from genlab.core.errors import GenLabError
 from genlab.core.optim import build_optimizer, build_scheduler
-from genlab.families.gpt import FAMILY, GPTModelConfig
+from genlab.families.gpt import FAMILY, GPTModelConfig, GPTRunConfig
+from lightning_modules.distill import kd_loss
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 from lightning_modules.gpt_native import GPTShape, NativeGPT, is_hf_state, state_from_hf, to_hf_model
 from lightning_modules.text_base import TextLMModule
+from lightning_modules.text_sampling import default_sampling
 
 LORA_DEFAULT_TARGETS = {
     "gpt2": ["c_attn", "c_proj"],
@@ -61,6 +67,7 @@ class GPTModule(TextLMModule):
     """Causal LM training with a token-level cross-entropy; the monitored metric is val/loss."""
 
     family = FAMILY
+    datamodule_class = TextDataModule
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
@@ -109,6 +116,20 @@ class GPTModule(TextLMModule):
     def base_model(self) -> Any:
         return self.model.get_base_model() if self.is_lora else self.model
 
+    def generation_defaults(self) -> dict[str, Any]:
+        """Decoding defaults (lightning_modules/text_sampling.default_sampling): a pretrained base's own
+        sampling generation_config (SmolLM2: its model card's), else the run's sample settings."""
+        cfg = self.run_config.model
+        gen = None if self.native else getattr(self.base_model(), "generation_config", None)
+        if gen is None or not gen.do_sample:
+            return {"temperature": cfg.sample_temperature, "top_k": cfg.sample_top_k, "repetition_penalty": 1.0}
+        return {
+            "temperature": float(gen.temperature if gen.temperature is not None else 1.0),
+            "top_k": int(gen.top_k or 0),
+            "top_p": float(gen.top_p if gen.top_p is not None else 1.0),
+            "repetition_penalty": float(gen.repetition_penalty or 1.0),
+        }
+
     # -- forward ----------------------------------------------------------------------------------------
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,6 +148,16 @@ class GPTModule(TextLMModule):
         # logits of the last position only: a long prompt's prefill skips (t - 1) x V output rows
         out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float(), out.past_key_values
+
+    def slot_cache(self, slots: int) -> Any:
+        """A cache for `slots` sequences decoded together at their own positions (BatchDecoder), or None
+        for a pretrained model (transformers' caches hold one position for the whole batch)."""
+        return self.model.new_slot_cache(slots) if self.native else None
+
+    @torch.no_grad()
+    def slot_logits(self, cache: Any, ids: torch.Tensor, rows: list[int], starts: list[int]) -> torch.Tensor:
+        """Logits of the next token (B, V) of B sequences in cache rows `rows`, new ids (B, T) from `starts`."""
+        return self.model.forward_slots(ids, cache, rows, starts).float()
 
     # -- optimisation -------------------------------------------------------------------------------
 
@@ -219,9 +250,11 @@ class GPTModule(TextLMModule):
         model = self.plain_model()
         tok = self.tokenizer
         gen = model.generation_config
-        gen.do_sample = cfg.sample_temperature > 0
+        own = default_sampling(self)  # the same defaults as the CLI, the app and the REST API
+        gen.do_sample = own.temperature > 0
         if gen.do_sample:
-            gen.temperature, gen.top_k = cfg.sample_temperature, cfg.sample_top_k or None
+            gen.temperature, gen.top_k, gen.top_p = own.temperature, own.top_k or None, own.top_p
+        gen.repetition_penalty = own.repetition_penalty
         gen.max_new_tokens = cfg.sample_new_tokens
         eos = [
             i
@@ -259,30 +292,80 @@ class GPTModule(TextLMModule):
         if folder is not None and self.trainer.is_global_zero:
             self.export_hf(folder / "exports" / "hf")
 
+    # -- HuggingFaceLoadable: chat with a pretrained model that no run trained ----------------------
 
-def pretrained_module(name: str = "smollm2", *, system_prompt: str = "") -> GPTModule:
-    """A GPTModule around an untouched pretrained model (chat with SmolLM2 without training a run)."""
-    from datamodules.tokenizers import tokenizer_from_spec as _tok
-    from genlab.families.gpt import GPTRunConfig
+    @classmethod
+    def from_pretrained_model(cls, name: str = "smollm2", *, system_prompt: str = "") -> GPTModule:
+        """A GPTModule around an untouched pretrained model (chat with SmolLM2 without training a run)."""
+        spec = {"kind": "pretrained", "name": name, "chat": True}
+        tok = tokenizer_from_spec(spec)
+        config = GPTRunConfig(
+            name=f"pretrained {name}",
+            model={"source": "pretrained", "pretrained": name, "finetune": "full"},
+            data={"format": "chat", "block_size": 2048, "system_prompt": system_prompt},
+        )
+        info = {
+            "name": name,
+            "source": "pretrained",
+            "format": "chat",
+            "tokenizer": spec,
+            "vocab_size": len(tok),
+            "block_size": 2048,
+            "eos_token_id": tok.eos_token_id,
+            "pad_token_id": tok.pad_token_id,
+            "eval_pairs": [],
+        }
+        module = cls(config.model_dump(mode="json"), info)
+        module._tokenizer = tok
+        return module.eval()
 
-    spec = {"kind": "pretrained", "name": name, "chat": True}
-    tok = _tok(spec)
-    config = GPTRunConfig(
-        name=f"pretrained {name}",
-        model={"source": "pretrained", "pretrained": name, "finetune": "full"},
-        data={"format": "chat", "block_size": 2048, "system_prompt": system_prompt},
-    )
-    info = {
-        "name": name,
-        "source": "pretrained",
-        "format": "chat",
-        "tokenizer": spec,
-        "vocab_size": len(tok),
-        "block_size": 2048,
-        "eos_token_id": tok.eos_token_id,
-        "pad_token_id": tok.pad_token_id,
-        "eval_pairs": [],
-    }
-    module = GPTModule(config.model_dump(mode="json"), info)
-    module._tokenizer = tok
-    return module.eval()
+    # -- ChatFinetunable: the feedback fine-tune continues the run's own Hugging Face export ----------
+
+    @classmethod
+    def feedback_finetune_config(cls, config: dict[str, Any], export: Path, chat_data: Path) -> dict[str, Any]:
+        """Fully fine-tune the export (a pretrained start) on the chat jsonl with its own tokenizer; only a
+        few held-out pairs are scored (the set is small)."""
+        raw = copy.deepcopy(config)
+        raw["model"].update({"source": "pretrained", "pretrained": str(export), "finetune": "full"})
+        raw["data"].update(
+            {"source": "file", "name": str(chat_data), "format": "chat", "tokenizer": "pretrained", "max_chars": None}
+        )
+        raw["data"]["eval_pairs"] = min(int(raw["data"].get("eval_pairs", 0)), 4)
+        return raw
+
+    # -- Distillable: a GPT with half the layers, taught by knowledge distillation -------------------
+
+    def student_overrides(self) -> list[str]:
+        """Half the teacher's layers. Only GPTs trained from scratch teach: a pretrained teacher's
+        vocabulary needs its own student."""
+        if self.run_config.model.source != "scratch":
+            raise GenLabError(
+                "distillation takes GPT runs trained from scratch; a pretrained teacher's vocabulary needs its own student"
+            )
+        return [f"model.n_layer={max(1, int(self.run_config.model.n_layer) // 2)}"]
+
+    def distill_student(
+        self, config: RunConfig, data_info: dict[str, Any], *, temperature: float, alpha: float
+    ) -> DistilledGPT:
+        self.student_overrides()  # raises for a teacher that cannot teach
+        return DistilledGPT(config, data_info, self, temperature, alpha)
+
+
+class DistilledGPT(GPTModule):
+    """A GPT student: the token loss mixed with the teacher's softened next-token distribution. It inherits
+    `family`, so it trains, saves and reloads as a plain GPT run; the teacher is held outside its state."""
+
+    def __init__(
+        self, config: Any, data_info: dict[str, Any], teacher: GPTModule, temperature: float = 2.0, alpha: float = 0.5
+    ) -> None:
+        super().__init__(config, data_info)
+        self.__dict__["_teacher"] = teacher.eval().requires_grad_(False)  # not a submodule: not in state_dict
+        self.temperature, self.alpha = temperature, alpha
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        with torch.no_grad():
+            teacher = self._teacher(x)  # (B, T, V)
+        loss = kd_loss(self(x), teacher, y, self.temperature, self.alpha)
+        self.log_step({"train/loss": loss}, x.shape[0])
+        return loss

@@ -49,6 +49,36 @@ class KVCache:
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
 
 
+class SlotKVCache:
+    """Keys and values of `slots` independent sequences, each at its own position, for dynamic batching:
+    (L, S, H, block_size, hd). Zero-filled: a masked-out position must hold numbers, not NaN garbage, since
+    attention multiplies its zero weight by the value."""
+
+    def __init__(self, shape: GPTShape, slots: int, device: torch.device, dtype: torch.dtype) -> None:
+        hd = shape.n_embd // shape.n_head
+        size = (shape.n_layer, slots, shape.n_head, shape.block_size, hd)
+        self.k = torch.zeros(size, device=device, dtype=dtype)
+        self.v = torch.zeros(size, device=device, dtype=dtype)
+        self.slots = slots
+
+    def append(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor, rows: torch.Tensor, starts: list[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store k, v (B, H, T, hd) of row b at positions starts[b]..; return each row's keys and values
+        up to the furthest position written: (B, H, max(starts) + T, hd)."""
+        T = k.shape[2]
+        if T == 1:  # one new token per row (decoding): one scatter for the whole batch
+            at = torch.tensor(starts, device=k.device)
+            self.k[layer, rows, :, at] = k[:, :, 0]
+            self.v[layer, rows, :, at] = v[:, :, 0]
+        else:  # a prompt (prefill), row by row
+            for b, start in enumerate(starts):
+                self.k[layer, int(rows[b]), :, start : start + T] = k[b]
+                self.v[layer, int(rows[b]), :, start : start + T] = v[b]
+        end = max(starts) + T
+        return self.k[layer, rows, :, :end], self.v[layer, rows, :, :end]
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, s: GPTShape) -> None:
         super().__init__()
@@ -74,6 +104,19 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)  # (B, H, T, hd)
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
 
+    def forward_slots(
+        self, x: torch.Tensor, cache: SlotKVCache, layer: int, rows: torch.Tensor, starts: list[int], pos: torch.Tensor
+    ) -> torch.Tensor:
+        """x (B, T, C) of B sequences at their own positions pos (B, T): each query sees its own row's
+        keys up to its position."""
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4).unbind(0)
+        k, v = cache.append(layer, k, v, rows, starts)  # (B, H, end, hd)
+        keys = torch.arange(k.shape[2], device=x.device)
+        mask = (keys[None, None, :] <= pos[:, :, None]).unsqueeze(1)  # (B, 1, T, end)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, hd)
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
 
 class MLP(nn.Module):
     def __init__(self, s: GPTShape) -> None:
@@ -97,6 +140,12 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), cache, layer)
+        return x + self.mlp(self.ln_2(x))
+
+    def forward_slots(
+        self, x: torch.Tensor, cache: SlotKVCache, layer: int, rows: torch.Tensor, starts: list[int], pos: torch.Tensor
+    ) -> torch.Tensor:
+        x = x + self.attn.forward_slots(self.ln_1(x), cache, layer, rows, starts, pos)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -136,6 +185,24 @@ class NativeGPT(nn.Module):
     def new_cache(self, batch: int = 1) -> KVCache:
         p = self.lm_head.weight
         return KVCache(self.shape, batch, p.device, p.dtype)
+
+    def new_slot_cache(self, slots: int) -> SlotKVCache:
+        p = self.lm_head.weight
+        return SlotKVCache(self.shape, slots, p.device, p.dtype)
+
+    def forward_slots(self, idx: torch.Tensor, cache: SlotKVCache, rows: list[int], starts: list[int]) -> torch.Tensor:
+        """Logits of the last position (B, V) for B sequences, each in its own cache row, whose new tokens
+        idx (B, T) start at their own positions (inference only: no dropout)."""
+        B, T = idx.shape
+        if max(starts) + T > self.shape.block_size:
+            raise ValueError(f"{max(starts) + T} positions exceed the context window of {self.shape.block_size}")
+        pos = torch.tensor(starts, device=idx.device)[:, None] + torch.arange(T, device=idx.device)  # (B, T)
+        at = torch.tensor(rows, device=idx.device)
+        h = self.transformer
+        x = h.wte(idx) + h.wpe(pos)  # (B, T, C)
+        for i, block in enumerate(h.h):
+            x = block.forward_slots(x, cache, i, at, starts, pos)
+        return self.lm_head(h.ln_f(x[:, -1]))  # (B, V)
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         B, T = idx.shape

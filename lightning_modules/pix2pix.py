@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
+from datamodules.paired import PairedDataModule
 from genlab.core.optim import build_optimizer
 from genlab.families.pix2pix import FAMILY
 from lightning_modules.base import GenLabModule
@@ -32,6 +33,7 @@ from lightning_modules.translation_nets import (
 
 class Pix2PixModule(GenLabModule):
     family = FAMILY
+    datamodule_class = PairedDataModule
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
@@ -50,7 +52,6 @@ class Pix2PixModule(GenLabModule):
         n = m.n_panel
         self.register_buffer("fixed_in", torch.zeros(n, c_in, size, size))
         self.register_buffer("fixed_target", torch.zeros(n, c_out, size, size))
-        self.sample_grid_rows = {m.direction: 3}
         self.evaluator = TranslationEval([""], True, m.eval_fid, size, m.fid_features)
 
     # -- inference ---------------------------------------------------------------------------------
@@ -148,3 +149,6 @@ class Pix2PixModule(GenLabModule):
 
     def sample_images(self) -> dict[str, torch.Tensor]:
         return {self.direction: panel(self.fixed_in, self.translate(self.fixed_in), self.fixed_target)}
+
+    def sample_grid_rows(self) -> dict[str, int]:
+        return {self.direction: 3}  # input, translation, target

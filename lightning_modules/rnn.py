@@ -11,6 +11,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from datamodules.text import TextDataModule
 from genlab.families.rnn import FAMILY
 from lightning_modules.export_nets import ExportNet, RecurrentStep
 from lightning_modules.text_base import TextLMModule
@@ -32,6 +33,7 @@ class CharRNN(nn.Module):
 
 class RNNModule(TextLMModule):
     family = FAMILY
+    datamodule_class = TextDataModule
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)

@@ -9,6 +9,7 @@ person goes through the engine's generation API (genlab/use/generate.py) and its
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,10 +18,14 @@ import torch
 
 from genlab.core.errors import GenLabError
 
+# Below this, dividing float32 logits by the temperature overflows (1e-320 is 0 in float32): such
+# temperatures pick the likeliest token, as 0 does.
+GREEDY_BELOW = 1e-3
+
 
 @dataclass
 class SamplingSettings:
-    """How the next token is picked. temperature 0 means greedy."""
+    """How the next token is picked. temperature 0 (or below GREEDY_BELOW) means greedy."""
 
     temperature: float = 0.8
     top_k: int = 50
@@ -31,6 +36,10 @@ class SamplingSettings:
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        numbers = {"temperature": self.temperature, "top_p": self.top_p, "repetition_penalty": self.repetition_penalty}
+        for name, value in numbers.items():
+            if not math.isfinite(value):
+                raise GenLabError(f"{name} must be a finite number, got {value}")
         if self.temperature < 0:
             raise GenLabError(f"temperature must be >= 0 (0 is greedy), got {self.temperature}")
         if self.top_k < 0:
@@ -45,6 +54,21 @@ class SamplingSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def default_sampling(module: Any) -> SamplingSettings:
+    """The model's own decoding defaults, the same in the CLI, the app, the REST API and exports: what its
+    optional `generation_defaults()` says (a chat run: its base model's recommended settings), else the
+    sampling above (a from-scratch model)."""
+    own = getattr(module, "generation_defaults", None)
+    return SamplingSettings(**(own() if callable(own) else {}))
+
+
+def sampling_for(module: Any, **overrides: Any) -> SamplingSettings:
+    """The model's defaults with what a caller set (None: not set, the model's default stands)."""
+    values = default_sampling(module).to_dict()
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return SamplingSettings(**values)
 
 
 class TokenPicker:
@@ -77,7 +101,7 @@ class TokenPicker:
             self._flush(logits.numel(), logits.device)
             penalised = torch.where(logits > 0, logits / s.repetition_penalty, logits * s.repetition_penalty)
             logits = torch.where(self.seen, penalised, logits)
-        if s.temperature == 0:
+        if s.temperature < GREEDY_BELOW:
             return int(torch.argmax(logits))
         logits = logits / s.temperature
         if s.top_k and s.top_k < logits.numel():

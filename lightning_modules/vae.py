@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from datamodules.images import ImageDataModule
 from genlab.families.vae import FAMILY
 from lightning_modules.base import GenLabModule, Labels
 from lightning_modules.export_nets import ExportNet
@@ -94,7 +95,7 @@ class VAEModule(GenLabModule):
     """Capabilities: ImageSampler (from the prior), LatentWalker (decode chosen z), Reconstructor."""
 
     family = FAMILY
-    sample_grid_rows = {"reconstruction": 16, "interpolation": 10}  # real row over its reconstruction; 10 steps
+    datamodule_class = ImageDataModule
 
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
@@ -228,3 +229,6 @@ class VAEModule(GenLabModule):
             k = min(8, len(x) // 2)
             out["interpolation"] = self.interpolate(x[:k], x[k : 2 * k], steps=10)
         return out
+
+    def sample_grid_rows(self) -> dict[str, int]:
+        return {"reconstruction": 16, "interpolation": 10}  # real row over its reconstruction; 10 steps

@@ -5,8 +5,10 @@ the CLI), never a traceback, and leaves nothing behind: no run row or folder, no
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import re
 import stat
 import struct
 import subprocess
@@ -14,6 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -96,6 +99,78 @@ def test_a_missing_or_broken_config_file_exits_2(home, tmp_path, capsys) -> None
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 200, "a..b", "-rf", "run id"])
+def billion_laughs() -> str:
+    """Nine levels of nine aliases: 363 bytes that expand to 9**9 strings."""
+    text = "family: vae\nlol: &a [" + ", ".join(['"lol"'] * 9) + "]\n"
+    previous = "a"
+    for name in "bcdefghi":
+        text += f"{name}: &{name} [" + ", ".join([f"*{previous}"] * 9) + "]\n"
+        previous = name
+    return text
+
+
+def test_a_billion_laughs_config_is_refused_in_bounded_memory_and_output(home, tmp_path) -> None:
+    bomb = tmp_path / "laughs.yaml"
+    bomb.write_text(billion_laughs(), encoding="utf-8")
+    # The CLI in a fresh process that reports its own peak memory (VmHWM, which exec resets) on stdout.
+    script = (
+        "import sys; from genlab.cli.main import main; code = main(['train', '--config', sys.argv[1]]); "
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]); sys.exit(code)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(bomb)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, GENLAB_HOME=str(home)),
+    )
+    err = proc.stderr.read(64 * 1024)  # at most this much is read, whatever it writes
+    peak_mb = int(proc.stdout.read().split()[-1]) / 1024
+    assert proc.wait(timeout=120) == 2 and b"aliases" in err and b"Traceback" not in err, err[:500]
+    assert len(err) < 2000, "the message quotes no expanded value"
+    assert peak_mb < 500, f"peak {peak_mb:.0f} MB"
+    nothing_left(home)
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "says"),
+    [
+        ("family: vae\nmodel: " + "[" * 5000 + "]" * 5000 + "\n", [], "nested more than"),
+        ("family: vae\n", ["model.latent_dim=" + "[" * 5000 + "]" * 5000], "nested more than"),
+        ("- family\n- vae\n", ["optim.lr=0.1"], "holds a list, not a mapping"),
+        ("just words\n", ["optim.lr=0.1"], "holds a str, not a mapping"),
+        ("family: vae\n", ["name=" + "x" * 3_000_000], "name:"),
+        ("family: vae\n" + "# padding\n" * 200_000, [], "larger than 1024 KB"),
+    ],
+    ids=["deep-file", "deep-set", "top-list", "top-string", "huge-value", "huge-file"],
+)
+def test_configs_that_would_cost_a_traceback_or_memory_exit_2(home, tmp_path, capsys, text, overrides, says) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    argv = ["train", "--config", str(path)]
+    for item in overrides:
+        argv += ["--set", item]
+    code, err = cli(capsys, *argv)
+    assert code == 2 and says in err, err[:500]
+    assert len(err) < 3000, "errors quote at most a short excerpt of a value"
+    nothing_left(home)
+
+
+def test_a_config_that_names_a_folder_or_a_device_says_so(home, tmp_path, capsys) -> None:
+    code, err = cli(capsys, "train", "--config", str(tmp_path))
+    assert code == 2 and "is a folder" in err
+    code, err = cli(capsys, "train", "--config", "/dev/zero")
+    assert code == 2 and "not a regular file" in err
+
+
+def test_the_train_page_upload_and_the_cli_share_the_bounded_parser() -> None:
+    from genlab.core.safe_yaml import load_yaml
+
+    with pytest.raises(ConfigError, match="upload.yaml expands to more than|upload.yaml uses more than"):
+        load_yaml(billion_laughs(), "upload.yaml")
+    assert load_yaml("a: &x {b: 1}\nc: *x\n") == {"a": {"b": 1}, "c": {"b": 1}}, "small aliases still work"
+
+
 def test_bad_run_ids_are_refused_before_anything_is_written(home, capsys, bad) -> None:
     with pytest.raises(GenLabError, match="not valid"):
         check_run_id(bad)
@@ -314,3 +389,312 @@ def test_a_web_ui_run_naming_a_server_folder_is_refused_before_anything_is_writt
         confine_config_paths(model)
     assert store.list_runs() == []
     nothing_left(home)
+
+
+# -- the REST server: auth before work, bounded bodies, no 5xx -----------------------------------------------
+
+
+def asgi_call(app, method: str, path: str, headers: list[tuple[bytes, bytes]], query: bytes = b"", client="10.0.0.1"):
+    """Call the app as uvicorn would, with a body that is never needed: (status, whether it was read)."""
+    import anyio
+
+    read: list[bool] = []
+    sent: list[dict] = []
+
+    async def receive():
+        read.append(True)
+        return {"type": "http.request", "body": b'{"prompt": "x", "n": 1}', "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"23"), *headers],
+        "client": (client, 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+    anyio.run(app, scope, receive, send)
+    return next(m["status"] for m in sent if m["type"] == "http.response.start"), bool(read)
+
+
+def route_table(app) -> list[tuple[str, str]]:
+    """(method, path) of every route the app answers, routers included by include_router too (FastAPI
+    keeps those behind a lazy wrapper), checked against the OpenAPI document so that none is missed."""
+    out = set()
+    for route in app.routes:
+        contexts = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else [route]
+        for r in contexts:
+            for method in getattr(r, "methods", None) or {"GET"}:
+                out.add((method, r.path))
+    documented = {(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops}
+    assert documented <= out, documented - out
+    return sorted(out)
+
+
+def test_every_route_refuses_an_unauthenticated_request_before_reading_its_body(store) -> None:
+    """Walks every route the app has (those added later included): without a valid key in a header, each
+    answers 401 and never reads the body; only liveness, readiness and the docs are public."""
+    from genlab.serve import create_app
+    from genlab.serve.guard import PUBLIC_PATHS
+    from genlab.store.api_keys import create_key
+
+    run = store.create_run(FAMILIES["rnn"].tiny_config())
+    store.set_status(run.id, "completed")  # servable, though its checkpoint is missing (it fails to load)
+    _, secret = create_key(store, "probe")
+    app = create_app([run.id], store, require_keys=True, load_in_background=False)
+    routes = route_table(app)
+    public = {(m, p) for m, p in routes if p in PUBLIC_PATHS}
+    assert {p for _, p in public} == set(PUBLIC_PATHS) and {m for m, _ in public} <= {"GET", "HEAD"}
+    protected = [(m, p) for m, p in routes if p not in PUBLIC_PATHS]
+    assert len(protected) >= 9, protected
+    attempts = [
+        ([], b""),
+        ([(b"authorization", b"Bearer glk_wrong")], b""),
+        ([(b"x-api-key", b"x" * 5000)], b""),
+        ([], b"api_key=" + secret.encode()),
+    ]
+    for n, (method, template) in enumerate(protected):
+        path = re.sub(r"\{run_id[^}]*\}", run.id, template)
+        path = re.sub(r"\{[^}]+\}", "x", path)
+        for i, (headers, query) in enumerate(attempts):
+            status, read = asgi_call(app, method, path, headers, query, client=f"10.0.{n}.{i}")
+            assert (status, read) == (401, False), (method, template, headers, query)
+    status, read = asgi_call(app, "GET", "/runs", [(b"x-api-key", secret.encode())])
+    assert status == 200, "the same probe with the key in a header goes through"
+
+
+def test_ready_tells_anonymous_callers_only_ready_or_not(store) -> None:
+    from fastapi.testclient import TestClient
+
+    from genlab.serve import create_app
+    from genlab.store.api_keys import create_key
+
+    run = store.create_run(FAMILIES["rnn"].tiny_config())
+    store.set_status(run.id, "completed")
+    _, secret = create_key(store, "probe")
+    with TestClient(create_app([run.id], store, require_keys=True, load_in_background=False)) as c:
+        anonymous = c.get("/ready")
+        assert anonymous.status_code == 503 and anonymous.json() == {"ready": False}
+        assert c.get("/ready", headers={"X-API-Key": "glk_wrong"}).json() == {"ready": False}
+        full = c.get("/ready", headers={"X-API-Key": secret}).json()
+        assert full["failed"][run.id].startswith("GenLabError: ") and len(full["failed"][run.id]) < 260
+
+
+def test_wrong_key_guesses_are_limited_per_client_address(store) -> None:
+    from genlab.serve import create_app
+    from genlab.serve.guard import FAILED_AUTH_PER_MINUTE
+    from genlab.store.api_keys import create_key
+
+    run = store.create_run(FAMILIES["rnn"].tiny_config())
+    store.set_status(run.id, "completed")
+    _, secret = create_key(store, "probe")
+    app = create_app([run.id], store, require_keys=True, load_in_background=False)
+    wrong = [(b"authorization", b"Bearer glk_guess")]
+    codes = [asgi_call(app, "GET", "/runs", wrong, client="10.9.9.9")[0] for _ in range(FAILED_AUTH_PER_MINUTE + 10)]
+    assert codes[:FAILED_AUTH_PER_MINUTE] == [401] * FAILED_AUTH_PER_MINUTE
+    assert set(codes[FAILED_AUTH_PER_MINUTE:]) == {429}
+    assert asgi_call(app, "GET", "/runs", [(b"x-api-key", secret.encode())], client="10.9.9.9")[0] == 429
+    assert asgi_call(app, "GET", "/runs", [(b"x-api-key", secret.encode())], client="10.9.9.10")[0] == 200
+
+
+@pytest.fixture(scope="module")
+def rest(tmp_path_factory, shared_cache):
+    """A real `python -m genlab serve` (uvicorn on loopback) with an API key, on a tiny trained char-RNN."""
+    from genlab.store.api_keys import create_key
+    from genlab.store.runs import RunStore
+    from tests.serve.conftest import Server, tiny
+    from tests.ui.conftest import train_in_process
+
+    home = tmp_path_factory.mktemp("rest_home")
+    (home / "cache").symlink_to(shared_cache, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GENLAB_HOME", str(home))
+        store = RunStore(home)
+        run = train_in_process(store, tiny("rnn"))
+        assert run.status == "completed", run.error
+        _, secret = create_key(store, "probe")
+        store.close()
+        server = Server(home, [run.id], "--rate-limit", "0")
+        try:
+            server.wait_ready()
+            yield server, run.id, secret
+        finally:
+            server.stop()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def raw_post(port: int, path: str, head: dict[str, str], body: bytes, total: int | None = None) -> tuple[int, bytes]:
+    """POST over a plain socket: send the headers (Content-Length `total`), then `body`, then read the reply
+    (a server that answers before reading the body is not made to swallow it first)."""
+    import socket
+
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {total or len(body)}"]
+    lines += [f"{k}: {v}" for k, v in head.items()]
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        with contextlib.suppress(OSError):
+            sock.sendall(body)
+        reply = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n\r\n" not in reply or len(reply) < reply.index(b"\r\n\r\n") + 4 + _length(reply):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+    status = int(reply.split(b" ", 2)[1]) if reply else 0
+    return status, reply.split(b"\r\n\r\n", 1)[-1]
+
+
+def _length(reply: bytes) -> int:
+    for line in reply.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0
+
+
+def test_rest_refuses_big_or_broken_bodies_without_a_key_before_reading_them(rest) -> None:
+    server, run_id, secret = rest
+    before = peak_rss_mb(server.proc.pid)
+    url = f"/runs/{run_id}/generate"
+    head = {"Content-Type": "application/json"}
+    big = b'{"prompt": "' + b"a" * (50 * 1024 * 1024) + b'"}'
+    status, body = raw_post(server.port, url, head, big[: 1024 * 1024], total=len(big))
+    assert status == 401 and b"API key is required" in body
+    status, body = raw_post(server.port, url, head, b'{"prompt": ')
+    assert status == 401, "malformed JSON without a key is a 401, not the parser's 422"
+    form = {"Content-Type": "multipart/form-data; boundary=xx"}
+    status, _ = raw_post(server.port, f"/runs/{run_id}/encode", form, b"--xx\r\n", total=60 * 1024 * 1024)
+    assert status == 401
+    keyed = head | {"Authorization": f"Bearer {secret}"}
+    status, body = raw_post(server.port, url, keyed, big[: 1024 * 1024], total=len(big))
+    assert status == 413 and b"larger than the limit" in body
+    chunked = keyed | {"Transfer-Encoding": "chunked"}
+    del chunked["Content-Type"]
+    with httpx.Client(timeout=60) as c:
+        r = c.post(
+            server.url + url, headers=chunked, content=iter([big[i : i + 2**20] for i in range(0, 6 * 2**20, 2**20)])
+        )
+    assert r.status_code == 413, "a body without Content-Length is cut at the limit while it is read"
+    assert peak_rss_mb(server.proc.pid) - before < 40, "no body was held in memory"
+
+
+def test_rest_bad_values_are_422_with_a_short_reply_and_never_a_500(rest) -> None:
+    server, run_id, secret = rest
+    url = f"{server.url}/runs/{run_id}/generate"
+    key = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    raw_bodies = [
+        b'{"prompt": "a", "max_new_tokens": 1e309}',
+        b'{"prompt": "a", "temperature": NaN}',
+        b'{"prompt": "a", "top_p": Infinity}',
+        b'{"prompt": "a", "temperature": -Infinity}',
+        b'{"prompt": "\\ud800"}',
+        b'{"prompt": "' + b"x" * (3 * 1024 * 1024) + b'"}',
+    ]
+    with httpx.Client(timeout=120) as c:
+        for raw in raw_bodies:
+            r = c.post(url, content=raw, headers=key)
+            assert r.status_code == 422, (raw[:60], r.status_code, r.text[:300])
+            assert len(r.content) < 2000, "the reply quotes at most a short excerpt"
+        surrogate = c.post(url, content=raw_bodies[4], headers=key).json()["detail"][0]["msg"]
+        assert "lone surrogate" in surrogate
+        tiny_t = c.post(url, json={"prompt": "ROMEO:", "temperature": 1e-320, "max_new_tokens": 8}, headers=key)
+        assert tiny_t.status_code == 200, tiny_t.text
+        greedy = c.post(url, json={"prompt": "ROMEO:", "temperature": 0, "max_new_tokens": 8}, headers=key)
+        assert tiny_t.json()["text"] == greedy.json()["text"], "a temperature near 0 is greedy, not a crash"
+
+
+def test_a_key_in_the_url_is_refused_and_never_logged(rest) -> None:
+    server, run_id, secret = rest
+    r = httpx.get(f"{server.url}/runs/{run_id}", params={"api_key": secret})
+    assert r.status_code == 401 and "never in the URL" in r.json()["detail"]
+    assert httpx.get(f"{server.url}/runs/{run_id}", headers={"X-API-Key": secret}).status_code == 200
+    anonymous = httpx.get(f"{server.url}/ready")
+    assert anonymous.json() == {"ready": True}
+    log = server.stop()
+    assert secret not in log and secret[4:20] not in log
+    assert "GET /runs/" in log, "the access log still says what was asked"
+    assert "Traceback" not in log and " 500" not in log
+
+
+# -- the web app, wherever it is started ---------------------------------------------------------------------
+
+
+def test_the_app_started_from_another_folder_listens_on_loopback_only(tmp_path) -> None:
+    import psutil
+
+    from tests.serve.conftest import free_port
+
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".streamlit").mkdir(parents=True)
+    (elsewhere / ".streamlit" / "config.toml").write_text('[server]\naddress = "0.0.0.0"\n', encoding="utf-8")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.port", str(port)],
+        cwd=elsewhere,
+        env=env | {"GENLAB_HOME": str(tmp_path / "home")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+
+        def listening() -> list[str]:
+            assert proc.poll() is None, proc.stdout.read()
+            conns = psutil.Process(proc.pid).net_connections(kind="inet")
+            return [c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
+
+        from tests.helpers import wait_for
+
+        addresses = wait_for(listening, timeout=120, what="streamlit to listen")
+        assert set(addresses) == {"127.0.0.1"}, "the folder's own config cannot open it to the network"
+        assert httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_app_listening_beyond_loopback_without_a_login_stays_closed(home) -> None:
+    from streamlit import config
+    from streamlit.testing.v1 import AppTest
+
+    before = config.get_option("server.address")
+    try:
+        for address in ("0.0.0.0", ""):
+            config.set_option("server.address", address)
+            at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=90).run()
+            assert [t.value for t in at.title] == ["GenLab is closed"]
+            assert "refuses to listen on" in at.error[0].value and "[auth]" in at.error[0].value
+        config.set_option("server.address", "127.0.0.1")
+        at = AppTest.from_file(str(ROOT / "ui" / "app.py"), default_timeout=90).run()
+        assert "GenLab is closed" not in [t.value for t in at.title]
+    finally:
+        config.set_option("server.address", before)
+
+
+def test_one_over_long_member_name_is_skipped_and_a_skipped_nested_zip_is_not_stored(home, tmp_path) -> None:
+    inner = make_zip(tmp_path / "inner.zip", {"x.png": png_bytes(16, 16)}).read_bytes()
+    path = make_zip(
+        tmp_path / "mixed.zip",
+        {"ok.png": png_bytes(16, 16), "n" * 300 + ".png": png_bytes(16, 16), "more.zip": inner},
+    )
+    folder, report = import_zip_upload("mixed", path)
+    reasons = dict(report.skipped)
+    assert any(r == "file name too long" for r in reasons.values()), reasons
+    assert "more.zip" in reasons
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["ok.png"], "skipped means not stored"

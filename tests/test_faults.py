@@ -474,3 +474,26 @@ def test_a_killed_worker_still_starts_the_next_queued_run(store: RunStore, monke
     wait_for(lambda: store.get(second.id).status == "completed", timeout=300, what="the queued run to be started")
     gone = store.get(first.id)
     assert gone.status == "interrupted" and "SIGKILL" in gone.error
+
+
+def test_a_run_is_live_from_its_claim_before_its_worker_looks_like_genlab(store: RunStore, home: Path, capsys) -> None:
+    """The few moments between the claim and the worker's exec: its process does not say `genlab` yet,
+    and delete and resume must still see the run as live."""
+    from genlab.cli.main import main
+
+    run = store.create_run(FAMILIES["vae"].tiny_config(), run_id="starting")
+    assert store.claim_next(4).id == run.id
+    # A forked child before exec carries its parent's command line: here, one without "genlab" in it.
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        assert store.own(run.id, child.pid)
+        assert main(["runs", "delete", run.id, "--yes"]) == 2
+        assert "cancel it" in capsys.readouterr().err
+        assert main(["resume", run.id]) == 2
+        assert store.get(run.id).status == "running" and run.folder.exists()
+        assert not store.own(run.id, child.pid + 1), "a second worker finds the run taken"
+        store.update(run.id, heartbeat=0.0)  # long silent: an unrelated program that took the pid over
+        assert store.reap_dead() == [run.id]
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)

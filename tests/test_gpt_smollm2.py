@@ -12,9 +12,9 @@ pytestmark = pytest.mark.slow
 
 def test_offline_smollm2_answers_a_simple_factual_question(home):
     from genlab.use.generate import ChatSession, SamplingSettings
-    from lightning_modules.gpt import pretrained_module
+    from lightning_modules.gpt import GPTModule
 
-    module = pretrained_module("smollm2")
+    module = GPTModule.from_pretrained_model("smollm2")
     session = ChatSession(
         module,
         system_prompt="Answer in one short sentence.",

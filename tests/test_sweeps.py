@@ -1,5 +1,6 @@
-"""Sweeps as a user relies on them: a checked search space, trials that are normal runs, pruning across
-processes, failures that do not stop the sweep, a killed worker's trial retried, CLI errors in plain words."""
+"""Sweeps as a user relies on them: a checked search space, trials that are normal runs, pruning decided at
+the trial's own validation (the same pruned set on every run of a seed), failures that do not stop the
+sweep, a killed worker's trial retried, CLI errors in plain words."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from callbacks.sweep_trial import STORAGE_ENV
 from genlab.cli.main import main
 from genlab.core.config import ConfigError
 from genlab.core.registry import FAMILIES
+from genlab.runner.train import fit_module
 from genlab.store.runs import RunStore
 from genlab.sweeps import study as sweeps
 from genlab.sweeps import worker as sweep_worker
@@ -123,7 +126,7 @@ def test_cli_start_with_a_bad_space_exits_2_naming_the_path(home: Path, tmp_path
 
 # -- a real sweep: completed, pruned and failed trials ------------------------------------------------
 
-EPOCHS = 40  # long enough that a prune lands well before the end, even on an idle machine
+EPOCHS = 6  # the pruner acts at the trial's own validations, so a prune lands at the first rung it loses
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +193,81 @@ def test_train_the_best_config_starts_a_normal_run_linked_to_the_sweep(finished_
     assert config.optim.lr == pytest.approx(trial.params["optim.lr"])
     figures = sweeps.figures(study, settings)
     assert {"history", "parallel coordinates", "intermediate values"} <= set(figures)
+
+
+# -- pruning at the validation itself ------------------------------------------------------------------
+
+
+def test_a_trial_is_pruned_at_the_validation_that_loses_before_its_next_batch(home: Path, monkeypatch) -> None:
+    """The trial's own process reports each validation and asks the pruner: a trial behind the median
+    stops right after its first validation (no batch of the next epoch), ends `pruned` with its checkpoint;
+    a trial ahead of it reports every validation and completes."""
+    store = RunStore(home)
+    space = {"optim.lr": {"low": 1e-4, "high": 1e-2, "log": True}}
+    base = vae_base(epochs=3, batches=2)
+    monkeypatch.setenv(STORAGE_ENV, sweeps.default_storage())  # what the sweep worker hands the run's worker
+
+    def run_trial(name: str, finished: float) -> tuple[str, str, optuna.trial.FrozenTrial]:
+        """A trial of a sweep whose one finished trial (the median pruner's startup) logged `finished`."""
+        settings = sweeps.make_settings(base, n_trials=4, name=name, space=space, pruner="median")
+        study = sweeps.create(settings)
+        dists = sweeps.distributions(settings.params())
+        curve = {1: finished, 2: finished, 3: finished}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"optim.lr": 1e-3}, distributions=dists, value=finished, intermediate_values=curve
+            )
+        )
+        trial = study.ask(dists)
+        run = store.create_run(base, status="running", sweep_id=name, trial_id=trial.number, monitor="val/loss")
+        status, _ = fit_module(store, run.id)
+        return run.id, status, study.trials[trial.number]
+
+    run_id, status, trial = run_trial("behind", -1e6)  # the finished trial did better at every validation
+    assert status == "pruned" and trial.user_attrs["pruned_at"] == 1
+    assert list(trial.intermediate_values) == [1] and len(store.metric_series(run_id, "val/loss")) == 1
+    assert store.get(run_id).step == 2, "it stopped after its first epoch's 2 batches, before a batch of the next"
+    assert (store.run_folder(run_id) / "checkpoints" / "last.ckpt").exists()
+    run_id, status, trial = run_trial("ahead", 1e6)  # always ahead of it: never pruned
+    assert status == "completed" and "pruned_at" not in trial.user_attrs
+    assert (
+        list(trial.intermediate_values)
+        == [1, 2, 3]
+        == [i + 1 for i, _ in enumerate(store.metric_series(run_id, "val/loss"))]
+    )
+
+
+@pytest.mark.slow  # two sweeps of six tiny trials, each trial its own process
+def test_the_same_seed_prunes_the_same_trials_at_the_same_validations(home: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GENLAB_MAX_JOBS", "2")  # both sweeps at once: each run sees the other's load
+    store = RunStore(home)
+    space = {"optim.lr": {"low": 1e-5, "high": 3e-2, "log": True}}
+    names = ("same-a", "same-b")
+    for name in names:
+        settings = sweeps.make_settings(vae_base(epochs=4), n_trials=6, name=name, space=space, pruner="median", seed=3)
+        sweeps.create(settings)
+    workers = [threading.Thread(target=sweep_worker.Worker(n, store=store, log=lambda _: None).run) for n in names]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=900)
+
+    def outcome(name: str) -> list[tuple]:
+        study, _ = sweeps.load(name)
+        return [
+            (
+                t.state.name,
+                t.params["optim.lr"],
+                t.user_attrs.get("pruned_at"),
+                len(store.metric_series(t.user_attrs["run_id"], "val/loss")),
+            )
+            for t in study.trials
+        ]
+
+    first, second = outcome("same-a"), outcome("same-b")
+    assert len(first) == 6 and all(state in ("COMPLETE", "PRUNED") for state, *_ in first)
+    assert any(state == "PRUNED" for state, *_ in first), "the space is wide enough that some trial loses"
+    assert first == second
 
 
 # -- faults across processes -----------------------------------------------------------------------

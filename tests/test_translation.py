@@ -15,6 +15,7 @@ from datamodules.paired import PairedDataModule
 from genlab.core.errors import DataError, GenLabError
 from genlab.core.parsing import load_config, parse_config
 from genlab.core.registry import FAMILIES
+from genlab.runner.build import module_class
 from lightning_modules.translation_nets import (
     ImagePool,
     PatchDiscriminator,
@@ -148,7 +149,7 @@ def test_cycle_consistency_improves_with_a_little_training(home: Path, tmp_path:
     dm = PairedDataModule(cfg)
     dm.setup("fit")
     L.seed_everything(0, verbose=False)
-    module = FAMILIES["cyclegan"].module_class()(cfg.model_dump(mode="json"), dm.info())
+    module = module_class(FAMILIES["cyclegan"])(cfg.model_dump(mode="json"), dm.info())
     fixed = dm.fixed_batch(8)
     with torch.no_grad():
         before = float(module.eval().cycle_l1(fixed["A"], fixed["B"]))
@@ -173,7 +174,7 @@ def test_pix2pix_learns_the_colour_inversion(home: Path, tmp_path: Path) -> None
     dm = PairedDataModule(cfg)
     dm.setup("fit")
     L.seed_everything(0, verbose=False)
-    module = FAMILIES["pix2pix"].module_class()(cfg.model_dump(mode="json"), dm.info())
+    module = module_class(FAMILIES["pix2pix"])(cfg.model_dump(mode="json"), dm.info())
     fixed = dm.fixed_batch(8)
     with torch.no_grad():
         before = float((module.eval().translate(fixed["A"]) - fixed["B"]).abs().mean())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from genlab.cli import (
+    attention_cmd,
     compress_cmd,
     export_cmd,
     feedback_cmd,
@@ -35,6 +36,7 @@ COMMAND_MODULES = [
     compress_cmd,
     serve_cmd,
     feedback_cmd,
+    attention_cmd,
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from genlab.core.registry import names_that_can
 from genlab.store.runs import RunStore
 
 
@@ -24,20 +25,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     d = sub.add_parser(
         "distill",
-        help="train a smaller student from a finished run (GPT, DCGAN, conditional GAN)",
-        description="A GPT student learns from the teacher's softened predictions (KD loss) on the same corpus; a "
-        "GAN student generator learns to reproduce the teacher's images. The student is a new run linked to RUN.",
+        help=f"train a smaller student from a finished run ({names_that_can('Distillable', ', ')})",
+        description="The teacher's family decides how its student learns: a language model from the teacher's "
+        "softened predictions (KD loss) on the same corpus, a GAN generator by reproducing the teacher's images. "
+        "The student is a new run linked to RUN.",
     )
     d.add_argument("run_id", help="the teacher: a completed run")
     d.add_argument(
         "--student",
         action="append",
         metavar="model.KEY=VALUE",
-        help="shrink the teacher's model section (repeatable); default: half the layers (GPT) or width (GAN)",
+        help="shrink the teacher's model section (repeatable); default: about half the teacher (its layers, or its generator's width)",
     )
     d.add_argument("--steps", type=int, default=100, help="training batches (default 100)")
-    d.add_argument("--temperature", type=float, default=2.0, help="KD softening temperature (GPT; default 2)")
-    d.add_argument("--alpha", type=float, default=0.5, help="weight of the plain token loss (GPT; default 0.5)")
+    d.add_argument(
+        "--temperature", type=float, default=2.0, help="KD softening temperature (language models; default 2)"
+    )
+    d.add_argument(
+        "--alpha", type=float, default=0.5, help="weight of the plain token loss (language models; default 0.5)"
+    )
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.set_defaults(handler=_distill)
 

@@ -14,8 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
         help="export a finished run (TFLite, ONNX, SavedModel, Hugging Face) with proof of parity",
-        description="Convert every network the run's family exports (generators, decoder and encoder, the GPT over "
-        "its context, the char-RNN step) and check each on fixed inputs against PyTorch: max abs diff, PSNR, "
+        description="Convert every network the run's family exports (generators, decoder and encoder, a language "
+        "model over its context, a recurrent net's step) and check each on fixed inputs against PyTorch: max abs diff, PSNR, "
         "top-1 agreement, size and latency. fp32 exports must match within 1e-4 or are marked failed (exit 1). "
         "Files land in runs/<id>/exports/ with a metadata JSON beside each.",
     )

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from genlab.core.registry import names_that_can
 from genlab.store.runs import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "finetune-feedback",
-        help="fine-tune a GPT run on the ratings of its outputs",
+        help=f"fine-tune a chat run ({names_that_can('ChatFinetunable')}) on the ratings of its outputs",
         description="Build a chat data set from the run's rated outputs (thumbs-up answers and corrections) and "
         "start a fine-tune of its Hugging Face export, linked to it as the parent. Put it in cron to retrain "
         "periodically.",
     )
-    p.add_argument("run_id", help="a completed gpt run with feedback")
+    p.add_argument("run_id", help=f"a completed {names_that_can('ChatFinetunable')} run with feedback")
     p.add_argument("--steps", type=int, help="training steps (default: the parent's)")
     p.add_argument("--wait", action="store_true", help="wait until the new run ends")
     p.set_defaults(handler=_finetune)

@@ -14,23 +14,36 @@ import os
 import sys
 
 from genlab.core.errors import GenLabError
+from genlab.core.registry import get_family, names_that_can
 from genlab.share import wandb_link
+
+SCREEN_NOTE = (
+    "Every text is screened: by Detoxify when its checkpoint is installed, else by alt-profanity-check, which "
+    "catches profanity only (the note saying so is printed once; `python -m genlab screen --help` says how to "
+    "install Detoxify)."
+)
 
 
 def _sampling_args(p: argparse.ArgumentParser, temperature: float, max_new: int) -> None:
-    p.add_argument("run_id", nargs="?", help="a gpt or rnn run (see: python -m genlab runs list --family gpt)")
+    p.add_argument(
+        "run_id",
+        nargs="?",
+        help=f"a {names_that_can('TextGenerator')} run (see: python -m genlab runs list --family NAME)",
+    )
     p.add_argument("--model", help="instead of a run: smollm2 (offline), a Hugging Face id or a local model folder")
     p.add_argument(
         "--checkpoint",
         choices=["best", "last"],
         help="which checkpoint of the run (default last: the model the HF export holds; best: lowest val loss)",
     )
-    p.add_argument("--temperature", type=float, default=temperature, help=f"0 is greedy (default {temperature})")
-    p.add_argument("--top-k", type=int, default=50, help="sample among the k most likely tokens (0: off; default 50)")
-    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (1: off; default 0.95)")
-    p.add_argument(
-        "--repetition-penalty", type=float, default=1.1, help="> 1 discourages repeats (1: off; default 1.1)"
-    )
+    # Decoding defaults are the model's own (the same in the app, the REST API and exports): a chat run
+    # uses its base model's recommended settings (SmolLM2: temperature 0.2, top-p 0.9), a from-scratch run
+    # its sample settings (temperature 0.8, top-k 50).
+    own = " (default: the model's own; SmolLM2 {}, from-scratch runs {})"
+    p.add_argument("--temperature", type=float, help="0 is greedy" + own.format("0.2", "0.8"))
+    p.add_argument("--top-k", type=int, help="sample among the k most likely tokens (0: off)" + own.format(50, 50))
+    p.add_argument("--top-p", type=float, help="nucleus sampling mass (1: off)" + own.format("0.9", 1))
+    p.add_argument("--repetition-penalty", type=float, help="> 1 discourages repeats (1: off)" + own.format(1, 1))
     p.add_argument(
         "--max-new-tokens", type=int, default=max_new, help=f"tokens to generate at most (default {max_new})"
     )
@@ -66,9 +79,9 @@ def safety_args(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "generate",
-        help="generate text with a gpt/rnn run or the offline SmolLM2",
+        help=f"generate text with a {names_that_can('TextGenerator', '/')} run or the offline SmolLM2",
         description="Continue a prompt (or answer it, for chat runs) and stream the text. Example: "
-        "python -m genlab generate RUN_ID --prompt 'ROMEO:' --temperature 0.8 --max-new-tokens 200",
+        "python -m genlab generate RUN_ID --prompt 'ROMEO:' --temperature 0.8 --max-new-tokens 200. " + SCREEN_NOTE,
     )
     _sampling_args(p, 0.8, 200)
     p.add_argument("--prompt", required=True, help="the text to continue, or the question for a chat model")
@@ -105,16 +118,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Save runs/<id>/exports/hf (or --out): safetensors weights, tokenizer and generation "
         "config, loadable with plain transformers. LoRA adapters are merged into the weights.",
     )
-    p.add_argument("run_id", help="a gpt run")
+    p.add_argument("run_id", help=f"a {names_that_can('HuggingFaceExportable')} run")
     p.add_argument("--out", help="output folder (default: the run's exports/hf)")
     p.add_argument("--checkpoint", choices=["best", "last"], help="which checkpoint (default last)")
     p.set_defaults(handler=_export)
 
 
-def _settings(args: argparse.Namespace):
-    from genlab.use.generate import SamplingSettings
+def _settings(args: argparse.Namespace, module):
+    from genlab.use.generate import sampling_for
 
-    return SamplingSettings(
+    return sampling_for(
+        module,
         temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
@@ -141,15 +155,26 @@ def _gate(args: argparse.Namespace, module, path: str):
     return Gate(policy, store=RunStore(), run_id=args.run_id or f"model:{args.model}", path=path)
 
 
-_noted: set[str] = set()
+def _first_time(note: str) -> bool:
+    """True once per GENLAB_HOME for a screen note (installing Detoxify): said once, not after every answer."""
+    import hashlib
+
+    from genlab.core.paths import genlab_home
+
+    seen = genlab_home() / "cli_notes_seen.txt"
+    digest = hashlib.sha1(note.encode()).hexdigest()[:16]
+    known = seen.read_text(encoding="utf-8").split() if seen.is_file() else []
+    if digest in known:
+        return False
+    seen.write_text("\n".join([*known, digest]) + "\n", encoding="utf-8")
+    return True
 
 
 def _verdict(stream) -> None:
     if stream.safety is not None:
         print(f"[{stream.safety.summary()}]", file=sys.stderr)
-        if stream.safety.note and stream.safety.note not in _noted:
-            _noted.add(stream.safety.note)
-            print(f"[screen note: {stream.safety.note}]", file=sys.stderr)
+        if stream.safety.note and _first_time(stream.safety.note):
+            print(f"[screen note, shown once: {stream.safety.note}]", file=sys.stderr)
 
 
 def _system(args: argparse.Namespace, module) -> str:
@@ -161,8 +186,8 @@ def _system(args: argparse.Namespace, module) -> str:
 def _generate(args: argparse.Namespace) -> int:
     from genlab.use.generate import generate, stream
 
-    settings = _settings(args)
     module = _module(args)
+    settings = _settings(args, module)
     system = _system(args, module)
     gate = _gate(args, module, "cli.generate")
     if args.json:
@@ -190,7 +215,10 @@ def _chat(args: argparse.Namespace) -> int:
 
     module = _module(args)
     session = ChatSession(
-        module, system_prompt=_system(args, module), settings=_settings(args), gate=_gate(args, module, "cli.chat")
+        module,
+        system_prompt=_system(args, module),
+        settings=_settings(args, module),
+        gate=_gate(args, module, "cli.chat"),
     )
     messages = iter(args.message) if args.message else None
     interactive = messages is None
@@ -226,8 +254,9 @@ def _export(args: argparse.Namespace) -> int:
 
     store = RunStore()
     run = store.get(args.run_id)
-    if run.family != "gpt":
-        raise GenLabError(f"Run {args.run_id} is a {run.family} run; export-hf needs a gpt run")
+    if not get_family(run.family).can("HuggingFaceExportable"):
+        able = names_that_can("HuggingFaceExportable")
+        raise GenLabError(f"Run {args.run_id} is a {run.family} run; export-hf needs a {able} run")
     module = load_module(store, args.run_id, args.checkpoint)
     out = module.export_hf(args.out or store.run_folder(args.run_id) / "exports" / "hf")
     store.add_artifact(args.run_id, "export", out, name="hf")

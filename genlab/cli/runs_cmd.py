@@ -7,6 +7,7 @@ import json
 import time
 
 from genlab.runner import jobs
+from genlab.runner.log_lines import readable_log
 from genlab.share import wandb_link
 from genlab.store.runs import STATUSES, RunStore
 
@@ -38,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = rsub.add_parser("logs", help="the worker log of a run", description="Print the end of a run's worker log.")
     q.add_argument("run_id")
     q.add_argument("--tail", type=int, default=50, help="lines from the end (default 50)")
+    q.add_argument(
+        "--all", action="store_true", help="also the libraries' start-up lines (GPU/TPU lines, tips, deprecations)"
+    )
     q.set_defaults(handler=_logs)
 
     q = rsub.add_parser(
@@ -117,8 +121,12 @@ def _logs(args: argparse.Namespace) -> int:
     if not path.exists():
         print("(no log yet)")
         return 0
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    print("\n".join(lines[-args.tail :]))
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not args.all:
+        text, dropped = readable_log(text)
+        if dropped:
+            print(f"({dropped} start-up line(s) of the libraries left out; --all shows them)")
+    print("\n".join(text.splitlines()[-args.tail :]))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from genlab.core.registry import names_that_can
 from genlab.store.runs import RunStore
 
 
@@ -11,8 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sample",
         help="draw images from a trained image run into a PNG grid",
-        description="Sample new images from a run whose model generates images (VAE, DCGAN, conditional GAN, "
-        "...). The same seed gives the same images; --labels picks classes of a conditional model.",
+        description="Sample new images from a run whose model generates images "
+        f"({names_that_can('ImageSampler', ', ')}). The same seed gives the same images; --labels picks classes of a conditional model.",
     )
     p.add_argument("run_id", help="an image run (see: python -m genlab runs list)")
     p.add_argument("--n", type=int, default=16, help="how many images (1-256, default 16)")
@@ -23,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         help="class index for all images, or one per image (conditional models only)",
     )
+    p.add_argument("--sampler", help="diffusion runs: ddpm, ddim, dpmsolver++ or euler (default: the run's)")
+    p.add_argument("--steps", type=int, help="diffusion runs: sampling steps (default: the run's)")
+    p.add_argument("--guidance", type=float, help="conditional diffusion runs: classifier-free guidance scale")
     p.add_argument("--out", default="samples.png", help="the PNG grid to write (default ./samples.png)")
     p.add_argument("--checkpoint", choices=["best", "last"], help="which checkpoint (default: the family's choice)")
     p.set_defaults(handler=_sample)
@@ -32,6 +36,15 @@ def _sample(args: argparse.Namespace) -> int:
     from genlab.use.sample import sample_grid
 
     labels = None if args.labels is None else (args.labels[0] if len(args.labels) == 1 else args.labels)
-    out = sample_grid(RunStore(), args.run_id, args.out, n=args.n, seed=args.seed, labels=labels, which=args.checkpoint)
+    out = sample_grid(
+        RunStore(),
+        args.run_id,
+        args.out,
+        n=args.n,
+        seed=args.seed,
+        labels=labels,
+        which=args.checkpoint,
+        options={"sampler": args.sampler, "steps": args.steps, "guidance_scale": args.guidance},
+    )
     print(out)
     return 0

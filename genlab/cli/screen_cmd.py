@@ -12,6 +12,7 @@ from pathlib import Path
 
 from genlab.cli.generate_cmd import safety_args
 from genlab.core.errors import GenLabError
+from genlab.core.registry import names_that_can
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Fill prompt templates with identity groups, sample each, screen the samples and report per "
         "group; saved as the run's bias_report artifact (scores only, no generated text).",
     )
-    p.add_argument("run_id", help="a gpt or rnn run")
+    p.add_argument("run_id", help=f"a {names_that_can('TextGenerator')} run")
     p.add_argument("--samples", type=int, default=3, help="samples per prompt (default 3)")
     p.add_argument("--max-new-tokens", type=int, default=30, help="tokens per sample (default 30)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

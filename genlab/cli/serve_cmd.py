@@ -19,6 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--rate-limit", type=int, default=120, help="requests a minute per API key (0: no limit)")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=16,
+        help="requests one text model decodes together (dynamic batching; 0: one at a time). Default 16",
+    )
     p.set_defaults(handler=_serve)
     keys = p.add_subparsers(dest="serve_command", metavar="keys")
     k = keys.add_parser("keys", help="create, list or revoke API keys").add_subparsers(
@@ -43,7 +49,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise GenLabError("Name the runs to serve: python -m genlab serve --run RUN_ID [--run RUN_ID2 ...]")
     if not 1 <= args.port <= 65535:
         raise GenLabError(f"--port must be 1..65535, got {args.port}")
-    run_server(args.runs, host=args.host, port=args.port, rate_per_minute=args.rate_limit)
+    if not 0 <= args.batch <= 256:
+        raise GenLabError(f"--batch must be 0..256, got {args.batch}")
+    run_server(args.runs, host=args.host, port=args.port, rate_per_minute=args.rate_limit, max_batch=args.batch)
     return 0
 
 

@@ -7,11 +7,10 @@ import json
 import time
 from pathlib import Path
 
-import yaml
-
 from genlab.core.config import ConfigError
 from genlab.core.parsing import load_config
 from genlab.core.procs import pid_alive
+from genlab.core.safe_yaml import read_yaml_file
 from genlab.store.runs import RunStore
 
 _STORAGE_HELP = (
@@ -106,12 +105,7 @@ def _read_space(path: str | None) -> dict | None:
     if not path:
         return None
     file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"Search space file not found: {file}")
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{file} is not valid YAML: {err}") from None
+    raw = read_yaml_file(file, "Search space file")
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{file}: a search space maps --set paths to ranges, e.g. optim.lr: {{low: 1e-4, high: 1e-2}}"

@@ -11,6 +11,7 @@ from genlab.core.checkpoint_files import find_resume_checkpoint
 from genlab.core.config import parse_thresholds
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import load_config
+from genlab.data.preflight import blocking_problems
 from genlab.runner import jobs
 from genlab.store import run_secrets
 from genlab.store.runs import Run, RunStore, check_run_id
@@ -111,6 +112,11 @@ def _train(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.set + [f"safety.{c}={v}" for c, v in thresholds.items()])
     for note in config.advisories():
         print(f"note: {note}", file=sys.stderr)
+    if problems := blocking_problems(config):  # the Train page disables Start for the same reasons
+        for problem in problems:
+            fix = f" (fix: --set {problem.fix_label.replace(' = ', '=')})" if problem.fix else ""
+            print(f"error: this run would fail: {problem.message}{fix}", file=sys.stderr)
+        return 2
     store = RunStore()
     if args.in_process:
         return _train_in_process(store, config, args.run_id)

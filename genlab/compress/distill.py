@@ -1,6 +1,7 @@
 """Distil a finished run into a smaller student, trained as a normal run linked to its teacher
-(`distilled_from`): a GPT student with a knowledge-distillation loss on the teacher's corpus, or a
-smaller GAN generator that learns to reproduce the teacher's images for the same latents."""
+(`distilled_from`). Distillation is a capability the family provides (Distillable): the teacher's module
+says what its default student is and builds the student that learns from it (how it is taught lives with
+the family); here only the run around it: the student's config, its size check, training and the link."""
 
 from __future__ import annotations
 
@@ -8,43 +9,12 @@ from typing import Any
 
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import apply_overrides, parse_config
-from genlab.core.registry import get_family
+from genlab.core.registry import FAMILIES
+from genlab.runner.build import build_datamodule
 from genlab.runner.checkpoints import load_module
 from genlab.runner.finetune import finished_run, train_given_module
 from genlab.store.runs import RunStore
-from lightning_modules.cgan import CGANModule
-from lightning_modules.dcgan import GANModule
-from lightning_modules.distill import DistilledCGAN, DistilledDCGAN, DistilledGPT
-from lightning_modules.gpt import GPTModule
-
-
-def default_student(raw: dict[str, Any]) -> list[str]:
-    """Half the teacher: half the GPT's layers, or half the generator's width."""
-    model = raw["model"]
-    if "n_layer" in model:
-        return [f"model.n_layer={max(1, int(model['n_layer']) // 2)}"]
-    return [f"model.g_width={max(4, int(model['g_width']) // 2)}"]
-
-
-def _student_class(teacher: Any) -> type:
-    """The student's module class for this teacher: what it is decides how it teaches."""
-    if isinstance(teacher, GPTModule):
-        if teacher.run_config.model.source != "scratch":
-            raise GenLabError(
-                "distillation takes GPT runs trained from scratch; a pretrained teacher's vocabulary needs its own student"
-            )
-        return DistilledGPT
-    if isinstance(teacher, CGANModule):
-        return DistilledCGAN
-    if isinstance(teacher, GANModule):
-        return DistilledDCGAN
-    raise GenLabError(f"{teacher.family.title} runs cannot be distilled yet; GPT, DCGAN and conditional GAN runs can")
-
-
-def _params(module: Any) -> int:
-    if isinstance(module, GANModule):  # what is served: the generator
-        return sum(p.numel() for p in module.generator.parameters())
-    return sum(p.numel() for p in module.parameters())
+from lightning_modules.base import Distillable
 
 
 def distill_run(
@@ -63,9 +33,12 @@ def distill_run(
         raise GenLabError("--temperature must be > 0 and --alpha within [0, 1]")
     source = finished_run(store, teacher_id, "distilled")
     teacher = load_module(store, teacher_id)
-    student_class = _student_class(teacher)
+    if not isinstance(teacher, Distillable):
+        able = ", ".join(f.title for f in FAMILIES.values() if f.can("Distillable"))
+        raise GenLabError(f"{teacher.family.title} runs cannot be distilled yet; {able} runs can")
+    defaults = teacher.student_overrides()  # raises when this teacher cannot teach
     raw = source.config
-    overrides = student or default_student(raw)
+    overrides = student or defaults
     bad = [o for o in overrides if not o.startswith("model.")]
     if bad:
         raise GenLabError(f"--student changes the model section only (model.key=value), got {', '.join(bad)}")
@@ -73,13 +46,10 @@ def distill_run(
     raw["name"] = f"{source.name} student"
     raw["trainer"] = dict(raw["trainer"], max_steps=steps)
     config = parse_config(raw)
-    datamodule = get_family(config.family).build_datamodule(config)
+    datamodule = build_datamodule(config)
     datamodule.setup("fit")
-    if student_class is DistilledGPT:
-        module: Any = DistilledGPT(config, datamodule.info(), teacher, temperature, alpha)
-    else:
-        module = student_class(config, datamodule.info(), teacher)
-    teacher_params, student_params = _params(teacher), _params(module)
+    module = teacher.distill_student(config, datamodule.info(), temperature=temperature, alpha=alpha)
+    teacher_params, student_params = teacher.served_parameters(), module.served_parameters()
     if student_params >= teacher_params:
         raise GenLabError(
             f"the student ({student_params:,} parameters) is not smaller than the teacher ({teacher_params:,}); "

@@ -22,6 +22,10 @@ from genlab.core.paths import cache_dir
 
 SMOLLM2_NAMES = {"smollm2", "smollm2-135m-instruct", "SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"}
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The decoding SmolLM2-135M-Instruct's model card recommends (temperature 0.2, top-p 0.9). The GGUF of the
+# offline package carries no generation_config, so the converted model gets this one: a small chat model
+# sampled at 0.8 wanders off ("Il Capo di Roma"), at 0.2 it answers.
+SMOLLM2_GENERATION = {"do_sample": True, "temperature": 0.2, "top_p": 0.9, "top_k": 50, "repetition_penalty": 1.0}
 
 
 def package_dir(module: str, pip_name: str) -> Path:
@@ -114,6 +118,7 @@ def smollm2_folder() -> Path:
         model = AutoModelForCausalLM.from_config(config)
         model.load_state_dict(quantized.state_dict(), strict=True)
         model.generation_config.pad_token_id = tok.pad_token_id
+        model.generation_config.update(**SMOLLM2_GENERATION)
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         shutil.rmtree(target, ignore_errors=True)
@@ -167,4 +172,7 @@ def load_pretrained_tokenizer(name: str) -> Any:
 def load_pretrained_lm(name: str, **kwargs: Any) -> Any:
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(resolve_pretrained(name), **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(resolve_pretrained(name), **kwargs)
+    if is_smollm2(name):  # also a folder converted before the recommendation was written into it
+        model.generation_config.update(**SMOLLM2_GENERATION)
+    return model

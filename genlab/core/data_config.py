@@ -72,11 +72,11 @@ class PairedDataConfig(Section):
     )
     layout: PairedLayout = Field(
         "two_folders",
-        description="two_folders: A and B in separate folders (pairs matched by file name); side_by_side: each file is A|B joined left-right (the pix2pix layout)",
+        description="two_folders: A and B in separate folders (pairs matched by file name); side_by_side: each file is A|B joined left-right (the layout of Isola et al.'s data sets)",
     )
     paired: bool = Field(
         False,
-        description="Train on aligned pairs (required by pix2pix); off draws B independently of A, true pairs are still kept for evaluation",
+        description="Train on aligned pairs (paired translation needs them); off draws B independently of A, true pairs are still kept for evaluation",
     )
     image_size: Literal[16, 32, 64, 128, 256] = Field(
         32, description="Side of the square images the model sees, in pixels"
@@ -151,7 +151,7 @@ class TextDataConfig(Section):
     hf_split: str = Field("train", min_length=1, description="Split to read when the source is a Hugging Face dataset")
     tokenizer: TokenizerKind = Field(
         "auto",
-        description="bpe: train a byte-level BPE on the corpus; char: one token per character; gpt2: the GPT-2 vocabulary; pretrained: the fine-tuned model's own; auto picks pretrained for fine-tunes, bpe for GPT, char for RNN",
+        description="bpe: train a byte-level BPE on the corpus; char: one token per character; gpt2: the GPT-2 vocabulary; pretrained: the fine-tuned model's own; auto picks pretrained for fine-tunes, else the family's own (bpe for transformers, char for recurrent nets)",
     )
     vocab_size: int = Field(2048, ge=260, le=65536, description="Vocabulary size of a trained BPE tokenizer")
     block_size: int = Field(

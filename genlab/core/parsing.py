@@ -6,14 +6,16 @@ config, so neither genlab/core/config.py nor a family file imports it.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from genlab.core.config import ConfigError, RunConfig
+from genlab.core.excerpt import short_repr
 from genlab.core.registry import FAMILIES, get_family
+from genlab.core.safe_yaml import load_yaml, read_yaml_file
 
 
 def _allowed_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
@@ -44,7 +46,7 @@ def format_validation_error(err: ValidationError, cls: type[BaseModel]) -> str:
             continue
         msg = e["msg"].removeprefix("Value error, ")
         got = e.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        shown = "" if isinstance(got, dict) or got is None else f" (got {short_repr(got)})"
         lines.append(f"{path}: {msg}{shown}")
     return "Invalid config:\n  " + "\n  ".join(lines)
 
@@ -55,6 +57,8 @@ def parse_config(raw: dict[str, Any] | RunConfig) -> RunConfig:
         return raw  # already parsed (and re-validated on every assignment)
     if not isinstance(raw, dict):
         raise ConfigError(f"Invalid config: expected a mapping of keys to values, got {type(raw).__name__}")
+    if not all(isinstance(k, str) for k in raw):
+        raise ConfigError("Invalid config: every top-level key must be text (e.g. family, model, optim)")
     if "family" not in raw:
         raise ConfigError(f"Invalid config:\n  family: missing; choose one of: {', '.join(FAMILIES)}")
     family = get_family(str(raw["family"]))
@@ -66,30 +70,27 @@ def parse_config(raw: dict[str, Any] | RunConfig) -> RunConfig:
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
     """Read a YAML config file, apply `key.path=value` overrides, and validate it."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Config file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    raw = read_yaml_file(path)
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(
+            f"Invalid config: {path} holds a {type(raw).__name__}, not a mapping of keys to values (family: ..., optim: ...)"
+        )
     return parse_config(apply_overrides(raw or {}, overrides or []))
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `a.b.c=value` strings (value parsed as YAML, so 0.1, true, [1,2] keep their types)."""
-    raw = yaml.safe_load(yaml.safe_dump(raw))  # deep copy of plain data
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Invalid config: expected a mapping of keys to values, got {type(raw).__name__}")
+    raw = copy.deepcopy(raw)  # keeps shared values shared (a YAML dump would expand them)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"--set expects key.path=value, got {item!r}")
+            raise ConfigError(f"--set expects key.path=value, got {short_repr(item)}")
         key, _, text = item.partition("=")
         parts = [p for p in key.strip().split(".") if p]
         if not parts:
-            raise ConfigError(f"--set expects key.path=value, got {item!r}")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
+            raise ConfigError(f"--set expects key.path=value, got {short_repr(item)}")
+        value = _override_value(key, text)
         node = raw
         for part in parts[:-1]:
             child = node.get(part)
@@ -99,6 +100,19 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             node = child
         node[parts[-1]] = value
     return raw
+
+
+def _override_value(key: str, text: str) -> Any:
+    """A `--set` value as YAML (0.1, true, [1, 2] keep their types), within the same limits as a file;
+    text that is not valid YAML stays text for the schema to judge."""
+    if not text.strip():
+        return ""
+    try:
+        return load_yaml(text, f"--set {key.strip()}")
+    except ConfigError as err:
+        if "is not valid YAML" in str(err):
+            return text
+        raise
 
 
 def field_schema(cls: type[BaseModel]) -> dict[str, Any]:

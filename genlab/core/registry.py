@@ -7,8 +7,8 @@ user's YAML: adding a family means adding its line below.
 from __future__ import annotations
 
 from genlab.core.config import ConfigError
-from genlab.families import cgan, cyclegan, dcgan, gpt, pix2pix, rnn, vae
-from genlab.families.spec import Family
+from genlab.families import cgan, cyclegan, dcgan, diffusion, encoder, gpt, pix2pix, rnn, seq2seq, vae
+from genlab.families.spec import Capability, Family
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -20,8 +20,17 @@ FAMILIES: dict[str, Family] = {
         pix2pix.FAMILY,
         gpt.FAMILY,
         rnn.FAMILY,
+        diffusion.FAMILY,
+        encoder.FAMILY,
+        seq2seq.FAMILY,
     )
 }
+
+
+def names_that_can(capability: Capability, joiner: str = " or ") -> str:
+    """The registered families with `capability`, joined for a message or a help text ("gpt or rnn"): what
+    the engine, CLI and UI say instead of naming families, so a new family appears there by itself."""
+    return joiner.join(f.name for f in FAMILIES.values() if f.can(capability)) or "(none registered)"
 
 
 def get_family(name: str) -> Family:

@@ -21,7 +21,7 @@ from genlab.export.options import QUANTIZE
 from genlab.runner.checkpoints import load_module
 from genlab.safety.gate import policy_of, screen, withheld_notice
 from genlab.store.runs import RunStore
-from lightning_modules.base import Exportable, HuggingFaceExportable
+from lightning_modules.base import Exportable, HuggingFaceExportable, TextGenerator
 from lightning_modules.export_nets import CausalLMLogits, ExportNet, RecurrentStep, rewrite_conv_transpose
 from lightning_modules.text_sampling import SamplingSettings, encode_prompt, generate_ids
 
@@ -131,12 +131,12 @@ def decode_check(module: Any, net: ExportNet, run: Callable[[list[Any]], list[An
     if isinstance(net.module, CausalLMLogits):
         context = int(net.metadata["context"])
         adapter: Any = decode.ExportedLM(
-            run, context, module.tokenizer, int(net.parity_inputs[0][0, -1]), bool(getattr(module, "is_chat", False))
+            run, context, module.tokenizer, int(net.parity_inputs[0][0, -1]), module.is_chat
         )
     elif isinstance(net.module, RecurrentStep):
         context = 1 << 30
         shapes = [(1, *t.shape[1:]) for t in net.parity_inputs[1:]]
-        adapter = decode.ExportedStep(run, shapes, module.tokenizer, bool(getattr(module, "is_chat", False)))
+        adapter = decode.ExportedStep(run, shapes, module.tokenizer, module.is_chat)
     else:
         return None
     prompt = (module.run_config.model.sample_prompts or ["\n"])[0]
@@ -217,7 +217,7 @@ def export_run(
         )
     folder = export_folder(store, run_id, fmt, variant)
     tokenizer_dir = None
-    if hasattr(module, "tokenizer") and fmt != "hf":
+    if isinstance(module, TextGenerator) and fmt != "hf":
         tokenizer_dir = folder / "tokenizer"
         module.tokenizer.save_pretrained(tokenizer_dir)
     records = []

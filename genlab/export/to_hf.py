@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from genlab.core.registry import names_that_can
 from genlab.export.options import FORMAT_VARIANTS
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 
@@ -17,7 +18,7 @@ VARIANTS = FORMAT_VARIANTS["hf"]
 
 def refusal(net: ExportNet, variant: str) -> str | None:
     if not isinstance(net.module, CausalLMLogits):
-        return "only a causal language model (the GPT family) has a Hugging Face folder"
+        return f"only a causal language model ({names_that_can('HuggingFaceExportable')}) has a Hugging Face folder"
     return None
 
 

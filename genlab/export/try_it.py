@@ -66,7 +66,7 @@ def try_export(store: RunStore, run_id: str, artifact_name: str, seed: int = 0, 
 
 
 def _try_text(module: Any, net: ExportNet, run: Any, meta: dict, seed: int, prompt: str | None) -> dict:
-    chat = bool(getattr(module, "is_chat", False))
+    chat = bool(module.is_chat)
     if isinstance(net.module, CausalLMLogits):
         adapter: Any = decode.ExportedLM(run, int(net.metadata["context"]), module.tokenizer, 0, chat)
         room = int(net.metadata["context"])

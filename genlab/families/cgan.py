@@ -8,12 +8,12 @@ from pydantic import Field, model_validator
 
 from genlab.core.config import RunConfig
 from genlab.core.data_config import ImageDataConfig
-from genlab.families.dcgan import GAN_SWEEP_SPACE, TINY_GAN, DCGANModelConfig, GANOptimConfig
+from genlab.families.gan_common import GAN_SWEEP_SPACE, TINY_GAN, GANModelConfig, GANOptimConfig, check_gan
 from genlab.families.spec import Family
 from genlab.metrics.config import ImageMetricsConfig
 
 
-class CGANModelConfig(DCGANModelConfig):
+class CGANModelConfig(GANModelConfig):
     embed_dim: int = Field(
         50, ge=1, le=1024, description="Size of the label embedding concatenated to z in the generator"
     )
@@ -39,8 +39,7 @@ class CGANRunConfig(RunConfig):
 
     @model_validator(mode="after")
     def _check_gan(self) -> CGANRunConfig:
-        if self.model.loss == "wgan-gp" and self.model.d_norm == "batch":
-            raise ValueError("model.d_norm: batch norm breaks the WGAN-GP gradient penalty; use auto, layer or none")
+        check_gan(self.model)
         return self
 
 
@@ -52,9 +51,7 @@ FAMILY = Family(
     config_cls=CGANRunConfig,
     monitor="val/fid",
     mode="min",
-    module="lightning_modules.cgan:CGANModule",
-    datamodule="datamodules.images:ImageDataModule",
-    capabilities=("ImageSampler", "LatentWalker", "Exportable"),
+    capabilities=("ImageSampler", "LatentWalker", "Exportable", "Distillable"),
     tiny_overrides=TINY_GAN,
     sweep_space=GAN_SWEEP_SPACE,
 )

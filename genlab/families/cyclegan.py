@@ -11,14 +11,8 @@ from pydantic import Field, model_validator
 
 from genlab.core.config import OptimConfig, RunConfig, Section
 from genlab.core.data_config import PairedDataConfig
+from genlab.families.gan_common import check_patchgan
 from genlab.families.spec import Family
-
-
-def check_patchgan(image_size: int, disc_layers: int) -> None:
-    """A PatchGAN with n strided layers needs image_size / 2**n >= 3 to output at least one patch."""
-    if image_size / 2**disc_layers < 3:
-        fit = max(1, (image_size // 3).bit_length() - 1)
-        raise ValueError(f"model.disc_layers {disc_layers} is too deep for {image_size} px images; use at most {fit}")
 
 
 class CycleGANModelConfig(Section):
@@ -82,8 +76,6 @@ FAMILY = Family(
     config_cls=CycleGANRunConfig,
     monitor="val/cycle_l1",
     mode="min",
-    module="lightning_modules.cyclegan:CycleGANModule",
-    datamodule="datamodules.paired:PairedDataModule",
     capabilities=("Translator", "Exportable"),
     tiny_overrides={
         "data": {"name": "edges2emoji", "image_size": 16, "batch_size": 4, "max_items": 32, "min_images": 8},

@@ -2,85 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from genlab.core.config import OptimBase, RunConfig, Section
+from genlab.core.config import RunConfig
 from genlab.core.data_config import ImageDataConfig
+from genlab.families.gan_common import GAN_SWEEP_SPACE, TINY_GAN, GANModelConfig, GANOptimConfig, check_gan
 from genlab.families.spec import Family
 from genlab.metrics.config import ImageMetricsConfig
-
-GANLoss = Literal["nonsat", "hinge", "wgan-gp"]
-DiffAugmentPolicy = Literal["off", "translation", "color,translation", "color,translation,cutout"]
-
-
-class GANOptimConfig(OptimBase):
-    """Two learning rates, one per network (TTUR: D may learn faster than G), on the shared optimizer fields."""
-
-    lr_g: float = Field(2e-4, gt=0.0, le=1.0, description="Generator learning rate")
-    lr_d: float = Field(2e-4, gt=0.0, le=1.0, description="Discriminator (critic) learning rate")
-    beta1: float = Field(0.5, ge=0.0, lt=1.0, description="Adam first-moment decay (0.5 for DCGAN, 0 for WGAN-GP)")
-    n_critic: int = Field(1, ge=1, le=20, description="Discriminator steps per generator step (5 for WGAN-GP)")
-
-
-class DCGANModelConfig(Section):
-    latent_dim: int = Field(100, ge=2, le=1024, description="Size of the noise vector z the generator starts from")
-    g_width: int = Field(
-        64, ge=4, le=1024, description="Generator width: channels of its last hidden layer (doubling towards the input)"
-    )
-    d_width: int = Field(
-        64, ge=4, le=1024, description="Discriminator width: channels of its first layer (doubling with depth)"
-    )
-    g_batchnorm: bool = Field(True, description="BatchNorm in the generator (DCGAN default)")
-    d_norm: Literal["auto", "batch", "layer", "none"] = Field(
-        "auto",
-        description="Normalisation in the discriminator; auto: batch, but layer for WGAN-GP and none with spectral norm",
-    )
-    leaky_slope: float = Field(0.2, ge=0.0, le=1.0, description="Negative slope of the discriminator's LeakyReLU")
-    loss: GANLoss = Field(
-        "nonsat", description="Adversarial loss: non-saturating BCE, hinge, or Wasserstein with gradient penalty"
-    )
-    gp_weight: float = Field(10.0, ge=0.0, le=1000.0, description="WGAN-GP gradient-penalty weight")
-    label_smoothing: float = Field(
-        0.0, ge=0.0, le=0.5, description="One-sided label smoothing: real targets become 1 - this (BCE loss only)"
-    )
-    instance_noise: float = Field(
-        0.0, ge=0.0, le=2.0, description="Std of Gaussian noise added to the discriminator's inputs, annealed to 0"
-    )
-    instance_noise_steps: int = Field(
-        2000, ge=1, le=10_000_000, description="Generator steps over which the instance noise decays to 0"
-    )
-    spectral_norm: bool = Field(
-        False, description="Spectral normalisation of every discriminator layer (Miyato et al.)"
-    )
-    minibatch_std: bool = Field(
-        False,
-        description="Minibatch standard-deviation channel before the discriminator's last layer (shows D the batch variety)",
-    )
-    ema_decay: float = Field(
-        0.0,
-        ge=0.0,
-        lt=1.0,
-        description="Exponential moving average of generator weights (0: off; 0.999 typical); samples come from the EMA copy",
-    )
-    ema_start_step: int = Field(
-        0,
-        ge=0,
-        le=10_000_000,
-        description="Generator steps before the EMA starts averaging (it copies the weights until then)",
-    )
-    diffaugment: DiffAugmentPolicy = Field(
-        "off", description="Differentiable augmentation of real and fake images seen by D (small data sets)"
-    )
 
 
 class DCGANRunConfig(RunConfig):
     family: Literal["dcgan"] = Field("dcgan", description="Model family")
     data: ImageDataConfig = Field(default_factory=ImageDataConfig, description="Images")
-    model: DCGANModelConfig = Field(
-        default_factory=DCGANModelConfig, description="DCGAN networks, loss and stabilisers"
-    )
+    model: GANModelConfig = Field(default_factory=GANModelConfig, description="DCGAN networks, loss and stabilisers")
     optim: GANOptimConfig = Field(
         default_factory=GANOptimConfig, description="Optimizers of generator and discriminator"
     )
@@ -90,28 +26,9 @@ class DCGANRunConfig(RunConfig):
 
     @model_validator(mode="after")
     def _check_gan(self) -> DCGANRunConfig:
-        if self.model.loss == "wgan-gp" and self.model.d_norm == "batch":
-            raise ValueError("model.d_norm: batch norm breaks the WGAN-GP gradient penalty; use auto, layer or none")
+        check_gan(self.model)
         return self
 
-
-# The same seconds-long setting for both image GANs (tests, docs, quick tries).
-TINY_GAN: dict = {
-    "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
-    "model": {"latent_dim": 8, "g_width": 8, "d_width": 8},
-    "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
-    "logging": {"sample_every_n_steps": 4, "n_samples": 16},
-    "metrics": {"features": "pixels", "fid_samples": 64, "class_metrics": False},
-}
-
-# GANs monitor FID (logged at every validation by callbacks/image_metrics.py; a validation between
-# measurements repeats the last value, so "best" stays the measured best).
-# The default search space of a GAN sweep: the two learning rates (TTUR) and Adam's momentum.
-GAN_SWEEP_SPACE: dict[str, Any] = {
-    "optim.lr_g": {"low": 5e-5, "high": 1e-3, "log": True},
-    "optim.lr_d": {"low": 5e-5, "high": 1e-3, "log": True},
-    "optim.beta1": {"choices": [0.0, 0.5]},
-}
 
 FAMILY = Family(
     name="dcgan",
@@ -121,9 +38,7 @@ FAMILY = Family(
     config_cls=DCGANRunConfig,
     monitor="val/fid",
     mode="min",
-    module="lightning_modules.dcgan:DCGANModule",
-    datamodule="datamodules.images:ImageDataModule",
-    capabilities=("ImageSampler", "LatentWalker", "Exportable"),
+    capabilities=("ImageSampler", "LatentWalker", "Exportable", "Distillable"),
     tiny_overrides=TINY_GAN,
     sweep_space=GAN_SWEEP_SPACE,
 )

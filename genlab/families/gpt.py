@@ -5,13 +5,14 @@ Torch-free: the UI form and the CLI validate against these classes.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from genlab.core.config import OptimConfig, RunConfig, SafetyConfig, Section, TrainerConfig
 from genlab.core.data_config import TextDataConfig
 from genlab.families.spec import Family
+from genlab.families.text_common import TEXT_SWEEP_SPACE, TINY_TEXT_DATA, TINY_TEXT_TRAINER
 
 DEFAULT_PROMPTS = ["ROMEO:", "To be, or not", "The king"]
 
@@ -97,32 +98,6 @@ class GPTRunConfig(RunConfig):
         return self
 
 
-# The seconds-long text setting shared by both text families (tests, docs, quick tries).
-TINY_TEXT_DATA = {
-    "name": "shakespeare",
-    "max_chars": 20_000,
-    "block_size": 32,
-    "batch_size": 8,
-    "vocab_size": 300,
-    "eval_pairs": 2,
-    "eval_prompt_tokens": 8,
-    "eval_new_tokens": 8,
-}
-TINY_TEXT_TRAINER = {
-    "max_epochs": 1,
-    "max_steps": 4,
-    "limit_train_batches": 4,
-    "limit_val_batches": 2,
-    "log_every_n_steps": 1,
-}
-
-# The default search space of a text sweep (gpt and rnn).
-TEXT_SWEEP_SPACE: dict[str, Any] = {
-    "optim.lr": {"low": 1e-4, "high": 1e-2, "log": True},
-    "optim.weight_decay": {"low": 0.0, "high": 0.2},
-    "model.dropout": {"low": 0.0, "high": 0.3},
-}
-
 FAMILY = Family(
     name="gpt",
     title="GPT (text)",
@@ -132,9 +107,14 @@ FAMILY = Family(
     monitor="val/loss",
     mode="min",
     serve_checkpoint="last",
-    module="lightning_modules.gpt:GPTModule",
-    datamodule="datamodules.text:TextDataModule",
-    capabilities=("TextGenerator", "Exportable", "HuggingFaceExportable"),
+    capabilities=(
+        "TextGenerator",
+        "Exportable",
+        "HuggingFaceExportable",
+        "HuggingFaceLoadable",
+        "ChatFinetunable",
+        "Distillable",
+    ),
     tiny_overrides={
         "data": dict(TINY_TEXT_DATA, tokenizer="bpe"),
         "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "sample_prompts": ["ROMEO:"], "sample_new_tokens": 8},

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from genlab.core.config import OptimConfig, RunConfig, Section
 from genlab.core.data_config import PairedDataConfig
-from genlab.families.cyclegan import check_patchgan
+from genlab.families.gan_common import check_patchgan
 from genlab.families.spec import Family
 
 
@@ -88,8 +88,6 @@ FAMILY = Family(
     config_cls=Pix2PixRunConfig,
     monitor="val/l1",
     mode="min",
-    module="lightning_modules.pix2pix:Pix2PixModule",
-    datamodule="datamodules.paired:PairedDataModule",
     capabilities=("Translator", "Exportable"),
     tiny_overrides={
         "data": {"name": "edges2emoji", "image_size": 16, "batch_size": 4, "max_items": 32, "min_images": 8},

@@ -8,8 +8,8 @@ from pydantic import Field, model_validator
 
 from genlab.core.config import OptimConfig, RunConfig, SafetyConfig, Section, TrainerConfig
 from genlab.core.data_config import TextDataConfig
-from genlab.families.gpt import TEXT_SWEEP_SPACE, TINY_TEXT_DATA, TINY_TEXT_TRAINER
 from genlab.families.spec import Family
+from genlab.families.text_common import TEXT_SWEEP_SPACE, TINY_TEXT_DATA, TINY_TEXT_TRAINER
 
 
 class RNNModelConfig(Section):
@@ -63,8 +63,6 @@ FAMILY = Family(
     monitor="val/loss",
     mode="min",
     serve_checkpoint="last",
-    module="lightning_modules.rnn:RNNModule",
-    datamodule="datamodules.text:TextDataModule",
     capabilities=("TextGenerator", "Exportable"),
     tiny_overrides={
         "data": dict(TINY_TEXT_DATA, tokenizer="char"),

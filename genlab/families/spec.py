@@ -3,23 +3,23 @@
 The engine, CLI and UI read everything about a family from here: its config class (the UI form is
 generated from it), the metric checkpointing, early stopping and sweeps watch, which checkpoint serves,
 a seconds-long tiny config, its default sweep space, and what a trained model can do (capabilities,
-the protocols of lightning_modules/base.py). The module and data module are named by literal
-`package.module:Class` strings written in these files (never taken from a user's YAML) and imported on
-first use, which keeps torch out of the CLI's and the UI's start-up.
+the protocols of lightning_modules/base.py). The spec names no module: the family's LightningModule
+(lightning_modules/<name>.py) imports its spec and says `family = FAMILY`, and genlab/runner/build.py finds
+it from there, so spec and module never point at each other and torch stays out of the CLI's and the UI's
+start-up.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
 from genlab.core.config import RunConfig
 
-if TYPE_CHECKING:
-    import lightning as L
-
-# What a trained model can do; each name is a Protocol in lightning_modules/base.py.
+# What a trained model can do: the one list of capability names. Each is a runtime-checkable Protocol of
+# the same name in lightning_modules/base.py, which builds its PROTOCOLS from this list (importing it fails
+# on a name without a protocol; tests/test_capabilities.py fails on a protocol without a name). A new
+# capability: add its name here and its Protocol there.
 Capability = Literal[
     "ImageSampler",
     "LatentWalker",
@@ -29,14 +29,14 @@ Capability = Literal[
     "TextGenerator",
     "Exportable",
     "HuggingFaceExportable",
+    "HuggingFaceLoadable",
+    "ChatFinetunable",
+    "Distillable",
+    "MaskFiller",
+    "TextClassifier",
+    "AttentionViewer",
 ]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
-
-
-def load_object(target: str) -> Any:
-    """`package.module:Attr` -> the object; only ever called with the literals of the family files."""
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,6 @@ class Family:
     config_cls: type[RunConfig]
     monitor: str  # the metric checkpointing, early stopping and sweeps read
     mode: Literal["min", "max"]
-    module: str  # "lightning_modules.<name>:<Class>"
-    datamodule: str  # "datamodules.<file>:<Class>", built as Class(config)
     capabilities: tuple[Capability, ...] = ()
     # A seconds-long config (tiny nets, few images, few steps) for tests, the UI's quick try and e2e:
     # section -> {field: value}.
@@ -70,12 +68,6 @@ class Family:
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
-
-    def module_class(self) -> type[L.LightningModule]:
-        return load_object(self.module)
-
-    def build_datamodule(self, config: RunConfig) -> L.LightningDataModule:
-        return load_object(self.datamodule)(config)
 
     def default_config(self, **overrides: Any) -> RunConfig:
         return self.config_cls(family=self.name, **overrides)

@@ -42,8 +42,6 @@ FAMILY = Family(
     config_cls=VAERunConfig,
     monitor="val/loss",
     mode="min",
-    module="lightning_modules.vae:VAEModule",
-    datamodule="datamodules.images:ImageDataModule",
     capabilities=("ImageSampler", "LatentWalker", "Reconstructor", "Encoder", "Exportable"),
     tiny_overrides={
         "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},

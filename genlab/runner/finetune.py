@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from genlab.core.config import RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.registry import get_family
+from genlab.runner.build import build_datamodule
 from genlab.runner.train import build_trainer
 from genlab.store.runs import RunStore
 
@@ -25,13 +26,20 @@ def finished_run(store: RunStore, run_id: str, what: str) -> Any:
 
 
 def train_given_module(
-    store: RunStore, run_id: str, config: RunConfig, module: L.LightningModule, callbacks: Sequence[L.Callback] = ()
+    store: RunStore,
+    run_id: str,
+    config: RunConfig,
+    module: L.LightningModule,
+    callbacks: Sequence[L.Callback] = (),
+    datamodule: L.LightningDataModule | None = None,
 ) -> str:
-    """Fit `module` on the config's data as run `run_id` (created with status running); its final status."""
+    """Fit `module` on the config's data (or on `datamodule`: preference pairs) as run `run_id` (created with
+    status running); its final status."""
     try:
         L.seed_everything(config.seed, workers=True, verbose=False)
         family = get_family(config.family)
-        datamodule = family.build_datamodule(config)
+        if datamodule is None:
+            datamodule = build_datamodule(config)
         datamodule.setup("fit")
         trainer = build_trainer(
             config, family, store, run_id, list(callbacks), manual_optimization=not module.automatic_optimization

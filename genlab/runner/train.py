@@ -22,16 +22,19 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from callbacks.checkpoint_metrics import KEY as STEP_METRICS_KEY
 from callbacks.checkpoint_metrics import CheckpointStepMetrics
 from callbacks.epoch_checkpoint import EpochEndLastCheckpoint
+from callbacks.final_validation import FinalValidation
 from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
 from callbacks.steps import BatchLimit, lightning_max_steps
 from callbacks.store_logger import RunStoreLogger
+from callbacks.sweep_trial import SweepTrialCallback
 from callbacks.wandb_logger import WandbCallback
 from genlab.core.atomic import remove_stale_temps
 from genlab.core.checkpoint_files import find_resume_checkpoint
 from genlab.core.config import RunConfig
 from genlab.core.registry import Family, get_family
+from genlab.runner.build import build_datamodule, module_class
 from genlab.runner.checkpoint_io import AtomicCheckpointIO
 from genlab.runner.cpu_memory import keep_freed_memory
 from genlab.safety.data_screen import screened_copy
@@ -51,7 +54,7 @@ def resolve_precision(config: RunConfig) -> str:
 
 def build_module(config: RunConfig, data_info: dict[str, Any]) -> L.LightningModule:
     """The family's module, handed the parsed config (it is stored in the checkpoint as primitives)."""
-    module = get_family(config.family).module_class()(config, data_info)
+    module = module_class(get_family(config.family))(config, data_info)
     if config.trainer.channels_last:
         module = module.to(memory_format=torch.channels_last)
     return module
@@ -60,7 +63,7 @@ def build_module(config: RunConfig, data_info: dict[str, Any]) -> L.LightningMod
 def prepare(config: RunConfig) -> tuple[Family, L.LightningDataModule, L.LightningModule]:
     """Data module set up (so its shapes are known) and the module built from config + data info."""
     family = get_family(config.family)
-    datamodule = family.build_datamodule(config)
+    datamodule = build_datamodule(config)
     datamodule.setup("fit")
     module = build_module(config, datamodule.info())
     return family, datamodule, module
@@ -85,6 +88,7 @@ def build_trainer(
     callbacks: list[L.Callback] = [NaNGuard()]
     if manual_optimization and t.max_steps > 0:
         callbacks.append(BatchLimit(t.max_steps))
+    callbacks.append(FinalValidation())  # after BatchLimit: it reads the stop that BatchLimit sets
     loggers: list[Any] = []
     ckpt_dir: Path | None = None
     if store is not None and run_id is not None:
@@ -112,6 +116,9 @@ def build_trainer(
             callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=every))
         else:
             callbacks.append(EpochEndLastCheckpoint(ckpt_dir / "last.ckpt"))
+        trial = SweepTrialCallback.for_run(store, run_id)  # a sweep trial: pruned at its own validations
+        if trial is not None:
+            callbacks.append(trial)
         mode = resolve_mode(config.logging.wandb, os.environ.get("WANDB_API_KEY"))
         if mode != "off":
             callbacks.append(WandbCallback(store, run_id, config, mode, resume_step=resume_step))
@@ -202,8 +209,8 @@ def fit(
     owner_pid: int | None = None,
     stop_event: threading.Event | None = None,
 ) -> str:
-    """Train a run of the store in this process; returns the final status (completed or cancelled), or
-    'lost' when the run stopped being this worker's (force-stopped, resumed elsewhere, deleted)."""
+    """Train a run of the store in this process; returns the final status (completed, cancelled or pruned:
+    a sweep's pruner stopped it at a validation), or 'lost' when the run stopped being this worker's (force-stopped, resumed elsewhere, deleted)."""
     return fit_module(store, run_id, resume=resume, config=config, owner_pid=owner_pid, stop_event=stop_event)[0]
 
 
@@ -263,13 +270,16 @@ def fit_module(
             status = "lost"
             return status, module  # the folder may be another worker's now: write nothing more
         trainer.save_checkpoint(last)  # last.ckpt is the final state, also when the step schedule saved earlier
-        if progress.cancelled:
-            status = "cancelled"
-            return status, module
         best = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
         if best is not None and best.best_model_score is not None and trainer.is_global_zero:
-            store.update(run_id, best_value=float(best.best_model_score))
-        status = "completed"
+            store.update(run_id, best_value=float(best.best_model_score))  # every ending has its last validation
+        trial = next((c for c in trainer.callbacks if isinstance(c, SweepTrialCallback)), None)
+        if trial is not None and trial.pruned_at is not None:
+            status = "pruned"
+        elif progress.cancelled:
+            status = "cancelled"
+        else:
+            status = "completed"
         return status, module
     finally:
         if tracker is not None:  # after the final checkpoint and best value, so W&B gets both

@@ -26,6 +26,7 @@ import yaml
 from genlab.core.config import SafetyConfig, parse_thresholds
 from genlab.core.errors import GenLabError
 from genlab.core.paths import genlab_home
+from genlab.core.safe_yaml import read_yaml_file
 from genlab.safety.screeners import FALLBACK_LABEL, Screener, get_screener, read_block_list, reset_screeners
 
 SENTENCE_END = re.compile(r"[.!?;:…](?=\s)|\n")
@@ -79,7 +80,7 @@ def load_defaults() -> SafetyConfig:
     path = defaults_path()
     if path.is_file():
         try:
-            return SafetyConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+            return SafetyConfig.model_validate(read_yaml_file(path, "Safety defaults") or {})
         except Exception:  # noqa: BLE001 - a hand-broken file falls back to the documented defaults
             return SafetyConfig()
     return SafetyConfig()
@@ -312,6 +313,7 @@ class ScreenedStream:
         self.action = "pass"
         self.attempts = 0
         self.n_tokens = 0
+        self.prompt_tokens = 0  # set by whoever encoded the prompt (usage counts)
         self.stop_reason = ""
         self._done = False
 

@@ -5,6 +5,7 @@ concurrent requests never interleave on it (generation and sampling switch modes
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from genlab.core.errors import GenLabError
 from genlab.core.registry import get_family
 from genlab.runner.checkpoints import load_module
 from genlab.store.runs import Run, RunStore
+from genlab.use.batching import BatchedDecoder, can_batch
 from genlab.use.sample import capabilities, class_names, image_shape
 from genlab.use.translate import available_directions
 
@@ -21,6 +23,17 @@ class ServedModel:
     run: Run
     module: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
+    decoder: Any = None  # a BatchedDecoder for text models that can decode many sequences at once
+
+    @property
+    def source(self) -> Any:
+        """Where a text stream takes its token ids: the batched decoder, else decoding alone (None)."""
+        return self.decoder.submit if self.decoder is not None else None
+
+    def decoding(self) -> AbstractContextManager[Any]:
+        """Held while a text stream is consumed: the model's lock when requests decode one at a time;
+        nothing with a batched decoder, whose own thread is the only one that touches the model."""
+        return nullcontext() if self.decoder is not None else self.lock
 
     @property
     def capabilities(self) -> list[str]:
@@ -61,8 +74,11 @@ def check_servable(store: RunStore, run_id: str) -> Run:
     return run
 
 
-def load_served(store: RunStore, run_id: str) -> ServedModel:
+def load_served(store: RunStore, run_id: str, max_batch: int = 0) -> ServedModel:
+    """The run's module in eval mode; a text model that can decode many sequences at once gets a batched
+    decoder of `max_batch` rows (0: requests decode one at a time, in turn)."""
     run = check_servable(store, run_id)
     module = load_module(store, run_id, get_family(run.family).serve_checkpoint)
     module.eval()
-    return ServedModel(run, module)
+    decoder = BatchedDecoder(module, max_batch) if max_batch > 0 and can_batch(module) else None
+    return ServedModel(run, module, decoder=decoder)

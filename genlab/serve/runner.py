@@ -3,26 +3,17 @@ it, so it then binds to loopback only and says so."""
 
 from __future__ import annotations
 
-import ipaddress
+import logging
 import sys
 
 import uvicorn
 
+from genlab.core.exposure import LOOPBACK, SERVE_FIX, is_loopback, open_door_message
 from genlab.serve.app import create_app
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE
 from genlab.store.api_keys import has_active_keys
 from genlab.store.runs import RunStore
-
-LOOPBACK = "127.0.0.1"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from genlab.use.batching import DEFAULT_MAX_BATCH
 
 
 def bind_host(host: str, keys: bool) -> tuple[str, str | None]:
@@ -31,8 +22,25 @@ def bind_host(host: str, keys: bool) -> tuple[str, str | None]:
         return host, None
     return LOOPBACK, (
         f"No API key exists, so the server binds to {LOOPBACK} only (asked for {host}). "
-        "Create one with `python -m genlab serve keys add NAME` (or in Settings) to serve other machines."
+        + open_door_message("The REST server", host, SERVE_FIX)
     )
+
+
+class NoQueryStrings(logging.Filter):
+    """Drops the query string from uvicorn's access lines (a key sent in the URL is refused, and must
+    not be written down either)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?…", *args[3:])
+        return True
+
+
+def quiet_access_log() -> None:
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, NoQueryStrings) for f in logger.filters):
+        logger.addFilter(NoQueryStrings())
 
 
 def run_server(
@@ -42,13 +50,16 @@ def run_server(
     port: int = 8000,
     rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
     store: RunStore | None = None,
+    max_batch: int = DEFAULT_MAX_BATCH,
 ) -> None:
     store = store or RunStore()
     keys = has_active_keys(store)
-    app = create_app(run_ids, store, require_keys=keys, rate_per_minute=rate_per_minute)
+    app = create_app(run_ids, store, require_keys=keys, rate_per_minute=rate_per_minute, max_batch=max_batch)
     host, notice = bind_host(host, keys)
     if notice:
         print(notice, file=sys.stderr, flush=True)
     auth = "API key required" if keys else "no API key required (loopback only)"
     print(f"Serving {', '.join(run_ids)} at http://{host}:{port} ({auth}); docs at /docs", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=True)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=True)  # sets up logging
+    quiet_access_log()
+    uvicorn.Server(config).run()

@@ -1,29 +1,56 @@
 """Request and response bodies of the REST API: every field bounded, so a bad request is a clear 422
-before any model is touched."""
+before any model is touched. Request bodies derive from Body: unknown keys, non-finite numbers (NaN,
+Infinity, 1e309) and text that cannot be encoded as UTF-8 (a lone surrogate such as "\\ud800") are refused."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_NEW_TOKENS = 512
 MAX_PROMPT_CHARS = 8000
 MAX_MESSAGES = 64
 MAX_BATCH = 64  # images per request
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_JSON_BYTES = 4 * 1024 * 1024  # 64 messages of 8000 characters, each escaped as \\uXXXX, still fit
+
+
+def _unencodable(value: Any, depth: int = 0) -> bool:
+    """True when a string anywhere in a parsed JSON value cannot be written as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return any(_unencodable(k, depth + 1) or _unencodable(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unencodable(v, depth + 1) for v in value)
+    return False
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        if _unencodable(data):
+            raise ValueError("text must be valid Unicode: it holds a lone surrogate (such as \\ud800)")
+        return data
 
 
 class Sampling(Body):
     max_new_tokens: int = Field(64, ge=1, le=MAX_NEW_TOKENS, description="Tokens to generate at most")
-    temperature: float = Field(0.8, ge=0.0, le=5.0, description="0 is greedy")
-    top_k: int = Field(50, ge=0, le=100_000, description="Keep the k likeliest tokens (0: off)")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass")
-    repetition_penalty: float = Field(1.0, ge=0.5, le=5.0, description="1 turns it off")
+    # None: the model's own default, the same as the CLI's and the app's (SmolLM2: temperature 0.2, top-p 0.9)
+    temperature: float | None = Field(None, ge=0.0, le=5.0, description="0 is greedy (default: the model's own)")
+    top_k: int | None = Field(None, ge=0, le=100_000, description="Keep the k likeliest tokens (0: off)")
+    top_p: float | None = Field(None, gt=0.0, le=1.0, description="Nucleus sampling mass (default: the model's)")
+    repetition_penalty: float | None = Field(None, ge=0.5, le=5.0, description="1 turns it off")
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Same seed, same text")
     stop: list[str] = Field(default_factory=list, max_length=8, description="Stop strings (not included)")
     stream: bool = Field(False, description="Server-sent events: screened chunks as they are released")

@@ -17,7 +17,7 @@ from genlab.safety.gate import Gate, ScreenedStream, policy_of
 from genlab.serve.deps import ERRORS, log, needs, served, state_of
 from genlab.serve.model_pool import ServedModel
 from genlab.serve.schemas import ChatRequest, GenerateRequest, GenerationOut
-from genlab.use.generate import ChatSession, SamplingSettings, stream, trained_system_prompt
+from genlab.use.generate import ChatSession, sampling_for, stream, trained_system_prompt
 
 router = APIRouter(tags=["text"], responses=ERRORS)
 SSE_DOC = {200: {"content": {"text/event-stream": {}}, "description": "JSON, or events when stream is true"}}
@@ -41,12 +41,12 @@ def _out(st: ScreenedStream) -> GenerationOut:
 
 def _events(model: ServedModel, st: ScreenedStream) -> StreamingResponse:
     """Released chunks as `event: chunk` and the summary as `event: done`; generation runs in one thread
-    holding the model's lock (torch's no-grad mode is per thread)."""
+    (holding the model's lock when it decodes alone; torch's no-grad mode is per thread)."""
     q: queue.Queue[tuple[str, Any] | None] = queue.Queue()
 
     def produce() -> None:
         try:
-            with model.lock:
+            with model.decoding():
                 for chunk in st:
                     q.put(("chunk", {"text": chunk}))
             q.put(("done", _out(st).model_dump()))
@@ -71,7 +71,7 @@ def _answer(model: ServedModel, make: Callable[[], ScreenedStream], streaming: b
         st = make()  # prompt encoding errors are a 400 before anything streams
     if streaming:
         return _events(model, st)
-    with model.lock:
+    with model.decoding():
         st.consume()
     return _out(st)
 
@@ -80,11 +80,13 @@ def _answer(model: ServedModel, make: Callable[[], ScreenedStream], streaming: b
 def generate_text(body: GenerateRequest, request: Request, model: ServedModel = Depends(served)) -> Any:
     """Continue a prompt (a chat model answers it), screened by the run's safety gate."""
     needs(model, "TextGenerator", "generate text")
-    settings = SamplingSettings(**body.settings())
+    settings = sampling_for(model.module, **body.settings())
     gate = _gate(request, model, "api.generate")
     return _answer(
         model,
-        lambda: stream(model.module, body.prompt, settings, system_prompt=body.system_prompt, gate=gate),
+        lambda: stream(
+            model.module, body.prompt, settings, system_prompt=body.system_prompt, gate=gate, source=model.source
+        ),
         body.stream,
     )
 
@@ -102,8 +104,9 @@ def chat(body: ChatRequest, request: Request, model: ServedModel = Depends(serve
     session = ChatSession(
         model.module,
         system[0] if system else trained_system_prompt(model.module),
-        SamplingSettings(**body.settings()),
+        sampling_for(model.module, **body.settings()),
         gate=_gate(request, model, "api.chat"),
+        source=model.source,
     )
     session.history = turns[:-1]
     return _answer(model, lambda: session.stream(turns[-1]["content"]), body.stream)

@@ -21,7 +21,17 @@ import sqlalchemy as sa
 
 from genlab.core.procs import pid_alive
 from genlab.store.engine import Database, this_host
-from genlab.store.records import CANCEL, FINISHED, HEARTBEAT_STALE_S, PRUNE, STATUSES, WORKER_BEAT_S, Run, StoreOffline
+from genlab.store.records import (
+    CANCEL,
+    FINISHED,
+    HEARTBEAT_STALE_S,
+    PRUNE,
+    START_GRACE_S,
+    STATUSES,
+    WORKER_BEAT_S,
+    Run,
+    StoreOffline,
+)
 from genlab.store.schema import runs
 
 INTERRUPTED_TEXT = (
@@ -203,7 +213,10 @@ class RunLease:
             ).all()
         for r in rows:
             if r.pid is not None and r.host == host:
-                gone = not pid_alive(r.pid)
+                # Claimed or beat moments ago: a live process that is not GenLab yet (forked, not yet
+                # exec'd) still owns the run, so a delete or resume in that window is refused.
+                starting = r.heartbeat is not None and now - r.heartbeat < START_GRACE_S
+                gone = not pid_alive(r.pid, genlab_only=not starting)
             else:
                 last = max((t for t in (r.heartbeat, r.worker_beat) if t is not None), default=None)
                 gone = last is None or now - last > HEARTBEAT_STALE_S

@@ -25,6 +25,8 @@ FINISHED = ("completed", "failed", "cancelled", "interrupted", "pruned")
 CANCEL, PRUNE = 1, 2
 # A worker's liveness beat (a thread, every WORKER_BEAT_S) goes quiet for this long: its machine died.
 HEARTBEAT_STALE_S = 120.0
+# A live worker pid is trusted this long after a beat, before it has exec'd into `python -m genlab worker`.
+START_GRACE_S = 30.0
 WORKER_BEAT_S = 15.0
 LINK_KINDS = ("pruned_from", "distilled_from")
 STALL_AFTER_S_DEFAULT = 600.0

@@ -1,4 +1,4 @@
-"""Per-user secrets (a W&B API key) handed to one run's worker through its environment, and only there.
+"""Per-user secrets (a W&B API key, a sweep trial's study database URL) handed to one run's worker through its environment, and only there.
 
 A key belongs to a person, not to the server: it lives in the memory of the process that queued the run
 (the app serving that browser session, or the CLI), never in the run store, a config, a file or a log.
@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-SECRET_ENV = ("WANDB_API_KEY",)
+SECRET_ENV = ("WANDB_API_KEY", "GENLAB_SWEEP_STORAGE")  # the sweep's study database URL may hold a password
 
 _lock = threading.Lock()
 _held: dict[str, dict[str, str]] = {}

@@ -1,8 +1,10 @@
 """The sweep worker: runs a sweep's trials, K at a time, each a normal GenLab run in its own process.
 
-For every trial it asks Optuna for values, starts the run with genlab.runner.jobs (linked by sweep_id and
-trial_id), reports the objective's series from the run store to Optuna as the run logs it, and when
-the pruner says so cancels the job, which ends `pruned`. It marks its trials alive (heartbeat) so a
+For every trial it asks Optuna for values and starts the run with genlab.runner.jobs (linked by sweep_id
+and trial_id, the study's storage URL handed to the run's worker environment only). The run reports each
+validation to the study and asks the pruner itself (callbacks/sweep_trial.py), so where a trial stops
+does not depend on how fast this worker polls; the worker waits for the run to end and tells Optuna
+how it ended (complete with its objective, pruned, failed). It marks its trials alive (heartbeat) so a
 worker on any machine can fail and retry the trials of one that died; `sweep stop` makes it cancel its
 trials (queued again for a resume) and end.
 """
@@ -20,6 +22,7 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
+from callbacks.sweep_trial import STORAGE_ENV
 from genlab.core.parsing import parse_config
 from genlab.runner import jobs
 from genlab.store.runs import FINISHED, Run, RunStore
@@ -27,6 +30,7 @@ from genlab.sweeps.space import apply_params
 from genlab.sweeps.study import (
     RESUME_ATTR,
     Progress,
+    default_storage,
     distributions,
     heartbeat_s,
     load,
@@ -140,7 +144,8 @@ class Worker:
             config = config.model_copy(
                 update={"name": f"{self.name}-t{trial.number}", "tags": [*config.tags, f"sweep:{self.name}"]}
             )
-            run = jobs.start(config, self.store, sweep_id=self.name, trial_id=trial.number)
+            secrets = {STORAGE_ENV: self.storage or default_storage()}  # the run reports to the study itself
+            run = jobs.start(config, self.store, sweep_id=self.name, trial_id=trial.number, secrets=secrets)
             links = {"run_id": run.id, "host": self.host, "genlab_home": str(self.store.home), "worker": self.worker_id}
             for key, value in links.items():
                 trial.set_user_attr(key, value)
@@ -150,35 +155,22 @@ class Worker:
             done.set()
 
     def _follow(self, trial: optuna.Trial, run_id: str) -> None:
-        metric = self.settings.metrics[0]
-        single = len(self.settings.metrics) == 1
-        prunable = single and self.settings.pruner != "none"
-        reported = 0
-        pruned_at: int | None = None
+        """Wait for the run to end (it reports and is pruned at its own validations); cancel it on a stop."""
         stopped = False
         while True:
-            jobs.schedule(self.store)
+            jobs.schedule(self.store)  # this worker holds the run's storage URL: it launches the run
             run = self.store.get(run_id)
-            series = [v for _, v in self.store.metric_series(run_id, metric)]
-            if single and pruned_at is None:
-                for i in range(reported, len(series)):
-                    if series[i] is not None and math.isfinite(series[i]):
-                        trial.report(series[i], i + 1)  # step = validations done (the trial's "epochs")
-                reported = len(series)
-                if prunable and reported and run.status not in FINISHED and trial.should_prune():
-                    pruned_at = reported
-                    trial.set_user_attr("pruned_at", pruned_at)
-                    jobs.prune(run_id, self.store)
-            if not stopped and pruned_at is None and self.stop_requested() and run.status not in FINISHED:
-                stopped = True
-                jobs.cancel(run_id, self.store)
             if run.status in FINISHED:
                 break
+            if not stopped and self.stop_requested():
+                stopped = True
+                jobs.cancel(run_id, self.store)
             time.sleep(self.poll_s)
-        self._finish(trial, run, pruned_at, stopped)
+        self._finish(trial, run, stopped)
 
-    def _finish(self, trial: optuna.Trial, run: Run, pruned_at: int | None, stopped: bool) -> None:
-        if pruned_at is not None or run.status == "pruned":
+    def _finish(self, trial: optuna.Trial, run: Run, stopped: bool) -> None:
+        if run.status == "pruned":
+            pruned_at = self.study._storage.get_trial_user_attrs(trial._trial_id).get("pruned_at")
             self.study.tell(trial, state=TrialState.PRUNED)
             self.log(f"trial {trial.number}: pruned after {pruned_at} validation(s) (run {run.id})")
             return

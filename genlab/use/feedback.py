@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from genlab.core.config import RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
-from genlab.core.registry import get_family
+from genlab.core.registry import FAMILIES, get_family
 from genlab.runner.jobs import start
 from genlab.store.runs import Run, RunStore
 from genlab.store.schema import feedback
@@ -144,25 +144,33 @@ def hf_export(store: RunStore, run: Run) -> Path:
     return folder
 
 
+def _finetunable_families() -> str:
+    return " or ".join(f.name for f in FAMILIES.values() if f.can("ChatFinetunable")) or "no"
+
+
 def can_finetune(run: Run) -> bool:
-    """Feedback fine-tunes start from a run's Hugging Face export, which the GPT family writes."""
-    return run.family == "gpt" and run.status == "completed"
+    """Feedback fine-tunes start from a run's Hugging Face export: families that are ChatFinetunable."""
+    family = FAMILIES.get(run.family)
+    return family is not None and family.can("ChatFinetunable") and run.status == "completed"
 
 
 def finetune_config(store: RunStore, run_id: str, data_path: Path, *, steps: int | None = None) -> RunConfig:
-    """The parent's config, switched to fine-tune its own export on the feedback chat set."""
+    """The parent's config, switched by its family (ChatFinetunable) to fine-tune its own export on the
+    feedback chat set; the name, steps, warm-up and tags are set here."""
     run = store.get(run_id)
-    if not get_family(run.family).can("TextGenerator") or run.family != "gpt":
-        raise GenLabError(f"Run {run_id} is a {run.family} run; fine-tuning on feedback needs a finished gpt run")
+    family = get_family(run.family)
+    if not family.can("ChatFinetunable"):
+        raise GenLabError(
+            f"Run {run_id} is a {run.family} run; fine-tuning on feedback needs a finished {_finetunable_families()} run"
+        )
     if run.status != "completed":
         raise GenLabError(f"Run {run_id} is {run.status}; fine-tune on feedback from a completed run")
     raw = store.load_config(run_id).model_dump(mode="json")
     raw["name"] = f"{run.name} + feedback"[:120]
-    raw["model"].update({"source": "pretrained", "pretrained": str(hf_export(store, run)), "finetune": "full"})
-    raw["data"].update(
-        {"source": "file", "name": str(data_path), "format": "chat", "tokenizer": "pretrained", "max_chars": None}
-    )
-    raw["data"]["eval_pairs"] = min(int(raw["data"].get("eval_pairs", 0)), 4)
+    export = hf_export(store, run)
+    from genlab.runner.build import module_class  # torch: kept out of the Run page's start-up
+
+    raw = module_class(family).feedback_finetune_config(raw, export, data_path)
     if steps is not None:
         raw["trainer"].update({"max_steps": int(steps), "max_epochs": max(int(raw["trainer"]["max_epochs"]), steps)})
         # a short fine-tune must not spend itself warming up (the parent's warm-up was for a long run)

@@ -8,7 +8,7 @@ A text module provides `next_logits(ids (1, t), cache) -> (logits (1, V), cache)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -16,14 +16,16 @@ import torch
 
 from genlab.core.errors import GenLabError
 from genlab.core.registry import FAMILIES, get_family
+from genlab.runner.build import module_class
 from genlab.runner.checkpoints import load_module
 from genlab.safety.gate import Gate, SafetyResult, ScreenedStream, policy_of
 from genlab.store.runs import RunStore
-from lightning_modules.gpt import pretrained_module
+from lightning_modules.base import HuggingFaceLoadable
 from lightning_modules.text_sampling import (
     SamplingSettings,
     encode_messages,
     encode_prompt,
+    sampling_for,
     stream_ids,
     trained_system_prompt,
 )
@@ -33,13 +35,29 @@ from lightning_modules.text_sampling import (
 __all__ = [
     "ChatSession",
     "GenerationResult",
+    "IdSource",
     "SamplingSettings",
     "TextStream",
     "generate",
     "load_text_module",
+    "sampling_for",
     "stream",
     "trained_system_prompt",
 ]
+
+
+# Where new token ids come from: (prompt ids, settings) -> the ids one at a time. The default decodes
+# alone with the module's KV cache (stream_ids); a server passes its batched decoder's submit, so many
+# requests share each forward pass (genlab/use/batching.py).
+IdSource = Callable[[list[int], SamplingSettings], Iterator[int]]
+
+
+def decode_alone(module: Any) -> IdSource:
+    def source(prompt_ids: list[int], settings: SamplingSettings) -> Iterator[int]:
+        with torch.no_grad():
+            yield from stream_ids(module, prompt_ids, settings)
+
+    return source
 
 
 class TextStream:
@@ -48,8 +66,11 @@ class TextStream:
     `n_tokens` describe the whole output. Stop strings are never included: text that could be the start
     of one is held back until it is clear."""
 
-    def __init__(self, module: Any, prompt_ids: list[int], settings: SamplingSettings) -> None:
+    def __init__(
+        self, module: Any, prompt_ids: list[int], settings: SamplingSettings, source: IdSource | None = None
+    ) -> None:
         self.module, self.prompt_ids, self.settings = module, prompt_ids, settings
+        self.source = source or decode_alone(module)
         self.text = ""
         self.token_ids: list[int] = []  # the generated ids, stop ids excluded
         self.n_tokens = 0
@@ -66,8 +87,9 @@ class TextStream:
         out: list[int] = self.token_ids
         text = ""
         self.stop_reason = "max_new_tokens"
-        with torch.no_grad():
-            for t in stream_ids(self.module, self.prompt_ids, self.settings):
+        ids = self.source(self.prompt_ids, self.settings)
+        try:
+            for t in ids:
                 out.append(t)
                 self.n_tokens = len(out)
                 text = tok.decode(out, skip_special_tokens=True)
@@ -85,6 +107,10 @@ class TextStream:
             else:
                 if len(out) < self.settings.max_new_tokens:
                     self.stop_reason = "end_of_text"
+        finally:
+            close = getattr(ids, "close", None)
+            if close is not None:
+                close()  # a stop string, a flagged chunk or a gone client ends the decoding too
         text = text.rstrip("\ufffd")
         if len(text) > shown:
             yield text[shown:]
@@ -135,13 +161,17 @@ def stream(
     chat: bool | None = None,
     system_prompt: str = "",
     gate: Gate | None = None,
+    source: IdSource | None = None,
 ) -> ScreenedStream:
     """The screened continuation of `prompt`, released chunk by chunk (see genlab.safety.gate.Gate.stream);
-    `gate` defaults to the module's run config safety section, without an audit."""
+    `gate` defaults to the module's run config safety section, without an audit; `source` to decoding alone.
+    The stream's `prompt_tokens` counts the prompt as the model saw it."""
     s = settings or SamplingSettings()
     ids = _fit(encode_prompt(module, prompt, chat=chat, system_prompt=system_prompt), module, s)
     gate = gate or Gate(policy_of(module))
-    return gate.stream(lambda: TextStream(module, ids, s))
+    st = gate.stream(lambda: TextStream(module, ids, s, source))
+    st.prompt_tokens = len(ids)
+    return st
 
 
 def generate(
@@ -181,6 +211,7 @@ class ChatSession:
         settings: SamplingSettings | None = None,
         max_context: int | None = None,
         gate: Gate | None = None,
+        source: IdSource | None = None,
     ) -> None:
         if not module.tokenizer.chat_template:
             raise GenLabError("This model was trained on plain text and has no chat template; use generate, not chat")
@@ -190,6 +221,7 @@ class ChatSession:
         )
         self.max_context = min(int(module.context_window), max_context or 10**9)
         self.gate = gate or Gate(policy_of(module), path="chat")
+        self.source = source
         self.history: list[dict[str, str]] = []
         self.dropped_turns = 0
 
@@ -216,13 +248,17 @@ class ChatSession:
         def attempt() -> TextStream:
             # a regeneration with a fixed seed must not repeat the flagged reply
             n = next(seeds)
-            return TextStream(self.module, ids, s if s.seed is None or n == 0 else replace(s, seed=s.seed + n))
+            return TextStream(
+                self.module, ids, s if s.seed is None or n == 0 else replace(s, seed=s.seed + n), self.source
+            )
 
         def record(done: ScreenedStream) -> None:
             reply = done.text if done.withheld and not done.shown_model_text else done.shown_model_text
             self.history += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
 
-        return self.gate.stream(attempt, regenerations=self.gate.policy.max_regenerations, on_done=record)
+        st = self.gate.stream(attempt, regenerations=self.gate.policy.max_regenerations, on_done=record)
+        st.prompt_tokens = len(ids)
+        return st
 
     def send(self, user: str) -> GenerationResult:
         st = self.stream(user)
@@ -234,6 +270,17 @@ class ChatSession:
         self.dropped_turns = 0
 
 
+def pretrained_text_module(model: str, *, system_prompt: str = "") -> Any:
+    """An untouched pretrained model (no run behind it) in the first registered family that can both load one
+    (HuggingFaceLoadable) and generate text (TextGenerator)."""
+    for family in FAMILIES.values():
+        if family.can("HuggingFaceLoadable") and family.can("TextGenerator"):
+            cls = module_class(family)
+            if isinstance(cls, type) and issubclass(cls, HuggingFaceLoadable):
+                return cls.from_pretrained_model(model, system_prompt=system_prompt)
+    raise GenLabError("no registered family loads pretrained text models (HuggingFaceLoadable and TextGenerator)")
+
+
 def load_text_module(
     run_id: str | None = None, model: str | None = None, which: str | None = None, store: RunStore | None = None
 ) -> Any:
@@ -241,7 +288,7 @@ def load_text_module(
     if (run_id is None) == (model is None):
         raise GenLabError("Give either a run id or --model (smollm2, a Hugging Face id or a local model folder)")
     if model is not None:
-        return pretrained_module(model)
+        return pretrained_text_module(model)
     store = store or RunStore()
     run = store.get(run_id)
     if not get_family(run.family).can("TextGenerator"):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from genlab.core.errors import GenLabError
 from genlab.core.imaging import save_grid
-from genlab.core.registry import FAMILIES, get_family
+from genlab.core.registry import FAMILIES, get_family, names_that_can
 from genlab.runner.checkpoints import load_module
 from genlab.store.runs import RunStore
 from genlab.use.translate import ImageInput, open_image, to_tensor
@@ -48,7 +48,7 @@ def class_names(module: Any) -> list[str]:
 
 def image_shape(module: Any) -> tuple[int, int]:
     """(channels, side) of the images the model works on."""
-    info = getattr(module, "data_info", {}) or {}
+    info = module.data_info  # GenLabModule: the data module's primitives
     return int(info.get("channels", 1)), int(info.get("image_size", 28))
 
 
@@ -71,15 +71,30 @@ def _numpy(images: torch.Tensor) -> np.ndarray:
     return images.detach().float().clamp(0, 1).cpu().numpy()
 
 
+def sampling_settings(module: Any) -> dict[str, Any]:
+    """The sampling knobs a model offers (diffusion: samplers, default steps and guidance); {} for none."""
+    settings = getattr(module, "sampling_settings", None)
+    return dict(settings()) if callable(settings) else {}
+
+
 @torch.no_grad()
-def sample(module: Any, n: int, *, seed: int = 0, labels: Labels = None) -> np.ndarray:
-    """n new images (N, C, H, W) in [0, 1]; the same seed (and labels) gives the same images."""
+def sample(
+    module: Any, n: int, *, seed: int = 0, labels: Labels = None, options: dict[str, Any] | None = None
+) -> np.ndarray:
+    """n new images (N, C, H, W) in [0, 1]; the same seed (and labels) gives the same images. `options`
+    (sampler, steps, guidance_scale) reach models whose sampling_settings() offer them."""
     if not isinstance(module, ImageSampler):
         raise GenLabError("This model does not draw new images")
     if not 1 <= n <= MAX_SAMPLES:
         raise GenLabError(f"n must be between 1 and {MAX_SAMPLES}, got {n}")
+    labels = _check_labels(module, labels, n)
     module.eval()
-    return _numpy(module.sample_images_n(n, seed=seed, labels=_check_labels(module, labels, n)))
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    if options:
+        if not sampling_settings(module):
+            raise GenLabError(f"this model has no sampling settings ({', '.join(sorted(options))})")
+        return _numpy(module.sample(n, seed=seed, labels=labels, **options))
+    return _numpy(module.sample_images_n(n, seed=seed, labels=labels))
 
 
 @torch.no_grad()
@@ -125,7 +140,7 @@ def _as_input(module: Any, images: np.ndarray) -> torch.Tensor:
 def encode(module: Any, images: np.ndarray) -> np.ndarray:
     """images (N, C, H, W) floats in [0, 1] at the model's size -> latent codes (N, latent_dim)."""
     if not isinstance(module, Encoder):
-        raise GenLabError("This model has no encoder (a VAE run encodes images)")
+        raise GenLabError(f"This model has no encoder (a {names_that_can('Encoder')} run encodes images)")
     module.eval()
     return module.encode_images(_as_input(module, images)).detach().float().cpu().numpy()
 
@@ -172,10 +187,11 @@ def sample_grid(
     seed: int = 0,
     labels: Labels = None,
     which: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Path:
     """Sample n images of a run and save them as one PNG grid (the CLI's `genlab sample`)."""
     module = load_image_model(store, run_id, which)
-    images = torch.from_numpy(sample(module, n, seed=seed, labels=labels))
+    images = torch.from_numpy(sample(module, n, seed=seed, labels=labels, options=options))
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise GenLabError(f"--out must name a .png file, got {out.name}")

@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from genlab.core.errors import DataError, GenLabError
 from genlab.core.registry import FAMILIES, get_family
+from genlab.runner.build import build_datamodule
 from genlab.runner.checkpoints import load_module
 from genlab.store.runs import RunStore
 from lightning_modules.base import Translator
@@ -206,7 +207,7 @@ def evaluate(
     """
     module = load_translator(store, run_id, which)
     config = module.run_config
-    dm = get_family(config.family).build_datamodule(config)
+    dm = build_datamodule(config)
     dm.setup("fit")
     directions = module.directions()
     two_way = len(directions) == 2  # both ways: per-direction metrics and the cycle loss

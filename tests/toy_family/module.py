@@ -1,4 +1,7 @@
-"""The toy family's module (file 2 of 2): a linear autoencoder with the three image capabilities."""
+"""The toy family's module (file 2 of 2), the template of lightning_modules/<name>.py: a linear autoencoder
+with the three image capabilities. Setting `family = FAMILY` in the class body makes it the family's module;
+`datamodule_class` says what feeds it. The optional hooks (sample_grid_rows, conditional, ...) are
+declared with their defaults on GenLabModule (docs/ARCHITECTURE.md, "Adding a family")."""
 
 from __future__ import annotations
 
@@ -8,12 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from datamodules.images import ImageDataModule
 from lightning_modules.base import GenLabModule, Labels
 from tests.toy_family.spec import FAMILY
 
 
 class ToyModule(GenLabModule):
     family = FAMILY
+    datamodule_class = ImageDataModule
 
     def __init__(self, config: Any, data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)

@@ -1,4 +1,5 @@
-"""A toy family, as a contributor writes one: the torch-free config and its FAMILY spec (file 1 of 2).
+"""A toy family, as a contributor writes one: the torch-free config and its FAMILY spec (file 1 of 2), the
+template of genlab/families/<name>.py. The spec names no module: the module imports it.
 
 A linear autoencoder over tiny images with a Gaussian latent: enough to sample, walk and reconstruct.
 """
@@ -33,8 +34,6 @@ FAMILY = Family(
     config_cls=ToyRunConfig,
     monitor="val/loss",
     mode="min",
-    module="tests.toy_family.module:ToyModule",
-    datamodule="datamodules.images:ImageDataModule",
     capabilities=("ImageSampler", "LatentWalker", "Reconstructor"),
     tiny_overrides={
         "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 64},

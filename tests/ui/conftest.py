@@ -107,3 +107,11 @@ def trained_run(store):
     run = train_in_process(store, FAMILIES["vae"].tiny_config().model_copy(update={"name": "tiny-vae"}))
     assert run.status == "completed", run.error
     return run
+
+
+def open_tab(at, name: str):
+    """Open one tab of the Run page (its tabs run lazily: only the open one draws), as a click would."""
+    at.session_state["run.tabs"] = name
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

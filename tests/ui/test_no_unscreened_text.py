@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from google.protobuf.text_format import MessageToString
 
-from tests.ui.conftest import train_in_process
+from tests.ui.conftest import open_tab, train_in_process
 
 CYRILLIC = re.compile("[\u0400-\u04ff]")
 WORDS = ["жизнь", "звезда", "щука", "ёлка", "юла", "эхо", "цирк", "фея"]
@@ -94,7 +94,7 @@ def test_a_screen_that_flags_everything_lets_no_generated_character_out(app, sto
     at.button(key="text.generate").click().run()
     assert not at.exception and "withheld" in page_text(at)
     shown.append(page_text(at))
-    at = app("run", id=run.id)
+    at = open_tab(app("run", id=run.id), "Safety & feedback")
     at.number_input(key="run.bias.samples").set_value(1)
     at.number_input(key="run.bias.tokens").set_value(10)
     at.button(key="run.bias.build").click().run()

@@ -12,6 +12,7 @@ from PIL import Image
 
 from genlab.core.parsing import parse_config
 from genlab.core.registry import FAMILIES
+from tests.ui.conftest import open_tab
 
 PAGES = ["home", "data", "train", "sweeps", "runs", "run", "compare", "playground", "settings"]
 
@@ -193,10 +194,15 @@ def test_run_page_shows_progress_charts_samples_logs_and_config(app, recorded):
     at = app("run", id=run.id)
     assert [t.value for t in at.title] == ["shown"]
     assert at.get("progress")[0].proto.value == 100
+    assert at.get("plotly_chart") and sample_grids(at), "the overview: the monitored curve and the newest samples"
+    open_tab(at, "Charts")
     assert at.get("plotly_chart"), "metric charts"
+    open_tab(at, "Samples")
     assert at.select_slider(key="run.step").options == ["10", "20"]
     assert sample_grids(at), "a sample grid"
+    open_tab(at, "Logs")
     assert any("step 19 loss 481" in c.value for c in at.code), "the log tail"
+    open_tab(at, "Config")
     assert any(c.value.startswith("python -m genlab train --config") and run.id in c.value for c in at.code)
 
 
@@ -204,7 +210,7 @@ def test_live_run_page_draws_at_most_1000_points_per_line_and_adds_new_steps_on_
     import json
 
     run = recorded(name="long", status="running", steps=5000, sample_steps=(10,))
-    at = app("run", id=run.id)
+    at = open_tab(app("run", id=run.id), "Charts")
 
     def loss_lines(at) -> list[dict]:
         figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
@@ -226,7 +232,7 @@ def test_live_refresh_backs_off_while_nothing_changes():
 
 def test_run_page_saves_notes_and_tags(app, recorded, store):
     run = recorded(name="noted")
-    at = app("run", id=run.id)
+    at = open_tab(app("run", id=run.id), "Notes & tags")
     at.text_area(key="run.notes").set_value("lr too high")
     at.text_input(key="run.tags").set_value("baseline, small")
     at.button(key="FormSubmitter:run.notes_form-Save").click().run()
@@ -262,11 +268,14 @@ def test_run_page_explains_an_unknown_run_and_cancel_of_a_finished_run_is_disabl
     assert at.button(key="run.resume").disabled
 
 
-def test_run_page_resume_without_a_checkpoint_says_how_to_restart(app, recorded):
-    run = recorded(name="stopped", status="cancelled")
+def test_run_page_offers_resume_only_where_a_checkpoint_exists(app, recorded):
+    run = recorded(name="stopped", status="failed")
     at = app("run", id=run.id)
-    at.button(key="run.resume").click().run()
-    assert "no checkpoint to resume from" in texts(at, "error")
+    resume = at.button(key="run.resume")
+    assert resume.disabled and "Clone and edit starts it again" in resume.help
+    (run.folder / "checkpoints" / "last.ckpt").write_bytes(b"PK")
+    at = app("run", id=run.id)
+    assert not at.button(key="run.resume").disabled
 
 
 # -- compare -------------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.ui.conftest import open_tab
+
 
 def texts(at, kind: str) -> str:
     return "\n".join(str(e.value) for e in getattr(at, kind))
@@ -33,6 +35,9 @@ def test_settings_refuses_a_wrong_checkpoint_and_saves_thresholds_and_the_block_
     assert "sha256 starts with" in texts(at, "error")
     assert not any(checkpoint_dir().iterdir()), "nothing was installed"
 
+    assert at.segmented_control(key="settings.safety_level").value == "standard"
+    assert not [w for w in at.number_input if w.key == "safety.toxicity"], "nine thresholds only behind custom"
+    at.segmented_control(key="settings.safety_level").set_value("custom").run()
     at.number_input(key="safety.toxicity").set_value(0.6)
     at.text_area(key="settings.block_list").set_value("zorblax\n")
     at.button(key="FormSubmitter:settings.safety-Save safety settings").click().run()
@@ -65,7 +70,7 @@ def test_run_page_lists_the_audit_and_flagged_rate_of_a_text_run(app, store):
     gate = Gate(SafetyConfig(), store=store, run_id=run.id, path="playground.generate")
     for text in ("good morning", "you are a stupid idiot", "see you soon", "thank you"):
         gate.release(text)
-    at = app("run", id=run.id)
+    at = open_tab(app("run", id=run.id), "Safety & feedback")
     shown = {m.label: m.value for m in at.metric}
     assert shown["Flagged rate"] == "25.0%" and shown["Outputs screened"] == "4"
     audit = at.dataframe[-1].value

@@ -3,6 +3,8 @@ ratings and offers "Fine-tune on feedback" only where it can work."""
 
 from __future__ import annotations
 
+from tests.ui.conftest import open_tab
+
 
 def texts(at, kind: str) -> str:
     return " ".join(str(e.value) for e in getattr(at, kind))
@@ -37,11 +39,11 @@ def test_run_page_counts_ratings_and_offers_fine_tuning_only_for_a_completed_gpt
     for run in (gpt, rnn):
         add_feedback(store, run.id, prompt="hi", output="zz", rating="down", correction="Hello.")
         add_feedback(store, run.id, prompt="bye", output="Bye!", rating="up", source="playground")
-    at = app("run", id=gpt.id)
+    at = open_tab(app("run", id=gpt.id), "Safety & feedback")
     assert "2 ratings from the Playground and the API: 1 👍, 1 👎, 1 corrected answers; 2 can be learned from" in texts(
         at, "caption"
     )
     assert list(at.dataframe[-1].value["correction"]) == ["", "Hello."]
     assert not at.button(key="run.finetune_feedback").disabled
-    at = app("run", id=rnn.id)
+    at = open_tab(app("run", id=rnn.id), "Safety & feedback")
     assert at.button(key="run.finetune_feedback").disabled, "a char-RNN has no Hugging Face export to fine-tune"

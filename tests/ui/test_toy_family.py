@@ -1,6 +1,6 @@
 """Adding a family is its two files plus one registry line: a toy family written in tests/toy_family/
-(spec + module) and put into the registry is served by the contract, the Train form, the Playground
-and `genlab sample`, with no other change anywhere."""
+(spec + module, the documented template of docs/ARCHITECTURE.md) and put into the registry is served by
+the contract, the Train form, the Playground and `genlab sample`, with no other change anywhere."""
 
 from __future__ import annotations
 
@@ -12,16 +12,21 @@ from PIL import Image
 
 from genlab.cli.main import main as cli
 from genlab.core.registry import FAMILIES
+from genlab.runner.build import module_class
 from genlab.runner.checkpoints import checkpoint_path, module_from_checkpoint
 from genlab.store.runs import RunStore
 from lightning_modules.base import PROTOCOLS
 from tests.helpers import train_tiny
+from tests.toy_family.module import ToyModule
 from tests.toy_family.spec import FAMILY as TOY
 
 
 @pytest.fixture
 def toy(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(FAMILIES, "toy", TOY)  # the one line a contributor adds to genlab/core/registry.py
+    # In lightning_modules/toy.py genlab/runner/build.py would import the module by the family's name; from
+    # tests/ it is declared by the import above (ToyModule sets `family = FAMILY`).
+    assert module_class(TOY) is ToyModule
     return TOY
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.ui.conftest import train_in_process
+from tests.ui.conftest import open_tab, train_in_process
 from tests.ui.test_pages import sample_grids
 
 pytestmark = pytest.mark.slow
@@ -50,6 +50,7 @@ def test_start_on_the_train_page_runs_a_background_worker_to_completion(app, sto
 def test_run_page_and_playground_on_a_trained_vae(app, trained_run):
     at = app("run", id=trained_run.id)
     assert sample_grids(at), "sample grids of the real run"
+    open_tab(at, "Files")
     assert any(c.key and c.key.startswith("run.dl.") for c in at.get("download_button")), "checkpoint download"
 
     at = app("playground", run=trained_run.id)

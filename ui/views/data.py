@@ -12,6 +12,7 @@ from PIL import Image
 
 from genlab.core.errors import GenLabError
 from genlab.core.paths import uploads_dir
+from genlab.core.registry import names_that_can
 from genlab.data.api import (
     IMAGE_SETS,
     PAIR_SETS,
@@ -114,7 +115,7 @@ elif section == "Two-domain sets":
     )
     info = PAIR_SETS[name]
     st.markdown(f"**{info.title}** — {info.description}  \nLicence: {info.licence}")
-    st.caption("Used by CycleGAN (unpaired) and pix2pix (paired).")
+    st.caption(f"Used by the translation families ({names_that_can('Translator', ', ')}), paired or unpaired.")
     if st.toggle(
         "Show a preview",
         key="data.pair_preview",
@@ -167,7 +168,9 @@ elif section == "Upload":
     elif kind.startswith("Images"):
         st.caption("PNG or JPEG images, optionally in one subfolder per class (subfolder names become the labels).")
     else:
-        st.caption("Folders A/ and B/ (or trainA/ and trainB/); for pix2pix, name the two images of a pair alike.")
+        st.caption(
+            "Folders A/ and B/ (or trainA/ and trainB/); for paired training, name the two images of a pair alike."
+        )
     upload = st.file_uploader(
         "File", type=["txt", "md", "jsonl", "csv"] if text_kind else ["zip"], key=f"data.file.{kind}"
     )
@@ -198,7 +201,7 @@ elif section == "Upload":
                         folder, report = import_zip_upload(clean, path)
                         show_report(folder, report)
                         if kind.startswith("Two"):
-                            for label, is_paired in (("CycleGAN (unpaired)", False), ("pix2pix (paired)", True)):
+                            for label, is_paired in (("unpaired training", False), ("paired training", True)):
                                 rep = validate_pair_upload(folder.name, is_paired)
                                 text = rep.summary().replace("\n", "  \n")
                                 (st.info if rep.ok else st.error)(f"**For {label}**  \n{text}")

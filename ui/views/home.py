@@ -19,7 +19,7 @@ from ui.widgets.common import (
     status_badge,
     user_error,
 )
-from ui.widgets.presets import Preset, list_presets
+from ui.widgets.presets import Preset, list_presets, picture, start_here
 from ui.widgets.settings_store import session_secrets
 
 store = get_store()
@@ -45,8 +45,11 @@ def _expected_time(preset: Preset) -> str:
             if r.name == preset.config.name and r.duration_s
         ]
         if done:
-            return f"took {fmt_duration(done[0].duration_s)} here last time"
-    return preset.about or "time: see the pre-flight estimate on the Train page"
+            here = f" · took {fmt_duration(done[0].duration_s)} here last time"
+            return (f"{preset.card['cpu']} on a 2-core CPU" if preset.card.get("cpu") else "") + here
+    if preset.card.get("cpu"):
+        return f"{preset.card['cpu']} on a 2-core CPU"
+    return "time: see the pre-flight estimate on the Train page"
 
 
 def _start(preset: Preset) -> None:
@@ -73,15 +76,26 @@ if run_id := st.session_state.pop("home.opened", None):
     open_run(run_id)
 if not presets:
     st.info("No presets found in configs/. Build a run from scratch on the Train page.", icon=":material/info:")
+first = start_here([p for p in presets if p.config is not None])
+if first:
+    st.success(
+        f"New here? Start with **{first}**: the fastest preset. Press *Train now*, and its first pictures "
+        "appear on the run page within a minute or two.",
+        icon=":material/flag:",
+    )
 grid = st.columns(3)
-for i, preset in enumerate(presets):
-    with grid[i % 3].container(border=True):
+for i, preset in enumerate(sorted(presets, key=lambda p: p.path.stem != first)):
+    with grid[i % 3].container(border=True, key=f"home.card.{preset.path.stem}"):
         if preset.config is None:
             st.markdown(f"**{preset.path.name}**")
             st.error(f"This preset does not validate: {preset.error}")
             continue
         family = FAMILIES[preset.config.family]
-        st.markdown(f"#### {preset.title}")
+        if pic := picture(preset.path.stem):
+            st.image(str(pic), width="stretch")
+        st.markdown(f"#### {preset.title}" + (" :green-badge[start here]" if preset.path.stem == first else ""))
+        if preset.card.get("plain"):
+            st.markdown(preset.card["plain"])
         data = getattr(preset.config.data, "name", "?")
         st.markdown(f":blue-badge[{family.title}] :gray-badge[data: {data}]")
         st.caption(_expected_time(preset))
@@ -105,6 +119,10 @@ for i, preset in enumerate(presets):
         ):
             _customize(preset)
             st.switch_page(page_path("train"))
+        with st.expander("Details and the command line"):
+            if preset.about:
+                st.caption(preset.about)
+            st.code(f"python -m genlab train --config configs/{preset.path.name} --wait", language="bash")
 
 st.subheader("Recent runs")
 

@@ -21,17 +21,38 @@ store = get_store()
 st.title("Playground")
 
 USABLE = ("completed", "cancelled", "interrupted", "failed", "running", "pruned")
+PRETRAINED = ["smollm2"]  # offline pretrained models: chat with them without training a run
+TRAINED, READY = "A trained run", "A pretrained model (no training)"
+
+has_runs = bool(store.list_runs(status=USABLE, limit=1))
+source = st.segmented_control(
+    "Use",
+    [TRAINED, READY],
+    default=TRAINED if has_runs or st.query_params.get("run") else READY,
+    key="play.source",
+    required=True,
+)
+if source == READY:
+    from ui.widgets.text_playground import render_pretrained
+
+    name = st.selectbox(
+        "Model", PRETRAINED, key="play.model", help="SmolLM2-135M-Instruct ships with GenLab: no download."
+    )
+    render_pretrained(store, name)
+    st.stop()
 run = pick_run(
     store,
     "Trained run",
     key="play.run",
     status=USABLE,
+    first=("completed",),
     default=st.query_params.get("run"),
-    help="A finished run (or one still training: its latest checkpoint is used).",
+    help="Completed runs first (newest first); a run still training uses its latest checkpoint.",
 )
 if run is None:
     st.info(
-        "No trained runs yet. Train one (a preset on Home takes a few minutes), then come back here.",
+        "No trained runs yet. Chat with the pretrained model above, or train one (the fastest preset on Home "
+        "takes a minute or two) and come back here.",
         icon=":material/info:",
     )
     st.page_link(page_path("home"), label="Go to the presets", icon=":material/home:")
@@ -205,12 +226,36 @@ def text_playground() -> None:
     render(store, run)
 
 
+def transformer_playground(can: tuple[str, ...]) -> None:
+    """Fill-mask, classification and attention views of transformer runs (the capabilities they have)."""
+    from ui.widgets import transformer_views as tv
+
+    module = load()
+    if module is None:
+        return
+    views = []
+    if "MaskFiller" in can and module.mask_token:
+        views.append(("Fill the mask", tv.fill_mask_view))
+    if "TextClassifier" in can and module.label_names():
+        views.append(("Classify", lambda *_: tv.classify_view(module)))
+    if "AttentionViewer" in can:
+        views.append(("Attention", lambda *_: tv.attention_view(module)))
+    for tab, (_, view) in zip(st.tabs([name for name, _ in views]), views, strict=True):
+        with tab:
+            view(store, run, module)
+
+
 # What the page offers follows the family's capabilities, never its name.
 can = family.capabilities if family else ()
 if "Translator" in can:
     translation_playground()
 elif "TextGenerator" in can:
     text_playground()
+    if "AttentionViewer" in can:
+        st.subheader("Attention")
+        transformer_playground(("AttentionViewer",))
+elif "MaskFiller" in can or "TextClassifier" in can or "AttentionViewer" in can:
+    transformer_playground(can)
 elif "ImageSampler" in can or "Reconstructor" in can:
     image_playground()
 else:

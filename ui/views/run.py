@@ -9,11 +9,13 @@ from typing import Any
 
 import streamlit as st
 
+from genlab.core.checkpoint_files import checkpoint_candidates
 from genlab.core.config import ConfigError
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
 from genlab.core.registry import FAMILIES
 from genlab.runner import jobs
+from genlab.runner.log_lines import readable_log
 from genlab.share import wandb_link
 from genlab.store.live import MetricsFollower
 from genlab.store.runs import ACTIVE, Run, RunNotFound
@@ -217,15 +219,19 @@ a[0].button(
     help="Stop the run; it saves a checkpoint first, and Resume continues it.",
     width="stretch",
 )
+resumable = run.status in ("interrupted", "cancelled", "failed", "pruned")
+has_checkpoint = bool(checkpoint_candidates(run.folder / "checkpoints"))
 a[1].button(
     "Resume",
     icon=":material/play_arrow:",
-    disabled=run.status not in ("interrupted", "cancelled", "failed", "pruned"),
+    disabled=not (resumable and has_checkpoint),
     on_click=_do,
     args=("resume",),
     key="run.resume",
     width="stretch",
-    help="Continue from the last checkpoint, in this same run.",
+    help="Continue from the last checkpoint, in this same run."
+    if has_checkpoint or not resumable
+    else "Nothing to resume: the run stopped before its first checkpoint. Clone and edit starts it again.",
 )
 a[2].button(
     "Clone and edit",
@@ -311,8 +317,14 @@ wandb_panel()
 
 # -- tabs ------------------------------------------------------------------------------------------------
 is_text = family is not None and family.kind == "text"
-names = ["Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"] + (["Safety & feedback"] if is_text else [])
-t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_safety = st.tabs(names, key="run.tabs")
+names = ["Overview", "Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"] + (
+    ["Safety & feedback"] if is_text else []
+)
+# Only the open tab runs (on_change="rerun"): a watched live run redraws one curve and the newest samples,
+# not every chart of every tab, so watching costs training little.
+t_overview, t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_safety = st.tabs(
+    names, key="run.tabs", on_change="rerun"
+)
 
 
 def follower() -> MetricsFollower:
@@ -341,6 +353,62 @@ def charts() -> None:
     metric_grid(series, weight=weight, log_y=log_y, key="run")
 
 
+def _counterpart(monitor: str) -> str:
+    """val/loss -> train/loss: the training curve beside the monitored validation one."""
+    stage, _, name = monitor.partition("/")
+    return f"train/{name}" if stage == "val" and name else ""
+
+
+@st.fragment
+def overview() -> None:
+    """What a person came for: the monitored metric (validation and training) and the newest samples."""
+    f = follower()
+    f.refresh()
+    keys = set(f.keys())
+    monitor = run.monitor or ""
+    curves = {
+        label: f.series(k) for label, k in (("validation", monitor), ("training", _counterpart(monitor))) if k in keys
+    }
+    if not curves:  # nothing validated yet and no train/ twin: the training metrics the run has
+        curves = {k: f.series(k) for k in sorted(keys) if k.startswith("train/")}
+        curves = dict(list(curves.items())[:2])
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        if curves:
+            title = monitor or ", ".join(curves)
+            metric_grid({title: curves}, weight=0.0, log_y=False, key="run.overview", columns=1)
+            if monitor and monitor not in keys:
+                st.caption(f"{monitor} appears after the first validation (at the end of an epoch).")
+        else:
+            st.info("The curve appears after the first logged steps." if live else "This run logged no metrics.")
+    with c2:
+        newest_samples()
+
+
+def newest_samples() -> None:
+    images = store.artifacts(run_id, kind="samples")
+    texts = store.artifacts(run_id, kind="text")
+    latest: dict[str, dict[str, Any]] = {}
+    for art in images + texts:  # in step order: the last one of each name wins
+        latest[art["name"]] = art
+    if not latest:
+        st.info(_no_samples_text(), icon=":material/info:")
+        return
+    for name, art in sorted(latest.items()):
+        st.markdown(f"**{name}** · step {art['step']}")
+        if art["kind"] == "samples":
+            show_image_inline(art["path"], alt=f"{name} sample grid, step {art['step']}")
+        else:
+            st.text(tail_text(art["path"], max_lines=20))
+
+
+def _no_samples_text() -> str:
+    if not live:
+        return "This run saved no samples."
+    every = parse_config(run.config).logging.sample_every_n_steps
+    return f"No samples yet: the first ones are saved after {every or 'one epoch of'} steps."
+
+
 def _nearest(items: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
     """The last artifact at or before `step` (else the first one)."""
     best = None
@@ -355,13 +423,7 @@ def samples() -> None:
     images = store.artifacts(run_id, kind="samples")
     texts = store.artifacts(run_id, kind="text")
     if not images and not texts:
-        st.info(
-            "No samples yet: the first grid is saved after "
-            f"{parse_config(run.config).logging.sample_every_n_steps or 'one epoch of'} steps."
-            if live
-            else "This run saved no samples.",
-            icon=":material/info:",
-        )
+        st.info(_no_samples_text(), icon=":material/info:")
         return
     by_name: dict[str, list[dict[str, Any]]] = {}
     for art in images + texts:
@@ -406,19 +468,20 @@ def logs() -> None:
         if len(paths) > 1
         else paths[0]
     )
-    text = tail_text(chosen, max_lines=200)
-    st.code(text or "(empty)", language="log", height=420)
+    everything = st.toggle(
+        "Show the libraries' start-up lines",
+        key="run.log_all",
+        help="GPU/TPU lines, tips and deprecation notices that every run prints (`runs logs --all`).",
+    )
+    text = tail_text(chosen, max_lines=600)
+    if not everything:
+        text, dropped = readable_log(text)
+        if dropped:
+            st.caption(f"{dropped} start-up line(s) of the libraries left out.")
+    st.code("\n".join(text.splitlines()[-200:]) or "(empty)", language="log", height=420)
 
 
-with t_charts:
-    charts()
-with t_samples:
-    samples()
-with t_logs:
-    logs()
-with t_config:
-    config_panel(run.config_yaml, cli_command_for(run), file_name=f"{run.id}.yaml", key="run.config")
-with t_notes:
+def notes_tab() -> None:
     with st.form("run.notes_form", border=False):
         notes = st.text_area(
             "Notes",
@@ -442,11 +505,9 @@ with t_notes:
                     st.toast("Saved", icon=":material/check:")
                 except (RunNotFound, OSError) as err:
                     user_error(err)
-for tab in t_safety:
-    with tab:
-        safety_panel(store, run)
-        feedback_panel(store, run)
-with t_files:
+
+
+def files_tab() -> None:
     ckpts = store.artifacts(run_id, kind="checkpoint")
     folder_ckpts = sorted((run.folder / "checkpoints").glob("*.ckpt"))
     files = list(dict.fromkeys([Path(a["path"]) for a in ckpts] + folder_ckpts))
@@ -471,3 +532,22 @@ with t_files:
             )
         else:
             c2.caption("too large to download here; copy it from the run folder")
+
+
+def safety_tab() -> None:
+    safety_panel(store, run)
+    feedback_panel(store, run)
+
+
+def config_tab() -> None:
+    config_panel(run.config_yaml, cli_command_for(run), file_name=f"{run.id}.yaml", key="run.config")
+
+
+for tab, draw in zip(
+    [t_overview, t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_safety],
+    [overview, charts, samples, logs, config_tab, notes_tab, files_tab, safety_tab],
+    strict=False,
+):
+    if tab.open is not False:  # None: no tab state (never on this page), draw them all
+        with tab:
+            draw()

@@ -12,12 +12,12 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-import yaml
 
 from genlab.core.config import ConfigError
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
 from genlab.core.registry import FAMILIES
+from genlab.core.safe_yaml import load_yaml
 from genlab.sweeps import study as sweeps
 from genlab.sweeps.space import FieldSpec, searchable_fields
 from ui.widgets.common import REFRESH_S, fmt_time, get_store, open_run, page_path, user_error
@@ -108,7 +108,10 @@ def _knob(field: FieldSpec, default: dict[str, Any] | None, key: str) -> dict[st
 
 def _number(text: str) -> Any:
     """A typed number stays a number (8 -> int, 1e-3 -> float); anything else stays text for the check."""
-    value = yaml.safe_load(text.strip())
+    try:
+        value = load_yaml(text.strip(), "the value")
+    except ConfigError:
+        return text
     if isinstance(value, str):
         try:
             return float(value)
@@ -204,10 +207,31 @@ def trial_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    keep = ["trial", "state", "value", "pruned_at", "validations", "run_status", "run_id", "duration_s"]
+    # the reason sits beside the state: a failed trial says why where the eye already is
+    table["reason"] = [r.get("error") if r.get("state") == "fail" else None for r in rows]
+    keep = ["trial", "state", "reason", "value", "pruned_at", "validations", "run_status", "run_id", "duration_s"]
     params = [c for c in table.columns if c.startswith("param:")]
-    table = table[[c for c in keep if c in table.columns] + params + ["error"]]
+    table = table[[c for c in keep if c in table.columns] + params]
+    if not table["reason"].notna().any():
+        table = table.drop(columns=["reason"])
     return table.rename(columns={c: c.removeprefix("param:") for c in params})
+
+
+def failed_trials(rows: list[dict[str, Any]]) -> None:
+    """Every failed trial with the reason the worker recorded (the words `sweep start --wait` prints)."""
+    failed = [r for r in rows if r["state"] == "fail" and r["trial"] not in {x.get("retry_of") for x in rows}]
+    if not failed:
+        return
+    lines = [
+        f"- trial {r['trial']}"
+        + (f" (run {r['run_id']})" if r["run_id"] else "")
+        + f": {r['error'] or 'no reason recorded'}"
+        for r in failed
+    ]
+    st.error(
+        f"{len(failed)} of {len(rows)} trial(s) failed:\n\n" + "\n".join(lines),
+        icon=":material/error:",
+    )
 
 
 def show_sweep(name: str) -> None:
@@ -220,7 +244,12 @@ def show_sweep(name: str) -> None:
     rows = sweeps.trial_rows(study, settings, store)
     c = st.columns(5)
     c[0].metric("State", p.state)
-    c[1].metric("Trials done", f"{p.done} / {settings.n_trials}")
+    c[1].metric(
+        "Trials done",
+        f"{p.done} / {settings.n_trials}",
+        delta=f"{p.failed - p.retried} failed" if p.failed - p.retried else None,
+        delta_color="inverse",
+    )
     c[2].metric("Running", p.running)
     c[3].metric("Pruned", p.pruned)
     c[4].metric(f"Best {settings.metrics[0]}", "–" if p.best_value is None else f"{p.best_value:.4g}")
@@ -242,6 +271,7 @@ def show_sweep(name: str) -> None:
                 "duration_s": st.column_config.NumberColumn("Seconds", format="%.0f"),
             },
         )
+        failed_trials(rows)
     else:
         st.info("No trials yet: the worker is starting.", icon=":material/hourglass_top:")
     tabs = st.tabs(["Best trials", "Figures", "Manage"])
@@ -261,7 +291,11 @@ def show_sweep(name: str) -> None:
 def best_panel(study: Any, settings: sweeps.SweepSettings) -> None:
     best = sweeps.best_trials(study, settings, 3)
     if not best:
-        st.info("No completed trial yet.")
+        failed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL"]
+        if failed:
+            st.warning(f"No completed trial: {len(failed)} failed, see the reasons above the tabs.")
+        else:
+            st.info("No completed trial yet.")
         return
     items = []
     for t in best:

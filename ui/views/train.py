@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-import yaml
 
 from genlab.core.config import ConfigError, RunConfig
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
+from genlab.core.paths import uploads_dir
 from genlab.core.registry import FAMILIES
+from genlab.core.safe_yaml import load_yaml
 from genlab.data.api import builtin_sets
+from genlab.data.preflight import Problem, blocking_problems, dataset_items
 from genlab.runner import jobs
 from genlab.safety.gate import load_defaults as load_safety_defaults
 from genlab.store.runs import RunNotFound
@@ -58,10 +60,10 @@ with st.expander("Load a config: a YAML file or a past run", icon=":material/upl
         )
         if up is not None and st.button("Load this file", key="train.load_file", icon=":material/upload:"):
             try:
-                raw = yaml.safe_load(up.getvalue().decode("utf-8"))
+                raw = load_yaml(up.getvalue().decode("utf-8"), up.name)
                 _queue_load(parse_config(raw), f"file {up.name}")
                 st.rerun()
-            except (yaml.YAMLError, UnicodeDecodeError) as err:
+            except UnicodeDecodeError as err:
                 st.error(f"{up.name} is not a readable YAML file ({type(err).__name__}); upload a .yaml text file.")
             except ConfigError as err:
                 user_error(err, f"{up.name} cannot be used")
@@ -130,7 +132,37 @@ def data_problem(cfg: RunConfig) -> str | None:
     return None
 
 
+@st.cache_data(ttl=60, show_spinner=False, max_entries=64)
+def _items(data_key: str, uploads_mtime: float, _config: RunConfig) -> int | None:
+    """The data set's size, counted once per data section and upload state (an upload is scanned once)."""
+    return dataset_items(_config)
+
+
+def _apply_fix(fix: dict[str, Any]) -> None:
+    """One click: write the fixed values into the form's widgets (and the base, for a fresh form)."""
+    for path, value in fix.items():
+        for k in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"{form_key}.{path}")]:
+            st.session_state[k] = value
+        section, _, name = path.rpartition(".")
+        (base.setdefault(section, {}) if section else base)[name] = value
+    st.session_state.get("train.estimates", {}).clear()
+
+
+def show_problems(problems: list[Problem]) -> None:
+    for i, problem in enumerate(problems):
+        st.error(f"This run would fail: {problem.message}", icon=":material/block:")
+        if problem.fix:
+            st.button(
+                f"Fix it: {problem.fix_label}",
+                key=f"train.fix.{i}",
+                icon=":material/build:",
+                on_click=_apply_fix,
+                args=(problem.fix,),
+            )
+
+
 config: RunConfig | None = None
+problems: list[Problem] = []
 try:
     config = parse_config(raw)
     if problem := data_problem(config):
@@ -144,6 +176,9 @@ except ConfigError as err:
     )
 
 if config is not None:
+    data_key = config.data.model_dump_json() if hasattr(config.data, "model_dump_json") else ""
+    problems = blocking_problems(config, items=_items(data_key, uploads_dir().stat().st_mtime, config))
+    show_problems(problems)
     for note in config.advisories():
         st.info(note, icon=":material/info:")
     data_name = getattr(config.data, "name", None)
@@ -167,9 +202,12 @@ if config is not None:
             try:
                 estimates[digest] = run_estimate(config)
             except GenLabError as err:
-                user_error(err, "The estimate failed")
+                estimates[digest] = {"error": str(err)}
     est = estimates.get(digest)
-    if est:
+    if est and "error" in est:
+        problems.append(Problem(est["error"]))
+        st.error(f"The pre-flight run failed, so training would too: {est['error']}", icon=":material/block:")
+    elif est:
         per_step = est.get("seconds_per_step")
         spe = est.get("steps_per_epoch") or 0
         total_steps = spe * config.trainer.max_epochs
@@ -206,7 +244,11 @@ if config is not None:
         st.caption("Press the button to measure this configuration on this machine.")
 
     st.subheader("Start")
-    if st.button("Start training", type="primary", icon=":material/play_arrow:", key="train.start"):
+    if problems:
+        st.caption("Start is off until the problem above is fixed.")
+    if st.button(
+        "Start training", type="primary", icon=":material/play_arrow:", key="train.start", disabled=bool(problems)
+    ):
         try:
             run = jobs.start(
                 config,

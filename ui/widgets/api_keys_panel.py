@@ -12,6 +12,17 @@ from genlab.store.api_keys import create_key, list_keys, revoke_key
 from genlab.store.runs import RunStore
 from ui.widgets.common import user_error
 
+NEW, ERROR = "settings.api_key_new_secret", "settings.api_key_error"
+
+
+def _create(store: RunStore) -> None:
+    try:
+        key, secret = create_key(store, st.session_state.get("settings.api_key_name", ""))
+    except GenLabError as err:
+        st.session_state[ERROR] = err
+    else:
+        st.session_state[NEW] = (key.id, key.name, secret)
+
 
 def api_keys_panel(store: RunStore) -> None:
     st.subheader("REST API keys")
@@ -20,15 +31,17 @@ def api_keys_panel(store: RunStore) -> None:
         "machine (127.0.0.1). A key is shown once, when it is made; only its hash is kept."
     )
     with st.form("settings.api_key_new", clear_on_submit=True):
-        name = st.text_input("What the new key is for", placeholder="mobile app", key="settings.api_key_name")
-        if st.form_submit_button("Create key", icon=":material/key:"):
-            try:
-                key, secret = create_key(store, name)
-            except GenLabError as err:
-                user_error(err)
-            else:
-                st.success(f"Key {key.id} ({key.name}) created. Copy it now: it is not shown again.")
-                st.code(secret, language=None)
+        st.text_input("What the new key is for", placeholder="mobile app", key="settings.api_key_name")
+        # Enter in the name box and the button both submit the form, and both run this callback: the key
+        # is made once, before the form clears the name, and stays on screen until it is dismissed.
+        st.form_submit_button("Create key", icon=":material/key:", on_click=_create, args=(store,))
+    if err := st.session_state.pop(ERROR, None):
+        user_error(err)
+    if made := st.session_state.get(NEW):
+        key_id, key_name, secret = made
+        st.success(f"Key {key_id} ({key_name}) created. Copy it now: it is not shown again.")
+        st.code(secret, language=None)
+        st.button("I have copied it", key="settings.api_key_done", on_click=lambda: st.session_state.pop(NEW, None))
     keys = list_keys(store)
     if not keys:
         st.info("No API keys yet.", icon=":material/key_off:")

@@ -18,9 +18,15 @@ from typing import Any
 
 import streamlit as st
 
+from genlab.core.exposure import APP_FIX, is_loopback, open_door_message
+
 AUTH_KEYS = ("redirect_uri", "cookie_secret")
 PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
-SECRETS_FILES = (Path(".streamlit") / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
+SECRETS_FILES = (
+    Path(".streamlit") / "secrets.toml",
+    Path.home() / ".streamlit" / "secrets.toml",
+    Path(__file__).resolve().parents[1] / ".streamlit" / "secrets.toml",
+)
 
 
 class AuthSettingsError(Exception):
@@ -83,9 +89,15 @@ def auth_configured() -> bool:
 
 def require_login() -> None:
     """Stop the page with a login button until the user is signed in (only when [auth] is configured);
-    stop it with the reason when the login settings are broken (never fall back to an open app)."""
+    stop it with the reason when the login settings are broken, or when there is no login and the server
+    listens beyond loopback (never fall back to an open app)."""
     try:
         if check_auth_settings() is None:
+            address = st.get_option("server.address")
+            if not is_loopback(address):
+                st.title("GenLab is closed")
+                st.error(open_door_message("GenLab", address, APP_FIX))
+                st.stop()
             return
     except AuthSettingsError as err:
         st.title("GenLab is closed")

@@ -20,7 +20,9 @@ from typing import Any
 import streamlit as st
 import yaml
 
+from genlab.core.config import ConfigError
 from genlab.core.parsing import field_schema
+from genlab.core.safe_yaml import load_yaml
 
 # Everyday fields of the shared sections (declared in genlab/core/config.py, not per family).
 BASIC_FIELDS: dict[str, list[str]] = {
@@ -146,7 +148,9 @@ def _widget(path: str, name: str, node: dict[str, Any], value: Any, key: str, ch
         # the suggestions depend on other fields (data.source): a new list is a new widget
         wkey += "@" + hashlib.sha1(repr(choices).encode()).hexdigest()[:8]
         options = list(dict.fromkeys([*choices, *([value] if value not in (None, "") else [])]))
-        index = options.index(value) if value in options else (0 if options else None)
+        # a value the suggestions lack (a built-in's name after switching to an upload) is kept as an option,
+        # but the first suggestion (the newest upload) is what a new list opens on
+        index = choices.index(value) if value in choices else (0 if options else None)
         return st.selectbox(
             label,
             options,
@@ -206,8 +210,8 @@ def _widget(path: str, name: str, node: dict[str, Any], value: Any, key: str, ch
     shown = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
     text = st.text_input(label, value=shown, key=wkey, help=help_text + " (a YAML value, e.g. auto, 2 or [1, 2])")
     try:
-        return yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
+        return load_yaml(text, label) if text.strip() else None
+    except ConfigError:
         return text
 
 

@@ -10,13 +10,19 @@ from genlab.data.api import IMAGE_SUFFIXES, builtin_sets, list_uploads
 TEXT_SUFFIXES = {".txt", ".md", ".jsonl", ".csv"}
 
 
+def _newest_first(folder: Path, names: list[str]) -> list[str]:
+    """The just-uploaded set first: it is what a person switching the source to an upload means."""
+    return sorted(names, key=lambda n: (-(folder / n).stat().st_mtime, n))
+
+
 def text_uploads() -> list[str]:
     folder = uploads_dir()
-    return sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+    names = [p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES]
+    return _newest_first(folder, names)
 
 
 def image_uploads() -> list[str]:
-    return list_uploads()
+    return _newest_first(uploads_dir(), list_uploads())
 
 
 def name_choices(kind: str, source: str | None) -> list[str] | None:

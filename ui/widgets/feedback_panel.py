@@ -8,6 +8,7 @@ import datetime as dt
 import streamlit as st
 
 from genlab.core.errors import GenLabError
+from genlab.core.registry import names_that_can
 from genlab.store.runs import Run, RunStore
 from genlab.use.feedback import can_finetune, feedback_summary, finetune_on_feedback, list_feedback
 from ui.widgets.common import page_path, user_error
@@ -45,7 +46,7 @@ def feedback_panel(store: RunStore, run: Run) -> None:
         key="run.finetune_feedback",
         disabled=not (summary["examples"] and can_finetune(run)),
         help="A new run fine-tunes this one (its Hugging Face export) on the liked answers and corrections; "
-        "it is linked to this run as its parent. Needs a completed GPT run with ratings.",
+        f"it is linked to this run as its parent. Needs a completed {names_that_can('ChatFinetunable')} run with ratings.",
     ):
         try:
             child = finetune_on_feedback(store, run.id, steps=int(steps))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+import yaml
 
 from genlab.core.config import ConfigError, RunConfig
 from genlab.core.parsing import load_config
@@ -14,6 +15,27 @@ from genlab.core.paths import PROJECT_ROOT
 from genlab.core.registry import FAMILIES
 
 PRESETS_DIR = PROJECT_ROOT / "configs"
+CARDS_DIR = PROJECT_ROOT / "docs" / "presets"  # cards.yaml (plain words, measured times) and <preset>.png
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def cards() -> dict[str, dict[str, Any]]:
+    """Plain sentence and measured CPU time per preset stem (docs/presets/cards.yaml)."""
+    path = CARDS_DIR / "cards.yaml"
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+
+
+def picture(stem: str) -> Path | None:
+    """A real sample grid of the preset (benchmarks/preset_pictures.py), when one was made."""
+    path = CARDS_DIR / f"{stem}.png"
+    return path if path.is_file() else None
+
+
+def start_here(presets: list[Preset]) -> str | None:
+    """The fastest preset by its measured time: where a newcomer starts."""
+    timed = [(cards().get(p.path.stem, {}).get("cpu_s"), i, p.path.stem) for i, p in enumerate(presets)]
+    timed = [t for t in timed if t[0] is not None]
+    return min(timed)[2] if timed else None
 
 
 @dataclass(frozen=True)
@@ -22,6 +44,10 @@ class Preset:
     config: RunConfig | None
     about: str  # the YAML's leading comment
     error: str | None = None
+
+    @property
+    def card(self) -> dict[str, Any]:
+        return cards().get(self.path.stem, {})
 
     @property
     def title(self) -> str:

@@ -30,12 +30,15 @@ def pick_run(
     default: str | None = None,
     limit: int = 500,
     help: str | None = None,
+    first: Iterable[str] = (),
 ) -> Run | None:
-    """A selectbox of runs (newest first); None when there is none to pick."""
+    """A selectbox of runs (newest first, runs whose status is in `first` before the others, so the newest
+    completed run is what opens); None when there is none to pick."""
     runs = _options(store, status, family, limit)
     if not runs:
         return None
-    ids = list(runs)
+    preferred = set(first)
+    ids = sorted(runs, key=lambda i: runs[i].status not in preferred)  # stable: newest first within each
     index = ids.index(default) if default in runs else 0
     chosen = st.selectbox(
         label, ids, index=index, key=key, help=help, format_func=lambda i: f"{run_label(runs[i])} · {i}"

