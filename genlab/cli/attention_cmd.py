@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from genlab.core.registry import names_that_can
 from genlab.store.runs import RunStore
 
 
@@ -11,13 +12,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "attention",
         help="draw a transformer run's attention on a text as a PNG heat map",
-        description="Run a transformer (encoder, seq2seq) on your text and draw one layer and head of its "
+        description=f"Run a transformer ({names_that_can('AttentionViewer', ', ')}) on your text and draw one "
+        "layer and head of its "
         "attention, token by token; prints the head summary (which heads look at the previous token, the "
         "first token, themselves).",
     )
-    p.add_argument("run_id", help="an encoder or seq2seq run (see: python -m genlab runs list)")
+    p.add_argument("run_id", help=f"a {names_that_can('AttentionViewer')} run (see: python -m genlab runs list)")
     p.add_argument("--text", required=True, help="the text to look at ([MASK] allowed for an MLM encoder)")
-    p.add_argument("--kind", help="self (encoder), encoder, decoder or cross (seq2seq); default the first")
+    p.add_argument(
+        "--kind", help="self (an encoder alone), or encoder, decoder or cross (an encoder-decoder); default the first"
+    )
     p.add_argument("--layer", type=int, default=0, help="layer to draw (default 0)")
     p.add_argument("--head", type=int, default=0, help="head to draw (default 0)")
     p.add_argument("--out", default="attention.png", help="the PNG to write (default ./attention.png)")

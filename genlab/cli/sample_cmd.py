@@ -24,9 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         help="class index for all images, or one per image (conditional models only)",
     )
-    p.add_argument("--sampler", help="diffusion runs: ddpm, ddim, dpmsolver++ or euler (default: the run's)")
-    p.add_argument("--steps", type=int, help="diffusion runs: sampling steps (default: the run's)")
-    p.add_argument("--guidance", type=float, help="conditional diffusion runs: classifier-free guidance scale")
+    p.add_argument("--sampler", help="denoising runs: ddpm, ddim, dpmsolver++ or euler (default: the run's)")
+    p.add_argument("--steps", type=int, help="denoising runs: sampling steps (default: the run's)")
+    p.add_argument("--guidance", type=float, help="conditional denoising runs: classifier-free guidance scale")
     p.add_argument("--out", default="samples.png", help="the PNG grid to write (default ./samples.png)")
     p.add_argument("--checkpoint", choices=["best", "last"], help="which checkpoint (default: the family's choice)")
     p.set_defaults(handler=_sample)

@@ -67,7 +67,12 @@ def attention_view(module: Any) -> None:
         st.caption(note)
     kinds = [m.kind for m in report.maps]
     c = st.columns(3)
-    kind = c[0].selectbox("Attention", kinds, key="play.att.kind", help="seq2seq: encoder, decoder and cross-attention")
+    kind = c[0].selectbox(
+        "Attention",
+        kinds,
+        key="play.att.kind",
+        help="an encoder-decoder shows encoder, decoder and cross-attention; an encoder alone its self-attention",
+    )
     data = report.to_dict(kind)
     layer = c[1].number_input("Layer", 0, data["layers"] - 1, 0, key="play.att.layer")
     head = c[2].number_input("Head", 0, data["heads"] - 1, 0, key="play.att.head")
