@@ -20,7 +20,10 @@ import pytest
 
 from genlab.store.runs import RunStore
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+_VERSIONS = sorted(
+    Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
+)
+PG_BIN = _VERSIONS[-1] if _VERSIONS else Path("/usr/lib/postgresql/15/bin")  # the newest installed server
 
 
 def _free_port() -> int:
@@ -39,7 +42,7 @@ def own_cluster():
     """A private PostgreSQL cluster: (url, start, stop). Its folder is outside pytest's (root-only)
     tmp folder, so the postgres user can reach it."""
     if not (PG_BIN / "initdb").exists():
-        pytest.fail(f"PostgreSQL server binaries not found in {PG_BIN}: install postgresql-15")
+        pytest.fail(f"PostgreSQL server binaries not found in {PG_BIN}: install postgresql (Debian's package)")
     tmp_path = Path(tempfile.mkdtemp(prefix="genlab_pg_"))
     data = tmp_path / "pgdata"
     data.mkdir()

@@ -135,17 +135,23 @@ class RunLease:
 
         While a team database is unreachable the run keeps training: (True, False), nothing written (the
         next beat after it returns writes the newest progress)."""
-        q = runs.update().where(runs.c.id == run_id, runs.c.status == "running")
-        if pid is not None:
-            q = q.where(runs.c.pid == pid)
-        q = q.values(heartbeat=time.time(), **progress).returning(runs.c.cancel_requested)
+        for key in progress:
+            if key not in runs.c:
+                raise ValueError(f"bad column {key!r}")
+        p = self.db.param
+        sets = ", ".join(f"{k} = {p(k)}" for k in ("heartbeat", *progress))
+        owner = f" AND pid = {p('pid')}" if pid is not None else ""
+        sql = f"UPDATE runs SET {sets} WHERE id = {p('id')} AND status = 'running'{owner} RETURNING cancel_requested"
+        args = {"heartbeat": time.time(), **progress, "id": run_id, "pid": pid}
         try:
-            with self.db.write() as con:
-                row = con.execute(q).first()
+            with self.db.raw_write() as cur:
+                cur.execute(sql, args)
+                row = cur.fetchone()
                 if row is not None:
                     owned, cancel = True, bool(row[0])
                 else:
-                    flag = con.execute(sa.select(runs.c.cancel_requested).where(runs.c.id == run_id)).first()
+                    cur.execute(f"SELECT cancel_requested FROM runs WHERE id = {p('id')}", {"id": run_id})
+                    flag = cur.fetchone()
                     owned, cancel = False, bool(flag and flag[0])
         except StoreOffline:
             return True, False

@@ -18,11 +18,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from genlab.store.engine import Database
 from genlab.store.records import StoreOffline, as_float
 from genlab.store.schema import artifacts, metrics, runs
+
+_UPSERT: dict[str, str] = {}  # backend -> SQL
 
 
 class MetricRows:
@@ -32,18 +33,21 @@ class MetricRows:
     _pending: list[dict[str, Any]]
     _pending_lock: threading.Lock
 
-    def _upsert(self) -> Any:
+    def _upsert_sql(self) -> str:
+        """Insert-or-replace of metric rows in the driver's own SQL (the hot path of every step)."""
+        sql = _UPSERT.get(self.db.backend)
+        if sql is None:
+            sql = _UPSERT[self.db.backend] = self._build_upsert()
+        return sql
+
+    def _build_upsert(self) -> str:
+        cols = ("run_id", "step", "epoch", "key", "value", "time")
+        values = ", ".join(self.db.param(c) for c in cols)
         if self.db.is_sqlite:
-            return sqlite.insert(metrics).prefix_with("OR REPLACE")
-        ins = postgresql.insert(metrics)
-        return ins.on_conflict_do_update(
-            index_elements=["run_id", "key", "step"],
-            set_={
-                "epoch": ins.excluded.epoch,
-                "value": ins.excluded.value,
-                "time": ins.excluded.time,
-                "id": ins.excluded.id,
-            },
+            return f"INSERT OR REPLACE INTO metrics ({', '.join(cols)}) VALUES ({values})"
+        return (
+            f"INSERT INTO metrics ({', '.join(cols)}) VALUES ({values}) ON CONFLICT (run_id, key, step) DO UPDATE"
+            " SET epoch = EXCLUDED.epoch, value = EXCLUDED.value, time = EXCLUDED.time, id = EXCLUDED.id"
         )
 
     def log_metrics(self, run_id: str, step: int, values: dict[str, float], epoch: int | None = None) -> None:
@@ -61,8 +65,8 @@ class MetricRows:
         with self._pending_lock:
             batch = self._pending + rows
             try:
-                with self.db.write() as con:
-                    con.execute(self._upsert(), batch)
+                with self.db.raw_write() as cur:
+                    cur.executemany(self._upsert_sql(), batch)
             except StoreOffline as err:
                 if not self._pending:
                     print(
