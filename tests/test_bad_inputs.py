@@ -98,7 +98,6 @@ def test_a_missing_or_broken_config_file_exits_2(home, tmp_path, capsys) -> None
     nothing_left(home)
 
 
-@pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 200, "a..b", "-rf", "run id"])
 def billion_laughs() -> str:
     """Nine levels of nine aliases: 363 bytes that expand to 9**9 strings."""
     text = "family: vae\nlol: &a [" + ", ".join(['"lol"'] * 9) + "]\n"
@@ -139,7 +138,7 @@ def test_a_billion_laughs_config_is_refused_in_bounded_memory_and_output(home, t
         ("family: vae\n", ["model.latent_dim=" + "[" * 5000 + "]" * 5000], "nested more than"),
         ("- family\n- vae\n", ["optim.lr=0.1"], "holds a list, not a mapping"),
         ("just words\n", ["optim.lr=0.1"], "holds a str, not a mapping"),
-        ("family: vae\n", ["name=" + "x" * 3_000_000], "name:"),
+        ("family: vae\n", ["name=" + "x" * 3_000_000], "--set name is larger than"),
         ("family: vae\n" + "# padding\n" * 200_000, [], "larger than 1024 KB"),
     ],
     ids=["deep-file", "deep-set", "top-list", "top-string", "huge-value", "huge-file"],
@@ -171,6 +170,7 @@ def test_the_train_page_upload_and_the_cli_share_the_bounded_parser() -> None:
     assert load_yaml("a: &x {b: 1}\nc: *x\n") == {"a": {"b": 1}, "c": {"b": 1}}, "small aliases still work"
 
 
+@pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 200, "a..b", "-rf", "run id"])
 def test_bad_run_ids_are_refused_before_anything_is_written(home, capsys, bad) -> None:
     with pytest.raises(GenLabError, match="not valid"):
         check_run_id(bad)

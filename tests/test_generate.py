@@ -140,6 +140,7 @@ def test_cli_generate_chat_and_export(store, capsys):
 
     run = store.create_run(FAMILIES["gpt"].tiny_config())
     fit(store, run.id)
+    capsys.readouterr()  # training's own progress lines (the worker log's) are not generate's output
     assert main(["generate", run.id, "--prompt", "ROMEO:", "--max-new-tokens", "8", "--seed", "1"]) == 0
     out = capsys.readouterr()
     assert out.out.startswith("ROMEO:") and "safety:" in out.err and "alt-profanity-check" in out.err

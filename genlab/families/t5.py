@@ -6,7 +6,7 @@ Torch-free.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -19,6 +19,9 @@ PAIR_TASKS = ("emoji_category", "emoji_shortcode", "shakespeare_reply")
 
 class TextPairsDataConfig(Section):
     """Source -> target text pairs: a built-in task or a .csv/.jsonl file with two named columns."""
+
+    # What `data.name` may be with source builtin (the Train page offers these, not the GPT corpora).
+    builtin_names: ClassVar[tuple[str, ...]] = PAIR_TASKS
 
     source: Literal["builtin", "file", "upload"] = Field(
         "builtin", description="A built-in task, a .csv/.jsonl path, or an uploaded file's name"
@@ -109,7 +112,9 @@ FAMILY = Family(
     monitor="val/loss",
     mode="min",
     serve_checkpoint="best",
-    capabilities=("TextGenerator", "AttentionViewer", "Exportable", "HuggingFaceExportable"),
+    # Not "Exportable" yet: torch.onnx cannot decompose T5 attention's reshape (a view of a transposed
+    # tensor); the Hugging Face folder is its export until then.
+    capabilities=("TextGenerator", "AttentionViewer", "HuggingFaceExportable"),
     tiny_overrides={
         "data": {
             "max_items": 64,

@@ -15,7 +15,9 @@ from tests.ui.test_pages import png_bytes
 
 __all__ = ["browser_page", "server"]  # the fixtures, shared with the first browser test
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1500)]
+# Slow only, not in CI's default run: the whole first hour trains a preset to its first grid (about ten
+# minutes on 2 cores). Run it with `python -m pytest -m slow tests/e2e/test_first_hour.py`.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def nav(page, name: str) -> None:
