@@ -6,7 +6,7 @@ architecture), from a Hugging Face id or a local folder (an MLM run's exports/hf
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -20,6 +20,9 @@ MINILM_NAMES = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-MiniLM-
 
 class LabelledTextDataConfig(Section):
     """Texts with labels: a built-in task or a .csv/.jsonl file with a text and a label column."""
+
+    # What `data.name` may be with source builtin (the Train page offers these, not the GPT corpora).
+    builtin_names: ClassVar[tuple[str, ...]] = LABELLED_SETS
 
     source: Literal["builtin", "file", "upload"] = Field(
         "builtin", description="A built-in labelled set, a .csv/.jsonl path, or an uploaded file's name"

@@ -12,6 +12,7 @@ from PIL import Image
 
 from genlab.core.parsing import parse_config
 from genlab.core.registry import FAMILIES
+from genlab.safety.gate import load_defaults, screener_status
 from tests.ui.conftest import open_tab
 
 PAGES = ["home", "data", "train", "sweeps", "runs", "run", "compare", "playground", "settings"]
@@ -43,6 +44,9 @@ def test_every_page_renders_on_an_empty_store_and_says_what_to_do(app, page):
     assert not at.error, texts(at, "error")
     if page in ("runs", "run", "compare", "playground"):
         assert any(w in texts(at, "info") for w in ("No runs yet", "No trained runs yet")), texts(at, "info")
+    if page == "playground":  # nothing trained yet: it opens on the offline pretrained chat model, ready to use
+        assert at.segmented_control(key="play.source").value == "A pretrained model (no training)"
+        assert "untouched pretrained weights" in texts(at, "caption")
 
 
 def test_the_app_never_imports_torch_or_lightning_for_the_everyday_pages():
@@ -361,7 +365,8 @@ def test_settings_shows_storage_device_assets_and_never_echoes_the_wandb_key(app
     assert "k" * 40 not in str(at)
     assets = at.dataframe[-1].value
     assert "MNIST digits (5k)" in list(assets["asset"])
-    assert "Generated text is screened with" in texts(at, "caption")
+    status = screener_status(load_defaults().model)  # the page names the screen that checks generated text
+    assert f"Checking with: **{status['label'] or status['screener']}**" in texts(at, "caption")
     at.text_input(key="settings.wandb_key").set_value("not a key")
     at.button(key="FormSubmitter:settings.wandb-Save").click().run()
     assert "does not look like a W&B API key" in texts(at, "error")

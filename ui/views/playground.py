@@ -35,6 +35,13 @@ source = st.segmented_control(
 if source == READY:
     from ui.widgets.text_playground import render_pretrained
 
+    if not has_runs:
+        st.info(
+            "No trained runs yet, so this opens on the pretrained chat model below. Train one (the fastest preset "
+            f"on Home takes a minute or two) and it appears under '{TRAINED}'.",
+            icon=":material/info:",
+        )
+        st.page_link(page_path("home"), label="Go to the presets", icon=":material/home:")
     name = st.selectbox(
         "Model", PRETRAINED, key="play.model", help="SmolLM2-135M-Instruct ships with GenLab: no download."
     )

@@ -107,7 +107,8 @@ form_key = f"train.form.{family_name}"
 choices: dict[str, list[Any]] = {}
 data_base = base.get("data") or {}
 data_source = st.session_state.get(f"{form_key}.data.source", data_base.get("source"))
-suggested = name_choices(family.kind, data_source)
+data_cls = family.config_cls.model_fields["data"].annotation
+suggested = name_choices(family.kind, data_source, data_cls)
 if suggested is not None:
     choices["data.name"] = suggested
 
@@ -121,7 +122,7 @@ def data_problem(cfg: RunConfig) -> str | None:
     """A data name that cannot work (an unknown built-in, a missing upload), caught before a worker starts."""
     data = cfg.data
     source, name = getattr(data, "source", None), getattr(data, "name", None)
-    options = name_choices(family.kind, source)
+    options = name_choices(family.kind, source, type(data))
     if source == "builtin" and options and name not in options:
         return f"data.name: {name!r} is not a built-in set here; choose one of: {', '.join(options)}"
     if source in ("zip", "folder", "upload") and name not in (options or []) and not Path(name).expanduser().exists():

@@ -25,10 +25,15 @@ def image_uploads() -> list[str]:
     return _newest_first(uploads_dir(), list_uploads())
 
 
-def name_choices(kind: str, source: str | None) -> list[str] | None:
-    """Suggestions for data.name given the family's data kind and the data section's source."""
+def name_choices(kind: str, source: str | None, data_cls: type | None = None) -> list[str] | None:
+    """Suggestions for data.name given the family's data kind and the data section's source.
+
+    A data section that declares its own built-in names (`builtin_names`: the bert family's labelled sets,
+    the t5 family's pair tasks) offers those instead of its kind's catalogue (the GPT corpora for "text").
+    """
     if source == "builtin":
-        return list(builtin_sets(kind)) or None
+        own = getattr(data_cls, "builtin_names", None)
+        return list(own or builtin_sets(kind)) or None
     if source in ("zip", "folder"):
         return image_uploads()
     if source == "upload":
