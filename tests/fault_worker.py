@@ -7,7 +7,7 @@ on disk (so the run has something to resume from):
 - ckpt  phases: mid-write (half the bytes of the temp file written), before-rename, after-rename
 - store phases: in-transaction (before COMMIT), after-commit, sigterm (SIGTERM inside a transaction)
 
-Only the file and SQLite layers are wrapped; training, checkpointing and the store run unchanged.
+Only the file and store-transaction layers are wrapped; training, checkpointing and the store run unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from genlab.core import atomic
 from genlab.runner import jobs
+from genlab.store.engine import Database
 from genlab.store.runs import RunStore
 
 run_id, kind, nth, phase = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -91,22 +92,33 @@ def faulty_atomic_open(path):
 
 
 atomic.atomic_open = faulty_atomic_open
-real_write = RunStore._write
+real_write = Database.write
+real_raw_write = Database.raw_write
 
 
-@contextlib.contextmanager
-def faulty_write(self):
-    fires = hit("store")
-    with real_write(self) as con:
-        yield con
-        if fires and phase == "in-transaction":
+def faulty(real):
+    """Wrap one of the two places every store write transaction goes through: Database.write (a SQLAlchemy
+    connection in one transaction) and Database.raw_write (the hot path: a driver cursor, per thread)."""
+
+    @contextlib.contextmanager
+    def write(self):
+        fires = hit("store")
+        with real(self) as con:
+            yield con
+            if fires and phase == "in-transaction":
+                die()  # the transaction's statements ran; COMMIT never does
+            if fires and phase == "sigterm":
+                os.kill(os.getpid(), signal.SIGTERM)  # delivered while this transaction is open
+                if hasattr(con, "exec_driver_sql"):
+                    con.exec_driver_sql("SELECT 1")
+                else:
+                    con.execute("SELECT 1")
+        if fires and phase == "after-commit":
             die()
-        if fires and phase == "sigterm":
-            os.kill(os.getpid(), signal.SIGTERM)  # delivered while this transaction is open
-            con.execute("SELECT 1")
-    if fires and phase == "after-commit":
-        die()
+
+    return write
 
 
-RunStore._write = faulty_write
+Database.write = faulty(real_write)
+Database.raw_write = faulty(real_raw_write)
 sys.exit(jobs.run_worker(run_id, RunStore()))

@@ -82,7 +82,7 @@ def test_a_key_reaches_only_its_own_runs_worker_even_when_another_users_worker_s
         [
             sys.executable,
             "-c",
-            "from genlab import jobs; from genlab.store.runs import RunStore; print(jobs.schedule(RunStore()))",
+            "from genlab.runner import jobs; from genlab.store.runs import RunStore; print(jobs.schedule(RunStore()))",
         ],
         env={**os.environ, "GENLAB_MAX_JOBS": "3", "GENLAB_HOME": str(home)},
         capture_output=True,

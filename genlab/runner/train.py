@@ -21,7 +21,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from callbacks.checkpoint_metrics import KEY as STEP_METRICS_KEY
 from callbacks.checkpoint_metrics import CheckpointStepMetrics
-from callbacks.epoch_checkpoint import EpochEndLastCheckpoint
+from callbacks.epoch_checkpoint import EpochEndLastCheckpoint, StepLastCheckpoint
 from callbacks.final_validation import FinalValidation
 from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
@@ -113,7 +113,7 @@ def build_trainer(
         # must always have a last checkpoint to resume from).
         every = t.checkpoint_every_n_steps
         if every:
-            callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, save_top_k=0, save_last=True, every_n_train_steps=every))
+            callbacks.append(StepLastCheckpoint(ckpt_dir / "last.ckpt", every))
         else:
             callbacks.append(EpochEndLastCheckpoint(ckpt_dir / "last.ckpt"))
         trial = SweepTrialCallback.for_run(store, run_id)  # a sweep trial: pruned at its own validations
