@@ -1,6 +1,6 @@
-"""DPO fine-tunes of a finished GPT run on preference pairs, as a child run linked to its parent: the
-policy starts from the parent's served checkpoint, the reference is a frozen copy of it (DPO loss in
-lightning_modules/dpo.py). The child keeps the parent's way of training: all weights for a GPT trained
+"""DPO fine-tunes of a finished run of a PreferenceTunable family (the GPT) on preference pairs, as a child
+run linked to its parent: the policy (the family's `preference_policy`) starts from the parent's served
+checkpoint, the reference is a frozen copy of it (DPO loss in lightning_modules/dpo.py). The child keeps the parent's way of training: all weights for a GPT trained
 from scratch or fully fine-tuned, only the LoRA adapters for a LoRA run.
 
 What it measured is written beside the child (runs/<id>/preferences.json): the pairs it learned from,
