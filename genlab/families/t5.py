@@ -112,8 +112,8 @@ FAMILY = Family(
     monitor="val/loss",
     mode="min",
     serve_checkpoint="best",
-    # Not "Exportable" yet: torch.onnx cannot decompose T5 attention's reshape (a view of a transposed
-    # tensor); the Hugging Face folder is its export until then.
+    # Not "Exportable": torch.onnx cannot decompose T5 attention's reshape (a view of a transposed tensor), so
+    # there are no TFLite/ONNX nets; the Hugging Face folder is its export.
     capabilities=("TextGenerator", "AttentionViewer", "HuggingFaceExportable"),
     tiny_overrides={
         "data": {
