@@ -1,10 +1,13 @@
-"""The pictures on Home's preset cards: train each preset as it is, keep its newest sample grid (a small PNG)
-as docs/presets/<preset>.png, and print the end-to-end time with the load it was measured at.
+"""The pictures on Home's preset cards: train each preset as it is, keep what it made (its newest sample grid
+as a small PNG, or a few lines of its newest text samples), and record the end-to-end time with the date and
+the load it was measured at.
 
-    python benchmarks/preset_pictures.py vae_mnist vae_emoji      # one or more preset stems from configs/
+    nice -n 10 python benchmarks/preset_pictures.py vae_mnist vae_emoji     # preset stems from configs/
 
-Runs in a throwaway GENLAB_HOME. The times it prints go into docs/presets/cards.yaml and README's preset
-table (with the date and the load average), so the cards and the README say the same.
+Writes docs/presets/<preset>.png (image presets) or docs/presets/<preset>.txt (text presets) and updates
+the preset's `cpu`, `cpu_s` and `measured` in docs/presets/cards.yaml (its plain sentence is kept), so Home's
+cards and README's preset table (copied from the printed lines) say the same. Runs in a throwaway
+GENLAB_HOME. One preset at a time: the time is the preset's whole run, queue and start-up included.
 """
 
 from __future__ import annotations
@@ -18,11 +21,39 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "presets"
+CARDS = OUT / "cards.yaml"
 MAX_SIDE = 256  # px: small files, enough for a card
+TEXT_LINES = 6  # lines of generated text a card shows
+TEXT_CHARS = 400
+
+
+def human(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+
+
+def text_excerpt(paths: list[str]) -> str:
+    """The first lines of the newest text samples (prompt and continuation), cut to a card's size."""
+    lines: list[str] = []
+    for path in paths:
+        lines += [ln.rstrip() for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return "\n".join(lines[:TEXT_LINES])[:TEXT_CHARS].rstrip() + "\n"
+
+
+def record(stem: str, seconds: float, load: float, day: dt.date) -> None:
+    """Write the measured time into the card (keeping its plain sentence)."""
+    cards = yaml.safe_load(CARDS.read_text(encoding="utf-8")) if CARDS.is_file() else {}
+    header = "".join(ln for ln in CARDS.read_text(encoding="utf-8").splitlines(True) if ln.startswith("#"))
+    card = cards.setdefault(stem, {})
+    card["cpu"] = human(seconds)
+    card["cpu_s"] = round(seconds)
+    card["measured"] = f"{day:%d %b %Y}, load average {load:.1f}"
+    CARDS.write_text(header + yaml.safe_dump(cards, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
 
 
 def main() -> int:
@@ -42,14 +73,24 @@ def main() -> int:
         run = jobs.start(load_config(ROOT / "configs" / f"{stem}.yaml"), store)
         run = jobs.wait(run.id, store)
         took = time.monotonic() - t0
+        load = max(load, os.getloadavg()[0])
         grids = store.artifacts(run.id, kind="samples")
-        if run.status != "completed" or not grids:
-            print(f"{stem}: {run.status} after {took:.0f} s, no picture ({run.error or 'no samples'})")
+        texts = store.artifacts(run.id, kind="text")
+        if run.status != "completed" or not (grids or texts):
+            print(f"{stem}: {run.status} after {took:.0f} s, nothing kept ({run.error or 'no samples'})")
             continue
-        with Image.open(grids[-1]["path"]) as im:
-            im.thumbnail((MAX_SIDE, MAX_SIDE))
-            im.save(OUT / f"{stem}.png", optimize=True)
-        print(f"{stem}: {took:.0f} s end to end on {dt.date.today()}, load average {load:.1f} at the start")
+        if grids:
+            with Image.open(grids[-1]["path"]) as im:
+                im.thumbnail((MAX_SIDE, MAX_SIDE))
+                im.save(OUT / f"{stem}.png", optimize=True)
+        else:
+            last = max(t["step"] or 0 for t in texts)
+            (OUT / f"{stem}.txt").write_text(
+                text_excerpt([t["path"] for t in texts if (t["step"] or 0) == last]), encoding="utf-8"
+            )
+        day = dt.date.today()
+        record(stem, took, load, day)
+        print(f"{stem}: {human(took)} end to end on {day}, load average up to {load:.1f}", flush=True)
     shutil.rmtree(os.environ["GENLAB_HOME"], ignore_errors=True)
     return 0
 

@@ -234,6 +234,17 @@ def test_live_refresh_backs_off_while_nothing_changes():
     assert interval_for(0) == 2.0 < interval_for(60) < interval_for(600) == 15.0
 
 
+def test_new_metric_points_redraw_the_run_page_at_most_every_ten_seconds_a_new_sample_at_once():
+    from ui.widgets.live import MINOR_EVERY_S, due
+
+    state = {"stamp": ("art 1", "running"), "minor": 100, "drawn": 50.0}
+    assert not due(state, ("art 1", "running"), 100, 51.0, MINOR_EVERY_S)  # nothing new
+    assert not due(state, ("art 1", "running"), 120, 51.0, MINOR_EVERY_S)  # new points, drawn 1 s ago
+    assert due(state, ("art 1", "running"), 120, 50.0 + MINOR_EVERY_S, MINOR_EVERY_S)  # new points, 10 s on
+    assert due(state, ("art 2", "running"), 100, 51.0, MINOR_EVERY_S)  # a new sample grid: at once
+    assert due(state, ("art 1", "completed"), 100, 51.0, MINOR_EVERY_S)  # the run ended: at once
+
+
 def test_run_page_saves_notes_and_tags(app, recorded, store):
     run = recorded(name="noted")
     at = open_tab(app("run", id=run.id), "Notes & tags")
