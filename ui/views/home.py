@@ -81,8 +81,8 @@ if not presets:
 first = start_here([p for p in presets if p.config is not None])
 if first:
     st.success(
-        f"New here? Start with **{first}**: the fastest preset. Press *Train now*, and its first pictures "
-        "appear on the run page within a minute or two.",
+        f"New here? Start with **{first}**: the fastest preset. Press *Train now*: its run page opens, and its "
+        "first pictures appear there after its first check on held-out data, with no click.",
         icon=":material/flag:",
     )
 grid = st.columns(3)
