@@ -231,7 +231,7 @@ def test_live_run_page_draws_at_most_1000_points_per_line_and_adds_new_steps_on_
 def test_live_refresh_backs_off_while_nothing_changes():
     from ui.widgets.live import interval_for
 
-    assert interval_for(0) == 2.0 < interval_for(60) < interval_for(600) == 15.0
+    assert interval_for(0) == interval_for(60) == 5.0 < interval_for(600) == 15.0
 
 
 def test_new_metric_points_redraw_the_run_page_at_most_every_ten_seconds_a_new_sample_at_once():

@@ -2,8 +2,9 @@
 
 A page calls `watch(key, stamp)` once per full run. A tiny fragment re-reads the stamp (one or two
 indexed lookups) every few seconds and reruns the page only when it changed: the charts, samples and
-logs below are drawn on those reruns alone, never on a timer. While nothing changes, the interval backs
-off from 2 s to 5 s after half a minute and 15 s after two minutes.
+logs below are drawn on those reruns alone, never on a timer. The fragment ticks every 5 s (a progress
+line that moves every 5 s reads as live; every 2 s cost a viewer's server and browser 7 CPU seconds a
+minute, docs/BENCHMARKS.md "Watching a run"), and every 15 s after two minutes without news.
 
 A training run logs new metric points every few seconds; redrawing the whole page (and the browser's
 charts) for each is most of what watching costs. With `minor`, those frequent changes (new points) rerun
@@ -19,7 +20,7 @@ from typing import Any
 
 import streamlit as st
 
-BACKOFF = ((30.0, 2.0), (120.0, 5.0), (float("inf"), 15.0))  # (idle for less than s, poll every s)
+BACKOFF = ((120.0, 5.0), (float("inf"), 15.0))  # (idle for less than s, poll every s)
 MINOR_EVERY_S = 10.0  # new metric points redraw the curves at most this often
 
 
