@@ -24,13 +24,13 @@ from genlab.store.engine import Database, this_host
 from genlab.store.records import (
     CANCEL,
     FINISHED,
-    HEARTBEAT_STALE_S,
     PRUNE,
     START_GRACE_S,
     STATUSES,
     WORKER_BEAT_S,
     Run,
     StoreOffline,
+    heartbeat_stale_s,
 )
 from genlab.store.schema import runs
 
@@ -218,6 +218,7 @@ class RunLease:
         dead = []
         now = time.time()
         host = this_host()
+        stale_s = heartbeat_stale_s()
         with self.db.read() as con:
             rows = con.execute(
                 sa.select(runs.c.id, runs.c.pid, runs.c.host, runs.c.heartbeat, runs.c.worker_beat).where(
@@ -232,7 +233,7 @@ class RunLease:
                 gone = not pid_alive(r.pid, genlab_only=not starting)
             else:
                 last = max((t for t in (r.heartbeat, r.worker_beat) if t is not None), default=None)
-                gone = last is None or now - last > HEARTBEAT_STALE_S
+                gone = last is None or now - last > stale_s
             if not gone:
                 continue
             q = (

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 MAX_POINTS = 1000
+FULL_READ_MAX = 200_000  # a run with more metric rows than this is first read as min/max buckets
 
 
 def lttb(xs: Sequence[float], ys: Sequence[float | None], max_points: int = MAX_POINTS) -> tuple[list, list]:
@@ -50,7 +51,9 @@ class MetricsFollower:
     """The metric series of one run, kept up to date by reading only rows newer than the last read.
 
     `refresh()` first compares the run's change stamp (one indexed lookup); when nothing was written it
-    touches no metric rows. A step logged again (a resumed run) replaces the old value.
+    touches no metric rows. A step logged again (a resumed run) replaces the old value. A run with more
+    than FULL_READ_MAX rows is first read as each series' min/max buckets, reduced in the database
+    (RunStore.metric_buckets), so a chart never pulls millions of points; rows after that come exactly.
     """
 
     def __init__(self, store: Any, run_id: str) -> None:
@@ -61,8 +64,16 @@ class MetricsFollower:
 
     def refresh(self) -> int:
         """Read the rows written since the last call; returns how many arrived (0: nothing changed)."""
-        if self.store.metrics_stamp(self.run_id) == self.after:
+        stamp = self.store.metrics_stamp(self.run_id)
+        if stamp == self.after:
             return 0
+        if self.after == 0 and (count := self.store.metric_count(self.run_id)) > FULL_READ_MAX:
+            for key in self.store.metric_keys(self.run_id):
+                steps, values = self.store.metric_buckets(self.run_id, key, MAX_POINTS)
+                self._points[key] = dict(zip(steps, values, strict=True))
+            self.after = stamp  # rows written meanwhile come with the next refresh (a step replaces itself)
+            self.version += 1
+            return count
         rows, self.after = self.store.metrics_since(self.run_id, self.after)
         for r in rows:
             self._points.setdefault(r["key"], {})[r["step"]] = r["value"]

@@ -27,6 +27,30 @@ _UPSERT: dict[str, str] = {}  # backend -> SQL
 ROW_COLUMNS = ("run_id", "step", "epoch", "key", "value", "time")  # a metric row as written
 
 
+COPY_MIN_ROWS = 200  # from this many rows on, PostgreSQL takes a batch by COPY (one round trip, no per-row plan)
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS metrics_in (n BIGSERIAL, run_id TEXT, step INTEGER, epoch INTEGER,"
+    " key TEXT, value DOUBLE PRECISION, time DOUBLE PRECISION) ON COMMIT DELETE ROWS"
+)
+_FROM_STAGE = (
+    "INSERT INTO metrics (run_id, step, epoch, key, value, time)"
+    " SELECT DISTINCT ON (run_id, key, step) run_id, step, epoch, key, value, time FROM metrics_in"
+    " ORDER BY run_id, key, step, n DESC"  # a step given twice in one batch: the later value wins
+    " ON CONFLICT (run_id, key, step) DO UPDATE"
+    " SET epoch = EXCLUDED.epoch, value = EXCLUDED.value, time = EXCLUDED.time, id = EXCLUDED.id"
+)
+
+
+def _copy_upsert(cur: Any, rows: Sequence[tuple]) -> None:
+    """A large batch on PostgreSQL: COPY into a per-session staging table, then one INSERT ... ON CONFLICT
+    (replaces a step logged again, like the row-by-row upsert); the staging rows vanish at commit."""
+    cur.execute(_STAGE)
+    with cur.copy("COPY metrics_in (run_id, step, epoch, key, value, time) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cur.execute(_FROM_STAGE)
+
+
 class MetricRows:
     """The metrics table (mixed into RunStore)."""
 
@@ -68,7 +92,10 @@ class MetricRows:
             batch = self._pending + list(rows) if self._pending else rows
             try:
                 with self.db.raw_write() as cur:
-                    cur.executemany(self._upsert_sql(), batch)
+                    if len(batch) >= COPY_MIN_ROWS and not self.db.is_sqlite:
+                        _copy_upsert(cur, batch)
+                    else:
+                        cur.executemany(self._upsert_sql(), batch)
             except StoreOffline as err:
                 if not self._pending:
                     print(
@@ -158,20 +185,65 @@ class MetricRows:
         with self.db.read() as con:
             return [(r[0], r[1]) for r in con.execute(q)]
 
+    def metric_count(self, run_id: str) -> int:
+        """How many metric rows a run has (a range of the (run_id, id) index)."""
+        q = sa.select(sa.func.count()).select_from(metrics).where(metrics.c.run_id == run_id)
+        with self.db.read() as con:
+            return int(con.execute(q).scalar_one())
+
+    def metric_buckets(self, run_id: str, key: str, buckets: int = 1000) -> tuple[list[int], list[float]]:
+        """One metric's series reduced in the database to at most 2 x buckets points: each of `buckets`
+        equal step ranges gives its lowest and highest value (placed at the range's first and last logged
+        step, less than a pixel apart on a chart), so a run with millions of rows draws in one query and
+        every spike survives. Rows without a value are left out."""
+        c = metrics.c
+        where = (c.run_id == run_id, c.key == key, c.value.is_not(None))
+        with self.db.read() as con:
+            lo, hi = con.execute(sa.select(sa.func.min(c.step), sa.func.max(c.step)).where(*where)).one()
+            if lo is None:
+                return [], []
+            width = max(1, -(-(hi - lo + 1) // buckets))
+            bucket = (c.step - lo) // width  # integer division on both backends
+            q = (
+                sa.select(
+                    sa.func.min(c.step),
+                    sa.func.max(c.step),
+                    sa.func.min(c.value),
+                    sa.func.max(c.value),
+                    sa.func.count(),
+                )
+                .where(*where)
+                .group_by(bucket)
+                .order_by(sa.func.min(c.step))
+            )
+            rows = con.execute(q).all()
+        steps: list[int] = []
+        values: list[float] = []
+        for first, last, vmin, vmax, n in rows:
+            if n == 1 or first == last:
+                steps.append(first)
+                values.append(vmin)
+            else:
+                steps += [first, last]
+                values += [vmin, vmax]
+        return steps, values
+
     def last_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
-        """The latest value of every metric of each run (one query; for tables of many runs)."""
+        """The latest value of every metric of each run (one query; for tables of many runs): each
+        (run, key)'s highest step from the (run_id, key, step) index, joined back to its row."""
         ids = list(run_ids)
         if not ids:
             return {}
-        m, newer = metrics.alias("m"), metrics.alias("newer")
-        latest = (
-            sa.select(newer.c.id)
-            .where(newer.c.run_id == m.c.run_id, newer.c.key == m.c.key)
-            .order_by(newer.c.step.desc(), newer.c.time.desc())
-            .limit(1)
-            .scalar_subquery()
+        m = metrics
+        newest = (
+            sa.select(m.c.run_id, m.c.key, sa.func.max(m.c.step).label("step"))
+            .where(m.c.run_id.in_(ids))
+            .group_by(m.c.run_id, m.c.key)
+            .subquery("newest")
         )
-        q = sa.select(m.c.run_id, m.c.key, m.c.value).where(m.c.run_id.in_(ids), m.c.id == latest)
+        q = sa.select(m.c.run_id, m.c.key, m.c.value).join(
+            newest, sa.and_(m.c.run_id == newest.c.run_id, m.c.key == newest.c.key, m.c.step == newest.c.step)
+        )
         out: dict[str, dict[str, float]] = {i: {} for i in ids}
         with self.db.read() as con:
             for r in con.execute(q):
