@@ -67,19 +67,32 @@ class MetricsFollower:
         stamp = self.store.metrics_stamp(self.run_id)
         if stamp == self.after:
             return 0
-        if self.after == 0 and (count := self.store.metric_count(self.run_id)) > FULL_READ_MAX:
-            for key in self.store.metric_keys(self.run_id):
-                steps, values = self.store.metric_buckets(self.run_id, key, MAX_POINTS)
-                self._points[key] = dict(zip(steps, values, strict=True))
-            self.after = stamp  # rows written meanwhile come with the next refresh (a step replaces itself)
-            self.version += 1
-            return count
+        if self.after == 0:
+            spans = self.store.metric_spans(self.run_id)  # index seeks: the size of the run, roughly
+            if sum(hi - lo + 1 for lo, hi in spans.values()) > FULL_READ_MAX:
+                return self._read_buckets(stamp, spans)
         rows, self.after = self.store.metrics_since(self.run_id, self.after)
         for r in rows:
             self._points.setdefault(r["key"], {})[r["step"]] = r["value"]
         if rows:
             self.version += 1
         return len(rows)
+
+    def _read_buckets(self, stamp: int, spans: dict[str, tuple[int, int]]) -> int:
+        """A long run's first read: each series reduced in the database (a few thousand points), the
+        short ones read whole."""
+        n = 0
+        for key, (lo, hi) in spans.items():
+            if hi - lo + 1 > 2 * MAX_POINTS:
+                steps, values = self.store.metric_buckets(self.run_id, key, MAX_POINTS)
+            else:
+                series = self.store.metric_series(self.run_id, key)
+                steps, values = [p[0] for p in series], [p[1] for p in series]
+            self._points[key] = dict(zip(steps, values, strict=True))
+            n += len(steps)
+        self.after = stamp  # rows written meanwhile come with the next refresh (a step replaces itself)
+        self.version += 1
+        return n
 
     def keys(self) -> list[str]:
         return sorted(self._points)
