@@ -419,20 +419,29 @@ def bench_step_cost(steps: int, rounds: int) -> dict:
         store.own(run.id, os.getpid())
         sides[name] = (store, run.id, home)
     results: dict[str, list[float]] = {k: [] for k in sides}
+    cpu: dict[str, list[float]] = {k: [] for k in sides}
     for r in range(rounds):
         order = list(sides.items()) if r % 2 == 0 else list(sides.items())[::-1]
         for name, (store, run_id, _) in order:
+            c = time.process_time()
             t = time.perf_counter()
             for step in range(r * steps, (r + 1) * steps):
                 store.log_metrics(run_id, step, {k: 1.0 / (step + 1) for k in KEYS}, epoch=0)
                 store.beat(run_id, os.getpid(), step=step, epoch=0)
             results[name].append((time.perf_counter() - t) / steps * 1e6)
+            cpu[name].append((time.process_time() - c) / steps * 1e6)
     for store, _, home in sides.values():
         if hasattr(store, "close"):
             store.close()
         shutil.rmtree(home, ignore_errors=True)
     out = {name: round(statistics.median(v)) for name, v in results.items()}
-    out["ratio_now_over_before"] = round(out["now"] / out["before (d368629)"], 3)
+    pairs = [n / b for n, b in zip(results["now"], results["before (d368629)"], strict=True)]
+    out["ratio_now_over_before"] = round(statistics.median(pairs), 3)  # per round: neighbours in time
+    out["ratio_quartiles"] = [round(q, 3) for q in statistics.quantiles(pairs, n=4)]
+    out["cpu_us"] = {name: round(statistics.median(v)) for name, v in cpu.items()}
+    cpu_pairs = [n / b for n, b in zip(cpu["now"], cpu["before (d368629)"], strict=True)]
+    out["cpu_ratio_now_over_before"] = round(statistics.median(cpu_pairs), 3)
+    out["rounds"] = rounds
     out["load_avg_1m"] = round(os.getloadavg()[0], 1)
     return out
 
@@ -453,8 +462,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--page", action="store_true", help="also render the real Runs page (Streamlit AppTest)")
     p.add_argument("--reruns", type=int, default=5)
-    p.add_argument("--step-steps", type=int, default=300)
-    p.add_argument("--step-rounds", type=int, default=10, help="0: skip the per-step comparison")
+    p.add_argument("--step-steps", type=int, default=100)
+    p.add_argument("--step-rounds", type=int, default=40, help="0: skip the per-step comparison")
     args = p.parse_args()
     _log("start")
     for n_runs in args.runs:
