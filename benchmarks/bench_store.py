@@ -182,7 +182,7 @@ def bulk_load(store, plan: list[tuple[str, int]]) -> int:
 # -- ingestion from worker processes ---------------------------------------------------------------------
 
 
-def _ingest(args: tuple[str, str | None, list[str], int, int, int]) -> tuple[int, float, float]:
+def _ingest(args: tuple[str, str | None, list[str], int, int, int]) -> tuple[int, float, float, float]:
     home, url, run_ids, first_step, steps, batch = args
     from genlab.store.runs import RunStore
 
@@ -190,6 +190,7 @@ def _ingest(args: tuple[str, str | None, list[str], int, int, int]) -> tuple[int
     pending: list[tuple] = []
     written = 0
     started = time.time()
+    cpu = time.process_time()
     for rid in run_ids:
         pending.extend(_run_rows(rid, range(first_step, first_step + steps), started))
         while len(pending) >= batch:
@@ -200,8 +201,9 @@ def _ingest(args: tuple[str, str | None, list[str], int, int, int]) -> tuple[int
         store.write_metric_rows(pending)
         written += len(pending)
     ended = time.time()
+    cpu = time.process_time() - cpu
     store.close()
-    return written, started, ended
+    return written, started, ended, cpu
 
 
 def ingest(store, url: str | None, run_ids: list[str], first_step: int, steps: int, workers: int, batch: int) -> dict:
@@ -239,6 +241,7 @@ def ingest(store, url: str | None, run_ids: list[str], first_step: int, steps: i
         "ingest_batch": batch,
         "ingest_s": round(seconds, 1),
         "ingest_rows_per_s": round(written / seconds),
+        "ingest_worker_cpu_s": round(sum(p[3] for p in parts), 1),
         "ingest_lost_or_doubled": (after - before - expected) or (new_rows - expected) or (distinct - expected),
     }
 

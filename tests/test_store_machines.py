@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from genlab.core.registry import FAMILIES
@@ -138,3 +139,59 @@ def test_a_large_batch_replaces_a_step_logged_twice_and_loses_nothing(any_store:
     series = dict(store.metric_series(run.id, "k"))
     assert len(series) == 900 and series[7] == 70.0 and series[399] == 399.0 and series[400] == -400.0
     assert store.metric_count(run.id) == 900
+
+
+@pytest.mark.slow  # two sweep workers on two homes, four tiny trials, each a training process
+def test_sweep_trials_run_on_two_machines_all_show_their_run_in_sweep_show(
+    pg_url: str, tmp_path: Path, shared_cache: Path
+) -> None:
+    """A team: one PostgreSQL for runs and for the study, one artifact root, two GENLAB_HOMEs (two machines)
+    each running a sweep worker. Every trial's run lands in the one store, and `sweep show` on a third home
+    links every trial to its run and that run's status."""
+    from genlab.sweeps import study as sweeps
+    from tests.test_sweeps import vae_base
+
+    shared = tmp_path / "shared_runs"
+    name = f"team-{os.urandom(3).hex()}"
+    settings = sweeps.make_settings(
+        vae_base(epochs=1, batches=2),
+        n_trials=4,
+        name=name,
+        space={"optim.lr": {"low": 1e-3, "high": 1e-2}},
+        pruner="none",
+    )
+    sweeps.create(settings, pg_url)  # the study beside the store's tables: their revisions must not mix
+    homes = []
+    for h in ("a", "b"):
+        home = tmp_path / h
+        home.mkdir()
+        (home / "cache").symlink_to(shared_cache, target_is_directory=True)
+        homes.append(home)
+    cmd = [sys.executable, "-m", "genlab", "sweep", "worker", "--study", name, "--storage", pg_url, "--parallel", "1"]
+    procs = []
+    for home in homes:
+        env = dict(os.environ, GENLAB_HOME=str(home), GENLAB_ARTIFACT_ROOT=str(shared), GENLAB_HOST=f"host-{home.name}")
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outs = [p.communicate(timeout=1200)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    viewer = tmp_path / "c"
+    env = dict(os.environ, GENLAB_HOME=str(viewer), GENLAB_ARTIFACT_ROOT=str(shared), GENLAB_HOST="host-c")
+    shown = subprocess.run(
+        [sys.executable, "-m", "genlab", "sweep", "show", name, "--storage", pg_url, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert shown.returncode == 0, shown.stderr
+    import json
+
+    trials = json.loads(shown.stdout)["trials"]
+    assert [t["state"] for t in trials] == ["complete"] * 4
+    assert all(t["run_id"] and t["run_status"] == "completed" for t in trials), trials
+    assert {t["host"] for t in trials} <= {"host-a", "host-b"}
+    store = RunStore(viewer)
+    runs = {r.id: r for r in store.list_runs(sweep_id=name)}
+    assert sorted(runs) == sorted(t["run_id"] for t in trials)
+    assert {runs[t["run_id"]].host for t in trials} == {t["host"] for t in trials}
+    store.close()
