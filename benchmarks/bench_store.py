@@ -385,8 +385,11 @@ def bench_size(backend: str, args: argparse.Namespace, n_runs: int) -> dict:
         out["load_avg_1m"] = round(os.getloadavg()[0], 1)
         return out
     finally:
-        drop_database(backend, args.postgres_url, args.pg_database)
-        shutil.rmtree(home, ignore_errors=True)
+        if args.keep:
+            _log(f"kept: GENLAB_HOME={home}" + (f" GENLAB_DB_URL={url}" if url else ""))
+        else:
+            drop_database(backend, args.postgres_url, args.pg_database)
+            shutil.rmtree(home, ignore_errors=True)
 
 
 # -- a training step's store writes, before and after the store package ----------------------------------
@@ -465,6 +468,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--page", action="store_true", help="also render the real Runs page (Streamlit AppTest)")
     p.add_argument("--reruns", type=int, default=5)
+    p.add_argument("--keep", action="store_true", help="keep the last store (home and database) for a look")
     p.add_argument("--step-steps", type=int, default=100)
     p.add_argument("--step-rounds", type=int, default=40, help="0: skip the per-step comparison")
     args = p.parse_args()
