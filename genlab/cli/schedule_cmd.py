@@ -33,12 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _schedule(args: argparse.Namespace) -> int:
     from genlab.core.errors import GenLabError
-    from genlab.runner.retrain import due_runs, read_schedule, retrain_once, set_schedule
+    from genlab.runner.retrain import read_schedule, retrain_once, run_due, set_schedule
 
     store = RunStore()
     if args.run_due:
-        for root in due_runs(store):
-            print(retrain_once(store, root)["why"])
+        for line in run_due(store):
+            print(line, flush=True)
         return 0
     if not args.run_id:
         raise GenLabError("Name the run: python -m genlab schedule RUN_ID --every-ratings N (or --run-due)")
