@@ -114,5 +114,5 @@ def test_a_winning_challenger_is_promoted_and_a_running_server_switches_to_it(st
     at.query_params["id"] = root
     at.switch_page("views/run.py")
     at = open_tab(at, "Preferences & lineage")
-    tree = at.dataframe(key="run.lineage.tree").value
+    tree = next(d.value for d in at.dataframe if "role" in d.value.columns)
     assert dict(zip(tree["run"].str.strip(" └"), tree["role"], strict=True))[champion] == "served (champion)"

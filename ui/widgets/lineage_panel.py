@@ -76,7 +76,7 @@ def lineage(store: RunStore, run: Run, root_id: str | None) -> None:
                 "this page": "◀" if r.id == run.id else "",
             }
         )
-    st.dataframe(rows, hide_index=True, key="run.lineage.tree")
+    st.dataframe(rows, hide_index=True)
     if served:
         st.markdown(f"Served now for `{root.id}`: **`{served}`**")
         if served != run.id:
@@ -98,7 +98,6 @@ def lineage(store: RunStore, run: Run, root_id: str | None) -> None:
                 for h in reversed(history)
             ],
             hide_index=True,
-            key="run.lineage.history",
         )
 
 

@@ -34,7 +34,6 @@ def preference_data(store: RunStore, run: Run) -> None:
     st.dataframe(
         [{"prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected} for p in pairs[:MAX_ROWS]],
         hide_index=True,
-        key="run.pref.pairs",
     )
 
 
@@ -73,7 +72,6 @@ def dpo_results(store: RunStore, run: Run) -> None:
             st.dataframe(
                 [{k: e[k] for k in ("prompt", "chosen", "rejected")} for e in record["examples"]],
                 hide_index=True,
-                key="run.pref.examples",
             )
 
 
