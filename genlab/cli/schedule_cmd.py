@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _schedule(args: argparse.Namespace) -> int:
     from genlab.core.errors import GenLabError
-    from genlab.runner.retrain import read_schedule, retrain_once, run_due, set_schedule
+    from genlab.runner.retrain_due import retrain_or_skip, run_due
+    from genlab.runner.retrain_schedule import read_schedule, set_schedule
 
     store = RunStore()
     if args.run_due:
@@ -46,8 +47,9 @@ def _schedule(args: argparse.Namespace) -> int:
         print(json.dumps(read_schedule(store, args.run_id), indent=2))
         return 0
     if args.now:
-        print(retrain_once(store, args.run_id)["why"])
-        return 0
+        decision = retrain_or_skip(store, args.run_id)
+        print(decision["why"])
+        return 0 if decision["challenger"] else 1
     state = set_schedule(
         store,
         args.run_id,

@@ -4,8 +4,8 @@ champion/challenger comparison on held-out rated prompts.
 
 The schedule and the lineage live beside the root run (runs/<root>/retrain.json): the settings, which
 run is served now, and every challenge (challenger, champion, their scores, promoted or not, and why).
-`run_due` is what a scheduler calls: the app's job queue (genlab/runner/retrain_jobs.py) with no cron,
-or `python -m genlab schedule --run-due` from cron or a systemd timer on a server. The bookkeeping
+`genlab/runner/retrain_due.py` is what a scheduler calls: the app's job queue (retrain_jobs.py) with no
+cron, or `python -m genlab schedule --run-due` from cron or a systemd timer on a server. The bookkeeping
 (schedule, lineage, which run is served) is genlab/runner/retrain_schedule.py, free of torch.
 """
 
@@ -22,11 +22,11 @@ from genlab.runner.checkpoints import load_module
 from genlab.runner.dpo import dpo_finetune, tokenize_pairs
 from genlab.runner.retrain_schedule import (  # noqa: F401 - the loop's bookkeeping, re-exported for callers
     RETRAIN_FILE,
+    TOO_FEW_PROMPTS,
     due_runs,
     is_due,
     read_schedule,
     record_challenge,
-    record_skip,
     set_schedule,
 )
 from genlab.store.runs import RunStore
@@ -88,23 +88,10 @@ def retrain_once(store: RunStore, root_id: str) -> dict[str, Any]:
     state = read_schedule(store, root_id) or {"served": root_id, "steps": 60, "beta": 0.1}
     train, held_out = split_pairs(preference_pairs(store, root_id))
     if len(train) < 1 or not held_out:
-        raise GenLabError(f"Run {root_id} needs preference pairs on at least 2 prompts to retrain and judge")
+        raise GenLabError(TOO_FEW_PROMPTS.format(run=root_id))
     child = dpo_finetune(
         store, state["served"], train, val_pairs=held_out, steps=int(state["steps"]), beta=float(state["beta"])
     )
     result = challenge(store, state["served"], child["run_id"], held_out)
     record_challenge(store, root_id, result)
     return result
-
-
-def run_due(store: RunStore) -> list[str]:
-    """Retrain every root that is due now; one that cannot retrain (too few pairs) is recorded as skipped
-    and the others go on. Returns each root's line of what happened (what cron's log keeps)."""
-    lines = []
-    for root in due_runs(store):
-        try:
-            lines.append(f"{root}: {retrain_once(store, root)['why']}")
-        except GenLabError as err:
-            record_skip(store, root, str(err))
-            lines.append(f"{root}: not retrained: {err}")
-    return lines

@@ -19,6 +19,7 @@ from genlab.store.runs import Run, RunNotFound, RunStore
 from genlab.store.schema import feedback
 
 RETRAIN_FILE = "retrain.json"
+TOO_FEW_PROMPTS = "Run {run} needs preference pairs on at least 2 prompts to retrain and judge"
 
 
 def rating_count(store: RunStore, run_id: str) -> int:
