@@ -7,7 +7,7 @@ official openai client on /v1/completions and through the native /runs/ID/genera
 routes' cost), so a load change on the shared machine hits both sides alike; medians and per-round
 ratios are printed. Then 200 requests with 16 in flight on the batched server (errors).
 
-    python benchmarks/bench_batching.py [--tokens 32] [--rounds 3] [--steps 20]
+    python -m benchmarks.bench_batching [--tokens 32] [--rounds 3] [--steps 20]
 """
 
 from __future__ import annotations

@@ -145,11 +145,6 @@ def lineage_root(store: RunStore, run: Run) -> str | None:
     return None
 
 
-def children(store: RunStore, run: Run) -> list[Run]:
-    """Runs made from `run` (fine-tunes, DPO challengers, clones), oldest first."""
-    return sorted((r for r in store.list_runs(family=run.family) if r.parent_id == run.id), key=lambda r: r.created_at)
-
-
 def champion(store: RunStore, run_id: str) -> str:
     """The run that answers for `run_id`: its schedule's served run, else itself."""
     state = read_schedule(store, run_id)

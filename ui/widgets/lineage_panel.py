@@ -13,7 +13,6 @@ import streamlit as st
 from genlab.core.errors import GenLabError
 from genlab.runner.retrain_jobs import log_path, retraining_pid, start_retraining
 from genlab.runner.retrain_schedule import (
-    children,
     is_due,
     lineage_root,
     rating_count,
@@ -33,7 +32,11 @@ def _score(score: dict[str, float] | None) -> str:
 
 
 def _descendants(store: RunStore, root: Run) -> list[tuple[Run, int]]:
-    """(run, depth) of the root and every run made from it, depth first, oldest child first."""
+    """(run, depth) of the root and every run made from it, depth first, oldest child first (one query)."""
+    kids: dict[str, list[Run]] = {}
+    for r in sorted(store.list_runs(family=root.family), key=lambda r: r.created_at):
+        if r.parent_id:
+            kids.setdefault(r.parent_id, []).append(r)
     out: list[tuple[Run, int]] = []
     stack: list[tuple[Run, int]] = [(root, 0)]
     seen: set[str] = set()
@@ -43,7 +46,7 @@ def _descendants(store: RunStore, root: Run) -> list[tuple[Run, int]]:
             continue
         seen.add(run.id)
         out.append((run, depth))
-        stack += [(child, depth + 1) for child in reversed(children(store, run))]
+        stack += [(child, depth + 1) for child in reversed(kids.get(run.id, []))]
     return out
 
 
