@@ -117,7 +117,11 @@ def start(
 
 def schedule(store: RunStore) -> list[str]:
     """Reap dead workers, then launch queued runs while slots are free, and start a due retraining
-    (genlab/runner/retrain_jobs.py); returns the run ids launched."""
+    (genlab/runner/retrain_jobs.py); returns the run ids launched.
+
+    A store opened read-only (its folder cannot be written) is only read: nothing is reaped or launched."""
+    if store.db.read_only:
+        return []
     store.reap_dead()
     launched = []
     me = run_secrets.this_process()
