@@ -138,9 +138,15 @@ def progress_panel() -> None:
 
 
 if live:
-    # One small fragment polls: it redraws the progress line and reruns the page only when metrics,
-    # artifacts or the status changed; charts, samples and logs are drawn on those reruns alone.
-    watch(f"run.{run_id}", lambda: store.change_stamp(run_id), draw=progress_panel)
+    # One small fragment polls: it redraws the progress line and reruns the page when artifacts or the
+    # status changed, and for new metric points at most every MINOR_EVERY_S; charts, samples and logs are
+    # drawn on those reruns alone.
+    watch(
+        f"run.{run_id}",
+        lambda: store.change_stamp(run_id)[1:],
+        draw=progress_panel,
+        minor=lambda: store.metrics_stamp(run_id),
+    )
 else:
     progress_panel()
 
