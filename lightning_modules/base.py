@@ -112,7 +112,7 @@ class PreferenceTunable(Protocol):
 
 
 @runtime_checkable
-class DiffusionSampler(Protocol):
+class DenoisingSampler(Protocol):
     """Samples by denoising with knobs chosen per call (sampler, steps, guidance of conditional runs), and
     shows how: the denoising strip (one image from noise to sample) and any starting noise as images."""
 

@@ -37,7 +37,7 @@ Capability = Literal[
     "AttentionViewer",
     "BatchDecoder",
     "PreferenceTunable",
-    "DiffusionSampler",
+    "DenoisingSampler",
 ]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 

@@ -23,7 +23,7 @@ from genlab.store.runs import RunStore
 from genlab.use.translate import ImageInput, open_image, to_tensor
 from lightning_modules.base import (
     PROTOCOLS,
-    DiffusionSampler,
+    DenoisingSampler,
     Encoder,
     ImageSampler,
     Labels,
@@ -96,7 +96,7 @@ def _options(module: Any, options: dict[str, Any] | None) -> dict[str, Any]:
 
 def check_sampling(module: Any, options: dict[str, Any] | None) -> tuple[str, int, float]:
     """The (sampler, steps, guidance) one call would use, or the GenLabError `genlab sample` prints for them."""
-    if not isinstance(module, DiffusionSampler):
+    if not isinstance(module, DenoisingSampler):
         raise GenLabError("This model does not sample by denoising: it has no sampler, steps or guidance")
     knobs = _options(module, options)
     return module.check_sampling(knobs.get("sampler"), knobs.get("steps"), knobs.get("guidance_scale"))
@@ -129,7 +129,7 @@ def denoising_strip(
 ) -> tuple[list[int], np.ndarray]:
     """One image from noise to sample: the sampling steps shown (0 = the noise) and the images there
     (frames, C, H, W) in [0, 1]; its last frame is sample()'s image for the same seed, class and knobs."""
-    if not isinstance(module, DiffusionSampler):
+    if not isinstance(module, DenoisingSampler):
         raise GenLabError("This model does not sample by denoising: it has no denoising strip")
     if not 2 <= frames <= MAX_STRIP_FRAMES:
         raise GenLabError(f"frames must be between 2 and {MAX_STRIP_FRAMES}, got {frames}")

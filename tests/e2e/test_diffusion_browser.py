@@ -43,7 +43,7 @@ def change(page, label: str, value: float | str) -> None:
     wait_idle(page)
 
 
-def test_the_diffusion_playground_redraws_with_each_sampler_and_step_count(browser_page, server, monkeypatch):
+def test_the_denoising_playground_redraws_with_each_sampler_and_step_count(browser_page, server, monkeypatch):
     page, problems = browser_page
     _, home = server
     monkeypatch.setenv("GENLAB_HOME", str(home))

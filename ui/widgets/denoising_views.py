@@ -1,4 +1,4 @@
-"""The Playground's view of models that sample by denoising (the DiffusionSampler capability): the sampler,
+"""The Playground's view of models that sample by denoising (the DenoisingSampler capability): the sampler,
 its steps, the guidance scale (conditional runs), the class and the seed; new samples, the denoising strip
 (one image from noise to sample) and a slerp between two seeds' starting noise.
 
