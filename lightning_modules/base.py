@@ -112,6 +112,35 @@ class PreferenceTunable(Protocol):
 
 
 @runtime_checkable
+class DenoisingSampler(Protocol):
+    """Samples by denoising with knobs chosen per call (sampler, steps, guidance of conditional runs), and
+    shows how: the denoising strip (one image from noise to sample) and any starting noise as images."""
+
+    def sampling_settings(self) -> dict[str, Any]:
+        """{knob: {"default", "choices" or "min"/"max"}} for sampler, steps and (conditional) guidance_scale."""
+        ...
+
+    def check_sampling(
+        self, sampler: str | None, steps: int | None, guidance_scale: float | None
+    ) -> tuple[str, int, float]: ...
+
+    def sample(
+        self,
+        n: int,
+        *,
+        seed: int = 0,
+        labels: Labels = None,
+        sampler: str | None = None,
+        steps: int | None = None,
+        guidance_scale: float | None = None,
+    ) -> torch.Tensor: ...
+
+    def denoise(self, noise: torch.Tensor, **knobs: Any) -> tuple[torch.Tensor, list[torch.Tensor]]: ...
+
+    def denoising_strip(self, **knobs: Any) -> tuple[list[int], torch.Tensor]: ...
+
+
+@runtime_checkable
 class Exportable(Protocol):
     """Names the networks that leave GenLab (TFLite, ONNX, SavedModel): each a plain nn.Module with fixed
     example inputs, input/output names and metadata (lightning_modules/export_nets.py); the LightningModule

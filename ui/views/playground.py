@@ -252,6 +252,14 @@ def transformer_playground(can: tuple[str, ...]) -> None:
             view(store, run, module)
 
 
+def denoising_playground() -> None:
+    from ui.widgets import denoising_views
+
+    module = load()
+    if module is not None:
+        denoising_views.render(module, lambda: show_store_samples(("samples",)))
+
+
 # What the page offers follows the family's capabilities, never its name.
 can = family.capabilities if family else ()
 if "Translator" in can:
@@ -263,6 +271,8 @@ elif "TextGenerator" in can:
         transformer_playground(("AttentionViewer",))
 elif "MaskFiller" in can or "TextClassifier" in can or "AttentionViewer" in can:
     transformer_playground(can)
+elif "DenoisingSampler" in can:
+    denoising_playground()
 elif "ImageSampler" in can or "Reconstructor" in can:
     image_playground()
 else:
