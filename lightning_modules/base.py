@@ -84,6 +84,12 @@ class MultiDomainTranslator(Protocol):
 
     def translate_to(self, x: torch.Tensor, domain: str) -> torch.Tensor: ...
 
+    def evaluate_translations(
+        self, batches: Any, fid_features: str = "inception", max_batches: int | None = None
+    ) -> dict[str, float]:
+        """FID/KID per target domain, the domain classifier's accuracy on the translations, cycle L1."""
+        ...
+
 
 @runtime_checkable
 class TextGenerator(Protocol):

@@ -193,11 +193,11 @@ class StarGANModule(GenLabModule):
 
     # -- evaluation --------------------------------------------------------------------------------
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, y = batch
-        b = x.shape[0]
+    @torch.no_grad()
+    def _score_batch(self, x: torch.Tensor, y: torch.Tensor, evaluator: TranslationEval) -> dict[str, torch.Tensor]:
+        """Sums over one batch: cycle L1 and classifier hits of every translation into another domain (each
+        image into each domain it is not in), classifier hits on the real images; feeds FID/KID per domain."""
         _, cls_real = self.d(to_net(x))
-        self.log("val/domain_acc_real", (cls_real.argmax(1) == y).float().mean(), on_epoch=True, batch_size=b)
         cyc, acc, count = x.new_zeros(()), x.new_zeros(()), 0
         for d, slug in enumerate(self.slugs):
             moved = y != d  # translating into one's own domain proves nothing
@@ -206,16 +206,50 @@ class StarGANModule(GenLabModule):
             src, src_y = x[moved], y[moved]
             fake = self.translate_labels(src, torch.full_like(src_y, d))
             back = self.translate_labels(fake, src_y)
-            k = int(moved.sum())
             cyc = cyc + (back - src).abs().flatten(1).mean(1).sum()
             acc = acc + (self.d(to_net(fake))[1].argmax(1) == d).float().sum()
-            count += k
+            count += int(moved.sum())
             reals = x[y == d]
             if len(reals):
-                self.evaluator.update(slug, fake, reals)
+                evaluator.update(slug, fake, reals)
+        real_hits = (cls_real.argmax(1) == y).float().sum()
+        return {"cycle": cyc, "acc": acc, "count": torch.tensor(float(count)), "real_hits": real_hits}
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        s = self._score_batch(x, y, self.evaluator)
+        self.log("val/domain_acc_real", s["real_hits"] / x.shape[0], on_epoch=True, batch_size=x.shape[0])
+        count = int(s["count"])
         if count:
-            self.log("val/cycle_l1", cyc / count, on_epoch=True, batch_size=count)
-            self.log("val/domain_acc", acc / count, on_epoch=True, batch_size=count)
+            self.log("val/cycle_l1", s["cycle"] / count, on_epoch=True, batch_size=count)
+            self.log("val/domain_acc", s["acc"] / count, on_epoch=True, batch_size=count)
+
+    @torch.no_grad()
+    def evaluate_translations(
+        self, batches: Any, fid_features: str = "inception", max_batches: int | None = None
+    ) -> dict[str, float]:
+        """The validation metrics over `batches` of (x, y), FID/KID per target domain always on."""
+        evaluator = TranslationEval(self.slugs, False, True, self.image_size, fid_features)
+        totals = {"cycle": 0.0, "acc": 0.0, "count": 0.0, "real_hits": 0.0}
+        seen = 0
+        was_training = self.training
+        self.eval()
+        try:
+            for i, (x, y) in enumerate(batches):
+                if max_batches is not None and i >= max_batches:
+                    break
+                for k, v in self._score_batch(x.to(self.device), y.to(self.device), evaluator).items():
+                    totals[k] += float(v)
+                seen += len(x)
+        finally:
+            self.train(was_training)
+        out = evaluator.compute_and_reset()
+        if totals["count"]:
+            out["val/cycle_l1"] = totals["cycle"] / totals["count"]
+            out["val/domain_acc"] = totals["acc"] / totals["count"]
+        if seen:
+            out["val/domain_acc_real"] = totals["real_hits"] / seen
+        return out
 
     def on_validation_epoch_end(self) -> None:
         for name, value in self.evaluator.compute_and_reset().items():

@@ -77,7 +77,7 @@ FAMILY = Family(
     mode="min",
     capabilities=("Translator", "MultiDomainTranslator", "Exportable"),
     tiny_overrides={
-        "data": {"name": "emoji3_faces", "image_size": 16, "batch_size": 4, "max_items": 16, "min_images": 8},
+        "data": {"name": "emoji3_faces", "image_size": 16, "batch_size": 4, "max_items": 16, "val_fraction": 0.25},
         "model": {"gen_width": 4, "gen_blocks": 1, "disc_width": 4, "disc_layers": 3, "n_critic": 2, "n_panel": 3},
         "trainer": {"max_epochs": 1, "limit_train_batches": 4, "limit_val_batches": 2, "log_every_n_steps": 1},
         "logging": {"sample_every_n_steps": 2, "n_samples": 8},
