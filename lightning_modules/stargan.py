@@ -194,7 +194,9 @@ class StarGANModule(GenLabModule):
     # -- evaluation --------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def _score_batch(self, x: torch.Tensor, y: torch.Tensor, evaluator: TranslationEval) -> dict[str, torch.Tensor]:
+    def _score_batch(
+        self, x: torch.Tensor, y: torch.Tensor, evaluator: TranslationEval | None
+    ) -> dict[str, torch.Tensor]:
         """Sums over one batch: cycle L1 and classifier hits of every translation into another domain (each
         image into each domain it is not in), classifier hits on the real images; feeds FID/KID per domain."""
         _, cls_real = self.d(to_net(x))
@@ -210,14 +212,16 @@ class StarGANModule(GenLabModule):
             acc = acc + (self.d(to_net(fake))[1].argmax(1) == d).float().sum()
             count += int(moved.sum())
             reals = x[y == d]
-            if len(reals):
+            if len(reals) and evaluator is not None:
                 evaluator.update(slug, fake, reals)
         real_hits = (cls_real.argmax(1) == y).float().sum()
         return {"cycle": cyc, "acc": acc, "count": torch.tensor(float(count)), "real_hits": real_hits}
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
-        s = self._score_batch(x, y, self.evaluator)
+        # FID/KID of the sanity check's two batches of an untrained net would cost minutes and say nothing
+        sanity = self._trainer is not None and self.trainer.sanity_checking
+        s = self._score_batch(x, y, None if sanity else self.evaluator)
         self.log("val/domain_acc_real", s["real_hits"] / x.shape[0], on_epoch=True, batch_size=x.shape[0])
         count = int(s["count"])
         if count:

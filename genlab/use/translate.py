@@ -163,9 +163,7 @@ def check_direction(module: Any, direction: str) -> None:
     if direction in directions:
         return
     if isinstance(module, MultiDomainTranslator):
-        raise GenLabError(
-            f"unknown target domain {direction!r}: this run knows the domains {', '.join(directions)}"
-        )
+        raise GenLabError(f"unknown target domain {direction!r}: this run knows the domains {', '.join(directions)}")
     raise GenLabError(f"This model translates {' and '.join(directions)}; {direction!r} is not available")
 
 

@@ -29,9 +29,7 @@ def _set_images(module: Any) -> list[Any]:
 def render(module: Any) -> None:
     domains = translate.domains_of(module)
     st.caption(f"This run translates into {len(domains)} domains: {', '.join(domains)}.")
-    source = st.segmented_control(
-        "Image", [FROM_SET, UPLOAD], default=FROM_SET, key="play.md.source", required=True
-    )
+    source = st.segmented_control("Image", [FROM_SET, UPLOAD], default=FROM_SET, key="play.md.source", required=True)
     image: Any = None
     name = "the image"
     if source == FROM_SET:
@@ -43,9 +41,7 @@ def render(module: Any) -> None:
         image, domain = pictures[pick - 1]
         name = f"validation image {pick} ({domain})"
     else:
-        up = st.file_uploader(
-            "An image to translate", type=["png", "jpg", "jpeg", "bmp", "webp"], key="play.md.upload"
-        )
+        up = st.file_uploader("An image to translate", type=["png", "jpg", "jpeg", "bmp", "webp"], key="play.md.upload")
         if up is None:
             st.caption("Upload an image of any of the domains; every translation keeps its size.")
             return
