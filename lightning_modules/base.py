@@ -76,6 +76,22 @@ class Translator(Protocol):
 
 
 @runtime_checkable
+class MultiDomainTranslator(Protocol):
+    """Translates an image into any of the run's named domains (one conditioned generator, StarGAN-style):
+    (N, C, H, W) in [0, 1] -> the same shape in [0, 1]; an unknown domain raises a GenLabError naming them."""
+
+    def domains(self) -> list[str]: ...
+
+    def translate_to(self, x: torch.Tensor, domain: str) -> torch.Tensor: ...
+
+    def evaluate_translations(
+        self, batches: Any, fid_features: str = "inception", max_batches: int | None = None
+    ) -> dict[str, float]:
+        """FID/KID per target domain, the domain classifier's accuracy on the translations, cycle L1."""
+        ...
+
+
+@runtime_checkable
 class TextGenerator(Protocol):
     """Continues token ids: next_logits(ids (1, t), cache) -> (logits (1, V), cache) within context_window."""
 

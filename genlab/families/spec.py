@@ -26,6 +26,7 @@ Capability = Literal[
     "Reconstructor",
     "Encoder",
     "Translator",
+    "MultiDomainTranslator",
     "TextGenerator",
     "Exportable",
     "HuggingFaceExportable",

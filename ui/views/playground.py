@@ -227,6 +227,16 @@ def translation_playground() -> None:
         show_store_samples(("samples",))
 
 
+def multi_domain_playground() -> None:
+    from ui.widgets.multi_domain_views import render
+
+    module = load()
+    if module is not None:
+        render(module)
+    with st.expander("Samples saved during training"):
+        show_store_samples(("samples",))
+
+
 def text_playground() -> None:
     from ui.widgets.text_playground import render
 
@@ -262,7 +272,9 @@ def denoising_playground() -> None:
 
 # What the page offers follows the family's capabilities, never its name.
 can = family.capabilities if family else ()
-if "Translator" in can:
+if "MultiDomainTranslator" in can:
+    multi_domain_playground()
+elif "Translator" in can:
     translation_playground()
 elif "TextGenerator" in can:
     text_playground()
