@@ -77,3 +77,25 @@ def test_the_data_page_panel_shows_pairs_and_errors(home: Path) -> None:
     at.radio(key="t.kind").set_value("Texts with labels").run()
     at.button(key="t.check").click().run()
     assert "no column 'text'" in at.error[0].value
+
+
+def test_training_notes_texts_cut_to_the_context(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from genlab.core.registry import FAMILIES
+    from genlab.runner.build import build_datamodule
+
+    long = " ".join(f"word{i}" for i in range(40))
+    path = tmp_path / "long.csv"
+    rows = [f'"{long if i == 0 else f"short {i}"}",target {i % 3},{"a" if i % 2 else "b"}' for i in range(24)]
+    path.write_text("source,target,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    t5 = FAMILIES["t5"].tiny_config()
+    t5.data = t5.data.model_copy(update={"source": "file", "name": str(path)})
+    build_datamodule(t5).setup()
+    assert "Note: 1 of 24 sources are longer than data.max_source_len=12 tokens and were truncated" in (
+        capsys.readouterr().out
+    )
+    bert = FAMILIES["bert"].tiny_config()
+    bert.data = bert.data.model_copy(update={"source": "file", "name": str(path), "text_column": "source"})
+    dm = build_datamodule(bert)
+    dm.setup()
+    assert dm.info()["truncated"] == 1
+    assert "1 of 24 texts are longer than data.max_length=16 tokens" in capsys.readouterr().out
