@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, main, playwright_api, server, wait_idle  # noqa: F401 (fixture)
 
 # About 30 s on an idle 2-core CPU (server start, a 3-step tiny run, two Playground views); minutes under load.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 def test_fill_mask_and_attention_map_in_a_real_browser(server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
