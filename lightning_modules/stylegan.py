@@ -1,8 +1,8 @@
 """StyleGAN-lite: the StyleGAN2 generator and training (style mixing, lazy R1, w_avg for truncation, EMA)
 on GANModule's sampling, checkpoint and export plumbing, with ProGAN's progressive growing as an option.
 
-The growth state (resolution, fade-in alpha) is a function of the generator steps taken, which the
-checkpoint keeps, so a resumed run continues at the same resolution. Logged every step: train/resolution
+The growth state (resolution, fade-in alpha) is a function of the generator steps taken, kept in the
+state dict, so a resumed run continues at the same resolution and a reloaded one draws at it. Logged every step: train/resolution
 (what the Run page shows while growing) and train/alpha.
 """
 
@@ -71,6 +71,9 @@ class StyleGANModule(GANModule):
         self.register_buffer("interp_z", torch.randn(2 * 8, m.latent_dim, generator=g), persistent=True)
         self.g_steps = 0
         self.d_batches = 0
+        # The growth state's clock, in the state dict so any reload (Playground, export) draws at the
+        # resolution training reached; g_steps itself rides in the checkpoint's counters only.
+        self.register_buffer("grown_steps", torch.zeros((), dtype=torch.long), persistent=True)
         self.last_g_loss: torch.Tensor | None = None
         self.__dict__["_teacher"] = None
 
@@ -91,7 +94,7 @@ class StyleGANModule(GANModule):
     # -- growth and styles ----------------------------------------------------------------------------
 
     def growth(self) -> tuple[int, float]:
-        return growth_state(self.g_steps, self.image_size, self.run_config.model)
+        return growth_state(int(self.grown_steps), self.image_size, self.run_config.model)
 
     @property
     def resolution(self) -> int:
@@ -161,6 +164,7 @@ class StyleGANModule(GANModule):
                 g_loss = F.softplus(-self.discriminator(self._d_input(fake), level, alpha)).mean()
                 self.manual_step(opt_g, g_loss)
             self.g_steps += 1
+            self.grown_steps += 1
             with torch.no_grad():  # the truncation centre follows the mapping's output
                 g.mapping.w_avg.lerp_(g.mapping(z).mean(0), 1.0 - m.w_avg_beta)
             if self.g_ema is not None:
