@@ -249,6 +249,23 @@ class AttentionViewer(Protocol):
         ...
 
 
+@runtime_checkable
+class StyleMixer(Protocol):
+    """A style-based generator (StyleGAN): truncation toward the mean w, style mixing between seeds at a
+    layer crossover, and walks in W. psi is in [0, 1]; images (N, C, S, S) in [0, 1]."""
+
+    @property
+    def num_style_layers(self) -> int: ...
+
+    def truncated_samples(self, n: int, *, seed: int = 0, psi: float = 1.0) -> torch.Tensor: ...
+
+    def style_mix(
+        self, coarse_seeds: list[int], fine_seeds: list[int], *, psi: float = 1.0, crossover: int | None = None
+    ) -> torch.Tensor: ...
+
+    def w_walk(self, seed_a: int, seed_b: int, steps: int = 8, *, psi: float = 1.0) -> torch.Tensor: ...
+
+
 def _protocols() -> dict[str, type]:
     """Capability name -> its Protocol, for every name of genlab/families/spec.py's Capability list."""
     missing = [name for name in CAPABILITIES if not isinstance(globals().get(name), type)]

@@ -39,6 +39,7 @@ Capability = Literal[
     "BatchDecoder",
     "PreferenceTunable",
     "DenoisingSampler",
+    "StyleMixer",
 ]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 

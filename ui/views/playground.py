@@ -109,6 +109,8 @@ def image_playground() -> None:
     tabs = []
     if mc.can_sample(module):
         tabs.append("New samples")
+    if "StyleMixer" in mc.capabilities(module):
+        tabs.append("Styles")
     if mc.can_walk_latent(module):
         tabs.append("Latent walk")
     if mc.can_reconstruct(module):
@@ -146,6 +148,10 @@ def image_playground() -> None:
                         key="play.dl",
                         icon=":material/download:",
                     )
+                elif name == "Styles":
+                    from ui.widgets import style_mixer_views
+
+                    style_mixer_views.render(module)
                 elif name == "Latent walk":
                     c1, c2 = st.columns(2)
                     a = c1.number_input("Start seed", 0, 2**31 - 1, value=1, key="play.seed_a")

@@ -133,6 +133,13 @@ def progress_panel() -> None:
         for i, (k, v) in enumerate(list(shown.items())[:6]):
             best = " (monitored)" if k == r.monitor else ""
             cols[i].metric(k + best, fmt_value(v))
+    if "train/resolution" in values:  # a growing generator (progressive growing) says where it is
+        fading = values.get("train/alpha", 1.0) < 1.0
+        with st.container(key="run.resolution"):
+            st.caption(
+                f"Current resolution: **{int(values['train/resolution'])} px**"
+                + (f" (fading in, {values['train/alpha']:.0%})" if fading else "")
+            )
     if r.best_value is not None and r.monitor:
         st.caption(f"Best {r.monitor}: {fmt_value(r.best_value)}")
 
