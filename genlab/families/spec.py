@@ -37,6 +37,7 @@ Capability = Literal[
     "AttentionViewer",
     "BatchDecoder",
     "PreferenceTunable",
+    "Truncatable",
 ]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 

@@ -80,7 +80,9 @@ def sample(body: SampleRequest, model: ServedModel = Depends(served)) -> Any:
     label = _label(model, body.label)
     with model.lock:
         options = {"sampler": body.sampler, "steps": body.steps, "guidance_scale": body.guidance_scale}
-        images = sampling.sample(model.module, body.n, seed=body.seed, labels=label, options=options)
+        images = sampling.sample(
+            model.module, body.n, seed=body.seed, labels=label, options=options, truncation=body.truncation
+        )
     return _reply(images, body.format)
 
 
