@@ -157,64 +157,56 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
 # -- speed vs a plain loop ------------------------------------------------------------------------------------
 
 
-def speed(args: argparse.Namespace) -> dict[str, Any]:
+def speed_round(args: argparse.Namespace, r: int) -> dict[str, Any]:
+    """One fit of GenLab's biggan step with one plain step after each (the same nets, copied)."""
     from benchmarks.interleave import Interleave
     from lightning_modules.biggan import orthogonal_penalty
     from lightning_modules.gan_common import EMA, make_shadow
 
-    rounds = []
-    for r in range(args.rounds):
-        cfg = load_preset(
-            "biggan_mnist",
-            **{
-                "trainer.max_epochs": 1000,
-                "trainer.max_steps": args.warmup + args.steps,
-                "trainer.limit_val_batches": 0,
-            },
-        )
-        L.seed_everything(r, verbose=False)
-        family, dm, module = prepare(cfg)
-        module.configure_callbacks = lambda: []
-        m, o = cfg.model, cfg.optim
-        # the plain side: its own copies of the same nets, the same optimizers, loss and regulariser
-        G, D = copy.deepcopy(module.generator), copy.deepcopy(module.discriminator)
-        G_ema, ema = make_shadow(G), EMA(m.ema_decay)
-        opt_g = torch.optim.Adam(G.parameters(), lr=o.lr_g, betas=(o.beta1, o.beta2))
-        opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=(o.beta1, o.beta2))
-        loader = iter(
-            torch.utils.data.DataLoader(
-                dm.train_dataloader().dataset, batch_size=cfg.data.batch_size, shuffle=True, drop_last=True
-            )
-        )
-        n = [0]
+    sets = {"trainer.max_epochs": 1000, "trainer.max_steps": args.warmup + args.steps, "trainer.limit_val_batches": 0}
+    cfg = load_preset("biggan_mnist", **sets)
+    L.seed_everything(r, verbose=False)
+    family, dm, module = prepare(cfg)
+    module.configure_callbacks = lambda: []
+    m, o = cfg.model, cfg.optim
+    G, D = copy.deepcopy(module.generator), copy.deepcopy(module.discriminator)
+    G_ema, ema = make_shadow(G), EMA(m.ema_decay)
+    opt_g = torch.optim.Adam(G.parameters(), lr=o.lr_g, betas=(o.beta1, o.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=(o.beta1, o.beta2))
+    data = dm.train_dataloader().dataset
+    loader = iter(torch.utils.data.DataLoader(data, batch_size=cfg.data.batch_size, shuffle=True, drop_last=True))
+    n = [0]
 
-        def plain_step() -> None:
-            x, y = next(loader)
-            real, y = x * 2 - 1, y.long()
-            z = torch.randn(real.shape[0], m.latent_dim)
-            fake = G(z, y)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss = torch.relu(1 - D(real, y)).mean() + torch.relu(1 + D(fake.detach(), y)).mean()
-            d_loss.backward()
-            opt_d.step()
-            opt_g.zero_grad(set_to_none=True)
-            g_loss = -D(fake, y).mean() + m.ortho_reg * orthogonal_penalty(G, skip=(G.shared.weight,))
-            g_loss.backward()
-            opt_g.step()
-            n[0] += 1
-            ema.update(G_ema, G, average=n[0] > m.ema_start_step, n=n[0] - m.ema_start_step)
+    def plain_step() -> None:
+        x, y = next(loader)
+        real, y = x * 2 - 1, y.long()
+        z = torch.randn(real.shape[0], m.latent_dim)
+        fake = G(z, y)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss = torch.relu(1 - D(real, y)).mean() + torch.relu(1 + D(fake.detach(), y)).mean()
+        d_loss.backward()
+        opt_d.step()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss = -D(fake, y).mean() + m.ortho_reg * orthogonal_penalty(G, skip=(G.shared.weight,))
+        g_loss.backward()
+        opt_g.step()
+        n[0] += 1
+        ema.update(G_ema, G, average=n[0] > m.ema_start_step, n=n[0] - m.ema_start_step)
 
-        clock = Interleave(plain_step, args.warmup)
-        trainer = build_trainer(cfg, family, None, None, [clock], manual_optimization=True)
-        trainer.fit(module, datamodule=dm)
-        genlab_s, plain_s = clock.seconds()
-        steps = clock.seen - args.warmup
-        b = cfg.data.batch_size
-        row = {"round": r, "steps": steps, "genlab_img_s": b * steps / genlab_s, "plain_img_s": b * steps / plain_s}
-        row["ratio"] = row["genlab_img_s"] / row["plain_img_s"]
-        print(json.dumps(row), flush=True)
-        rounds.append(row)
-    return {"rounds": rounds}
+    clock = Interleave(plain_step, args.warmup)
+    trainer = build_trainer(cfg, family, None, None, [clock], manual_optimization=True)
+    trainer.fit(module, datamodule=dm)
+    genlab_s, plain_s = clock.seconds()
+    steps, b = clock.seen - args.warmup, cfg.data.batch_size
+    row = {"round": r, "steps": steps, "genlab_img_s": b * steps / genlab_s, "plain_img_s": b * steps / plain_s}
+    row["ratio"] = row["genlab_img_s"] / row["plain_img_s"]
+    row["load"] = round(os.getloadavg()[0], 1)
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def speed(args: argparse.Namespace) -> dict[str, Any]:
+    return {"rounds": [speed_round(args, r) for r in range(args.rounds)]}
 
 
 def main() -> None:
