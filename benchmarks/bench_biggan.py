@@ -131,13 +131,17 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
     for t in threads:
         t.join()
 
+    if args.out:  # the snapshots, so the scoring can be redone without training again
+        torch.save({n: sides[n]["share"].snapshots for n in names}, f"{args.out}.snapshots.pt")
     results: dict[str, Any] = {}
     for name in names:
         s = sides[name]
         dm, module, cfg = s["dm"], s["module"], s["cfg"]
         images = dm.images[torch.as_tensor(dm.train_idx, dtype=torch.long)]
         labels = dm.labels[torch.as_tensor(dm.train_idx, dtype=torch.long)]
-        metrics_cfg = cfg.metrics.model_copy(update={"fid_samples": args.fid_samples, "class_metrics": False})
+        metrics_cfg = cfg.metrics.model_copy(
+            update={"fid_samples": args.fid_samples, "class_metrics": False, "features": args.features}
+        )
         curve = []
         for snap in s["share"].snapshots:
             module.sampler.load_state_dict(snap["state"])
@@ -217,6 +221,7 @@ def main() -> None:
     q.add_argument("--points", type=int, default=3, help="FID measurements along the budget")
     q.add_argument("--slice", type=float, default=20.0, help="seconds of one turn")
     q.add_argument("--fid-samples", type=int, default=500)
+    q.add_argument("--features", choices=["inception", "pixels"], default="inception", help="the same for both")
     s = sub.add_parser("speed")
     s.add_argument("--steps", type=int, default=30)
     s.add_argument("--warmup", type=int, default=3)

@@ -28,6 +28,7 @@ PRESETS = {
     "pix2pix": "pix2pix_edges2emoji.yaml",
     "gpt": "gpt_shakespeare.yaml",
     "rnn": "rnn_shakespeare.yaml",
+    "biggan": "biggan_mnist.yaml",
 }
 VARIANTS = [
     ("tflite", "fp32"),
