@@ -116,7 +116,11 @@ def start(
 
 
 def schedule(store: RunStore) -> list[str]:
-    """Reap dead workers, then launch queued runs while slots are free; returns the ids launched."""
+    """Reap dead workers, then launch queued runs while slots are free; returns the ids launched.
+
+    A store opened read-only (its folder cannot be written) is only read: nothing is reaped or launched."""
+    if store.db.read_only:
+        return []
     store.reap_dead()
     launched = []
     me = run_secrets.this_process()

@@ -59,13 +59,32 @@ def this_host() -> str:
     return os.environ.get("GENLAB_HOST") or socket.gethostname()
 
 
+def sqlite_read_only_url(path: Path) -> str | None:
+    """A read-only URL for a SQLite store whose folder cannot be written (a read-only mount, another
+    user's home), so listing and showing runs still work there; None when the folder is writable.
+
+    WAL needs its -shm file: where the -wal/-shm files exist SQLite reads them read-only (mode=ro); where
+    they do not, every commit is in the main file and `immutable=1` reads it without them."""
+    folder = path.parent
+    if not path.exists() or os.access(folder, os.W_OK):
+        return None
+    wal_files = all(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+    flag = "mode=ro" if wal_files else "mode=ro&immutable=1"
+    return f"sqlite:///file:{path}?{flag}&uri=true"
+
+
 def _sqlite_engine(url: str) -> Engine:
+    read_only = "mode=ro" in url
     engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_con: Any, _record: Any) -> None:
         dbapi_con.isolation_level = None  # we say when transactions begin (BEGIN IMMEDIATE for writes)
         cur = dbapi_con.cursor()
+        if read_only:  # journal settings are writes; a read-only store is read as it is
+            cur.execute("PRAGMA query_only=ON")
+            cur.close()
+            return
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=60000")
@@ -94,6 +113,8 @@ class Database:
     """One store database; engines are made lazily, once per process."""
 
     def __init__(self, url: str, home: Path) -> None:
+        if url.startswith("sqlite:///") and "?" not in url:
+            url = sqlite_read_only_url(Path(url.removeprefix("sqlite:///"))) or url
         self.url = url
         self.home = home
         self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
@@ -119,8 +140,16 @@ class Database:
         return self._engine
 
     @property
+    def read_only(self) -> bool:
+        """True for a SQLite store opened read-only because its folder cannot be written."""
+        return self.is_sqlite and "mode=ro" in self.url
+
+    @property
     def sqlite_path(self) -> Path | None:
-        return Path(sa.engine.make_url(self.url).database or "") if self.is_sqlite else None
+        if not self.is_sqlite:
+            return None
+        database = sa.engine.make_url(self.url).database or ""
+        return Path(database.removeprefix("file:"))
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

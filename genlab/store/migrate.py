@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from genlab.store.engine import Database
+from genlab.store.records import StoreUnavailable
 from genlab.store.schema import HEAD
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -31,6 +32,11 @@ def upgrade(db: Database) -> None:
     with db.read() as con:
         if current_revision(con) == HEAD:
             return
+    if db.read_only:
+        raise StoreUnavailable(
+            f"The run store in GENLAB_HOME ({db.home.name}) was made by an older GenLab and must be upgraded, but "
+            "its folder is read-only. Open it once with write access (or copy it to a folder you can write to)"
+        )
     with db.write() as con:
         if not db.is_sqlite:
             con.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
