@@ -52,6 +52,19 @@ class LatentWalker(Protocol):
 
 
 @runtime_checkable
+class Truncatable(Protocol):
+    """Draws images with the truncation trick: `truncation` in [0, 1] trades variety (1: none, the full
+    variety) for fidelity (towards 0: the average image); `default_truncation` is the run's own setting."""
+
+    @property
+    def default_truncation(self) -> float: ...
+
+    def sample_truncated(
+        self, n: int, *, seed: int = 0, labels: Labels = None, truncation: float = 1.0
+    ) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class Reconstructor(Protocol):
     """Encodes and decodes images (N, C, H, W) in [0, 1] at the model's size."""
 

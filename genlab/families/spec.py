@@ -40,6 +40,7 @@ Capability = Literal[
     "PreferenceTunable",
     "DenoisingSampler",
     "StyleMixer",
+    "Truncatable",
 ]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 

@@ -87,7 +87,9 @@ def sample(body: SampleRequest, model: ServedModel = Depends(served)) -> Any:
         except GenLabError as err:
             raise HTTPException(422, str(err)) from None
     with model.lock:
-        images = sampling.sample(model.module, body.n, seed=body.seed, labels=label, options=options)
+        images = sampling.sample(
+            model.module, body.n, seed=body.seed, labels=label, options=options, truncation=body.truncation
+        )
     return _reply(images, body.format)
 
 

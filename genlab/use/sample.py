@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from genlab.core.errors import GenLabError
 from genlab.core.imaging import save_grid
 from genlab.core.registry import FAMILIES, get_family, names_that_can
+from genlab.core.truncation import truncation_problem
 from genlab.runner.checkpoints import load_module
 from genlab.store.runs import RunStore
 from genlab.use.translate import ImageInput, open_image, to_tensor
@@ -29,6 +30,7 @@ from lightning_modules.base import (
     Labels,
     LatentWalker,
     Reconstructor,
+    Truncatable,
     slerp,
 )
 
@@ -102,18 +104,45 @@ def check_sampling(module: Any, options: dict[str, Any] | None) -> tuple[str, in
     return module.check_sampling(knobs.get("sampler"), knobs.get("steps"), knobs.get("guidance_scale"))
 
 
+def default_truncation(module: Any) -> float | None:
+    """The run's own truncation for a model that offers the truncation trick (Truncatable); None otherwise."""
+    return float(module.default_truncation) if isinstance(module, Truncatable) else None
+
+
+def check_truncation(module: Any, truncation: float) -> float:
+    """A truncation in [0, 1] for a Truncatable model; the config's words otherwise."""
+    if not isinstance(module, Truncatable):
+        raise GenLabError(
+            f"This model has no truncation setting (a {names_that_can('Truncatable')} run has); leave truncation out"
+        )
+    problem = truncation_problem(truncation)
+    if problem:
+        raise GenLabError(f"{problem} (got {truncation!r})")
+    return float(truncation)
+
+
 @torch.no_grad()
 def sample(
-    module: Any, n: int, *, seed: int = 0, labels: Labels = None, options: dict[str, Any] | None = None
+    module: Any,
+    n: int,
+    *,
+    seed: int = 0,
+    labels: Labels = None,
+    options: dict[str, Any] | None = None,
+    truncation: float | None = None,
 ) -> np.ndarray:
     """n new images (N, C, H, W) in [0, 1]; the same seed (and labels) gives the same images. `options`
-    (sampler, steps, guidance_scale) reach models whose sampling_settings() offer them."""
+    (sampler, steps, guidance_scale) reach models whose sampling_settings() offer them; `truncation`
+    (0..1) reaches Truncatable models."""
     if not isinstance(module, ImageSampler):
         raise GenLabError("This model does not draw new images")
     if not 1 <= n <= MAX_SAMPLES:
         raise GenLabError(f"n must be between 1 and {MAX_SAMPLES}, got {n}")
     labels = _check_labels(module, labels, n)
     module.eval()
+    if truncation is not None:
+        t = check_truncation(module, truncation)
+        return _numpy(module.sample_truncated(n, seed=seed, labels=labels, truncation=t))
     options = _options(module, options)
     if options:
         return _numpy(module.sample(n, seed=seed, labels=labels, **options))
@@ -241,10 +270,11 @@ def sample_grid(
     labels: Labels = None,
     which: str | None = None,
     options: dict[str, Any] | None = None,
+    truncation: float | None = None,
 ) -> Path:
     """Sample n images of a run and save them as one PNG grid (the CLI's `genlab sample`)."""
     module = load_image_model(store, run_id, which)
-    images = torch.from_numpy(sample(module, n, seed=seed, labels=labels, options=options))
+    images = torch.from_numpy(sample(module, n, seed=seed, labels=labels, options=options, truncation=truncation))
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise GenLabError(f"--out must name a .png file, got {out.name}")

@@ -133,7 +133,10 @@ def image_playground() -> None:
                         st.session_state["play.seed"] = random.randrange(0, 2**31 - 1)
                     st.session_state.setdefault("play.seed", 0)
                     seed = c2.number_input("Seed", 0, 2**31 - 1, step=1, key="play.seed")
-                    images = mc.sample(module, n, int(seed), label)
+                    from ui.widgets.truncation_views import truncation_slider
+
+                    truncation = truncation_slider(module) if mc.can_truncate(module) else None
+                    images = mc.sample(module, n, int(seed), label, truncation)
                     show_grid(images, columns=min(8, n))
                     buf = io.BytesIO()
                     from ui.widgets.images import tile
