@@ -14,7 +14,7 @@ import torch
 from callbacks.final_validation import ends_training
 from callbacks.steps import batches_done
 from genlab.core.imaging import save_grid
-from genlab.safety.gate import Gate, policy_of
+from genlab.safety.gate import Gate, policy_of, sample_meta
 from genlab.store.runs import RunStore
 from lightning_modules.base import GenLabModule
 
@@ -50,8 +50,7 @@ class SamplesCallback(L.Callback):
             for name, verdict in gate.release_many(texts).items():
                 path = folder / f"{name}_step{step:08d}.txt"
                 path.write_text(verdict.text, encoding="utf-8")
-                meta = {"safety": verdict.action, "screener": verdict.safety.label}
-                self.store.add_artifact(self.run_id, "text", path, name=name, step=step, meta=meta)
+                self.store.add_artifact(self.run_id, "text", path, name=name, step=step, meta=sample_meta(verdict))
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         step = batches_done(trainer)

@@ -236,7 +236,7 @@ def read_only_cli(home: Path, *argv: str) -> subprocess.CompletedProcess:
     env.pop("GENLAB_DB_URL", None)
     command = [sys.executable, "-m", "genlab", *argv]
     if os.geteuid() == 0:
-        mount = f"mount --bind {home} {home} && mount -o remount,bind,ro {home} && exec \"$@\""
+        mount = f'mount --bind {home} {home} && mount -o remount,bind,ro {home} && exec "$@"'
         command = ["unshare", "-m", "sh", "-c", mount, "sh", *command]
         return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     modes = {p: p.stat().st_mode for p in [home, *home.rglob("*")]}
