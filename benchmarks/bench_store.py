@@ -492,7 +492,7 @@ def main() -> None:
     if args.measure_kept:
         print(json.dumps(measure_kept(Path(args.measure_kept), args.db_url, args.repeats)), flush=True)
         return
-    for n_runs in args.runs:
+    for n_runs in (n for n in args.runs if n > 0):  # --runs 0: only the per-step comparison
         for backend in args.backends:
             print(json.dumps(bench_size(backend, args, n_runs)), flush=True)
     if args.step_rounds:
