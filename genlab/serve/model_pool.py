@@ -68,6 +68,8 @@ class ServedModel:
             out["latent_dim"] = int(self.module.latent_dim)
         if "Translator" in can:
             out["directions"] = list(available_directions(self.module))
+        if "MultiDomainTranslator" in can:
+            out["domains"] = list(self.module.domains())
         return out
 
 

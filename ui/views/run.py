@@ -133,14 +133,27 @@ def progress_panel() -> None:
         for i, (k, v) in enumerate(list(shown.items())[:6]):
             best = " (monitored)" if k == r.monitor else ""
             cols[i].metric(k + best, fmt_value(v))
+    if "train/resolution" in values:  # a growing generator (progressive growing) says where it is
+        fading = values.get("train/alpha", 1.0) < 1.0
+        with st.container(key="run.resolution"):
+            st.caption(
+                f"Current resolution: **{int(values['train/resolution'])} px**"
+                + (f" (fading in, {values['train/alpha']:.0%})" if fading else "")
+            )
     if r.best_value is not None and r.monitor:
         st.caption(f"Best {r.monitor}: {fmt_value(r.best_value)}")
 
 
 if live:
-    # One small fragment polls: it redraws the progress line and reruns the page only when metrics,
-    # artifacts or the status changed; charts, samples and logs are drawn on those reruns alone.
-    watch(f"run.{run_id}", lambda: store.change_stamp(run_id), draw=progress_panel)
+    # One small fragment polls: it redraws the progress line and reruns the page when artifacts or the
+    # status changed, and for new metric points at most every MINOR_EVERY_S; charts, samples and logs are
+    # drawn on those reruns alone.
+    watch(
+        f"run.{run_id}",
+        lambda: store.change_stamp(run_id)[1:],
+        draw=progress_panel,
+        minor=lambda: store.metrics_stamp(run_id),
+    )
 else:
     progress_panel()
 
