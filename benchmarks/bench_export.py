@@ -29,6 +29,7 @@ PRESETS = {
     "stargan": "stargan_emoji.yaml",
     "gpt": "gpt_shakespeare.yaml",
     "rnn": "rnn_shakespeare.yaml",
+    "biggan": "biggan_mnist.yaml",
 }
 VARIANTS = [
     ("tflite", "fp32"),

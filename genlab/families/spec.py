@@ -38,6 +38,9 @@ Capability = Literal[
     "AttentionViewer",
     "BatchDecoder",
     "PreferenceTunable",
+    "DenoisingSampler",
+    "StyleMixer",
+    "Truncatable",
 ]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from fastapi.responses import Response
 from PIL import Image
 
+from genlab.core.errors import GenLabError
 from genlab.core.imaging import make_grid
 from genlab.serve.deps import ERRORS, needs, served
 from genlab.serve.model_pool import ServedModel
@@ -75,12 +76,20 @@ async def _upload(file: UploadFile) -> bytes:
 
 @router.post("/runs/{run_id}/sample", responses=PNG_DOC, response_model=ImagesOut)
 def sample(body: SampleRequest, model: ServedModel = Depends(served)) -> Any:
-    """Draw new images; the same seed (and class) gives the same images."""
+    """Draw new images; the same seed (and class) gives the same images. Denoising models also take a
+    sampler, steps and a guidance scale; a value the model cannot use is a 422 with `genlab sample`'s words."""
     needs(model, "ImageSampler", "draw images")
     label = _label(model, body.label)
+    options = {"sampler": body.sampler, "steps": body.steps, "guidance_scale": body.guidance_scale}
+    if any(v is not None for v in options.values()):
+        try:
+            sampling.check_sampling(model.module, options)
+        except GenLabError as err:
+            raise HTTPException(422, str(err)) from None
     with model.lock:
-        options = {"sampler": body.sampler, "steps": body.steps, "guidance_scale": body.guidance_scale}
-        images = sampling.sample(model.module, body.n, seed=body.seed, labels=label, options=options)
+        images = sampling.sample(
+            model.module, body.n, seed=body.seed, labels=label, options=options, truncation=body.truncation
+        )
     return _reply(images, body.format)
 
 
