@@ -1,4 +1,5 @@
-"""Saves the module's sample images (PNG grids) and text samples as run-store artifacts every N steps.
+"""Saves the module's sample images (PNG grids) and text samples as run-store artifacts every N steps, and
+once after the first validation when that comes earlier (so the first picture is not a long wait).
 
 Text samples are generated text: each passes genlab.safety.gate's gate (the run's safety section) before it is
 written, so samples/*.txt, the Run page and any tracker only ever hold what the gate released."""
@@ -53,6 +54,12 @@ class SamplesCallback(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         step = batches_done(trainer)
         if self.every_n_steps and step % self.every_n_steps == 0 and step > 0:
+            self._save(trainer, pl_module)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # the first picture should not wait for sample_every_n_steps: a newcomer sees one after the first
+        # validation (the end of the first epoch for most presets), then every N steps
+        if self._last_step < 0 and not trainer.sanity_checking and batches_done(trainer) > 0:
             self._save(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

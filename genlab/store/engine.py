@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -171,44 +172,54 @@ class Database:
         except exc.DBAPIError as err:
             raise self.unavailable(err) from None
 
-    def param(self, name: str) -> str:
-        """A named placeholder in the driver's own style (hot-path SQL skips SQLAlchemy's compiler)."""
-        return f":{name}" if self.is_sqlite else f"%({name})s"
-
     @contextmanager
     def raw_write(self) -> Iterator[Any]:
-        """The hot path (a training step's metrics and beat): a pooled driver cursor in one transaction,
-        without SQLAlchemy's statement machinery, so the store costs a step no more than before."""
-        engine = self.engine  # per process
-        dbapi = getattr(self._hot, "dbapi", None)
-        if dbapi is None or getattr(self._hot, "pid", 0) != os.getpid():
-            try:
-                dbapi = engine.raw_connection()  # kept by this thread, like the one connection before
-            except (exc.DBAPIError, *self._driver_errors()) as err:
-                raise self.unavailable(err) from None
-            self._hot.dbapi, self._hot.pid = dbapi, os.getpid()
-        cur = None
+        """The hot path (a training step's metrics and beat): one pooled driver cursor per thread in one
+        transaction, without SQLAlchemy's statement machinery, so the store costs a step no more than
+        before. No pid check per call: a forked child forgets the connection (os.register_at_fork)."""
+        hot = self._hot
+        cur = getattr(hot, "cur", None)
+        if cur is None:
+            cur = self._open_hot(hot)
+        dbapi = hot.dbapi
         try:
-            cur = dbapi.cursor()
             if self.is_sqlite:
                 cur.execute("BEGIN IMMEDIATE")
-            yield cur
-            if self.is_sqlite:
+                yield cur
                 cur.execute("COMMIT")
             else:
+                yield cur
                 dbapi.commit()
         except self._driver_errors() as err:
             _quiet_rollback(dbapi)
-            if not self.is_sqlite:  # a dead server connection: drop it, the next write reconnects
-                _quiet(dbapi.invalidate)
-                self._hot.dbapi = None
+            self._forget_hot(hot, invalidate=not self.is_sqlite)  # a dead server connection: reconnect next time
             raise self.unavailable(err) from None
         except BaseException:
             _quiet_rollback(dbapi)
             raise
-        finally:
-            if cur is not None:
-                _quiet(cur.close)
+
+    def _open_hot(self, hot: threading.local) -> Any:
+        try:
+            dbapi = self.engine.raw_connection()  # kept by this thread, like the one connection before
+            cur = dbapi.cursor()
+        except (exc.DBAPIError, *self._driver_errors()) as err:
+            raise self.unavailable(err) from None
+        hot.dbapi, hot.cur = dbapi, cur
+        _LIVE.add(self)
+        return cur
+
+    def _forget_hot(self, hot: threading.local, *, invalidate: bool) -> None:
+        cur, dbapi = getattr(hot, "cur", None), getattr(hot, "dbapi", None)
+        hot.cur = hot.dbapi = None
+        if cur is not None:
+            _quiet(cur.close)
+        if dbapi is not None:
+            _quiet(dbapi.invalidate if invalidate else dbapi.close)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's connections are not ours to use or close."""
+        self._hot = threading.local()
+        self._engine = None
 
     def _driver_errors(self) -> tuple[type[BaseException], ...]:
         if self.is_sqlite:
@@ -236,13 +247,24 @@ class Database:
         return StoreUnavailable(sqlite_error_text(self.home, err))
 
     def dispose(self) -> None:
-        dbapi = getattr(self._hot, "dbapi", None)
-        if dbapi is not None and getattr(self._hot, "pid", 0) == os.getpid():
-            _quiet(dbapi.close)
+        if self._pid == os.getpid():
+            self._forget_hot(self._hot, invalidate=False)
         self._hot = threading.local()
         if self._engine is not None and self._pid == os.getpid():
             self._engine.dispose()
         self._engine = None
+
+
+_LIVE: weakref.WeakSet[Database] = weakref.WeakSet()  # databases holding a hot connection in this process
+
+
+def _forget_after_fork() -> None:
+    for db in list(_LIVE):
+        db._after_fork()
+    _LIVE.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _quiet(fn: Any) -> None:
