@@ -1,11 +1,13 @@
 """Aggregate throughput under concurrency, batched against one-at-a-time decoding, side by side in one run:
 the gpt_shakespeare preset's network (trained for a few steps only: speed depends on the shape, not the
-weights) behind `python -m genlab serve`, once with `--batch 16` and once with `--batch 0` (today's lock
-per model). For each server: one streaming client alone, then 8 at once (total tokens/s, time to first
-token p50/p95), then 200 requests with 16 in flight (errors), through the official openai client on
-/v1/completions and through the native /runs/ID/generate events (the OpenAI routes' cost).
+weights) behind two `python -m genlab serve` processes at once, one with `--batch 16` and one with
+`--batch 0` (the lock per model). In each of --rounds interleaved rounds, on each server in turn: one
+streaming client alone, then 8 at once (total tokens/s, time to first token p50/p95), each through the
+official openai client on /v1/completions and through the native /runs/ID/generate events (the OpenAI
+routes' cost), so a load change on the shared machine hits both sides alike; medians and per-round
+ratios are printed. Then 200 requests with 16 in flight on the batched server (errors).
 
-    python benchmarks/bench_batching.py [--tokens 64] [--steps 20]
+    python -m benchmarks.bench_batching [--tokens 32] [--rounds 3] [--steps 20]
 """
 
 from __future__ import annotations
@@ -155,50 +157,92 @@ async def load(url: str, run_id: str, route: str, total: int, concurrency: int, 
     }
 
 
-def measure(url: str, run_id: str, tokens: int) -> dict[str, dict[str, Any]]:
-    asyncio.run(load(url, run_id, "openai", 4, 2, 8))  # warm-up
-    out = {}
-    for route in ("openai", "native"):
-        out[f"{route} 1 client"] = asyncio.run(load(url, run_id, route, 8, 1, tokens))
-        out[f"{route} 8 clients"] = asyncio.run(load(url, run_id, route, 32, 8, tokens))
-    out["openai 200 req, 16 at once"] = asyncio.run(load(url, run_id, "openai", 200, 16, tokens))
-    return out
+CASES = ("openai 1 client", "native 1 client", "openai 8 clients", "native 8 clients")
+
+
+def one_case(url: str, run_id: str, case: str, tokens: int, single: int) -> dict[str, Any]:
+    """One case of a round: `single` requests one at a time, or max(4 * single, 16) with 8 in flight."""
+    route, clients = case.split()[0], int(case.split()[1])
+    total = single if clients == 1 else max(4 * single, 16)
+    return asyncio.run(load(url, run_id, route, total, clients, tokens))
+
+
+def median(values: list[float]) -> float:
+    return float(np.median(values)) if values else float("nan")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tokens", type=int, default=64, help="max_tokens of every request")
+    ap.add_argument("--tokens", type=int, default=32, help="max_tokens of every request")
     ap.add_argument("--steps", type=int, default=20, help="training steps of the preset (speed needs no quality)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (every case on every server per round)")
+    ap.add_argument("--single", type=int, default=4, help="requests of the one-client case (8 clients: 4x, >= 16)")
+    ap.add_argument("--burst", type=int, default=200, help="requests of the burst (16 at once) on the batched server")
     ap.add_argument("--run", help="serve this run instead of training the preset (current GENLAB_HOME)")
     args = ap.parse_args()
+    servers = {"batched (--batch 16)": 16, "one at a time (--batch 0)": 0}
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    loads: list[tuple[float, float, float]] = [os.getloadavg()]
     with tempfile.TemporaryDirectory() as home:
         if not args.run:
             os.environ["GENLAB_HOME"] = home
         run_id = args.run or train_preset(args.steps)
-        table: dict[str, dict[str, dict[str, Any]]] = {}
-        for label, batch in (("batched (--batch 16)", 16), ("one at a time (--batch 0)", 0)):
-            proc, url = serve(run_id, batch)
-            try:
-                table[label] = measure(url, run_id, args.tokens)
-            finally:
+        started = {label: serve(run_id, batch) for label, batch in servers.items()}
+        try:
+            for _, url in started.values():
+                asyncio.run(load(url, run_id, "openai", 4, 2, 8))  # warm-up
+            for rnd in range(args.rounds):
+                for label, (_, url) in started.items():  # both servers in every round, the same cases in turn
+                    for case in CASES:
+                        r = one_case(url, run_id, case, args.tokens, args.single)
+                        rows.setdefault((label, case), []).append(r)
+                        print(
+                            f"round {rnd + 1} {label} {case}: {r['tok_per_s']:.1f} tok/s, load {os.getloadavg()[0]:.1f}"
+                        )
+                loads.append(os.getloadavg())
+            url = started["batched (--batch 16)"][1]
+            burst = asyncio.run(load(url, run_id, "openai", args.burst, 16, args.tokens))
+            loads.append(os.getloadavg())
+        finally:
+            for proc, _ in started.values():
                 proc.terminate()
                 proc.wait(timeout=60)
-    print(f"load: {os.getloadavg()}")
-    print("| server | load | tokens/s | TTFT p50 ms | TTFT p95 ms | errors |\n| --- | --- | --- | --- | --- | --- |")
-    for label, rows in table.items():
-        for name, r in rows.items():
+    print(
+        f"load (1/5/15 min) before, after each round, after the burst: {[tuple(round(x, 1) for x in lo) for lo in loads]}"
+    )
+    print("| server | case | tokens/s (median of rounds) | per round | TTFT p50 ms | TTFT p95 ms | errors |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for (label, case), rs in rows.items():
+        per = ", ".join(f"{r['tok_per_s']:.0f}" for r in rs)
+        print(
+            f"| {label} | {case} | {median([r['tok_per_s'] for r in rs]):.1f} | {per} | "
+            f"{median([r['ttft_p50_ms'] for r in rs]):.0f} | {median([r['ttft_p95_ms'] for r in rs]):.0f} | "
+            f"{sum(len(r['errors']) for r in rs)} |"
+        )
+    print(
+        f"| batched (--batch 16) | openai, {args.burst} requests, 16 at once | {burst['tok_per_s']:.1f} | | "
+        f"{burst['ttft_p50_ms']:.0f} | {burst['ttft_p95_ms']:.0f} | {len(burst['errors'])} |"
+    )
+    for label in servers:
+        for route in ("openai", "native"):
+            ratios = [
+                e["tok_per_s"] / o["tok_per_s"]
+                for o, e in zip(rows[(label, f"{route} 1 client")], rows[(label, f"{route} 8 clients")], strict=True)
+            ]
             print(
-                f"| {label} | {name} | {r['tok_per_s']:.0f} | {r['ttft_p50_ms']:.0f} | {r['ttft_p95_ms']:.0f} | "
-                f"{len(r['errors'])} |"
+                f"{label} {route}: 8 clients / 1 client per round = {[round(x, 2) for x in ratios]}, median {median(ratios):.2f}x"
             )
-    for label, rows in table.items():
-        single, eight = rows["openai 1 client"]["tok_per_s"], rows["openai 8 clients"]["tok_per_s"]
-        print(f"{label}: 8 clients / 1 client = {eight / single:.2f}x (openai route)")
-        for r in rows.values():
-            for e in r["errors"][:3]:
-                print("error:", e)
-    errors = sum(len(r["errors"]) for rows in table.values() for r in rows.values())
-    return 1 if errors else 0
+        for n in ("1 client", "8 clients"):
+            ratios = [
+                o["tok_per_s"] / nat["tok_per_s"]
+                for o, nat in zip(rows[(label, f"openai {n}")], rows[(label, f"native {n}")], strict=True)
+            ]
+            print(
+                f"{label} {n}: openai / native per round = {[round(x, 2) for x in ratios]}, median {median(ratios):.2f}"
+            )
+    for e in [e for rs in rows.values() for r in rs for e in r["errors"]][:3] + burst["errors"][:3]:
+        print("error:", e)
+    return 1 if burst["errors"] else 0
 
 
 if __name__ == "__main__":

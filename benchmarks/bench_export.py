@@ -26,8 +26,10 @@ PRESETS = {
     "cgan": "cgan_mnist.yaml",
     "cyclegan": "cyclegan_emoji.yaml",
     "pix2pix": "pix2pix_edges2emoji.yaml",
+    "stargan": "stargan_emoji.yaml",
     "gpt": "gpt_shakespeare.yaml",
     "rnn": "rnn_shakespeare.yaml",
+    "biggan": "biggan_mnist.yaml",
 }
 VARIANTS = [
     ("tflite", "fp32"),

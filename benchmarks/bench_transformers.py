@@ -1,19 +1,27 @@
-"""Training tokens/s of GenLab's seq2seq and encoder families against the loop a user would write with
-transformers (`Seq2SeqTrainer` / `Trainer`) on the same model config, data, batch and optimizer, and the
-seq2seq family's generation (its next_logits decode loop, what the gated API streams) against
-transformers' `generate` on the same model and greedy settings.
+"""Training tokens/s of GenLab's t5 and bert families against the loop a user would write with
+transformers (`Seq2SeqTrainer` / `Trainer`) on the same model config, data, batch, optimizer and
+schedule; and the t5 family's generation (its next_logits decode loop, what the gated API streams)
+against transformers' `generate` on the same model and greedy settings.
 
-    python benchmarks/bench_transformers.py --steps 30 --repeats 2
+    python benchmarks/bench_transformers.py --steps 40 --rounds 3
 
-Rounds alternate GenLab and transformers (`--repeats` each); the best round of each side is kept, which
-filters out noise from other processes on a shared machine. Tokens are padded tokens per batch
-(source + target for seq2seq, text for the encoder): the same on both sides.
+GenLab's side is its real training path: genlab.runner.train.build_trainer with a run store and a run
+(store logger, progress, samples, NaN guard, checkpoint callbacks), the family's data module and its
+DataLoader. The transformers side is `Trainer` on the same tensors as a list of dict rows (its default
+collator stacks them). Each side is timed by wall clock from the start of batch `--warmup` to the end
+of training, so data loading, logging and every per-step cost count; start-up (model build, tokenizer,
+first batches) counts for neither. Rounds alternate sides in one process (GenLab, transformers, GenLab,
+...), so a noisy shared machine slows both alike; every round's ratio is printed and the median kept, by
+wall time and by this process's CPU time (the work done, whatever else the machine runs).
+Tokens are padded tokens per batch (source + target for t5, text for bert): the same on both sides.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,176 +38,179 @@ def load_config(family: str, steps: int) -> Any:
     from genlab.core.parsing import parse_config
 
     raw = yaml.safe_load((ROOT / PRESETS[family]).read_text())
-    raw["trainer"].update({"max_steps": steps, "limit_val_batches": 0, "max_epochs": 1000})
-    raw["model"]["dropout"] = 0.1
+    raw["trainer"].update({"max_steps": steps, "limit_val_batches": 0, "max_epochs": 1000, "log_every_n_steps": 20})
     raw.setdefault("logging", {})["sample_every_n_steps"] = 0
     return parse_config(raw)
 
 
-class StepTimer:
-    """Wall time of each training batch after `warmup` batches."""
+class WallClock:
+    """Wall and process-CPU seconds from the start of batch `warmup` to the end of training. CPU time
+    (all of this process's threads) counts the work done, not the waits for a core that other processes
+    cause on a shared machine; wall time is what a user waits."""
 
     def __init__(self, warmup: int) -> None:
-        self.warmup, self.times, self._t = warmup, [], 0.0
+        self.warmup, self.seen = warmup, 0
+        self.t0 = self.t1 = self.c0 = self.c1 = 0.0
 
-    def start(self) -> None:
-        self._t = time.perf_counter()
+    def batch_start(self) -> None:
+        if self.seen == self.warmup:
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
+        self.seen += 1
 
-    def stop(self) -> None:
-        self.times.append(time.perf_counter() - self._t)
+    def end(self) -> None:
+        self.t1, self.c1 = time.perf_counter(), time.process_time()
 
-    def per_step(self) -> float:
-        timed = self.times[self.warmup :]
-        return sum(timed) / max(1, len(timed))
+    def per_step(self) -> tuple[float, float]:
+        n = max(1, self.seen - self.warmup)
+        return (self.t1 - self.t0) / n, (self.c1 - self.c0) / n
 
 
-def genlab_round(config: Any, warmup: int) -> float:
-    """Seconds per batch of the family's LightningModule under a Lightning Trainer (GenLab's loop)."""
+def genlab_round(config: Any, warmup: int, home: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds per batch of GenLab's own trainer (build_trainer with a store run) on the family's module."""
     import lightning as L
 
-    from genlab.core.registry import get_family
-    from genlab.runner.build import build_datamodule, module_class
+    from genlab.runner.train import build_trainer, prepare
+    from genlab.store.runs import RunStore
 
-    fam = get_family(config.family)
-    dm = build_datamodule(config)
-    dm.setup()
-    torch.manual_seed(0)
-    module = module_class(fam)(config, dm.info())
-    timer = StepTimer(warmup)
+    clock = WallClock(warmup)
 
-    class Cb(L.Callback):
+    class Clock(L.Callback):
         def on_train_batch_start(self, *a: Any) -> None:
-            timer.start()
+            clock.batch_start()
 
-        def on_train_batch_end(self, *a: Any) -> None:
-            timer.stop()
+        def on_train_end(self, *a: Any) -> None:
+            clock.end()
 
-    trainer = L.Trainer(
-        max_steps=config.trainer.max_steps,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        gradient_clip_val=1.0,
-        callbacks=[Cb()],
-        accelerator="cpu",
-    )
+    store = RunStore(home)
+    run = store.create_run(config, status="running")
+    torch.manual_seed(0)
+    family, dm, module = prepare(config)
+    trainer = build_trainer(config, family, store, run.id, extra_callbacks=[Clock()])
     trainer.fit(module, datamodule=dm)
-    return timer.per_step()
+    return clock.per_step()
 
 
-def transformers_round(config: Any, warmup: int, tmp: Path) -> float:
-    """Seconds per batch of transformers' Trainer / Seq2SeqTrainer on the same model config and tensors."""
+def transformers_round(config: Any, warmup: int, tmp: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds per batch of transformers' Trainer / Seq2SeqTrainer on the same model config and tensors."""
     from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback, TrainingArguments
 
-    from genlab.core.registry import get_family
-    from genlab.runner.build import build_datamodule, module_class
+    from genlab.runner.train import prepare
 
-    fam = get_family(config.family)
-    dm = build_datamodule(config)
-    dm.setup()
     torch.manual_seed(0)
-    model = module_class(fam)(config, dm.info()).model  # the same transformers model, freshly initialised
+    _, dm, module = prepare(config)
+    model = module.model  # the same transformers model class and config, freshly initialised
     a, m, y = dm.train_t
-    if config.family == "t5":
-        rows = [{"input_ids": a[i], "attention_mask": m[i], "labels": y[i]} for i in range(len(a))]
-    else:
-        rows = [{"input_ids": a[i], "attention_mask": m[i], "labels": y[i]} for i in range(len(a))]
-    timer = StepTimer(warmup)
+    rows = [{"input_ids": a[i], "attention_mask": m[i], "labels": y[i]} for i in range(len(a))]
+    clock = WallClock(warmup)
 
-    class Cb(TrainerCallback):
+    class Clock(TrainerCallback):
         def on_step_begin(self, *a: Any, **k: Any) -> None:
-            timer.start()
+            clock.batch_start()
 
-        def on_step_end(self, *a: Any, **k: Any) -> None:
-            timer.stop()
+        def on_train_end(self, *a: Any, **k: Any) -> None:
+            clock.end()
 
-    args_cls, trainer_cls = (
-        (Seq2SeqTrainingArguments, Seq2SeqTrainer) if config.family == "t5" else (TrainingArguments, Trainer)
-    )
+    seq2seq = config.family == "t5"
+    args_cls, trainer_cls = (Seq2SeqTrainingArguments, Seq2SeqTrainer) if seq2seq else (TrainingArguments, Trainer)
     args = args_cls(
         output_dir=str(tmp),
         per_device_train_batch_size=config.data.batch_size,
         max_steps=config.trainer.max_steps,
         learning_rate=config.optim.lr,
         weight_decay=config.optim.weight_decay,
+        warmup_steps=config.optim.warmup_steps,
         max_grad_norm=1.0,
         lr_scheduler_type="cosine",
         report_to=[],
         save_strategy="no",
-        logging_steps=10_000,
+        logging_steps=config.trainer.log_every_n_steps,
         dataloader_num_workers=0,
         use_cpu=True,
         disable_tqdm=True,
+        seed=config.seed,
     )
-    trainer_cls(model=model, args=args, train_dataset=rows, callbacks=[Cb()]).train()
-    return timer.per_step()
+    trainer_cls(model=model, args=args, train_dataset=rows, callbacks=[Clock()]).train()
+    return clock.per_step()
 
 
-def generation(config: Any, n: int) -> dict[str, float]:
-    """Greedy tokens/s: GenLab's decode loop (next_logits + KV cache) vs transformers' generate, same model."""
-    from genlab.core.registry import get_family
-    from genlab.runner.build import build_datamodule, module_class
+def generation(config: Any, n: int, rounds: int) -> list[dict[str, float]]:
+    """Greedy tokens/s: GenLab's decode loop (next_logits + KV cache) vs transformers' generate, same model
+    and sources, alternating sides; each round's two rates."""
+    from genlab.runner.train import prepare
     from lightning_modules.text_sampling import SamplingSettings, stream_ids
 
-    fam = get_family(config.family)
-    dm = build_datamodule(config)
-    dm.setup()
     torch.manual_seed(0)
-    module = module_class(fam)(config, dm.info()).eval()
+    _, dm, module = prepare(config)
+    module = module.eval()
     sources = [p["source"] for p in dm.eval_pairs[:n]]
     settings = SamplingSettings(temperature=0.0, max_new_tokens=16)
-    out: dict[str, float] = {}
+    out: list[dict[str, float]] = []
     with torch.no_grad():
-        for side in ("genlab", "transformers", "genlab", "transformers"):
-            tokens, t0 = 0, time.perf_counter()
-            for s in sources:
-                ids = module.source_ids(s)
-                if side == "genlab":
-                    tokens += len(list(stream_ids(module, ids, settings))) + 1
-                else:
-                    g = module.model.generate(input_ids=torch.tensor([ids]), max_new_tokens=16, do_sample=False)
-                    tokens += g.shape[1] - 1
-            rate = tokens / (time.perf_counter() - t0)
-            out[side] = max(out.get(side, 0.0), rate)
+        for _ in range(rounds):
+            row: dict[str, float] = {}
+            for side in ("genlab", "transformers"):
+                tokens, t0, c0 = 0, time.perf_counter(), time.process_time()
+                for s in sources:
+                    ids = module.source_ids(s)
+                    if side == "genlab":
+                        tokens += len(list(stream_ids(module, ids, settings)))
+                    else:
+                        g = module.model.generate(input_ids=torch.tensor([ids]), max_new_tokens=16, do_sample=False)
+                        tokens += g.shape[1] - 1  # less the decoder start token
+                row[side] = tokens / (time.perf_counter() - t0)
+                row[side + "_per_cpu_s"] = tokens / (time.process_time() - c0)
+            out.append(row)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=40, help="timed batches per round")
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--families", nargs="+", default=["t5", "bert"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    import tempfile
 
     results: dict[str, Any] = {}
-    for family in args.families:
-        config = load_config(family, args.warmup + args.steps)
-        tokens = config.data.batch_size * (
-            config.data.max_source_len + config.data.max_target_len if family == "t5" else config.data.max_length
-        )
-        best = {"genlab": float("inf"), "transformers": float("inf")}
-        for _ in range(args.repeats):
-            best["genlab"] = min(best["genlab"], genlab_round(config, args.warmup))
-            with tempfile.TemporaryDirectory() as tmp:
-                best["transformers"] = min(best["transformers"], transformers_round(config, args.warmup, Path(tmp)))
-        results[family] = {
-            "genlab_tokens_per_s": tokens / best["genlab"],
-            "transformers_tokens_per_s": tokens / best["transformers"],
-            "ratio": best["transformers"] / best["genlab"],
-        }
-        if family == "t5":
-            gen = generation(config, 40)
-            results["t5_generation"] = {
-                "genlab_tokens_per_s": gen["genlab"],
-                "transformers_generate_tokens_per_s": gen["transformers"],
-                "ratio": gen["genlab"] / gen["transformers"],
+    with tempfile.TemporaryDirectory() as home:
+        for family in args.families:
+            config = load_config(family, args.warmup + args.steps)
+            d = config.data
+            tokens = d.batch_size * (d.max_source_len + d.max_target_len if family == "t5" else d.max_length)
+            rounds = []
+            for r in range(args.rounds):
+                g = genlab_round(config, args.warmup, Path(home))
+                with tempfile.TemporaryDirectory() as tmp:
+                    t = transformers_round(config, args.warmup, Path(tmp))
+                rounds.append(
+                    {
+                        "genlab_tokens_per_s": tokens / g[0],
+                        "transformers_tokens_per_s": tokens / t[0],
+                        "ratio": t[0] / g[0],
+                        "genlab_tokens_per_cpu_s": tokens / g[1],
+                        "transformers_tokens_per_cpu_s": tokens / t[1],
+                        "cpu_ratio": t[1] / g[1],
+                    }
+                )
+                print(family, "round", r, json.dumps(rounds[-1]), flush=True)
+            results[family] = {
+                "rounds": rounds,
+                "median_ratio": statistics.median(x["ratio"] for x in rounds),
+                "median_cpu_ratio": statistics.median(x["cpu_ratio"] for x in rounds),
             }
+            if family == "t5":
+                gen = generation(config, 40, args.rounds)
+                for row in gen:
+                    row["ratio"] = row["genlab"] / row["transformers"]
+                    row["cpu_ratio"] = row["genlab_per_cpu_s"] / row["transformers_per_cpu_s"]
+                    print("t5 generation", json.dumps(row), flush=True)
+                results["t5_generation"] = {
+                    "rounds": gen,
+                    "median_ratio": statistics.median(x["ratio"] for x in gen),
+                    "median_cpu_ratio": statistics.median(x["cpu_ratio"] for x in gen),
+                }
     print(json.dumps(results, indent=2))
 
 

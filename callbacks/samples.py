@@ -1,4 +1,5 @@
-"""Saves the module's sample images (PNG grids) and text samples as run-store artifacts every N steps.
+"""Saves the module's sample images (PNG grids) and text samples as run-store artifacts every N steps, and
+once after the first validation when that comes earlier (so the first picture is not a long wait).
 
 Text samples are generated text: each passes genlab.safety.gate's gate (the run's safety section) before it is
 written, so samples/*.txt, the Run page and any tracker only ever hold what the gate released."""
@@ -12,7 +13,7 @@ import torch
 
 from callbacks.steps import batches_done
 from genlab.core.imaging import save_grid
-from genlab.safety.gate import Gate, policy_of
+from genlab.safety.gate import Gate, policy_of, sample_meta
 from genlab.store.runs import RunStore
 from lightning_modules.base import GenLabModule
 
@@ -48,12 +49,17 @@ class SamplesCallback(L.Callback):
             for name, verdict in gate.release_many(texts).items():
                 path = folder / f"{name}_step{step:08d}.txt"
                 path.write_text(verdict.text, encoding="utf-8")
-                meta = {"safety": verdict.action, "screener": verdict.safety.label}
-                self.store.add_artifact(self.run_id, "text", path, name=name, step=step, meta=meta)
+                self.store.add_artifact(self.run_id, "text", path, name=name, step=step, meta=sample_meta(verdict))
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         step = batches_done(trainer)
         if self.every_n_steps and step % self.every_n_steps == 0 and step > 0:
+            self._save(trainer, pl_module)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # the first picture should not wait for sample_every_n_steps: a newcomer sees one after the first
+        # validation (the end of the first epoch for most presets), then every N steps
+        if self._last_step < 0 and not trainer.sanity_checking and batches_done(trainer) > 0:
             self._save(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

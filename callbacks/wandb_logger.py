@@ -23,19 +23,12 @@ from typing import Any
 import lightning as L
 import wandb
 
-from genlab.safety.gate import screen, withheld_notice
+from genlab.safety.gate import stored_text
 from genlab.share.wandb_link import checkpoint_artifact_name, init_kwargs, wandb_env, wandb_run_id
 from genlab.store.runs import RunStore
 
 INIT_TIMEOUT_S = 60.0
 TEXT_COLUMNS = ["step", "sample", "text", "flagged", "screener", "scores"]
-
-
-def screened_text(text: str) -> tuple[str, bool, str, dict[str, float]]:
-    """The text as it may be shown (withheld when flagged), the verdict, screener and scores."""
-    result = screen(text)
-    shown = withheld_notice(result) if result.flagged else text
-    return shown, result.flagged, result.screener, result.scores
 
 
 class WandbCallback(L.Callback):
@@ -169,7 +162,7 @@ class WandbCallback(L.Callback):
             self._artifact_cursor = max(a["id"] for a in arts)
         for a in arts:
             if a["step"] > self._sent_step and Path(a["path"]).exists():
-                self._pending.setdefault(int(a["step"]), {})[f"__{a['kind']}/{a['name']}"] = a["path"]
+                self._pending.setdefault(int(a["step"]), {})[f"__{a['kind']}/{a['name']}"] = (a["path"], a["meta"])
         if not self._pending:
             return
         latest, sent = max(self._pending), self._sent_step
@@ -186,13 +179,14 @@ class WandbCallback(L.Callback):
         for key, value in values.items():
             if key.startswith("__samples/"):
                 name = key.split("/", 1)[1]
-                out[f"samples/{name}"] = wandb.Image(value, caption=f"{name}, step {step}")
+                out[f"samples/{name}"] = wandb.Image(value[0], caption=f"{name}, step {step}")
             elif key.startswith("__text/"):
                 name = key.split("/", 1)[1]
-                text = Path(value).read_text(encoding="utf-8", errors="replace")
-                shown, flagged, screener, scores = screened_text(text)
+                # The gate's decision when the sample was made: a withheld sample's file holds the
+                # notice, and screening that notice again would call it unflagged with its own scores.
+                sample = stored_text(Path(value[0]).read_text(encoding="utf-8", errors="replace"), value[1])
                 rows = self._tables.setdefault(name, [])
-                rows.append([step, name, shown, flagged, screener, scores])
+                rows.append([step, name, sample.text, sample.flagged, sample.screener, sample.scores])
                 # A table holds every sample so far: the latest one in W&B shows the whole history.
                 out[f"text/{name}"] = wandb.Table(columns=TEXT_COLUMNS, data=[list(r) for r in rows])
             elif value is not None:

@@ -15,12 +15,18 @@ import hashlib
 import random
 from typing import Any
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
 from datamodules.corpora import _clean_shakespeare, load_kjv
-from datamodules.table_text import columns, read_records, resolve_model_folder, seeded_split, table_path, tensor_loader
+from datamodules.table_text import (
+    TableTextDataModule,
+    columns,
+    read_records,
+    resolve_model_folder,
+    seeded_split,
+    table_path,
+    truncation_note,
+)
 from genlab.core import assets
 from genlab.core.config import RunConfig
 from genlab.core.errors import DataError
@@ -128,15 +134,9 @@ def encode_texts(tok: Any, texts: list[str], max_length: int) -> tuple[torch.Ten
 # Data module
 
 
-class LabelledTextDataModule(L.LightningDataModule):
+class LabelledTextDataModule(TableTextDataModule):
     def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.run_config = config
-        self.cfg = config.data
-        self.train_t: tuple[torch.Tensor, ...] | None = None
-        self.val_t: tuple[torch.Tensor, ...] | None = None
-        self.spec: dict[str, Any] = {}
-        self.tokenizer: Any = None
+        super().__init__(config)
         self.labels: list[str] = []
         self.truncated = 0
 
@@ -162,6 +162,9 @@ class LabelledTextDataModule(L.LightningDataModule):
             self.spec = {"kind": "wordpiece", "json": train_wordpiece([rows[i][0] for i in train_i], cfg.vocab_size)}
         self.tokenizer = encoder_tokenizer(self.spec)
         ids, mask, self.truncated = encode_texts(self.tokenizer, [t for t, _ in rows], cfg.max_length)
+        note = truncation_note(self.truncated, len(rows), "texts", "data.max_length", cfg.max_length)
+        if note:
+            print(note, flush=True)  # the run's log, which the Run page shows
         index = {name: i for i, name in enumerate(self.labels)}
         y = torch.tensor([index.get(label, -1) for _, label in rows], dtype=torch.long)
         tr, va = torch.tensor(train_i), torch.tensor(val_i)
@@ -190,25 +193,3 @@ class LabelledTextDataModule(L.LightningDataModule):
             "n_val": len(self.val_t[2]),
             "truncated": self.truncated,
         }
-
-    def train_dataloader(self) -> DataLoader:
-        assert self.train_t is not None
-        return tensor_loader(
-            self.train_t,
-            self.cfg.batch_size,
-            True,
-            self.run_config.seed,
-            self.cfg.num_workers,
-            getattr(self, "trainer", None),
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        assert self.val_t is not None
-        return tensor_loader(
-            self.val_t,
-            self.cfg.batch_size,
-            False,
-            self.run_config.seed,
-            self.cfg.num_workers,
-            getattr(self, "trainer", None),
-        )

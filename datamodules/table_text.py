@@ -12,11 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.images import BatchIndexSampler
 from genlab.core import assets
+from genlab.core.config import RunConfig
 from genlab.core.errors import DataError
 from genlab.core.paths import uploads_dir
 
@@ -128,3 +130,40 @@ def seeded_split(n: int, val_fraction: float, seed: int) -> tuple[list[int], lis
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     n_val = min(n - 1, max(1, int(round(n * val_fraction))))
     return order[n_val:], order[:n_val]
+
+
+def truncation_note(count: int, total: int, what: str, setting: str, limit: int) -> str | None:
+    """The line a run's log prints when some texts were longer than the context and were cut."""
+    if not count:
+        return None
+    return (
+        f"Note: {count:,} of {total:,} {what} are longer than {setting}={limit} tokens and were truncated to it "
+        f"(raise {setting} to keep them whole)"
+    )
+
+
+class TableTextDataModule(L.LightningDataModule):
+    """What both table-text data modules share: the run's config, the (ids, mask, labels) tensors that
+    setup() fills, and seeded in-memory train/val loaders over them (sharded by rank)."""
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__()
+        self.run_config = config
+        self.cfg = config.data
+        self.train_t: tuple[torch.Tensor, ...] | None = None
+        self.val_t: tuple[torch.Tensor, ...] | None = None
+        self.spec: dict[str, Any] = {}
+        self.tokenizer: Any = None
+
+    def _loader(self, tensors: tuple[torch.Tensor, ...] | None, shuffle: bool) -> DataLoader:
+        assert tensors is not None, "call setup() first"
+        cfg = self.cfg
+        return tensor_loader(
+            tensors, cfg.batch_size, shuffle, self.run_config.seed, cfg.num_workers, getattr(self, "trainer", None)
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_t, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_t, False)

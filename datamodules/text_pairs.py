@@ -22,12 +22,18 @@ import random
 from collections import Counter
 from typing import Any
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
 from datamodules.corpora import _clean_shakespeare
-from datamodules.table_text import columns, read_records, resolve_model_folder, seeded_split, table_path, tensor_loader
+from datamodules.table_text import (
+    TableTextDataModule,
+    columns,
+    read_records,
+    resolve_model_folder,
+    seeded_split,
+    table_path,
+    truncation_note,
+)
 from datamodules.tokenizers import train_bpe
 from genlab.core import assets
 from genlab.core.config import RunConfig
@@ -142,15 +148,9 @@ def encode_side(tok: Any, texts: list[str], max_len: int) -> tuple[torch.Tensor,
 # Data module
 
 
-class TextPairsDataModule(L.LightningDataModule):
+class TextPairsDataModule(TableTextDataModule):
     def __init__(self, config: RunConfig) -> None:
-        super().__init__()
-        self.run_config = config
-        self.cfg = config.data
-        self.train_t: tuple[torch.Tensor, ...] | None = None
-        self.val_t: tuple[torch.Tensor, ...] | None = None
-        self.spec: dict[str, Any] = {}
-        self.tokenizer: Any = None
+        super().__init__(config)
         self.eval_pairs: list[dict[str, str]] = []
         self.frequent_target = ""
         self.truncated = {"source": 0, "target": 0}
@@ -170,6 +170,13 @@ class TextPairsDataModule(L.LightningDataModule):
         src, src_mask, cut_s = encode_side(tok, [s for s, _ in rows], cfg.max_source_len)
         tgt, tgt_mask, cut_t = encode_side(tok, [t for _, t in rows], cfg.max_target_len)
         self.truncated = {"source": cut_s, "target": cut_t}
+        for what, cut, setting, limit in (
+            ("sources", cut_s, "data.max_source_len", cfg.max_source_len),
+            ("targets", cut_t, "data.max_target_len", cfg.max_target_len),
+        ):
+            note = truncation_note(cut, len(rows), what, setting, limit)
+            if note:
+                print(note, flush=True)  # the run's log, which the Run page shows
         labels = tgt.masked_fill(tgt_mask == 0, -100)
         tr, va = torch.tensor(train_i), torch.tensor(val_i)
         self.train_t = (src[tr], src_mask[tr], labels[tr])
@@ -199,25 +206,3 @@ class TextPairsDataModule(L.LightningDataModule):
             "n_val": len(self.val_t[0]),
             "truncated": self.truncated,
         }
-
-    def train_dataloader(self) -> DataLoader:
-        assert self.train_t is not None
-        return tensor_loader(
-            self.train_t,
-            self.cfg.batch_size,
-            True,
-            self.run_config.seed,
-            self.cfg.num_workers,
-            getattr(self, "trainer", None),
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        assert self.val_t is not None
-        return tensor_loader(
-            self.val_t,
-            self.cfg.batch_size,
-            False,
-            self.run_config.seed,
-            self.cfg.num_workers,
-            getattr(self, "trainer", None),
-        )

@@ -52,6 +52,19 @@ class LatentWalker(Protocol):
 
 
 @runtime_checkable
+class Truncatable(Protocol):
+    """Draws images with the truncation trick: `truncation` in [0, 1] trades variety (1: none, the full
+    variety) for fidelity (towards 0: the average image); `default_truncation` is the run's own setting."""
+
+    @property
+    def default_truncation(self) -> float: ...
+
+    def sample_truncated(
+        self, n: int, *, seed: int = 0, labels: Labels = None, truncation: float = 1.0
+    ) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class Reconstructor(Protocol):
     """Encodes and decodes images (N, C, H, W) in [0, 1] at the model's size."""
 
@@ -73,6 +86,22 @@ class Translator(Protocol):
     def directions(self) -> list[str]: ...
 
     def translate(self, x: torch.Tensor, direction: str) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class MultiDomainTranslator(Protocol):
+    """Translates an image into any of the run's named domains (one conditioned generator, StarGAN-style):
+    (N, C, H, W) in [0, 1] -> the same shape in [0, 1]; an unknown domain raises a GenLabError naming them."""
+
+    def domains(self) -> list[str]: ...
+
+    def translate_to(self, x: torch.Tensor, domain: str) -> torch.Tensor: ...
+
+    def evaluate_translations(
+        self, batches: Any, fid_features: str = "inception", max_batches: int | None = None
+    ) -> dict[str, float]:
+        """FID/KID per target domain, the domain classifier's accuracy on the translations, cycle L1."""
+        ...
 
 
 @runtime_checkable
@@ -109,6 +138,35 @@ class PreferenceTunable(Protocol):
     checkpoint reloads as a plain module of the family."""
 
     def preference_policy(self, config: Any, data_info: dict[str, Any], *, beta: float) -> GenLabModule: ...
+
+
+@runtime_checkable
+class DenoisingSampler(Protocol):
+    """Samples by denoising with knobs chosen per call (sampler, steps, guidance of conditional runs), and
+    shows how: the denoising strip (one image from noise to sample) and any starting noise as images."""
+
+    def sampling_settings(self) -> dict[str, Any]:
+        """{knob: {"default", "choices" or "min"/"max"}} for sampler, steps and (conditional) guidance_scale."""
+        ...
+
+    def check_sampling(
+        self, sampler: str | None, steps: int | None, guidance_scale: float | None
+    ) -> tuple[str, int, float]: ...
+
+    def sample(
+        self,
+        n: int,
+        *,
+        seed: int = 0,
+        labels: Labels = None,
+        sampler: str | None = None,
+        steps: int | None = None,
+        guidance_scale: float | None = None,
+    ) -> torch.Tensor: ...
+
+    def denoise(self, noise: torch.Tensor, **knobs: Any) -> tuple[torch.Tensor, list[torch.Tensor]]: ...
+
+    def denoising_strip(self, **knobs: Any) -> tuple[list[int], torch.Tensor]: ...
 
 
 @runtime_checkable

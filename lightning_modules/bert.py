@@ -11,6 +11,7 @@ val/majority_macro_f1), so every run says whether it beats always guessing the c
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -76,6 +77,7 @@ class EncoderModule(GenLabModule):
             "label2id": {n: i for i, n in enumerate(self.labels)},
         }
         classify = self.task == "classify"
+        self.is_lora = False
         if cfg.source == "scratch":
             bert = BertConfig(
                 vocab_size=vocab,
@@ -100,6 +102,19 @@ class EncoderModule(GenLabModule):
                 self.model = AutoModelForMaskedLM.from_pretrained(folder)
             if self.model.get_input_embeddings().weight.shape[0] < vocab:
                 self.model.resize_token_embeddings(vocab)
+            if cfg.finetune == "lora":
+                from peft import LoraConfig, get_peft_model
+
+                lcfg = LoraConfig(
+                    r=cfg.lora_r,
+                    lora_alpha=cfg.lora_alpha,
+                    lora_dropout=cfg.lora_dropout,
+                    target_modules=["query", "value"],
+                    modules_to_save=["classifier"] if classify else None,  # a new head trains in full
+                )
+                self.model = get_peft_model(self.model, lcfg)
+                self.is_lora = True
+                self.strict_loading = False
         self._tokenizer: Any = None
         self._val: dict[str, Any] = {}
 
@@ -195,7 +210,7 @@ class EncoderModule(GenLabModule):
     @property
     def context_window(self) -> int:
         """Tokens the encoder reads at most (its position table)."""
-        return int(getattr(self.model.config, "max_position_embeddings", self.max_length))
+        return int(getattr(self.base_model().config, "max_position_embeddings", self.max_length))
 
     @property
     def mask_token(self) -> str:
@@ -239,14 +254,15 @@ class EncoderModule(GenLabModule):
     @torch.no_grad()
     def attention_maps(self, text: str) -> list[AttentionMap]:
         ids, attn = self._encode(text.replace("[MASK]", str(self.tokenizer.mask_token)))
-        with eager_attention(self.model):
-            out = self.model(input_ids=ids, attention_mask=attn, output_attentions=True)
+        model = self.base_model()
+        with eager_attention(model):
+            out = model(input_ids=ids, attention_mask=attn, output_attentions=True)
         tokens = token_strings(self.tokenizer, ids[0].tolist())
         return [AttentionMap("self", tokens, tokens, stack_layers(out.attentions))]
 
     @torch.no_grad()
     def position_picture(self) -> tuple[str, torch.Tensor]:
-        table = self.model.base_model.embeddings.position_embeddings.weight[: self.max_length]
+        table = self.base_model().base_model.embeddings.position_embeddings.weight[: self.max_length]
         return "learned position embeddings: position (rows) x dimension (columns)", table.detach().float().cpu()
 
     # -- samples, parity, export ----------------------------------------------------------------------
@@ -298,15 +314,40 @@ class EncoderModule(GenLabModule):
         }
         return {
             name: ExportNet(
-                EncoderLogits(self.model).eval(), (ids, mask), ["ids", "mask"], ["logits"], {"logits": "logits"}, meta
+                EncoderLogits(self.plain_model()).eval(),
+                (ids, mask),
+                ["ids", "mask"],
+                ["logits"],
+                {"logits": "logits"},
+                meta,
             )
         }
+
+    def base_model(self) -> Any:
+        """The transformers model under the LoRA wrapper (the model itself when fully trained)."""
+        return self.model.get_base_model() if self.is_lora else self.model
+
+    def plain_model(self) -> Any:
+        """A plain transformers model: LoRA adapters merged into a copy, or the model itself."""
+        return copy.deepcopy(self.model).merge_and_unload() if self.is_lora else self.model
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.is_lora:  # the pretrained weights come from their folder; keep the adapters and the new head
+            state = checkpoint.get("state_dict", {})
+            checkpoint["state_dict"] = {k: v for k, v in state.items() if "lora_" in k or "modules_to_save" in k}
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        if self.is_lora:
+            full = self.state_dict()
+            full.update(state_dict)
+            state_dict = full
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def export_hf(self, folder: str | Path) -> Path:
         """A Hugging Face folder that transformers' fill-mask / text-classification pipelines load."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(folder, safe_serialization=True)
+        self.plain_model().save_pretrained(folder, safe_serialization=True)
         self.tokenizer.save_pretrained(folder)
         meta = {"family": "bert", "task": self.task, "run_name": self.run_config.name, "labels": self.labels}
         (folder / "genlab.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")

@@ -308,8 +308,10 @@ class DiffusionModule(GenLabModule):
         guidance_scale: float | None = None,
         generator: torch.Generator | None = None,
         keep: Sequence[int] = (),
+        net_fn: DenoiseFn | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Images in [0, 1] from starting noise (N, C, H, W), and the images after the steps in `keep`."""
+        """Images in [0, 1] from starting noise (N, C, H, W), and the images after the steps in `keep`.
+        net_fn replaces the UNet's prediction (an exported denoiser: genlab.export.denoise); the loop is the same."""
         name, n_steps, guidance = self.check_sampling(sampler, steps, guidance_scale)
         y = self._labels(labels, noise.shape[0])
         net = self.sampling_net
@@ -317,7 +319,7 @@ class DiffusionModule(GenLabModule):
         net.eval()
         try:
             x, kept = run_sampler(
-                self.denoise_fn(net),
+                net_fn or self.denoise_fn(net),
                 make_sampler(name, self.scheduler),
                 noise.to(self.device),
                 n_steps,
@@ -342,14 +344,22 @@ class DiffusionModule(GenLabModule):
         sampler: str | None = None,
         steps: int | None = None,
         guidance_scale: float | None = None,
+        net_fn: DenoiseFn | None = None,
     ) -> torch.Tensor:
         """n images (N, C, H, W) in [0, 1] with every knob of this family; the same seed gives the same images,
         and the same as diffusers' DDPMPipeline / DDIMPipeline over the exported folder: the start noise and
-        then the DDPM step noise come from one generator, as the pipelines draw them."""
+        then the DDPM step noise come from one generator, as the pipelines draw them. net_fn: sample with
+        another copy of the net (an exported ONNX/TFLite denoiser) through this same loop."""
         g = torch.Generator().manual_seed(seed)
         noise = torch.randn(n, self.channels, self.image_size, self.image_size, generator=g)
         return self.denoise(
-            noise, labels=labels, sampler=sampler, steps=steps, guidance_scale=guidance_scale, generator=g
+            noise,
+            labels=labels,
+            sampler=sampler,
+            steps=steps,
+            guidance_scale=guidance_scale,
+            generator=g,
+            net_fn=net_fn,
         )[0]
 
     def denoising_strip(

@@ -29,6 +29,8 @@ class ExportNet:
     output_names: list[str]
     output_kinds: dict[str, OutputKind]
     metadata: dict[str, Any] = field(default_factory=dict)  # ranges, normalisation, classes, tokenizer ...
+    # False: ONNX through torch.onnx's TorchScript exporter, for graphs the dynamo exporter cannot decompose
+    onnx_dynamo: bool = True
 
     @property
     def example_inputs(self) -> tuple[torch.Tensor, ...]:

@@ -300,10 +300,11 @@ class GANModule(GenLabModule):
         self.image_size = size
         m = self.run_config.model
         self.loss_kind = m.loss
-        if m.d_norm == "auto":
+        d_norm = getattr(m, "d_norm", "auto")  # a family whose nets fix their own norms has no d_norm
+        if d_norm == "auto":
             self.d_norm = "none" if m.spectral_norm else ("layer" if m.loss == "wgan-gp" else "batch")
         else:
-            self.d_norm = m.d_norm
+            self.d_norm = d_norm
         self.build_nets()
         self.g_ema: nn.Module | None = make_shadow(self.generator) if m.ema_decay > 0 else None
         self._ema = EMA(m.ema_decay)
@@ -338,7 +339,7 @@ class GANModule(GenLabModule):
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
         m = self.run_config.model
         x = diff_augment(x, m.diffaugment)
-        if m.instance_noise > 0:
+        if getattr(m, "instance_noise", 0.0) > 0:
             sigma = m.instance_noise * max(0.0, 1.0 - self.g_steps / m.instance_noise_steps)
             if sigma > 0:
                 x = x + sigma * torch.randn_like(x)
@@ -408,7 +409,7 @@ class GANModule(GenLabModule):
         with self.toggled_optimizer(opt_d):
             real_logits = self.discriminate(self._d_input(real), y_cond)
             fake_logits = self.discriminate(self._d_input(fake.detach()), y_cond)
-            d_loss = d_loss_fn(m.loss, real_logits.float(), fake_logits.float(), m.label_smoothing)
+            d_loss = d_loss_fn(m.loss, real_logits.float(), fake_logits.float(), getattr(m, "label_smoothing", 0.0))
             if m.loss == "wgan-gp" and m.gp_weight > 0:
                 gp = gradient_penalty(lambda t: self.discriminate(t, y_cond), real, fake.detach())
                 d_loss = d_loss + m.gp_weight * gp

@@ -28,6 +28,33 @@ from genlab.families.t5 import FAMILY
 from genlab.metrics.text import bleu_chrf
 from lightning_modules.attention_maps import AttentionMap, eager_attention, stack_layers, token_strings
 from lightning_modules.base import GenLabModule
+from lightning_modules.export_nets import ExportNet
+
+
+class EncoderNet(nn.Module):
+    """The T5 encoder: source ids (1, S) int32, mask (1, S) int32 -> hidden states (1, S, D)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.encoder = model.get_encoder()
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids=ids.long(), attention_mask=mask.long()).last_hidden_state
+
+
+class DecoderNet(nn.Module):
+    """The T5 decoder over a fixed target length: decoder ids (1, T) int32, encoder states (1, S, D),
+    source mask (1, S) int32 -> next-token logits at every position (1, T, V)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: torch.Tensor, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        out = self.model(
+            encoder_outputs=(states,), attention_mask=mask.long(), decoder_input_ids=ids.long(), use_cache=False
+        )
+        return out.logits.float()
 
 
 def exact_match(hyps: list[str], refs: list[str]) -> float:
@@ -284,6 +311,42 @@ class Seq2SeqModule(GenLabModule):
 
     def plain_model(self) -> Any:
         return copy.deepcopy(self.model).merge_and_unload() if self.is_lora else self.model
+
+    def export_nets(self) -> dict[str, ExportNet]:
+        ids, mask, dec = self._fixed_inputs()
+        model = self.plain_model().eval()
+        enc = EncoderNet(model).eval()
+        with torch.no_grad():
+            states = enc(ids, mask)
+        base = {
+            "max_source_len": ids.shape[1],
+            "max_target_len": dec.shape[1],
+            "vocab_size": int(self.data_info["vocab_size"]),
+        }
+        return {
+            "encoder": ExportNet(
+                enc,
+                (ids, mask),
+                ["ids", "mask"],
+                ["states"],
+                {"states": "tensor"},
+                base | {"outputs": {"states": {"meaning": "encoder hidden states, fed to the decoder"}}},
+                onnx_dynamo=False,
+            ),
+            "decoder": ExportNet(
+                DecoderNet(model).eval(),
+                (dec, states, mask),
+                ["ids", "states", "mask"],
+                ["logits"],
+                {"logits": "logits"},
+                base
+                | {
+                    "decoder_start_token_id": int(model.config.decoder_start_token_id),
+                    "outputs": {"logits": {"meaning": "next-token logits at every decoder position"}},
+                },
+                onnx_dynamo=False,
+            ),
+        }
 
     def export_hf(self, folder: str | Path) -> Path:
         """A Hugging Face folder (weights, tokenizer, generation config) that transformers' own

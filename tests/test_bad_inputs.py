@@ -229,6 +229,43 @@ def test_a_home_that_cannot_be_created_exits_2_with_what_to_do(tmp_path) -> None
     assert "Traceback" not in proc.stderr and "GENLAB_HOME" in proc.stderr
 
 
+def read_only_cli(home: Path, *argv: str) -> subprocess.CompletedProcess:
+    """The CLI on a home it cannot write: a read-only mount of it (as root, whom permission bits do not
+    stop) or the permission bits themselves (as anyone else)."""
+    env = dict(os.environ, GENLAB_HOME=str(home))
+    env.pop("GENLAB_DB_URL", None)
+    command = [sys.executable, "-m", "genlab", *argv]
+    if os.geteuid() == 0:
+        mount = f'mount --bind {home} {home} && mount -o remount,bind,ro {home} && exec "$@"'
+        command = ["unshare", "-m", "sh", "-c", mount, "sh", *command]
+        return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    modes = {p: p.stat().st_mode for p in [home, *home.rglob("*")]}
+    for p in modes:
+        p.chmod(modes[p] & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+
+
+def test_read_only_commands_work_on_a_read_only_home_and_writes_say_why_not(store, home) -> None:
+    store.create_run(FAMILIES["vae"].tiny_config(), run_id="kept", status="completed")
+    store.log_metrics("kept", 5, {"val/loss": 1.25})
+    store.close()
+
+    listed = read_only_cli(home, "runs", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "kept" in listed.stdout and "val/loss=1.25" in listed.stdout
+    shown = read_only_cli(home, "runs", "show", "kept")
+    assert shown.returncode == 0 and "val/loss=1.25" in shown.stdout, shown.stderr
+
+    deleted = read_only_cli(home, "runs", "delete", "kept", "--yes")
+    assert deleted.returncode == 2 and "Traceback" not in deleted.stderr
+    assert "cannot be written" in deleted.stderr and "GENLAB_HOME" in deleted.stderr
+    assert store.get("kept").status == "completed", "the refused delete lost nothing"
+
+
 def test_nan_and_inf_in_configs_from_any_client_are_refused_as_non_finite() -> None:
     for value in (float("nan"), float("inf"), float("-inf")):
         with pytest.raises(ConfigError, match="finite number"):

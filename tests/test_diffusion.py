@@ -140,3 +140,26 @@ def test_engine_sample_passes_the_knobs_and_explains_bad_ones() -> None:
         sample(m, 1, options={"steps": 10_000})
     with pytest.raises(GenLabError, match="guidance needs a conditional run"):
         sample(module(), 1, options={"guidance_scale": 2.0})
+
+
+def test_engine_strip_and_slerp_take_the_sampling_knobs() -> None:
+    """What the Playground's diffusion view calls: the strip ends on sample()'s image, the path between two
+    seeds starts and ends on those seeds' images, and bad knobs get `genlab sample`'s words."""
+    from genlab.use.sample import check_sampling, denoising_strip, interpolate, sample
+
+    m = module(objective="epsilon", conditional=True)
+    options = {"sampler": "ddim", "steps": 2, "guidance_scale": 2.0}
+    assert check_sampling(m, options) == ("ddim", 2, 2.0)
+    at, strip = denoising_strip(m, seed=3, label=2, options=options, frames=3)
+    assert at == [0, 1, 2] and strip.shape == (3, 1, 16, 16)
+    np.testing.assert_allclose(strip[-1], sample(m, 1, seed=3, labels=2, options=options)[0], atol=1e-6)
+    path = interpolate(m, 1, 2, [0.0, 1.0], labels=2, options=options)
+    ends = [torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(s)) for s in (1, 2)]
+    for image, noise in zip(path, ends, strict=True):
+        np.testing.assert_allclose(image, m.denoise(noise, labels=2, **options)[0][0].numpy(), atol=1e-5)
+    with pytest.raises(GenLabError, match="steps must be between 1 and 50"):
+        denoising_strip(m, options={"steps": 0})
+    with pytest.raises(GenLabError, match="guidance needs a conditional run"):
+        check_sampling(module(), {"guidance_scale": 1.0})
+    with pytest.raises(GenLabError, match="class 12 is not one of this model's classes"):
+        denoising_strip(m, label=12, options=options)

@@ -52,8 +52,8 @@ def test_builtin_pairs_are_judged_by_their_style_score():
 
 def test_a_dpo_child_separates_held_out_pairs_better_than_its_parent(parent):
     from genlab.runner.checkpoints import load_module
-    from genlab.runner.dpo import dpo_finetune, read_preferences
-    from genlab.use.preferences import builtin_preferences
+    from genlab.runner.dpo import dpo_finetune
+    from genlab.use.preferences import builtin_preferences, read_preferences
 
     store, run_id = parent
     result = dpo_finetune(

@@ -103,6 +103,16 @@ def test_conv_transpose_rewrite_computes_the_same_numbers(
     assert rewrite_conv_transpose(net) == 1 and isinstance(net[1][0], ConvTransposeAsSlice)
 
 
+def test_exporting_again_keeps_one_artifact_row_per_file(trained: tuple[RunStore, dict[str, str]]) -> None:
+    store, runs = trained
+    exported(store, runs["vae"], "onnx")
+    export_run(store, runs["vae"], "onnx", latency_reps=1)  # the same files, written again
+    rows = [a for a in store.artifacts(runs["vae"], kind="export") if a["path"].endswith(".onnx")]
+    paths = [a["path"] for a in rows]
+    assert paths and len(paths) == len(set(paths)), paths
+    assert all(Path(p).exists() for p in paths)
+
+
 def test_weights_perturbed_after_conversion_fail_the_parity_check(trained: tuple[RunStore, dict[str, str]]) -> None:
     store, runs = trained
     from genlab.runner.checkpoints import load_module

@@ -218,6 +218,19 @@ def test_the_audit_counts_every_output_and_keeps_text_only_when_the_owner_asks(f
     assert main(["audit", "r2"]) == 0 and "1 of 3 outputs flagged" in capsys.readouterr().out
 
 
+def test_an_empty_output_is_audited_as_passed_with_nothing_flagged_even_at_threshold_zero(fresh_screener, store):
+    strict = with_overrides(SafetyConfig(), ["0"])  # every category flags any text at all
+    gate = Gate(strict, store=store, run_id="empty", path="test.empty")
+    assert gate.release("   ").action == "pass"
+    streamed = gate.stream(lambda: Pieces(["", "  "]))
+    assert "".join(streamed) == "" and streamed.action == "pass"
+    assert gate.release("have a lovely day").action == "blocked", "a real text is still flagged at 0"
+    events = store.safety_events("empty")
+    assert [e["action"] for e in events] == ["blocked", "pass", "pass"]
+    for event in events[1:]:
+        assert event["flagged"] == [] and set(event["scores"].values()) == {0.0}
+
+
 def test_chat_regenerates_a_flagged_reply_then_refuses_and_keeps_no_withheld_text(fresh_screener, store):
     from genlab.use.generate import ChatSession, SamplingSettings, TextStream
     from tests.test_generate import build

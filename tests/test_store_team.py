@@ -52,7 +52,7 @@ def test_a_genlab_db_made_before_migrations_upgrades_in_place_keeping_every_run(
     } == old_rows  # nothing lost, nothing doubled
     # a live view's position survives: metric ids are the old rowids, in the old write order
     assert con.execute("SELECT run_id, key, step, value FROM metrics ORDER BY id").fetchall() == old_metric_order
-    assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == HEAD
+    assert con.execute("SELECT version_num FROM genlab_store_version").fetchone()[0] == HEAD
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # and it keeps working: new runs and metrics land beside the old ones
     run = store.create_run(FAMILIES["vae"].tiny_config())

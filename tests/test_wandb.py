@@ -124,6 +124,31 @@ def test_text_samples_become_a_screened_table_at_their_steps(store):
     assert data["data"][-1][2] == "To be, or not to be: sample 10" and data["data"][-1][3] is False
 
 
+def test_a_withheld_sample_is_a_flagged_row_with_the_scores_the_gate_gave_it(store):
+    from genlab.safety.gate import Gate, sample_meta
+
+    run = store.create_run(_tiny("offline"))
+    _record(store, run, range(1, 6))
+    gate = Gate(store=store, run_id=run.id, path="training.samples")
+    verdicts = gate.release_many({"text": "you are a fucking idiot, shit", "clean": "Shall I compare thee?"})
+    for name, verdict in verdicts.items():  # saved the way callbacks/samples.py saves them
+        path = run.folder / "samples" / f"{name}_step00000005.txt"
+        path.write_text(verdict.text, encoding="utf-8")
+        store.add_artifact(run.id, "text", path, name=name, step=5, meta=sample_meta(verdict))
+    _forward(store, run)
+    steps = history(records(wandb_files(run.folder)[0]))
+    import json
+
+    files = wandb_files(run.folder)[0].parent / "files"
+    withheld = json.loads((files / steps[5]["text/text.path"]).read_text())["data"][-1]
+    clean = json.loads((files / steps[5]["text/clean.path"]).read_text())["data"][-1]
+    assert withheld[2].startswith("[withheld:") and "fucking" not in withheld[2]
+    assert withheld[3] is True and withheld[5] == sample_meta(verdicts["text"])["scores"]
+    assert max(withheld[5].values()) >= 0.5, "the profanity's own scores, not the notice's"
+    assert clean[2] == "Shall I compare thee?" and clean[3] is False
+    assert clean[5] == sample_meta(verdicts["clean"])["scores"]
+
+
 def test_a_resumed_run_is_rewound_to_its_checkpoint_instead_of_logging_steps_twice(store):
     run = store.create_run(_tiny("offline"))
     _record(store, run, range(1, 21))

@@ -19,6 +19,7 @@ from genlab.cli import (
     schedule_cmd,
     screen_cmd,
     serve_cmd,
+    store_cmd,
     sweep_cmd,
     train_cmd,
     translate_cmd,
@@ -39,6 +40,7 @@ COMMAND_MODULES = [
     feedback_cmd,
     schedule_cmd,
     attention_cmd,
+    store_cmd,
 ]
 
 

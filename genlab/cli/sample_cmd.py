@@ -27,6 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler", help="denoising runs: ddpm, ddim, dpmsolver++ or euler (default: the run's)")
     p.add_argument("--steps", type=int, help="denoising runs: sampling steps (default: the run's)")
     p.add_argument("--guidance", type=float, help="conditional denoising runs: classifier-free guidance scale")
+    p.add_argument(
+        "--truncation",
+        type=float,
+        help=f"truncation trick, 0 to 1 (1: none; smaller: less variety, closer to the average image); "
+        f"{names_that_can('Truncatable', ', ')} runs (default: the run's)",
+    )
     p.add_argument("--out", default="samples.png", help="the PNG grid to write (default ./samples.png)")
     p.add_argument("--checkpoint", choices=["best", "last"], help="which checkpoint (default: the family's choice)")
     p.set_defaults(handler=_sample)
@@ -45,6 +51,7 @@ def _sample(args: argparse.Namespace) -> int:
         labels=labels,
         which=args.checkpoint,
         options={"sampler": args.sampler, "steps": args.steps, "guidance_scale": args.guidance},
+        truncation=args.truncation,
     )
     print(out)
     return 0

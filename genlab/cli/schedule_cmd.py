@@ -33,12 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _schedule(args: argparse.Namespace) -> int:
     from genlab.core.errors import GenLabError
-    from genlab.runner.retrain import due_runs, read_schedule, retrain_once, set_schedule
+    from genlab.runner.retrain_due import retrain_or_skip, run_due
+    from genlab.runner.retrain_schedule import read_schedule, set_schedule
 
     store = RunStore()
     if args.run_due:
-        for root in due_runs(store):
-            print(retrain_once(store, root)["why"])
+        for line in run_due(store):
+            print(line, flush=True)
         return 0
     if not args.run_id:
         raise GenLabError("Name the run: python -m genlab schedule RUN_ID --every-ratings N (or --run-due)")
@@ -46,8 +47,9 @@ def _schedule(args: argparse.Namespace) -> int:
         print(json.dumps(read_schedule(store, args.run_id), indent=2))
         return 0
     if args.now:
-        print(retrain_once(store, args.run_id)["why"])
-        return 0
+        decision = retrain_or_skip(store, args.run_id)
+        print(decision["why"])
+        return 0 if decision["challenger"] else 1
     state = set_schedule(
         store,
         args.run_id,

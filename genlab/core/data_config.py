@@ -5,7 +5,7 @@ Each family's config picks one of them as its `data` section; the data modules r
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -191,3 +191,47 @@ class TextDataConfig(Section):
     num_workers: int = Field(
         0, ge=0, le=32, description="Background data-loading processes (0 loads in the training process)"
     )
+
+
+MULTI_DOMAIN_SETS = ("emoji3", "emoji3_faces")  # built-in multi-domain sets (datamodules/multi_domain.py renders them)
+
+
+class MultiDomainDataConfig(Section):
+    """Three or more (at least two) image domains with no pairs between them (StarGAN): a built-in set, or a
+    folder / zip holding one subfolder of images per domain (the subfolder's name is the domain's name)."""
+
+    builtin_names: ClassVar[tuple[str, ...]] = MULTI_DOMAIN_SETS
+
+    source: PairedSource = Field(
+        "builtin", description="Where the domains come from: a built-in set, a folder or a .zip upload"
+    )
+    name: str = Field(
+        "emoji3",
+        min_length=1,
+        max_length=1000,
+        description="Built-in set (emoji3: Twemoji, OpenMoji, OpenMoji line art of ~3,965 emoji; emoji3_faces: their ~100 faces), or a folder/zip/upload with one subfolder per domain",
+    )
+    image_size: Literal[16, 32, 64, 128] = Field(32, description="Side of the square images the model sees, in pixels")
+    hflip: bool = Field(True, description="Randomly mirror training images left-right (augmentation)")
+    val_fraction: float = Field(
+        0.05, ge=0.0, le=0.5, description="Share of each domain's images held out for validation (seeded split)"
+    )
+    batch_size: int = Field(16, ge=1, le=1024, description="Images per training step (domains mixed)")
+    max_items: int | None = Field(
+        None,
+        ge=8,
+        le=1_000_000,
+        description="Use at most this many images per domain (quick experiments); empty uses all",
+    )
+    min_images: int = Field(8, ge=2, le=100_000, description="Refuse to train on fewer images in any domain than this")
+    num_workers: int = Field(
+        0, ge=0, le=32, description="Background data-loading processes (0 loads in the training process)"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> MultiDomainDataConfig:
+        if self.source == "builtin" and self.name not in MULTI_DOMAIN_SETS:
+            raise ValueError(
+                f"data.name: unknown built-in multi-domain set {self.name!r}; choose one of: {', '.join(MULTI_DOMAIN_SETS)}"
+            )
+        return self

@@ -7,7 +7,21 @@ user's YAML: adding a family means adding its line below.
 from __future__ import annotations
 
 from genlab.core.config import ConfigError
-from genlab.families import bert, cgan, cyclegan, dcgan, diffusion, gpt, pix2pix, rnn, stylegan, t5, vae
+from genlab.families import (
+    bert,
+    biggan,
+    cgan,
+    cyclegan,
+    dcgan,
+    diffusion,
+    gpt,
+    pix2pix,
+    rnn,
+    stargan,
+    stylegan,
+    t5,
+    vae,
+)
 from genlab.families.spec import Capability, Family
 
 FAMILIES: dict[str, Family] = {
@@ -18,12 +32,14 @@ FAMILIES: dict[str, Family] = {
         cgan.FAMILY,
         cyclegan.FAMILY,
         pix2pix.FAMILY,
+        stargan.FAMILY,
         gpt.FAMILY,
         rnn.FAMILY,
         diffusion.FAMILY,
         bert.FAMILY,
         t5.FAMILY,
         stylegan.FAMILY,
+        biggan.FAMILY,
     )
 }
 

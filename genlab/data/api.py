@@ -38,6 +38,7 @@ __all__ = [
     "pair_set_preview",
     "safe_name",
     "scan_image_folder",
+    "table_preview",
     "text_corpus_preview",
     "validate_pair_upload",
 ]
@@ -79,3 +80,10 @@ def import_text_upload(name: str, source: str | Path) -> Path:
     from datamodules.corpora import import_text_upload as store_text
 
     return store_text(name, source)
+
+
+def table_preview(name: str, source: str = "upload", **kwargs: Any) -> Any:
+    """A .csv/.jsonl table checked as pairs (t5) or labelled texts (bert): datamodules/table_preview.py."""
+    from datamodules.table_preview import preview_table
+
+    return preview_table(name, source, **kwargs)

@@ -277,6 +277,7 @@ def export_run(
             "export",
             path,
             name=f"{name}.{fmt}.{variant}",
+            replace=True,  # exporting again rewrites the same file: one row per file
             meta=json_safe(
                 {
                     "net": name,

@@ -1,4 +1,5 @@
-"""ONNX through torch.onnx's dynamo exporter, run by onnxruntime; dynamic int8 by onnxruntime's quantizer."""
+"""ONNX through torch.onnx's dynamo exporter (or its TorchScript exporter for a net that asks, see
+ExportNet.onnx_dynamo), run by onnxruntime; dynamic int8 by onnxruntime's quantizer."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from lightning_modules.export_nets import ExportNet
 
 SUFFIX = ".onnx"
 VARIANTS = FORMAT_VARIANTS["onnx"]
+LEGACY_OPSET = 17
 
 
 def refusal(net: ExportNet, variant: str) -> str | None:
@@ -25,24 +27,34 @@ def refusal(net: ExportNet, variant: str) -> str | None:
 def convert(net: ExportNet, path: Path, variant: str, source: Any = None) -> Path:
     import torch
 
+    plain = path if variant == "fp32" else path.with_name(path.stem + ".fp32.onnx")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            net.module,
-            net.example_inputs,
-            dynamo=True,
-            input_names=net.input_names,
-            output_names=net.output_names,
-            verbose=False,
-            external_data=False,
-        )
+        if net.onnx_dynamo:
+            program = torch.onnx.export(
+                net.module,
+                net.example_inputs,
+                dynamo=True,
+                input_names=net.input_names,
+                output_names=net.output_names,
+                verbose=False,
+                external_data=False,
+            )
+            program.save(str(plain))
+        else:  # the TorchScript exporter (traces the module) for graphs dynamo cannot decompose
+            torch.onnx.export(
+                net.module,
+                net.example_inputs,
+                str(plain),
+                dynamo=False,
+                opset_version=LEGACY_OPSET,
+                input_names=net.input_names,
+                output_names=net.output_names,
+            )
     if variant == "fp32":
-        program.save(str(path))
         return path
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    plain = path.with_name(path.stem + ".fp32.onnx")
-    program.save(str(plain))
     try:
         quantize_dynamic(str(plain), str(path), weight_type=QuantType.QInt8)
     finally:

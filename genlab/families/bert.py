@@ -69,6 +69,10 @@ class EncoderModelConfig(Section):
     hidden: int = Field(128, ge=8, le=4096, description="Width of the hidden states (from scratch)")
     intermediate: int = Field(256, ge=8, le=16384, description="Width of the feed-forward layer (from scratch)")
     dropout: float = Field(0.1, ge=0.0, le=0.9, description="Dropout on hidden states and attention (from scratch)")
+    finetune: Literal["full", "lora"] = Field("full", description="Fine-tune all weights or LoRA adapters (pretrained)")
+    lora_r: int = Field(8, ge=1, le=512, description="LoRA rank")
+    lora_alpha: float = Field(16.0, gt=0.0, le=4096.0, description="LoRA scaling alpha")
+    lora_dropout: float = Field(0.05, ge=0.0, le=0.9, description="Dropout on the LoRA input")
     mask_prob: float = Field(0.15, ge=0.01, le=0.8, description="Share of tokens masked in MLM training")
     sample_texts: list[str] = Field(
         default_factory=lambda: ["my lord, the [MASK] is coming.", "in the beginning god created the [MASK]."],

@@ -125,7 +125,7 @@ FAMILY = Family(
     config_cls=DiffusionRunConfig,
     monitor="val/loss",
     mode="min",
-    capabilities=("ImageSampler", "LatentWalker", "Exportable"),
+    capabilities=("ImageSampler", "LatentWalker", "DenoisingSampler", "Exportable"),
     tiny_overrides={
         "data": {"name": "digits", "image_size": 16, "batch_size": 16, "max_items": 96},
         "model": {"base_width": 8, "width_mults": [1, 2], "train_timesteps": 50, "sampling_steps": 3},

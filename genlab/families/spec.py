@@ -26,6 +26,7 @@ Capability = Literal[
     "Reconstructor",
     "Encoder",
     "Translator",
+    "MultiDomainTranslator",
     "TextGenerator",
     "Exportable",
     "HuggingFaceExportable",
@@ -37,7 +38,9 @@ Capability = Literal[
     "AttentionViewer",
     "BatchDecoder",
     "PreferenceTunable",
+    "DenoisingSampler",
     "StyleMixer",
+    "Truncatable",
 ]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 

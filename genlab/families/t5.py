@@ -112,9 +112,9 @@ FAMILY = Family(
     monitor="val/loss",
     mode="min",
     serve_checkpoint="best",
-    # Not "Exportable": torch.onnx cannot decompose T5 attention's reshape (a view of a transposed tensor), so
-    # there are no TFLite/ONNX nets; the Hugging Face folder is its export.
-    capabilities=("TextGenerator", "AttentionViewer", "HuggingFaceExportable"),
+    # ONNX goes through torch.onnx's TorchScript exporter: the dynamo one cannot decompose T5 attention's
+    # reshape (a view of a transposed tensor); see ExportNet.onnx_dynamo and docs/BENCHMARKS.md.
+    capabilities=("TextGenerator", "AttentionViewer", "Exportable", "HuggingFaceExportable"),
     tiny_overrides={
         "data": {
             "max_items": 64,

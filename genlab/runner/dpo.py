@@ -9,7 +9,6 @@ and the reward accuracy and margin on held-out pairs before (policy == reference
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import torch
@@ -21,12 +20,10 @@ from genlab.core.registry import get_family, names_that_can
 from genlab.runner.checkpoints import load_module
 from genlab.runner.finetune import finished_run, train_given_module
 from genlab.store.runs import Run, RunStore
-from genlab.use.preferences import PreferencePair
+from genlab.use.preferences import PreferencePair, write_preferences
 from lightning_modules.base import GenLabModule
 from lightning_modules.dpo import answer_logps, dpo_loss
 from lightning_modules.text_sampling import encode_prompt, stop_token_ids
-
-PREFERENCES_FILE = "preferences.json"
 
 
 def tokenize_pairs(module: Any, pairs: list[PreferencePair]) -> list[dict[str, list[int]]]:
@@ -143,11 +140,5 @@ def dpo_finetune(
         "after": after,
         "examples": [p.to_dict() for p in pairs[:20]],
     }
-    (store.run_folder(child.id) / PREFERENCES_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    write_preferences(store, child.id, record)
     return {"run_id": child.id} | record
-
-
-def read_preferences(store: RunStore, run_id: str) -> dict[str, Any] | None:
-    """What a DPO child measured (None for other runs): for the Run page and the CLI."""
-    path = store.run_folder(run_id) / PREFERENCES_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -116,13 +116,21 @@ def start(
 
 
 def schedule(store: RunStore) -> list[str]:
-    """Reap dead workers, then launch queued runs while slots are free; returns the ids launched."""
+    """Reap dead workers, then launch queued runs while slots are free, and start a due retraining
+    (genlab/runner/retrain_jobs.py); returns the run ids launched.
+
+    A store opened read-only (its folder cannot be written) is only read: nothing is reaped or launched."""
+    if store.db.read_only:
+        return []
     store.reap_dead()
     launched = []
     me = run_secrets.this_process()
     while (run := store.claim_next(max_concurrent(), holder=me, holder_alive=run_secrets.holder_alive)) is not None:
         _spawn(store, run.id)
         launched.append(run.id)
+    from genlab.runner.retrain_jobs import start_due_retraining  # late: it reads ratings (use -> jobs)
+
+    start_due_retraining(store)  # the retraining loop with no cron: a due schedule starts its fine-tune + gate
     return launched
 
 

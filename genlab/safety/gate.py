@@ -125,9 +125,13 @@ def screen_many(
     cleaned = [t if t.strip() else "." for t in texts]
     blocked = _block_list_scores(texts, read_block_list())
     out = []
-    for scores, bl in zip(screener.scores(cleaned) if texts else [], blocked, strict=True):
+    for text, scores, bl in zip(texts, screener.scores(cleaned) if texts else [], blocked, strict=True):
         scores = dict(scores) | {"block_list": bl}
-        hit = [c for c, v in scores.items() if v >= thresholds.get(c, 0.5)]
+        if not text.strip():  # nothing was said: nothing to flag, whatever the thresholds (even 0)
+            scores = dict.fromkeys(scores, 0.0)
+            hit = []
+        else:
+            hit = [c for c, v in scores.items() if v >= thresholds.get(c, 0.5)]
         out.append(SafetyResult(screener.name, screener.label, scores, thresholds, hit, screener.note))
     return out
 
@@ -142,7 +146,7 @@ def worst(results: Iterable[SafetyResult]) -> SafetyResult:
     results = list(results)
     first = results[0]
     scores = {k: max(r.scores.get(k, 0.0) for r in results) for k in first.scores}
-    hit = [c for c, v in scores.items() if v >= first.thresholds.get(c, 0.5)]
+    hit = [c for c in scores if any(c in r.flagged_categories for r in results)]  # an empty text flags nothing
     return SafetyResult(first.screener, first.label, scores, first.thresholds, hit, first.note)
 
 
@@ -168,6 +172,40 @@ def withheld_notice(safety: SafetyResult, *, attempts: int = 1, partial: bool = 
     what = "The rest of this text was" if partial else "This text was"
     tries = f" ({attempts} attempts)" if attempts > 1 else ""
     return f"[withheld: {what} flagged{tries}. {safety.summary()}]"
+
+
+@dataclass
+class StoredText:
+    """A saved text sample as W&B and the HTML report show it: the gate's decision when it was made."""
+
+    text: str  # what may be shown (a withheld sample's file already holds the notice)
+    flagged: bool
+    screener: str
+    scores: dict[str, float]
+    summary: str
+
+
+def sample_meta(verdict: Verdict) -> dict[str, Any]:
+    """What a text artifact records of the gate's decision, so every later view says the same."""
+    return {
+        "safety": verdict.action,
+        "screener": verdict.safety.label or verdict.safety.screener,
+        "scores": {k: round(v, 4) for k, v in verdict.safety.scores.items()},
+        "flagged": list(verdict.safety.flagged_categories),
+        "summary": verdict.safety.summary(),
+    }
+
+
+def stored_text(text: str, meta: dict[str, Any] | None) -> StoredText:
+    """A saved sample with the verdict recorded beside it; a sample saved before verdicts were recorded
+    is screened now (and withheld if flagged)."""
+    meta = meta or {}
+    if "scores" in meta and "safety" in meta:
+        flagged = meta["safety"] != "pass"
+        return StoredText(text, flagged, str(meta.get("screener", "")), dict(meta["scores"]), meta.get("summary", ""))
+    result = screen(text)
+    shown = withheld_notice(result) if result.flagged else text
+    return StoredText(shown, result.flagged, result.screener, result.scores, result.summary())
 
 
 def annotation(safety: SafetyResult) -> str:

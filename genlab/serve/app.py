@@ -136,7 +136,7 @@ def create_app(
         """Rate an output (thumbs up/down, optionally the answer it should have given)."""
         fb = add_feedback(
             st.store,
-            model.run.id,
+            model.name,  # the run clients call: its ratings drive its retraining, whichever champion answered
             prompt=body.prompt,
             output=body.output,
             rating=body.rating,

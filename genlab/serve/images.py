@@ -1,5 +1,5 @@
 """Image routes: sample (PNG grid or base64 PNGs, a class for conditional models), decode latents,
-encode an upload (VAE) and translate an upload (CycleGAN, pix2pix). Uploads are size-checked by bytes,
+encode an upload (VAE) and translate an upload (a direction, or a multi-domain run's target domain). Uploads are size-checked by bytes,
 then by the pixel count in the image header, before anything is decoded."""
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from fastapi.responses import Response
 from PIL import Image
 
+from genlab.core.errors import GenLabError
 from genlab.core.imaging import make_grid
 from genlab.serve.deps import ERRORS, needs, served
 from genlab.serve.model_pool import ServedModel
 from genlab.serve.schemas import MAX_UPLOAD_BYTES, DecodeRequest, EncodeOut, ImagesOut, SampleRequest
 from genlab.use import sample as sampling
-from genlab.use.translate import MAX_PIXELS, header_size, translate_image
+from genlab.use.translate import MAX_PIXELS, domains_of, header_size, translate_image
 
 router = APIRouter(tags=["images"], responses=ERRORS)
 PNG_DOC = {200: {"content": {"image/png": {}}, "description": "PNG (format png) or JSON (format base64)"}}
@@ -75,12 +76,20 @@ async def _upload(file: UploadFile) -> bytes:
 
 @router.post("/runs/{run_id}/sample", responses=PNG_DOC, response_model=ImagesOut)
 def sample(body: SampleRequest, model: ServedModel = Depends(served)) -> Any:
-    """Draw new images; the same seed (and class) gives the same images."""
+    """Draw new images; the same seed (and class) gives the same images. Denoising models also take a
+    sampler, steps and a guidance scale; a value the model cannot use is a 422 with `genlab sample`'s words."""
     needs(model, "ImageSampler", "draw images")
     label = _label(model, body.label)
+    options = {"sampler": body.sampler, "steps": body.steps, "guidance_scale": body.guidance_scale}
+    if any(v is not None for v in options.values()):
+        try:
+            sampling.check_sampling(model.module, options)
+        except GenLabError as err:
+            raise HTTPException(422, str(err)) from None
     with model.lock:
-        options = {"sampler": body.sampler, "steps": body.steps, "guidance_scale": body.guidance_scale}
-        images = sampling.sample(model.module, body.n, seed=body.seed, labels=label, options=options)
+        images = sampling.sample(
+            model.module, body.n, seed=body.seed, labels=label, options=options, truncation=body.truncation
+        )
     return _reply(images, body.format)
 
 
@@ -103,14 +112,32 @@ async def encode(file: UploadFile = File(...), model: ServedModel = Depends(serv
     return EncodeOut(latent=[float(v) for v in z], latent_dim=len(z))
 
 
+def _target(model: ServedModel, direction: str | None, domain: str | None) -> str | None:
+    """The direction or target domain to translate to; 422 when it does not fit the model."""
+    domains = domains_of(model.module)
+    if domain is not None:
+        if not domains:
+            raise HTTPException(422, f"Run {model.run.id} has no target domains; use direction=AtoB or BtoA")
+        if domain not in domains:
+            raise HTTPException(422, f"unknown target domain {domain!r}: this run knows {', '.join(domains)}")
+        return domain
+    if direction is not None and domains:
+        raise HTTPException(422, f"Run {model.run.id} translates into domains ({', '.join(domains)}): use domain=NAME")
+    return direction
+
+
 @router.post("/runs/{run_id}/translate", responses={200: {"content": {"image/png": {}}}})
 async def translate(
     file: UploadFile = File(...),
     direction: str | None = Query(None, pattern="^(AtoB|BtoA)$", description="Default: the model's first"),
+    domain: str | None = Query(
+        None, max_length=200, description="Multi-domain runs: the target domain's name (default: the first)"
+    ),
     model: ServedModel = Depends(served),
 ) -> Response:
     """Translate an uploaded image; the PNG has the upload's width and height."""
     needs(model, "Translator", "translate images")
+    target = _target(model, direction, domain)
     data = await _upload(file)
-    out = await anyio.to_thread.run_sync(_locked, model, lambda: translate_image(model.module, data, direction))
+    out = await anyio.to_thread.run_sync(_locked, model, lambda: translate_image(model.module, data, target))
     return Response(_png(out), media_type="image/png")

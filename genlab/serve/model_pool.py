@@ -24,6 +24,10 @@ class ServedModel:
     module: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
     decoder: Any = None  # a BatchedDecoder for text models that can decode many sequences at once
+    name: str = ""  # the id clients call it by: the run asked for, whose champion `run` may be
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.run.id
 
     @property
     def source(self) -> Any:
@@ -46,7 +50,8 @@ class ServedModel:
         """What a client needs to call this model: its kind, what it can do and its shapes."""
         can = self.capabilities
         out: dict[str, Any] = {
-            "run_id": self.run.id,
+            "run_id": self.name,
+            "serving": self.run.id,  # the champion that answers for run_id (itself unless one was promoted)
             "name": self.run.name,
             "family": self.run.family,
             "kind": get_family(self.run.family).kind,
@@ -63,6 +68,8 @@ class ServedModel:
             out["latent_dim"] = int(self.module.latent_dim)
         if "Translator" in can:
             out["directions"] = list(available_directions(self.module))
+        if "MultiDomainTranslator" in can:
+            out["domains"] = list(self.module.domains())
         return out
 
 
@@ -74,11 +81,11 @@ def check_servable(store: RunStore, run_id: str) -> Run:
     return run
 
 
-def load_served(store: RunStore, run_id: str, max_batch: int = 0) -> ServedModel:
-    """The run's module in eval mode; a text model that can decode many sequences at once gets a batched
-    decoder of `max_batch` rows (0: requests decode one at a time, in turn)."""
+def load_served(store: RunStore, run_id: str, max_batch: int = 0, name: str = "") -> ServedModel:
+    """The run's module in eval mode, served as `name` (default its own id); a text model that can decode
+    many sequences at once gets a batched decoder of `max_batch` rows (0: one request at a time)."""
     run = check_servable(store, run_id)
     module = load_module(store, run_id, get_family(run.family).serve_checkpoint)
     module.eval()
     decoder = BatchedDecoder(module, max_batch) if max_batch > 0 and can_batch(module) else None
-    return ServedModel(run, module, decoder=decoder)
+    return ServedModel(run, module, decoder=decoder, name=name or run_id)

@@ -153,7 +153,7 @@ def _consume(st: ScreenedStream, gone: Callable[[], bool], emit: Callable[[str],
 
 def _model_card(model: ServedModel) -> dict[str, Any]:
     return {
-        "id": model.run.id,
+        "id": model.name,
         "object": "model",
         "created": int(model.run.created_at or 0),
         "owned_by": "genlab",

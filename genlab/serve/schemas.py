@@ -105,6 +105,9 @@ class SampleRequest(Body):
     guidance_scale: float | None = Field(
         None, description="Conditional models with samplers: classifier-free guidance scale"
     )
+    truncation: float | None = Field(
+        None, description="Models with the truncation trick: 0 to 1 (1: none; default: the run's)"
+    )
 
 
 class DecodeRequest(Body):

@@ -19,7 +19,7 @@ from typing import Any
 import plotly
 
 from genlab.core.errors import GenLabError
-from genlab.safety.gate import screen, withheld_notice
+from genlab.safety.gate import stored_text
 from genlab.store.runs import Run, RunNotFound, RunStore
 
 MAX_RUNS = 12
@@ -113,10 +113,8 @@ def _texts(store: RunStore, run_id: str) -> list[TextSample]:
         path = Path(art["path"])
         if not path.exists():
             continue
-        raw = path.read_text(encoding="utf-8", errors="replace")[:4000]
-        result = screen(raw)
-        shown = withheld_notice(result) if result.flagged else raw
-        out.append(TextSample(name, art["step"], shown, result.flagged, result.summary()))
+        sample = stored_text(path.read_text(encoding="utf-8", errors="replace")[:4000], art["meta"])
+        out.append(TextSample(name, art["step"], sample.text, sample.flagged, sample.summary))
     return out
 
 

@@ -36,8 +36,10 @@ class RunFiles:
         name: str | None = None,
         step: int | None = None,
         meta: dict[str, Any] | None = None,
+        replace: bool = False,
     ) -> None:
-        """Record a file of the run (kept in memory while a team database is unreachable)."""
+        """Record a file of the run (kept in memory while a team database is unreachable). `replace`: the
+        file is rewritten in place (an export made again), so its older rows go and one row stays."""
         path = Path(path)
         folder = self.run_folder(run_id)  # type: ignore[attr-defined]
         rel = str(path.relative_to(folder)) if path.is_absolute() and path.is_relative_to(folder) else str(path)
@@ -54,6 +56,11 @@ class RunFiles:
             batch = [*self._pending_artifacts, row]
             try:
                 with self.db.write() as con:
+                    if replace:
+                        a = artifacts.c
+                        con.execute(artifacts.delete().where(a.run_id == run_id, a.kind == kind, a.path == rel))
+                        batch = [r for r in batch[:-1] if (r["run_id"], r["kind"], r["path"]) != (run_id, kind, rel)]
+                        batch.append(row)
                     con.execute(artifacts.insert(), batch)
             except StoreOffline:
                 self._pending_artifacts = batch

@@ -129,6 +129,14 @@ class RunRecords:
         with self.db.read() as con:
             return con.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is not None
 
+    def run_statuses(self, run_ids: Iterable[str | None]) -> dict[str, str]:
+        """The status of each run of `run_ids` that this store holds (one query; a sweep's trials)."""
+        ids = sorted({i for i in run_ids if i})
+        if not ids:
+            return {}
+        with self.db.read() as con:
+            return dict(con.execute(sa.select(runs.c.id, runs.c.status).where(runs.c.id.in_(ids))).all())
+
     def list_runs(
         self,
         *,

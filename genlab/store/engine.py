@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,13 +60,32 @@ def this_host() -> str:
     return os.environ.get("GENLAB_HOST") or socket.gethostname()
 
 
+def sqlite_read_only_url(path: Path) -> str | None:
+    """A read-only URL for a SQLite store whose folder cannot be written (a read-only mount, another
+    user's home), so listing and showing runs still work there; None when the folder is writable.
+
+    WAL needs its -shm file: where the -wal/-shm files exist SQLite reads them read-only (mode=ro); where
+    they do not, every commit is in the main file and `immutable=1` reads it without them."""
+    folder = path.parent
+    if not path.exists() or os.access(folder, os.W_OK):
+        return None
+    wal_files = all(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+    flag = "mode=ro" if wal_files else "mode=ro&immutable=1"
+    return f"sqlite:///file:{path}?{flag}&uri=true"
+
+
 def _sqlite_engine(url: str) -> Engine:
+    read_only = "mode=ro" in url
     engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_con: Any, _record: Any) -> None:
         dbapi_con.isolation_level = None  # we say when transactions begin (BEGIN IMMEDIATE for writes)
         cur = dbapi_con.cursor()
+        if read_only:  # journal settings are writes; a read-only store is read as it is
+            cur.execute("PRAGMA query_only=ON")
+            cur.close()
+            return
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=60000")
@@ -94,6 +114,8 @@ class Database:
     """One store database; engines are made lazily, once per process."""
 
     def __init__(self, url: str, home: Path) -> None:
+        if url.startswith("sqlite:///") and "?" not in url:
+            url = sqlite_read_only_url(Path(url.removeprefix("sqlite:///"))) or url
         self.url = url
         self.home = home
         self.backend = "sqlite" if url.startswith("sqlite") else "postgresql"
@@ -119,8 +141,16 @@ class Database:
         return self._engine
 
     @property
+    def read_only(self) -> bool:
+        """True for a SQLite store opened read-only because its folder cannot be written."""
+        return self.is_sqlite and "mode=ro" in self.url
+
+    @property
     def sqlite_path(self) -> Path | None:
-        return Path(sa.engine.make_url(self.url).database or "") if self.is_sqlite else None
+        if not self.is_sqlite:
+            return None
+        database = sa.engine.make_url(self.url).database or ""
+        return Path(database.removeprefix("file:"))
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -142,44 +172,54 @@ class Database:
         except exc.DBAPIError as err:
             raise self.unavailable(err) from None
 
-    def param(self, name: str) -> str:
-        """A named placeholder in the driver's own style (hot-path SQL skips SQLAlchemy's compiler)."""
-        return f":{name}" if self.is_sqlite else f"%({name})s"
-
     @contextmanager
     def raw_write(self) -> Iterator[Any]:
-        """The hot path (a training step's metrics and beat): a pooled driver cursor in one transaction,
-        without SQLAlchemy's statement machinery, so the store costs a step no more than before."""
-        engine = self.engine  # per process
-        dbapi = getattr(self._hot, "dbapi", None)
-        if dbapi is None or getattr(self._hot, "pid", 0) != os.getpid():
-            try:
-                dbapi = engine.raw_connection()  # kept by this thread, like the one connection before
-            except (exc.DBAPIError, *self._driver_errors()) as err:
-                raise self.unavailable(err) from None
-            self._hot.dbapi, self._hot.pid = dbapi, os.getpid()
-        cur = None
+        """The hot path (a training step's metrics and beat): one pooled driver cursor per thread in one
+        transaction, without SQLAlchemy's statement machinery, so the store costs a step no more than
+        before. No pid check per call: a forked child forgets the connection (os.register_at_fork)."""
+        hot = self._hot
+        cur = getattr(hot, "cur", None)
+        if cur is None:
+            cur = self._open_hot(hot)
+        dbapi = hot.dbapi
         try:
-            cur = dbapi.cursor()
             if self.is_sqlite:
                 cur.execute("BEGIN IMMEDIATE")
-            yield cur
-            if self.is_sqlite:
+                yield cur
                 cur.execute("COMMIT")
             else:
+                yield cur
                 dbapi.commit()
         except self._driver_errors() as err:
             _quiet_rollback(dbapi)
-            if not self.is_sqlite:  # a dead server connection: drop it, the next write reconnects
-                _quiet(dbapi.invalidate)
-                self._hot.dbapi = None
+            self._forget_hot(hot, invalidate=not self.is_sqlite)  # a dead server connection: reconnect next time
             raise self.unavailable(err) from None
         except BaseException:
             _quiet_rollback(dbapi)
             raise
-        finally:
-            if cur is not None:
-                _quiet(cur.close)
+
+    def _open_hot(self, hot: threading.local) -> Any:
+        try:
+            dbapi = self.engine.raw_connection()  # kept by this thread, like the one connection before
+            cur = dbapi.cursor()
+        except (exc.DBAPIError, *self._driver_errors()) as err:
+            raise self.unavailable(err) from None
+        hot.dbapi, hot.cur = dbapi, cur
+        _LIVE.add(self)
+        return cur
+
+    def _forget_hot(self, hot: threading.local, *, invalidate: bool) -> None:
+        cur, dbapi = getattr(hot, "cur", None), getattr(hot, "dbapi", None)
+        hot.cur = hot.dbapi = None
+        if cur is not None:
+            _quiet(cur.close)
+        if dbapi is not None:
+            _quiet(dbapi.invalidate if invalidate else dbapi.close)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's connections are not ours to use or close."""
+        self._hot = threading.local()
+        self._engine = None
 
     def _driver_errors(self) -> tuple[type[BaseException], ...]:
         if self.is_sqlite:
@@ -207,13 +247,24 @@ class Database:
         return StoreUnavailable(sqlite_error_text(self.home, err))
 
     def dispose(self) -> None:
-        dbapi = getattr(self._hot, "dbapi", None)
-        if dbapi is not None and getattr(self._hot, "pid", 0) == os.getpid():
-            _quiet(dbapi.close)
+        if self._pid == os.getpid():
+            self._forget_hot(self._hot, invalidate=False)
         self._hot = threading.local()
         if self._engine is not None and self._pid == os.getpid():
             self._engine.dispose()
         self._engine = None
+
+
+_LIVE: weakref.WeakSet[Database] = weakref.WeakSet()  # databases holding a hot connection in this process
+
+
+def _forget_after_fork() -> None:
+    for db in list(_LIVE):
+        db._after_fork()
+    _LIVE.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _quiet(fn: Any) -> None:

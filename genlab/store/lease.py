@@ -24,16 +24,17 @@ from genlab.store.engine import Database, this_host
 from genlab.store.records import (
     CANCEL,
     FINISHED,
-    HEARTBEAT_STALE_S,
     PRUNE,
     START_GRACE_S,
     STATUSES,
     WORKER_BEAT_S,
     Run,
     StoreOffline,
+    heartbeat_stale_s,
 )
 from genlab.store.schema import runs
 
+_BEAT_SQL: dict[tuple[str, tuple[str, ...], bool], tuple[str, str]] = {}  # (backend, columns, no pid) -> SQL
 INTERRUPTED_TEXT = (
     "The worker process stopped without finishing (killed, out of memory or the machine restarted). Resume"
     " continues from the last checkpoint."
@@ -135,28 +136,40 @@ class RunLease:
 
         While a team database is unreachable the run keeps training: (True, False), nothing written (the
         next beat after it returns writes the newest progress)."""
-        for key in progress:
-            if key not in runs.c:
-                raise ValueError(f"bad column {key!r}")
-        p = self.db.param
-        sets = ", ".join(f"{k} = {p(k)}" for k in ("heartbeat", *progress))
-        owner = f" AND pid = {p('pid')}" if pid is not None else ""
-        sql = f"UPDATE runs SET {sets} WHERE id = {p('id')} AND status = 'running'{owner} RETURNING cancel_requested"
-        args = {"heartbeat": time.time(), **progress, "id": run_id, "pid": pid}
+        names = tuple(progress)
+        sql = _BEAT_SQL.get((self.db.backend, names, pid is None))
+        if sql is None:
+            sql = self._beat_sql(names, with_pid=pid is not None)
+        args = (time.time(), *progress.values(), run_id) + (() if pid is None else (pid,))
         try:
             with self.db.raw_write() as cur:
-                cur.execute(sql, args)
+                cur.execute(sql[0], args)
                 row = cur.fetchone()
                 if row is not None:
                     owned, cancel = True, bool(row[0])
                 else:
-                    cur.execute(f"SELECT cancel_requested FROM runs WHERE id = {p('id')}", {"id": run_id})
+                    cur.execute(sql[1], (run_id,))
                     flag = cur.fetchone()
                     owned, cancel = False, bool(flag and flag[0])
         except StoreOffline:
             return True, False
         self._flush_pending()  # type: ignore[attr-defined]
         return owned, cancel
+
+    def _beat_sql(self, names: tuple[str, ...], *, with_pid: bool) -> tuple[str, str]:
+        """The beat's UPDATE (and its fallback read) in the driver's positional style, made once."""
+        for key in names:
+            if key not in runs.c:
+                raise ValueError(f"bad column {key!r}")
+        p = "?" if self.db.is_sqlite else "%s"
+        sets = ", ".join(f"{k} = {p}" for k in ("heartbeat", *names))
+        owner = f" AND pid = {p}" if with_pid else ""
+        sql = (
+            f"UPDATE runs SET {sets} WHERE id = {p} AND status = 'running'{owner} RETURNING cancel_requested",
+            f"SELECT cancel_requested FROM runs WHERE id = {p}",
+        )
+        _BEAT_SQL[(self.db.backend, names, not with_pid)] = sql
+        return sql
 
     def heartbeat(self, run_id: str, **progress: Any) -> None:
         try:
@@ -205,6 +218,7 @@ class RunLease:
         dead = []
         now = time.time()
         host = this_host()
+        stale_s = heartbeat_stale_s()
         with self.db.read() as con:
             rows = con.execute(
                 sa.select(runs.c.id, runs.c.pid, runs.c.host, runs.c.heartbeat, runs.c.worker_beat).where(
@@ -219,7 +233,7 @@ class RunLease:
                 gone = not pid_alive(r.pid, genlab_only=not starting)
             else:
                 last = max((t for t in (r.heartbeat, r.worker_beat) if t is not None), default=None)
-                gone = last is None or now - last > HEARTBEAT_STALE_S
+                gone = last is None or now - last > stale_s
             if not gone:
                 continue
             q = (

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 MAX_POINTS = 1000
+FULL_READ_MAX = 200_000  # a run with more metric rows than this is first read as min/max buckets
 
 
 def lttb(xs: Sequence[float], ys: Sequence[float | None], max_points: int = MAX_POINTS) -> tuple[list, list]:
@@ -50,7 +51,9 @@ class MetricsFollower:
     """The metric series of one run, kept up to date by reading only rows newer than the last read.
 
     `refresh()` first compares the run's change stamp (one indexed lookup); when nothing was written it
-    touches no metric rows. A step logged again (a resumed run) replaces the old value.
+    touches no metric rows. A step logged again (a resumed run) replaces the old value. A run with more
+    than FULL_READ_MAX rows is first read as each series' min/max buckets, reduced in the database
+    (RunStore.metric_buckets), so a chart never pulls millions of points; rows after that come exactly.
     """
 
     def __init__(self, store: Any, run_id: str) -> None:
@@ -61,14 +64,35 @@ class MetricsFollower:
 
     def refresh(self) -> int:
         """Read the rows written since the last call; returns how many arrived (0: nothing changed)."""
-        if self.store.metrics_stamp(self.run_id) == self.after:
+        stamp = self.store.metrics_stamp(self.run_id)
+        if stamp == self.after:
             return 0
+        if self.after == 0:
+            spans = self.store.metric_spans(self.run_id)  # index seeks: the size of the run, roughly
+            if sum(hi - lo + 1 for lo, hi in spans.values()) > FULL_READ_MAX:
+                return self._read_buckets(stamp, spans)
         rows, self.after = self.store.metrics_since(self.run_id, self.after)
         for r in rows:
             self._points.setdefault(r["key"], {})[r["step"]] = r["value"]
         if rows:
             self.version += 1
         return len(rows)
+
+    def _read_buckets(self, stamp: int, spans: dict[str, tuple[int, int]]) -> int:
+        """A long run's first read: each series reduced in the database (a few thousand points), the
+        short ones read whole."""
+        n = 0
+        for key, (lo, hi) in spans.items():
+            if hi - lo + 1 > 2 * MAX_POINTS:
+                steps, values = self.store.metric_buckets(self.run_id, key, MAX_POINTS)
+            else:
+                series = self.store.metric_series(self.run_id, key)
+                steps, values = [p[0] for p in series], [p[1] for p in series]
+            self._points[key] = dict(zip(steps, values, strict=True))
+            n += len(steps)
+        self.after = stamp  # rows written meanwhile come with the next refresh (a step replaces itself)
+        self.version += 1
+        return n
 
     def keys(self) -> list[str]:
         return sorted(self._points)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,13 +24,59 @@ from genlab.store.records import StoreOffline, as_float
 from genlab.store.schema import artifacts, metrics, runs
 
 _UPSERT: dict[str, str] = {}  # backend -> SQL
+ROW_COLUMNS = ("run_id", "step", "epoch", "key", "value", "time")  # a metric row as written
+
+
+COPY_MIN_ROWS = 200  # from this many rows on, PostgreSQL takes a batch by COPY (one round trip, no per-row plan)
+_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS metrics_in (n BIGSERIAL, run_id TEXT, step INTEGER, epoch INTEGER,"
+    " key TEXT, value DOUBLE PRECISION, time DOUBLE PRECISION) ON COMMIT DELETE ROWS"
+)
+_FROM_STAGE = (
+    "INSERT INTO metrics (run_id, step, epoch, key, value, time)"
+    " SELECT DISTINCT ON (run_id, key, step) run_id, step, epoch, key, value, time FROM metrics_in"
+    " ORDER BY run_id, key, step, n DESC"  # a step given twice in one batch: the later value wins
+    " ON CONFLICT (run_id, key, step) DO UPDATE"
+    " SET epoch = EXCLUDED.epoch, value = EXCLUDED.value, time = EXCLUDED.time, id = EXCLUDED.id"
+)
+
+
+def _copy_upsert(cur: Any, rows: Sequence[tuple]) -> None:
+    """A large batch on PostgreSQL: COPY into a per-session staging table, then one INSERT ... ON CONFLICT
+    (replaces a step logged again, like the row-by-row upsert); the staging rows vanish at commit."""
+    cur.execute(_STAGE)
+    with cur.copy("COPY metrics_in (run_id, step, epoch, key, value, time) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cur.execute(_FROM_STAGE)
+
+
+_LATEST = sa.text(
+    """
+    WITH RECURSIVE k(run_id, key) AS (
+        SELECT r.id, (SELECT MIN(m.key) FROM metrics m WHERE m.run_id = r.id)
+        FROM runs r WHERE r.id IN :ids
+        UNION ALL
+        SELECT k.run_id, (SELECT MIN(m.key) FROM metrics m WHERE m.run_id = k.run_id AND m.key > k.key)
+        FROM k WHERE k.key IS NOT NULL
+    )
+    SELECT k.run_id, k.key,
+           (SELECT m.value FROM metrics m WHERE m.run_id = k.run_id AND m.key = k.key ORDER BY m.step DESC LIMIT 1)
+    FROM k WHERE k.key IS NOT NULL
+    """
+).bindparams(sa.bindparam("ids", expanding=True))
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 class MetricRows:
     """The metrics table (mixed into RunStore)."""
 
     db: Database
-    _pending: list[dict[str, Any]]
+    _pending: list[tuple]
     _pending_lock: threading.Lock
 
     def _upsert_sql(self) -> str:
@@ -41,8 +87,8 @@ class MetricRows:
         return sql
 
     def _build_upsert(self) -> str:
-        cols = ("run_id", "step", "epoch", "key", "value", "time")
-        values = ", ".join(self.db.param(c) for c in cols)
+        cols = ROW_COLUMNS
+        values = ", ".join(["?" if self.db.is_sqlite else "%s"] * len(cols))  # positional: tuples bind fastest
         if self.db.is_sqlite:
             return f"INSERT OR REPLACE INTO metrics ({', '.join(cols)}) VALUES ({values})"
         return (
@@ -53,20 +99,24 @@ class MetricRows:
     def log_metrics(self, run_id: str, step: int, values: dict[str, float], epoch: int | None = None) -> None:
         """Record one step's metrics in one transaction (kept in memory while the database is down)."""
         now = time.time()
-        rows = [
-            {"run_id": run_id, "step": int(step), "epoch": epoch, "key": k, "value": as_float(v), "time": now}
-            for k, v in values.items()
-        ]
+        step = int(step)
+        rows = [(run_id, step, epoch, k, as_float(v), now) for k, v in values.items()]
         if rows:
             self.write_metric_rows(rows)
 
-    def write_metric_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Write rows (any runs, any steps) after whatever an outage left waiting, in one transaction."""
+    def write_metric_rows(self, rows: Sequence[tuple | dict[str, Any]]) -> None:
+        """Write rows (any runs, any steps; tuples in ROW_COLUMNS order or dicts by column name) after
+        whatever an outage left waiting, in one transaction."""
+        if rows and isinstance(rows[0], dict):
+            rows = [tuple(r[c] for c in ROW_COLUMNS) for r in rows]  # type: ignore[index]
         with self._pending_lock:
-            batch = self._pending + rows
+            batch = self._pending + list(rows) if self._pending else rows
             try:
                 with self.db.raw_write() as cur:
-                    cur.executemany(self._upsert_sql(), batch)
+                    if len(batch) >= COPY_MIN_ROWS and not self.db.is_sqlite:
+                        _copy_upsert(cur, batch)
+                    else:
+                        cur.executemany(self._upsert_sql(), batch)
             except StoreOffline as err:
                 if not self._pending:
                     print(
@@ -74,7 +124,7 @@ class MetricRows:
                         file=sys.stderr,
                         flush=True,
                     )
-                self._pending = batch
+                self._pending = list(batch)
                 return
             if self._pending:
                 print(f"store: database back; wrote {len(self._pending)} kept metric rows", file=sys.stderr, flush=True)
@@ -90,9 +140,31 @@ class MetricRows:
         return len(self._pending)
 
     def metric_keys(self, run_id: str) -> list[str]:
-        q = sa.select(metrics.c.key).where(metrics.c.run_id == run_id).distinct().order_by(metrics.c.key)
+        """A run's metric names, one index seek each (a loose scan of (run_id, key, step)), so a run with
+        millions of rows lists its few keys at once."""
+        c = metrics.c
+        keys: list[str] = []
         with self.db.read() as con:
-            return [r[0] for r in con.execute(q)]
+            while True:
+                q = sa.select(sa.func.min(c.key)).where(c.run_id == run_id)
+                if keys:
+                    q = q.where(c.key > keys[-1])
+                key = con.execute(q).scalar()
+                if key is None:
+                    return keys
+                keys.append(key)
+
+    def metric_spans(self, run_id: str) -> dict[str, tuple[int, int]]:
+        """(first step, last step) of each metric of a run: index seeks only, whatever the run's size."""
+        c = metrics.c
+        out = {}
+        with self.db.read() as con:
+            for key in self.metric_keys(run_id):
+                lo, hi = con.execute(
+                    sa.select(sa.func.min(c.step), sa.func.max(c.step)).where(c.run_id == run_id, c.key == key)
+                ).one()
+                out[key] = (lo, hi)
+        return out
 
     def metrics(self, run_id: str, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Rows of {step, epoch, key, value, time}, ordered by key then step."""
@@ -156,24 +228,60 @@ class MetricRows:
         with self.db.read() as con:
             return [(r[0], r[1]) for r in con.execute(q)]
 
+    def metric_count(self, run_id: str) -> int:
+        """How many metric rows a run has (a range of the (run_id, id) index)."""
+        q = sa.select(sa.func.count()).select_from(metrics).where(metrics.c.run_id == run_id)
+        with self.db.read() as con:
+            return int(con.execute(q).scalar_one())
+
+    def metric_buckets(self, run_id: str, key: str, buckets: int = 1000) -> tuple[list[int], list[float]]:
+        """One metric's series reduced in the database to at most 2 x buckets points: each of `buckets`
+        equal step ranges gives its lowest and highest value (placed at the range's first and last logged
+        step, less than a pixel apart on a chart), so a run with millions of rows draws in one query and
+        every spike survives. Rows without a value are left out."""
+        c = metrics.c
+        where = (c.run_id == run_id, c.key == key, c.value.is_not(None))
+        with self.db.read() as con:
+            lo, hi = con.execute(sa.select(sa.func.min(c.step), sa.func.max(c.step)).where(*where)).one()
+            if lo is None:
+                return [], []
+            width = max(1, -(-(hi - lo + 1) // buckets))
+            bucket = (c.step - lo) // width  # integer division on both backends
+            q = (
+                sa.select(
+                    sa.func.min(c.step),
+                    sa.func.max(c.step),
+                    sa.func.min(c.value),
+                    sa.func.max(c.value),
+                    sa.func.count(),
+                )
+                .where(*where)
+                .group_by(bucket)
+                .order_by(sa.func.min(c.step))
+            )
+            rows = con.execute(q).all()
+        steps: list[int] = []
+        values: list[float] = []
+        for first, last, vmin, vmax, n in rows:
+            if n == 1 or first == last:
+                steps.append(first)
+                values.append(vmin)
+            else:
+                steps += [first, last]
+                values += [vmin, vmax]
+        return steps, values
+
     def last_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
-        """The latest value of every metric of each run (one query; for tables of many runs)."""
-        ids = list(run_ids)
-        if not ids:
-            return {}
-        m, newer = metrics.alias("m"), metrics.alias("newer")
-        latest = (
-            sa.select(newer.c.id)
-            .where(newer.c.run_id == m.c.run_id, newer.c.key == m.c.key)
-            .order_by(newer.c.step.desc(), newer.c.time.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        q = sa.select(m.c.run_id, m.c.key, m.c.value).where(m.c.run_id.in_(ids), m.c.id == latest)
+        """The latest value of every metric of each run (for tables of many runs), in one query of index
+        seeks only: a loose scan of (run_id, key, step) finds each run's keys, and each key's highest step
+        is the last entry of its range. Its cost grows with runs x keys, not with the rows a run logged (a
+        live run with a million rows costs what a short one does)."""
+        ids = list(dict.fromkeys(run_ids))
         out: dict[str, dict[str, float]] = {i: {} for i in ids}
         with self.db.read() as con:
-            for r in con.execute(q):
-                out[r[0]][r[1]] = r[2]
+            for part in _chunks(ids, 500):
+                for run_id, key, value in con.execute(_LATEST, {"ids": part}):
+                    out[run_id][key] = value
         return out
 
     def truncate_after(self, run_id: str, step: int) -> None:

@@ -128,6 +128,16 @@ class StoreOffline(StoreUnavailable):
     """The team database server cannot be reached (down, restarting, or the network is cut)."""
 
 
+def heartbeat_stale_s() -> float:
+    """How long another machine's worker may stay silent before its run counts as interrupted
+    (GENLAB_HEARTBEAT_STALE_S; default HEARTBEAT_STALE_S, eight missed worker beats)."""
+    env = os.environ.get("GENLAB_HEARTBEAT_STALE_S")
+    try:
+        return max(1.0, float(env)) if env else HEARTBEAT_STALE_S
+    except ValueError:
+        raise GenLabError(f"GENLAB_HEARTBEAT_STALE_S must be a number of seconds, got {env!r}") from None
+
+
 def stall_after_s() -> float:
     env = os.environ.get("GENLAB_STALL_AFTER_S")
     try:

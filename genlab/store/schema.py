@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0002"  # the newest migration; tests/test_store_migrations.py checks it against the scripts
+HEAD = "0003"  # the newest migration; tests/test_store_migrations.py checks it against the scripts
 
 metadata = sa.MetaData()
 Real = sa.Float(precision=53)  # REAL on SQLite, DOUBLE PRECISION on PostgreSQL
@@ -55,6 +55,7 @@ runs = sa.Table(
     sa.Column("worker_beat", Real),
     sa.Index("runs_status", "status", "created_at"),
     sa.Index("runs_sweep", "sweep_id"),
+    sa.Index("runs_created", "created_at", "id"),
 )
 
 metrics = sa.Table(

@@ -13,8 +13,10 @@ Faults: a run that fails makes its trial FAIL and the sweep goes on; a worker ki
 heart-beating, the next worker marks the trial FAIL and Optuna's RetryFailedTrialCallback queues it
 again; completed trials are never redone.
 
-Each machine keeps its own run store: a trial records `run_id`, `host` and `genlab_home` as user attrs,
-so the study links every trial back to the run on the machine that ran it.
+A trial records `run_id`, `host` and `genlab_home` as user attrs, so the study links every trial back to
+its run: with a team store (GENLAB_DB_URL, one PostgreSQL for every machine) all trials' runs are in the
+one store and `sweep show` gives each one's run status, whichever machine ran it; with per-machine SQLite
+stores a machine sees the status of the runs it holds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -336,13 +337,15 @@ def list_sweeps(storage: str | None = None) -> list[Progress]:
 
 def trial_rows(study: optuna.Study, settings: SweepSettings, store: RunStore | None = None) -> list[dict[str, Any]]:
     """One row per trial: state, params, value(s), pruned at which validation, its run and the run's status."""
-    here = socket.gethostname()
+    statuses = (
+        {}
+        if store is None
+        else store.run_statuses(t.user_attrs.get("run_id") for t in study.get_trials(deepcopy=False))
+    )
     rows = []
     for t in study.get_trials(deepcopy=False):
         run_id = t.user_attrs.get("run_id")
-        run_status = None
-        if store is not None and run_id and t.user_attrs.get("host") == here and store.exists(run_id):
-            run_status = store.get(run_id).status
+        run_status = statuses.get(run_id) if run_id else None
         values = t.values or []
         row: dict[str, Any] = {
             "trial": t.number,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import threading
 import time
 from typing import Any
@@ -25,6 +24,7 @@ from optuna.trial import TrialState
 from callbacks.sweep_trial import STORAGE_ENV
 from genlab.core.parsing import parse_config
 from genlab.runner import jobs
+from genlab.store.engine import this_host
 from genlab.store.runs import FINISHED, Run, RunStore
 from genlab.sweeps.space import apply_params
 from genlab.sweeps.study import (
@@ -72,7 +72,7 @@ class Worker:
         self.poll_s = poll_s
         self.lock = threading.Lock()
         self.log = log or (lambda text: print(text, flush=True))
-        self.host = socket.gethostname()
+        self.host = this_host()  # GENLAB_HOST, else the machine's name: what the run store records
         self.worker_id = f"{self.host}:{os.getpid()}"
 
     def stop_requested(self) -> bool:

@@ -68,6 +68,7 @@ class BatchedDecoder:
         self.steps = 0  # forward passes of the decode loop (for tests and benchmarks)
         self.widest = 0  # the most sequences decoded in one pass
         self._closed = False
+        self._retiring = False  # replaced (a promotion): finish the requests it has, then stop
         self._thread = threading.Thread(target=self._loop, name="genlab-batch-decoder", daemon=True)
         self._thread.start()
 
@@ -96,6 +97,13 @@ class BatchedDecoder:
         finally:
             req.cancelled.set()  # closed early or done: the row is freed before the next step
 
+    def retire(self) -> None:
+        """Stop once the requests it holds are done (a newer model took its place; streams in flight end
+        normally on this one)."""
+        with self.cond:
+            self._retiring = True
+            self.cond.notify()
+
     def close(self) -> None:
         with self.cond:
             self._closed = True
@@ -109,8 +117,10 @@ class BatchedDecoder:
             while True:
                 with self.cond:
                     self._drop_cancelled()
-                    while not self.active and not self.pending and not self._closed:
+                    while not self.active and not self.pending and not self._closed and not self._retiring:
                         self.cond.wait()
+                    if self._retiring and not self.active and not self.pending:
+                        self._closed = True
                     if self._closed:
                         for req in self.active + self.pending:
                             req.out.put(_END)

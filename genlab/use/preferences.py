@@ -10,6 +10,7 @@ continuation, the rejected one the same words shuffled and shouted in capitals (
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import asdict, dataclass
@@ -19,6 +20,7 @@ from typing import Any
 from genlab.store.runs import RunStore
 from genlab.use.feedback import list_feedback
 
+PREFERENCES_FILE = "preferences.json"  # what a DPO child measured, beside it
 MAX_PAIRS_PER_PROMPT = 16  # a prompt rated many times must not drown the others
 WORDS = re.compile(r"[A-Za-z']+")
 
@@ -56,6 +58,18 @@ def preference_pairs(store: RunStore, run_id: str) -> list[PreferencePair]:
 def preference_summary(store: RunStore, run_id: str) -> dict[str, int]:
     pairs = preference_pairs(store, run_id)
     return {"pairs": len(pairs), "prompts": len({(p.system_prompt, p.prompt) for p in pairs})}
+
+
+def write_preferences(store: RunStore, run_id: str, record: dict[str, Any]) -> None:
+    """What a DPO child measured (the pairs it learned from, held-out reward accuracy and margin before and
+    after), beside it: runs/<id>/preferences.json."""
+    (store.run_folder(run_id) / PREFERENCES_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+
+
+def read_preferences(store: RunStore, run_id: str) -> dict[str, Any] | None:
+    """What a DPO child measured (None for other runs): for the Run page and the CLI."""
+    path = store.run_folder(run_id) / PREFERENCES_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 # -- the built-in preference set ---------------------------------------------------------------------

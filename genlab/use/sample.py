@@ -18,10 +18,21 @@ import torch.nn.functional as F
 from genlab.core.errors import GenLabError
 from genlab.core.imaging import save_grid
 from genlab.core.registry import FAMILIES, get_family, names_that_can
+from genlab.core.truncation import truncation_problem
 from genlab.runner.checkpoints import load_module
 from genlab.store.runs import RunStore
 from genlab.use.translate import ImageInput, open_image, to_tensor
-from lightning_modules.base import PROTOCOLS, Encoder, ImageSampler, Labels, LatentWalker, Reconstructor, slerp
+from lightning_modules.base import (
+    PROTOCOLS,
+    DenoisingSampler,
+    Encoder,
+    ImageSampler,
+    Labels,
+    LatentWalker,
+    Reconstructor,
+    Truncatable,
+    slerp,
+)
 
 MAX_SAMPLES = 256  # one call; the grid of 256 64-px images is already 1 megapixel
 
@@ -77,31 +88,97 @@ def sampling_settings(module: Any) -> dict[str, Any]:
     return dict(settings()) if callable(settings) else {}
 
 
+def _options(module: Any, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The sampling knobs given (None: the run's default), or a GenLabError for a model without them."""
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    if options and not sampling_settings(module):
+        raise GenLabError(f"this model has no sampling settings ({', '.join(sorted(options))})")
+    return options
+
+
+def check_sampling(module: Any, options: dict[str, Any] | None) -> tuple[str, int, float]:
+    """The (sampler, steps, guidance) one call would use, or the GenLabError `genlab sample` prints for them."""
+    if not isinstance(module, DenoisingSampler):
+        raise GenLabError("This model does not sample by denoising: it has no sampler, steps or guidance")
+    knobs = _options(module, options)
+    return module.check_sampling(knobs.get("sampler"), knobs.get("steps"), knobs.get("guidance_scale"))
+
+
+def default_truncation(module: Any) -> float | None:
+    """The run's own truncation for a model that offers the truncation trick (Truncatable); None otherwise."""
+    return float(module.default_truncation) if isinstance(module, Truncatable) else None
+
+
+def check_truncation(module: Any, truncation: float) -> float:
+    """A truncation in [0, 1] for a Truncatable model; the config's words otherwise."""
+    if not isinstance(module, Truncatable):
+        raise GenLabError(
+            f"This model has no truncation setting (a {names_that_can('Truncatable')} run has); leave truncation out"
+        )
+    problem = truncation_problem(truncation)
+    if problem:
+        raise GenLabError(f"{problem} (got {truncation!r})")
+    return float(truncation)
+
+
 @torch.no_grad()
 def sample(
-    module: Any, n: int, *, seed: int = 0, labels: Labels = None, options: dict[str, Any] | None = None
+    module: Any,
+    n: int,
+    *,
+    seed: int = 0,
+    labels: Labels = None,
+    options: dict[str, Any] | None = None,
+    truncation: float | None = None,
 ) -> np.ndarray:
     """n new images (N, C, H, W) in [0, 1]; the same seed (and labels) gives the same images. `options`
-    (sampler, steps, guidance_scale) reach models whose sampling_settings() offer them."""
+    (sampler, steps, guidance_scale) reach models whose sampling_settings() offer them; `truncation`
+    (0..1) reaches Truncatable models."""
     if not isinstance(module, ImageSampler):
         raise GenLabError("This model does not draw new images")
     if not 1 <= n <= MAX_SAMPLES:
         raise GenLabError(f"n must be between 1 and {MAX_SAMPLES}, got {n}")
     labels = _check_labels(module, labels, n)
     module.eval()
-    options = {k: v for k, v in (options or {}).items() if v is not None}
+    if truncation is not None:
+        t = check_truncation(module, truncation)
+        return _numpy(module.sample_truncated(n, seed=seed, labels=labels, truncation=t))
+    options = _options(module, options)
     if options:
-        if not sampling_settings(module):
-            raise GenLabError(f"this model has no sampling settings ({', '.join(sorted(options))})")
         return _numpy(module.sample(n, seed=seed, labels=labels, **options))
     return _numpy(module.sample_images_n(n, seed=seed, labels=labels))
 
 
+MAX_STRIP_FRAMES = 32
+
+
+@torch.no_grad()
+def denoising_strip(
+    module: Any, *, seed: int = 0, label: int | None = None, options: dict[str, Any] | None = None, frames: int = 8
+) -> tuple[list[int], np.ndarray]:
+    """One image from noise to sample: the sampling steps shown (0 = the noise) and the images there
+    (frames, C, H, W) in [0, 1]; its last frame is sample()'s image for the same seed, class and knobs."""
+    if not isinstance(module, DenoisingSampler):
+        raise GenLabError("This model does not sample by denoising: it has no denoising strip")
+    if not 2 <= frames <= MAX_STRIP_FRAMES:
+        raise GenLabError(f"frames must be between 2 and {MAX_STRIP_FRAMES}, got {frames}")
+    checked = _check_labels(module, label, 1)
+    module.eval()
+    at, images = module.denoising_strip(seed=seed, label=checked, frames=frames, **_options(module, options))
+    return [int(s) for s in at], _numpy(images)
+
+
 @torch.no_grad()
 def interpolate(
-    module: Any, seed_a: int, seed_b: int, ts: list[float] | np.ndarray, labels: Labels = None
+    module: Any,
+    seed_a: int,
+    seed_b: int,
+    ts: list[float] | np.ndarray,
+    labels: Labels = None,
+    options: dict[str, Any] | None = None,
 ) -> np.ndarray:
-    """Images along the spherical path between the latent codes drawn with two seeds, at fractions ts."""
+    """Images along the spherical path between the latent codes drawn with two seeds, at fractions ts.
+    A denoising model's latent is its starting noise; `options` (sampler, steps, guidance) then apply."""
     if not isinstance(module, LatentWalker):
         raise GenLabError("This model has no latent space to walk")
     ts = np.asarray(ts, dtype=np.float32).reshape(-1)
@@ -114,8 +191,13 @@ def interpolate(
     z = slerp(za.expand(len(ts), d), zb.expand(len(ts), d), t)  # (T, D)
     param = next(module.parameters())
     module.eval()
-    out = module.images_from_latents(z.to(param.device, param.dtype), _check_labels(module, labels, len(ts)))
-    return _numpy(out)
+    labels = _check_labels(module, labels, len(ts))
+    knobs = _options(module, options)
+    if knobs:
+        channels, side = image_shape(module)
+        noise = z.reshape(len(ts), channels, side, side).to(param.device, param.dtype)
+        return _numpy(module.denoise(noise, labels=labels, **knobs)[0])
+    return _numpy(module.images_from_latents(z.to(param.device, param.dtype), labels))
 
 
 @torch.no_grad()
@@ -188,10 +270,11 @@ def sample_grid(
     labels: Labels = None,
     which: str | None = None,
     options: dict[str, Any] | None = None,
+    truncation: float | None = None,
 ) -> Path:
     """Sample n images of a run and save them as one PNG grid (the CLI's `genlab sample`)."""
     module = load_image_model(store, run_id, which)
-    images = torch.from_numpy(sample(module, n, seed=seed, labels=labels, options=options))
+    images = torch.from_numpy(sample(module, n, seed=seed, labels=labels, options=options, truncation=truncation))
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise GenLabError(f"--out must name a .png file, got {out.name}")

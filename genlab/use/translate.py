@@ -1,4 +1,5 @@
-"""Translate a user's image with a trained CycleGAN or pix2pix run, in a chosen direction.
+"""Translate a user's image with a trained translation run: in a chosen direction (AtoB/BtoA) or, for a
+multi-domain run, into a chosen target domain (its directions are its domain names), or into every domain.
 
 The image may have any size: it is padded to a square (with its border's median colour), resized to the model's
 side, translated, resized back and cropped, so the output has exactly the input's width and height.
@@ -22,7 +23,7 @@ from genlab.core.registry import FAMILIES, get_family
 from genlab.runner.build import build_datamodule
 from genlab.runner.checkpoints import load_module
 from genlab.store.runs import RunStore
-from lightning_modules.base import Translator
+from lightning_modules.base import MultiDomainTranslator, Translator
 from lightning_modules.translation_nets import TranslationEval
 
 MAX_PIXELS = 40_000_000  # the same cap as uploads
@@ -115,6 +116,8 @@ def to_pil(x: torch.Tensor) -> Image.Image:
 
 
 def _channels(module: Any, direction: str) -> tuple[int, int]:
+    if isinstance(module, MultiDomainTranslator):  # one generator: the same channels in and out
+        return int(module.channels), int(module.channels)
     info = module.data_info
     ca, cb = int(info.get("channels_a", 3)), int(info.get("channels_b", 3))
     return (ca, cb) if direction == "AtoB" else (cb, ca)
@@ -131,8 +134,7 @@ def translate_image(module: Any, image: ImageInput, direction: str | None = None
     if not directions:
         raise GenLabError(f"This model does not translate images; pick a run of {_translator_families()}")
     direction = direction or directions[0]
-    if direction not in directions:
-        raise GenLabError(f"This model translates {' and '.join(directions)}; {direction!r} is not available")
+    check_direction(module, direction)
     im = open_image(image)
     c_in, _ = _channels(module, direction)
     x = to_tensor(im, c_in)  # (1, C_in, H, W)
@@ -155,6 +157,30 @@ def translate_image(module: Any, image: ImageInput, direction: str | None = None
     return to_pil(y)
 
 
+def check_direction(module: Any, direction: str) -> None:
+    """A GenLabError naming what the run offers when `direction` (or target domain) is not one of them."""
+    directions = available_directions(module)
+    if direction in directions:
+        return
+    if isinstance(module, MultiDomainTranslator):
+        raise GenLabError(f"unknown target domain {direction!r}: this run knows the domains {', '.join(directions)}")
+    raise GenLabError(f"This model translates {' and '.join(directions)}; {direction!r} is not available")
+
+
+def domains_of(module: Any) -> list[str]:
+    """The target domains of a multi-domain run ([] for any other model)."""
+    return list(module.domains()) if isinstance(module, MultiDomainTranslator) else []
+
+
+def translate_into_every_domain(module: Any, image: ImageInput) -> list[tuple[str, Image.Image]]:
+    """One image into each of a multi-domain run's domains, in the run's order: the Playground's row."""
+    domains = domains_of(module)
+    if not domains:
+        raise GenLabError(f"This model has no target domains; pick a run of {_families_that('MultiDomainTranslator')}")
+    im = open_image(image)  # decoded and checked once
+    return [(d, translate_image(module, im, d)) for d in domains]
+
+
 def load_translator(store: RunStore, run_id: str, which: str = "best") -> Any:
     """The trained module of a run whose family translates (a clear error for any other family)."""
     run = store.get(run_id)
@@ -164,7 +190,11 @@ def load_translator(store: RunStore, run_id: str, which: str = "best") -> Any:
 
 
 def _translator_families() -> str:
-    return " or ".join(f.name for f in FAMILIES.values() if f.can("Translator"))
+    return _families_that("Translator")
+
+
+def _families_that(capability: Any) -> str:
+    return " or ".join(f.name for f in FAMILIES.values() if f.can(capability))
 
 
 def translate(
@@ -182,17 +212,23 @@ def translate_files(
     direction: str | None = None,
     which: str = "best",
 ) -> list[Path]:
-    """Translate several files; writes <stem>_<direction>.png into output_dir and returns the paths."""
+    """Translate several files; writes <stem>_<direction>.png into output_dir and returns the paths. A
+    multi-domain run without a direction translates each file into every domain (<stem>_<domain>.png)."""
     module = load_translator(store, run_id, which)
-    direction = direction or available_directions(module)[0]
+    if direction is not None:
+        check_direction(module, direction)  # before any file is read
+        targets = [direction]
+    else:
+        targets = domains_of(module) or [available_directions(module)[0]]
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in inputs:
-        result = translate_image(module, path, direction)
-        target = out_dir / f"{Path(path).stem}_{direction}.png"
-        result.save(target)
-        written.append(target)
+        for target_name in targets:
+            result = translate_image(module, path, target_name)
+            target = out_dir / f"{Path(path).stem}_{target_name}.png"
+            result.save(target)
+            written.append(target)
     return written
 
 
@@ -200,7 +236,8 @@ def translate_files(
 def evaluate(
     store: RunStore, run_id: str, fid_features: str = "inception", which: str = "best", max_batches: int | None = None
 ) -> dict[str, float]:
-    """Score a translation run on its validation split: L1/PSNR/SSIM (with true pairs) and FID/KID per direction.
+    """Score a translation run on its validation split: L1/PSNR/SSIM (with true pairs) and FID/KID per direction
+    (per target domain, with the domain classifier's accuracy, for a multi-domain run).
 
     The same metric code as validation (lightning_modules.translation_nets.TranslationEval) with FID/KID
     switched on; FID/KID use genlab.metrics' Inception features (or 16x16 pixels).
@@ -209,6 +246,8 @@ def evaluate(
     config = module.run_config
     dm = build_datamodule(config)
     dm.setup("fit")
+    if isinstance(module, MultiDomainTranslator):  # FID/KID per target domain, domain accuracy, cycle L1
+        return module.evaluate_translations(dm.val_dataloader(), fid_features, max_batches)
     directions = module.directions()
     two_way = len(directions) == 2  # both ways: per-direction metrics and the cycle loss
     suffixes = directions if two_way else [""]

@@ -106,6 +106,9 @@ def test_home_says_where_to_start_in_plain_words_with_the_command_behind_an_expa
     assert "26 s (idle, 30 Nov 2026) on a 2-core CPU" in texts(at, "caption")
     assert any(e.label == "Details and the command line" for e in at.expander)
     assert any(c.value == "python -m genlab train --config configs/vae_mnist.yaml --wait" for c in at.code)
+    # cards show what the preset makes: a grid of an image preset, lines a text preset wrote (docs/presets/)
+    assert len(at.image) >= 9
+    assert any(c.value.startswith("ROMEO:\nLead proot") for c in at.code), "the LSTM's recorded lines"
 
 
 def test_playground_opens_on_the_newest_completed_run_and_offers_the_pretrained_model(app, store):

@@ -31,6 +31,7 @@ from ui.widgets.common import page_path, user_error
 from ui.widgets.data_screen_panel import screen_corpus_panel
 from ui.widgets.data_sources import first_images, image_uploads, text_uploads
 from ui.widgets.images import show_grid
+from ui.widgets.table_views import table_check_panel
 
 st.title("Data")
 st.caption(
@@ -240,4 +241,6 @@ else:  # Your uploads
             with path.open("r", encoding="utf-8", errors="replace") as f:
                 st.text(f.read(800))
             screen_corpus_panel("upload", name, key=f"data.screen.{name}")
+            if path.suffix.lower() in (".csv", ".jsonl"):
+                table_check_panel(name, key=f"data.table.{name}")
     st.page_link(page_path("train"), label="Train on your data", icon=":material/model_training:")

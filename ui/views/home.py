@@ -19,7 +19,7 @@ from ui.widgets.common import (
     status_badge,
     user_error,
 )
-from ui.widgets.presets import Preset, list_presets, picture, start_here
+from ui.widgets.presets import Preset, list_presets, picture, start_here, text_sample
 from ui.widgets.settings_store import session_secrets
 
 store = get_store()
@@ -49,7 +49,8 @@ def _expected_time(preset: Preset) -> str:
             here = f" · took {fmt_duration(done[0].duration_s)} here last time"
             return (f"{preset.card['cpu']} on a 2-core CPU" if preset.card.get("cpu") else "") + here
     if preset.card.get("cpu"):
-        return f"{preset.card['cpu']} on a 2-core CPU"
+        when = f" (measured {preset.card['measured']})" if preset.card.get("measured") else ""
+        return f"{preset.card['cpu']} on a 2-core CPU{when}"
     return "time: see the pre-flight estimate on the Train page"
 
 
@@ -80,8 +81,8 @@ if not presets:
 first = start_here([p for p in presets if p.config is not None])
 if first:
     st.success(
-        f"New here? Start with **{first}**: the fastest preset. Press *Train now*, and its first pictures "
-        "appear on the run page within a minute or two.",
+        f"New here? Start with **{first}**: the fastest preset. Press *Train now*: its run page opens, and its "
+        "first pictures appear there after its first check on held-out data, with no click.",
         icon=":material/flag:",
     )
 grid = st.columns(3)
@@ -93,7 +94,10 @@ for i, preset in enumerate(sorted(presets, key=lambda p: p.path.stem != first)):
             continue
         family = FAMILIES[preset.config.family]
         if pic := picture(preset.path.stem):
-            st.image(str(pic), width="stretch")
+            st.image(str(pic), width="stretch", caption="made by a real run of this preset")
+        elif lines := text_sample(preset.path.stem):
+            st.code(lines, language=None, wrap_lines=True)
+            st.caption("written by a real run of this preset")
         st.markdown(f"#### {preset.title}" + (" :green-badge[start here]" if preset.path.stem == first else ""))
         if preset.card.get("plain"):
             st.markdown(preset.card["plain"])

@@ -133,7 +133,10 @@ def image_playground() -> None:
                         st.session_state["play.seed"] = random.randrange(0, 2**31 - 1)
                     st.session_state.setdefault("play.seed", 0)
                     seed = c2.number_input("Seed", 0, 2**31 - 1, step=1, key="play.seed")
-                    images = mc.sample(module, n, int(seed), label)
+                    from ui.widgets.truncation_views import truncation_slider
+
+                    truncation = truncation_slider(module) if mc.can_truncate(module) else None
+                    images = mc.sample(module, n, int(seed), label, truncation)
                     show_grid(images, columns=min(8, n))
                     buf = io.BytesIO()
                     from ui.widgets.images import tile
@@ -233,6 +236,16 @@ def translation_playground() -> None:
         show_store_samples(("samples",))
 
 
+def multi_domain_playground() -> None:
+    from ui.widgets.multi_domain_views import render
+
+    module = load()
+    if module is not None:
+        render(module)
+    with st.expander("Samples saved during training"):
+        show_store_samples(("samples",))
+
+
 def text_playground() -> None:
     from ui.widgets.text_playground import render
 
@@ -258,9 +271,19 @@ def transformer_playground(can: tuple[str, ...]) -> None:
             view(store, run, module)
 
 
+def denoising_playground() -> None:
+    from ui.widgets import denoising_views
+
+    module = load()
+    if module is not None:
+        denoising_views.render(module, lambda: show_store_samples(("samples",)))
+
+
 # What the page offers follows the family's capabilities, never its name.
 can = family.capabilities if family else ()
-if "Translator" in can:
+if "MultiDomainTranslator" in can:
+    multi_domain_playground()
+elif "Translator" in can:
     translation_playground()
 elif "TextGenerator" in can:
     text_playground()
@@ -269,6 +292,8 @@ elif "TextGenerator" in can:
         transformer_playground(("AttentionViewer",))
 elif "MaskFiller" in can or "TextClassifier" in can or "AttentionViewer" in can:
     transformer_playground(can)
+elif "DenoisingSampler" in can:
+    denoising_playground()
 elif "ImageSampler" in can or "Reconstructor" in can:
     image_playground()
 else:

@@ -35,7 +35,9 @@ from ui.widgets.common import (
 )
 from ui.widgets.feedback_panel import feedback_panel
 from ui.widgets.images import show_image_inline
+from ui.widgets.lineage_panel import lineage_panel
 from ui.widgets.live import watch
+from ui.widgets.preference_panel import preference_panel
 from ui.widgets.run_picker import pick_run
 from ui.widgets.safety_panel import safety_panel
 from ui.widgets.settings_store import session_key, session_secrets
@@ -143,9 +145,15 @@ def progress_panel() -> None:
 
 
 if live:
-    # One small fragment polls: it redraws the progress line and reruns the page only when metrics,
-    # artifacts or the status changed; charts, samples and logs are drawn on those reruns alone.
-    watch(f"run.{run_id}", lambda: store.change_stamp(run_id), draw=progress_panel)
+    # One small fragment polls: it redraws the progress line and reruns the page when artifacts or the
+    # status changed, and for new metric points at most every MINOR_EVERY_S; charts, samples and logs are
+    # drawn on those reruns alone.
+    watch(
+        f"run.{run_id}",
+        lambda: store.change_stamp(run_id)[1:],
+        draw=progress_panel,
+        minor=lambda: store.metrics_stamp(run_id),
+    )
 else:
     progress_panel()
 
@@ -324,13 +332,13 @@ wandb_panel()
 
 # -- tabs ------------------------------------------------------------------------------------------------
 is_text = family is not None and family.kind == "text"
-names = ["Overview", "Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"] + (
-    ["Safety & feedback"] if is_text else []
-)
+learns_preferences = family is not None and family.can("PreferenceTunable")
+names = ["Overview", "Charts", "Samples", "Logs", "Config", "Notes & tags", "Files"]
+extra = (["Safety & feedback"] if is_text else []) + (["Preferences & lineage"] if learns_preferences else [])
 # Only the open tab runs (on_change="rerun"): a watched live run redraws one curve and the newest samples,
 # not every chart of every tab, so watching costs training little.
-t_overview, t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_safety = st.tabs(
-    names, key="run.tabs", on_change="rerun"
+t_overview, t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_extra = st.tabs(
+    names + extra, key="run.tabs", on_change="rerun"
 )
 
 
@@ -546,14 +554,20 @@ def safety_tab() -> None:
     feedback_panel(store, run)
 
 
+def preferences_tab() -> None:
+    preference_panel(store, run)
+    lineage_panel(store, run)
+
+
 def config_tab() -> None:
     config_panel(run.config_yaml, cli_command_for(run), file_name=f"{run.id}.yaml", key="run.config")
 
 
+extra_draws = {"Safety & feedback": safety_tab, "Preferences & lineage": preferences_tab}
 for tab, draw in zip(
-    [t_overview, t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_safety],
-    [overview, charts, samples, logs, config_tab, notes_tab, files_tab, safety_tab],
-    strict=False,
+    [t_overview, t_charts, t_samples, t_logs, t_config, t_notes, t_files, *t_extra],
+    [overview, charts, samples, logs, config_tab, notes_tab, files_tab, *(extra_draws[n] for n in extra)],
+    strict=True,
 ):
     if tab.open is not False:  # None: no tab state (never on this page), draw them all
         with tab:

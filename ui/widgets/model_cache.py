@@ -59,15 +59,26 @@ def can_walk_latent(module: Any) -> bool:
     return "LatentWalker" in capabilities(module)
 
 
+def can_truncate(module: Any) -> bool:
+    return "Truncatable" in capabilities(module)
+
+
 def can_reconstruct(module: Any) -> bool:
     return "Reconstructor" in capabilities(module)
 
 
-def sample(module: Any, n: int, seed: int, label: int | None = None) -> np.ndarray:
-    """n new images (N, C, H, W) in [0, 1]."""
+def sample(module: Any, n: int, seed: int, label: int | None = None, truncation: float | None = None) -> np.ndarray:
+    """n new images (N, C, H, W) in [0, 1] (at `truncation` for a model with the truncation trick)."""
     from genlab.use import sample as engine
 
-    return engine.sample(module, n, seed=seed, labels=label)
+    return engine.sample(module, n, seed=seed, labels=label, truncation=truncation)
+
+
+def default_truncation(module: Any) -> float | None:
+    """The run's own truncation for a model with the truncation trick; None otherwise."""
+    from genlab.use import sample as engine
+
+    return engine.default_truncation(module)
 
 
 def latent_walk(module: Any, seed_a: int, seed_b: int, ts: np.ndarray, label: int | None = None) -> np.ndarray:

@@ -31,6 +31,12 @@ def picture(stem: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def text_sample(stem: str) -> str | None:
+    """A few lines a text preset wrote in a real run (benchmarks/preset_pictures.py), when made."""
+    path = CARDS_DIR / f"{stem}.txt"
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
 def start_here(presets: list[Preset]) -> str | None:
     """The fastest preset by its measured time: where a newcomer starts."""
     timed = [(cards().get(p.path.stem, {}).get("cpu_s"), i, p.path.stem) for i, p in enumerate(presets)]

@@ -1,0 +1,57 @@
+"""The transformer views in a real browser: a tiny masked-language-model run (trained in this process into
+the app's store), then the Playground's fill-the-mask table and the attention heat map with its head
+summary, clicked through headless Chromium against `streamlit run ui/app.py`. The console stays free of
+errors; screenshots go to test-artifacts/e2e/."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, main, playwright_api, server, wait_idle  # noqa: F401 (fixture)
+
+# About 30 s on an idle 2-core CPU (server start, a 3-step tiny run, two Playground views); minutes under load.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+
+def test_fill_mask_and_attention_map_in_a_real_browser(server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from genlab.core.registry import FAMILIES
+    from genlab.store.runs import RunStore
+    from tests.helpers import train_tiny
+
+    base, home = server
+    monkeypatch.setenv("GENLAB_HOME", str(home))
+    fam = FAMILIES["bert"]
+    config = fam.tiny_config()
+    config.model = config.model.model_copy(update={"task": "mlm"})
+    store = RunStore(home)
+    train_tiny(store, fam, config)
+    store.close()
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.goto(base)
+        m = main(page)
+        m.get_by_text("Presets").wait_for(timeout=60_000)
+        page.locator("[data-testid='stSidebarNav']").get_by_text("Playground", exact=True).click()
+        m.get_by_role("tab", name="Fill the mask", exact=True).wait_for(timeout=90_000)
+        wait_idle(page)
+
+        m.get_by_role("button", name="Fill the mask").click()
+        table = m.locator(".st-key-play-fill-table")
+        table.wait_for(timeout=60_000)
+        assert "probability" in table.inner_text(timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / "transformer-fill-mask.png"), full_page=True)
+
+        m.get_by_role("tab", name="Attention", exact=True).click()
+        heat = m.locator(".st-key-play-att-map .js-plotly-plot")
+        heat.wait_for(timeout=60_000)
+        assert heat.locator(".hm, .heatmaplayer, image").count() > 0  # plotly drew the heat map
+        assert "previous" in m.locator(".st-key-play-att-summary").inner_text(timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / "transformer-attention.png"), full_page=True)
+        browser.close()
+    assert not problems, problems
