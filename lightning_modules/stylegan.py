@@ -45,7 +45,8 @@ def growth_state(g_steps: int, image_size: int, model: Any) -> tuple[int, float]
 
 
 class StyleGANModule(GANModule):
-    """Unconditional StyleGAN-lite. Capabilities: ImageSampler, LatentWalker (z), StyleMixer, Exportable."""
+    """Unconditional StyleGAN-lite. Capabilities: ImageSampler, LatentWalker (z), StyleMixer, Truncatable,
+    Exportable."""
 
     family = FAMILY
 
@@ -230,6 +231,17 @@ class StyleGANModule(GANModule):
         """n images (n, C, S, S) in [0, 1] from seeded z, w pulled toward w_avg by psi in [0, 1]."""
         z = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
         return self._draw(self.sampler.ws(z.to(self.device), check_truncation(psi)))
+
+    @property
+    def default_truncation(self) -> float:
+        """Truncatable: the run's own psi (model.truncation_psi)."""
+        return float(self.run_config.model.truncation_psi)
+
+    def sample_truncated(
+        self, n: int, *, seed: int = 0, labels: Labels = None, truncation: float = 1.0
+    ) -> torch.Tensor:
+        """Truncatable (the CLI's and REST's --truncation, the New samples slider): psi = truncation."""
+        return self.truncated_samples(n, seed=seed, psi=truncation)
 
     def style_mix(
         self, coarse_seeds: list[int], fine_seeds: list[int], *, psi: float = 1.0, crossover: int | None = None

@@ -16,9 +16,11 @@ from genlab.core.config import ConfigError
 from genlab.core.errors import GenLabError
 from genlab.core.parsing import parse_config
 from genlab.core.registry import FAMILIES
+from genlab.core.truncation import TRUNCATION_RULE
 from genlab.runner.train import fit_module
 from genlab.store.runs import RunStore
 from genlab.use import styles
+from genlab.use.sample import sample
 from lightning_modules.stylegan import StyleGANModule, growth_state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +73,8 @@ def test_truncation_pulls_every_seed_to_the_mean_image() -> None:
     half = styles.truncated(module, 4, seed=1, psi=0.5)
     assert np.abs(full - full[:1]).max() > 1e-3, "psi 1 keeps the variety"
     assert not np.allclose(half, full) and np.array_equal(half, styles.truncated(module, 4, seed=1, psi=0.5))
+    # the shared truncation door (CLI/REST `--truncation`, the New samples slider) draws the same images
+    np.testing.assert_allclose(sample(module, 4, seed=1, truncation=0.5), half, atol=1e-6)
 
 
 def test_style_mixing_takes_coarse_styles_from_rows_and_fine_ones_from_columns() -> None:
@@ -100,16 +104,20 @@ def test_a_walk_in_w_runs_from_one_seed_to_the_other() -> None:
 def test_a_truncation_outside_0_1_is_refused_with_the_same_words_everywhere(psi: float, home, capsys) -> None:
     raw = FAM.tiny_config().model_dump(mode="json")
     raw["model"]["truncation_psi"] = psi
-    with pytest.raises(ConfigError, match=r"model.truncation_psi must be between 0 and 1 \(1 keeps the full variety"):
+    with pytest.raises(ConfigError) as err:
         parse_config(raw)
+    assert f"model.truncation_psi: {TRUNCATION_RULE}" in str(err.value), str(err.value)
     code = main(
         ["train", "--config", str(ROOT / "configs" / "stylegan_mnist.yaml"), "--set", f"model.truncation_psi={psi}"]
     )
     err = capsys.readouterr().err
-    assert code == 2 and "model.truncation_psi must be between 0 and 1" in err and "Traceback" not in err
+    assert code == 2 and f"model.truncation_psi: {TRUNCATION_RULE}" in err and "Traceback" not in err
     assert not (home / "runs").exists() or not any((home / "runs").iterdir()), "no run is created"
-    with pytest.raises(GenLabError, match=f"truncation must be between 0 and 1 .*got {psi}"):
-        styles.truncated(tiny_module(), 2, psi=psi)
+    module = tiny_module()
+    for door in (lambda: styles.truncated(module, 2, psi=psi), lambda: sample(module, 2, truncation=psi)):
+        with pytest.raises(GenLabError) as err:
+            door()
+        assert TRUNCATION_RULE in str(err.value) and str(psi) in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -14,17 +14,18 @@ from pydantic import Field, field_validator, model_validator
 
 from genlab.core.config import RunConfig, Section
 from genlab.core.data_config import ImageDataConfig
+from genlab.core.truncation import truncation_problem
 from genlab.families.gan_common import GAN_SWEEP_SPACE, DiffAugmentPolicy, GANOptimConfig
 from genlab.families.spec import Family
 from genlab.metrics.config import ImageMetricsConfig
 
-TRUNCATION_HELP = "1 keeps the full variety, 0 gives the average image W's mean draws"
 
-
-def check_truncation(psi: float, where: str = "truncation") -> float:
-    """The truncation psi a user asked for, or a ValueError that says what it means and what is allowed."""
-    if not 0.0 <= float(psi) <= 1.0:
-        raise ValueError(f"{where} must be between 0 and 1 ({TRUNCATION_HELP}); got {psi}")
+def check_truncation(psi: float, where: str = "") -> float:
+    """The truncation psi a user asked for, or a ValueError in the words every door uses
+    (genlab/core/truncation.py); `where` names the config field when the config is the door."""
+    problem = truncation_problem(psi)
+    if problem:
+        raise ValueError(f"{where + ': ' if where else ''}{problem} (got {psi})")
     return float(psi)
 
 
@@ -58,7 +59,9 @@ class StyleGANModelConfig(Section):
         0.995, ge=0.0, lt=1.0, description="Decay of the tracked mean of w (the truncation centre)"
     )
     truncation_psi: float = Field(
-        1.0, description=f"Truncation of samples, metrics and exports toward the mean w ({TRUNCATION_HELP})"
+        1.0,
+        description="Truncation psi of samples, metrics and exports: w pulled toward the tracked mean w "
+        "(1: none, the full variety; 0: the average image)",
     )
     ema_decay: float = Field(0.999, ge=0.0, lt=1.0, description="EMA of generator weights (0: off); samples use it")
     ema_start_step: int = Field(0, ge=0, le=10_000_000, description="Generator steps before the EMA starts averaging")
@@ -80,10 +83,13 @@ class StyleGANModelConfig(Section):
         description="Progressive growing: generator steps over which a new resolution fades in",
     )
 
-    @field_validator("truncation_psi")
+    @field_validator("truncation_psi", mode="before")
     @classmethod
     def _psi(cls, v: float) -> float:
-        return check_truncation(v, "model.truncation_psi")
+        problem = truncation_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
 
 
 def check_growth(image_size: int, model: StyleGANModelConfig) -> None:
@@ -156,7 +162,7 @@ FAMILY = Family(
     config_cls=StyleGANRunConfig,
     monitor="val/fid",
     mode="min",
-    capabilities=("ImageSampler", "LatentWalker", "StyleMixer", "Exportable"),
+    capabilities=("ImageSampler", "LatentWalker", "StyleMixer", "Truncatable", "Exportable"),
     tiny_overrides=TINY_STYLEGAN,
     sweep_space={
         **GAN_SWEEP_SPACE,
