@@ -13,6 +13,7 @@ GenLab step (benchmarks/interleave.py), images/s of each. ajbrock/BigGAN-PyTorch
 calls .cuda() unconditionally (train.py: `G = model.Generator(**config).cuda()`), so it cannot run here.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_biggan.py quality --budget 600 --points 3 --slice 20
+    OMP_NUM_THREADS=1 python benchmarks/bench_biggan.py score OUT.snapshots.pt --features pixels  # re-score
     OMP_NUM_THREADS=1 python benchmarks/bench_biggan.py speed --steps 30 --rounds 3
 """
 
@@ -107,8 +108,6 @@ class TimeShare(L.Callback):
 
 
 def quality(args: argparse.Namespace) -> dict[str, Any]:
-    from genlab.metrics.images import measure
-
     names = ["biggan_mnist", "cgan_mnist"]
     turns = Turns(names)
     sides: dict[str, dict[str, Any]] = {}
@@ -131,19 +130,28 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
     for t in threads:
         t.join()
 
+    snapshots = {n: sides[n]["share"].snapshots for n in names}
     if args.out:  # the snapshots, so the scoring can be redone without training again
-        torch.save({n: sides[n]["share"].snapshots for n in names}, f"{args.out}.snapshots.pt")
+        torch.save(snapshots, f"{args.out}.snapshots.pt")
+    return score(snapshots, args)
+
+
+def score(snapshots: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> dict[str, Any]:
+    """FID/KID of every snapshot: the runs' own measure(), the same real images, features and seed for both."""
+    from genlab.metrics.images import measure
+
     results: dict[str, Any] = {}
-    for name in names:
-        s = sides[name]
-        dm, module, cfg = s["dm"], s["module"], s["cfg"]
-        images = dm.images[torch.as_tensor(dm.train_idx, dtype=torch.long)]
-        labels = dm.labels[torch.as_tensor(dm.train_idx, dtype=torch.long)]
+    for name, snaps in snapshots.items():
+        cfg = load_preset(name)
+        L.seed_everything(cfg.seed, verbose=False)
+        _, dm, module = prepare(cfg)
+        idx = torch.as_tensor(dm.train_idx, dtype=torch.long)
+        images, labels = dm.images[idx], dm.labels[idx]
         metrics_cfg = cfg.metrics.model_copy(
             update={"fid_samples": args.fid_samples, "class_metrics": False, "features": args.features}
         )
         curve = []
-        for snap in s["share"].snapshots:
+        for snap in snaps:
             module.sampler.load_state_dict(snap["state"])
             module.eval()
             gen = torch.Generator().manual_seed(cfg.seed)
@@ -152,7 +160,7 @@ def quality(args: argparse.Namespace) -> dict[str, Any]:
                 return module.images_for_metrics(n, None if y is None else y.tolist(), gen)
 
             scores = measure(generate, images, labels, module.num_classes, metrics_cfg, conditional=True, seed=cfg.seed)
-            curve.append({"seconds": snap["seconds"], "batches": snap["batches"], **scores})
+            curve.append({"seconds": snap["seconds"], "batches": snap["batches"], "features": args.features, **scores})
             print(name, json.dumps(curve[-1]), flush=True)
         results[name] = curve
     return results
@@ -222,6 +230,10 @@ def main() -> None:
     q.add_argument("--slice", type=float, default=20.0, help="seconds of one turn")
     q.add_argument("--fid-samples", type=int, default=500)
     q.add_argument("--features", choices=["inception", "pixels"], default="inception", help="the same for both")
+    r = sub.add_parser("score", help="score the snapshots a quality run saved (--out X wrote X.snapshots.pt)")
+    r.add_argument("snapshots")
+    r.add_argument("--fid-samples", type=int, default=500)
+    r.add_argument("--features", choices=["inception", "pixels"], default="inception")
     s = sub.add_parser("speed")
     s.add_argument("--steps", type=int, default=30)
     s.add_argument("--warmup", type=int, default=3)
@@ -230,7 +242,11 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     load = os.getloadavg()
-    result = {"load_before": [round(v, 1) for v in load], **(quality(args) if args.what == "quality" else speed(args))}
+    if args.what == "score":
+        found = score(torch.load(args.snapshots, weights_only=True), args)
+    else:
+        found = quality(args) if args.what == "quality" else speed(args)
+    result = {"load_before": [round(v, 1) for v in load], **found}
     result["load_after"] = [round(v, 1) for v in os.getloadavg()]
     print(json.dumps({k: v for k, v in result.items() if k.startswith("load")}))
     if args.out:

@@ -352,6 +352,20 @@ def real_runs_page(home: Path, url: str | None, reruns: int) -> dict:
         os.environ.pop("GENLAB_DB_URL", None)
 
 
+def measure_kept(home: Path, url: str | None, repeats: int) -> dict:
+    """The page and command figures again on a store a --keep run left (its ingestion figures are in its log)."""
+    from genlab.store.runs import RunStore
+
+    store = RunStore(home, db_url=url)
+    n_runs = len(store.list_runs(limit=1_000_000)) - 1  # the long run besides
+    out = {"backend": "sqlite" if store.db.is_sqlite else "postgresql", "runs": n_runs}
+    out |= page_calls(store, f"bench-{n_runs // 2:05d}", "bench-long", repeats)
+    out["runs_list_command_s"] = runs_list_command(home, url)
+    out["load_avg_1m"] = round(os.getloadavg()[0], 1)
+    store.close()
+    return out
+
+
 def bench_size(backend: str, args: argparse.Namespace, n_runs: int) -> dict:
     from genlab.store.runs import RunStore
 
@@ -471,9 +485,14 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep the last store (home and database) for a look")
     p.add_argument("--step-steps", type=int, default=100)
     p.add_argument("--step-rounds", type=int, default=40, help="0: skip the per-step comparison")
+    p.add_argument("--measure-kept", default=None, metavar="HOME", help="only measure pages on a kept store")
+    p.add_argument("--db-url", default=None, help="with --measure-kept: the kept PostgreSQL database")
     args = p.parse_args()
     _log("start")
-    for n_runs in args.runs:
+    if args.measure_kept:
+        print(json.dumps(measure_kept(Path(args.measure_kept), args.db_url, args.repeats)), flush=True)
+        return
+    for n_runs in (n for n in args.runs if n > 0):  # --runs 0: only the per-step comparison
         for backend in args.backends:
             print(json.dumps(bench_size(backend, args, n_runs)), flush=True)
     if args.step_rounds:

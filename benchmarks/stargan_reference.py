@@ -4,12 +4,12 @@ The user names a checkout of yunjey/stargan and a Python that has torchvision (a
 torchvision must never sit beside GenLab's torch). The reference trains with `--dataset RaFD` (its
 ImageFolder loader: one subfolder per domain), here on the built-in emoji3 domains written out as 64 px
 PNGs (twemoji/, openmoji/, openmoji_lines/), centre-cropped at 64 and resized to 32 px by its own
-transforms; 3 domains (1,000 images each), conv_dim 16 in G and D (the preset's widths), 4 residual blocks, 4 strided D layers, batch 16,
-n_critic 5, its default 1 loader worker, no TensorBoard, no sample or model saves within the run. It
+transforms; 3 domains (1,000 images each), conv_dim 16 in G and D (the preset's widths), 4 residual
+blocks, 4 strided D layers, batch 16, n_critic 5, its default 1 loader worker, no TensorBoard, no sample or model saves within the run. It
 prints one line per 5 iterations; the parent stamps each line as it arrives and the median gap (the
 first two left out) over 5 is its time per iteration. GenLab trains the same nets on the same images
-(the same PNG folder, decoded once and held in memory) from `python -m genlab train`, timed from the wall-clock of its logged steps (also every
-5). Both run with the same thread count, alternating in rounds, so load drifts hit both alike.
+(the same PNG folder, decoded once and held in memory) from `python -m genlab train`, timed from the
+wall-clock of its logged steps (also every 5). Both run with the same thread count, alternating in rounds, so load drifts hit both alike.
 
     python -m benchmarks.stargan_reference --checkout /path/to/stargan --python /tmp/venv/bin/python
 """
@@ -152,9 +152,16 @@ def main() -> None:
     p.add_argument("--iters", type=int, default=200, help="iterations (batches) per run of each")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--data", type=Path, help="an ImageFolder tree an earlier run wrote (default: write one)")
     args = p.parse_args()
     result = compare(
-        args.checkout, args.python, rounds=args.rounds, iters=args.iters, batch=args.batch, threads=args.threads
+        args.checkout,
+        args.python,
+        rounds=args.rounds,
+        iters=args.iters,
+        batch=args.batch,
+        threads=args.threads,
+        data=args.data,
     )
     print(json.dumps(result, indent=2))
 

@@ -11,6 +11,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from callbacks.final_validation import ends_training
 from callbacks.steps import batches_done
 from genlab.core.imaging import save_grid
 from genlab.safety.gate import Gate, policy_of, sample_meta
@@ -58,8 +59,16 @@ class SamplesCallback(L.Callback):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # the first picture should not wait for sample_every_n_steps: a newcomer sees one after the first
-        # validation (the end of the first epoch for most presets), then every N steps
-        if self._last_step < 0 and not trainer.sanity_checking and batches_done(trainer) > 0:
+        # validation (the end of the first epoch for most presets) when that comes earlier, then every N
+        # steps. Not with periodic samples off (0), nor at the validation that ends training (its samples
+        # are saved at the end anyway).
+        step = batches_done(trainer)
+        if (
+            self._last_step < 0
+            and not trainer.sanity_checking
+            and 0 < step < self.every_n_steps
+            and not ends_training(trainer)
+        ):
             self._save(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

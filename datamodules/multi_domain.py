@@ -218,6 +218,23 @@ class MultiDomainDataModule(L.LightningDataModule):
         return self._loader(self.val_idx or self.train_idx[: self.cfg.batch_size], shuffle=False, hflip=False)
 
     def fixed_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first n validation images (the domains in turn): the sample panels' inputs, fixed across steps."""
-        idx = (self.val_idx or self.train_idx)[:n]
+        """n validation images for the sample panels, fixed across steps: the domains in turn, each domain's
+        picks spread evenly over its validation images (so a panel shows different subjects)."""
+        assert self.labels is not None
+        pool = self.val_idx or self.train_idx
+        n_domains = len(self.domains)
+        per = [[i for i in pool if int(self.labels[i]) == d] for d in range(n_domains)]
+        picks: list[int] = []
+        for d in range(n_domains):
+            k = len(range(d, n, n_domains))  # how many of the n slots fall to domain d
+            if per[d] and k:
+                spots = np.linspace(0, len(per[d]) - 1, k).round().astype(int) if k > 1 else [0]
+                picks.append([per[d][j] for j in spots])
+            else:
+                picks.append([])
+        idx = []
+        for k in range(n):  # slot k shows domain k mod n_domains
+            row, d = divmod(k, n_domains)
+            if row < len(picks[d]):
+                idx.append(picks[d][row])
         return self._subset(idx, False)[list(range(len(idx)))]

@@ -4,7 +4,8 @@ fine-tunes a sequence classifier on (text, label) rows. From scratch (a BertConf
 from a pretrained folder (the offline MiniLM, a hub id, an MLM run's exports/hf).
 
 Batches are (ids (B, T), attention mask (B, T), label (B,)) from datamodules/labelled_text.py.
-Validation logs val/loss and, for mlm, val/masked_accuracy and val/perplexity; for classify,
+Validation logs val/loss and, for mlm, val/masked_accuracy and val/perplexity beside the baseline of
+always answering the commonest masked word (val/frequent_word_accuracy); for classify,
 val/accuracy and val/macro_f1 beside the majority-class baseline's (val/majority_accuracy,
 val/majority_macro_f1), so every run says whether it beats always guessing the commonest label.
 """
@@ -161,7 +162,7 @@ class EncoderModule(GenLabModule):
         return loss
 
     def on_validation_epoch_start(self) -> None:
-        self._val = {"loss": 0.0, "n": 0, "correct": 0, "pred": [], "target": []}
+        self._val = {"loss": 0.0, "n": 0, "correct": 0, "pred": [], "target": [], "words": torch.zeros(0)}
 
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
         ids, attn, y = batch
@@ -173,6 +174,8 @@ class EncoderModule(GenLabModule):
             keep = labels != -100
             loss = nn.functional.cross_entropy(logits[keep].float(), labels[keep], reduction="sum")
             v["correct"] += int((logits[keep].argmax(-1) == labels[keep]).sum())
+            words = torch.bincount(labels[keep].cpu(), minlength=logits.shape[-1]).float()
+            v["words"] = words if v["words"].numel() == 0 else v["words"] + words
             count = int(keep.sum())
         else:
             logits = self(ids, attn)
@@ -192,6 +195,9 @@ class EncoderModule(GenLabModule):
             return
         if self.task == "mlm":
             self.log("val/masked_accuracy", v["correct"] / v["n"])
+            # baseline: always answering the commonest masked word of these held-out texts (a constant guess
+            # cannot do better on them)
+            self.log("val/frequent_word_accuracy", float(v["words"].max()) / v["n"] if v["words"].numel() else 0.0)
             self.log("val/perplexity", math.exp(min(v["loss"] / v["n"], 50.0)))
             return
         pred, target = torch.cat(v["pred"]), torch.cat(v["target"])

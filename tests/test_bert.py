@@ -38,7 +38,7 @@ def test_mlm_fills_the_mask_with_probabilities(store: RunStore) -> None:
     scores = [f["score"] for f in fills]
     assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0 + 1e-6
     assert all(f["token"] and "[MASK]" not in f["sequence"] for f in fills)
-    assert {"val/masked_accuracy", "val/perplexity"} <= set(store.metric_keys(run_id))
+    assert {"val/masked_accuracy", "val/frequent_word_accuracy", "val/perplexity"} <= set(store.metric_keys(run_id))
     maps = module.attention_maps("my lord, the [MASK] is here")
     assert maps[0].weights.shape[:2] == (1, 2)  # one layer, two heads
     torch.testing.assert_close(maps[0].weights.sum(-1), torch.ones(maps[0].weights.shape[:-1]))

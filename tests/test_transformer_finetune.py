@@ -46,6 +46,7 @@ def test_minilm_starts_a_lora_classifier(store: RunStore) -> None:
     assert again.classify(text) == pytest.approx(scores, abs=1e-6)
 
 
+@pytest.mark.slow  # two tiny runs, one from the other's folder
 def test_a_t5_runs_own_folder_is_a_pretrained_start_for_lora(store: RunStore, tmp_path: Path) -> None:
     fam = FAMILIES["t5"]
     _, scratch = train_tiny(store, fam)

@@ -104,7 +104,7 @@ def test_the_playground_shows_one_image_in_every_domain(app_with_run, tmp_path: 
         assert captions[:4] == ["input: validation image 1 (twemoji)"] + [f"→ {d}" for d in DOMAINS]
         page.screenshot(path=str(ARTIFACTS / "multi_domain_from_set.png"), full_page=True)
 
-        main.get_by_role("button", name="Upload an image").click()
+        main.get_by_text("Upload an image", exact=True).click()
         main.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(upload))
         captions = _wait_for_row(page, "input: red_square.png")
         assert captions[:4] == ["input: red_square.png"] + [f"→ {d}" for d in DOMAINS]

@@ -18,6 +18,7 @@ ROUTE_KIND = {
     "translate": "pix2pix",
     "feedback": "chat",
 }
+SHORT = ("max_tokens", "max_completion_tokens", "n")
 OPENAI_KIND = {
     "/v1/chat/completions": "chat",
     "/v1/completions": "text",
@@ -52,9 +53,11 @@ def test_no_request_the_schema_allows_makes_the_server_fail(case, runs):
     for target in targets:
         if target is not None:
             where, run_id = target
-            if where == "model":
-                case.body = {**case.body, "model": run_id}
+            if where == "model":  # a real model decodes: keep each request short (the schema's bounds are
+                # checked by the unknown-model call, which is validated before any model is looked up)
+                short = {k: min(v, 4) for k, v in case.body.items() if k in SHORT and isinstance(v, int)}
+                case.body = {**case.body, **short, "model": run_id}
             else:
                 case.path_parameters[where] = run_id
-        response = case.call()
+        response = case.call(timeout=300)
         assert response.status_code < 500, (case.method, case.formatted_path, response.status_code, response.text)
