@@ -46,7 +46,7 @@ def psnr(ref: np.ndarray, got: np.ndarray) -> float:
 
 
 def exported_images(module, record: dict, fmt: str) -> np.ndarray:
-    meta = read_metadata(Path(record["path"]))
+    meta = read_metadata(Path(record["metadata"]))
     assert meta["details"]["objective"] == "epsilon" and meta["details"]["scheduler"]["num_train_timesteps"] == 50
     net = ExportedDenoiser(load_runner(fmt, Path(record["path"])), conditional=True, null_label=module.null_label)
     return module.sample(2, net_fn=net, **KNOBS).numpy()

@@ -9,7 +9,7 @@ import pytest
 
 from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, main, playwright_api, server, wait_idle  # noqa: F401 (fixture)
 
-# About 30 s on an idle 2-core CPU (server start, a 3-step tiny run, two Playground views); minutes under load.
+# 5 min at load 40 (server start, a 3-step tiny run, two Playground views); so slow-only, not e2e-always.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
