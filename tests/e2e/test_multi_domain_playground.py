@@ -21,7 +21,7 @@ from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _fr
 from tests.helpers import train_tiny
 
 # Over 40 s on the shared 2-core CPU (a tiny fit, the app's start, a model load): slow-only, per the brief.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 DOMAINS = ["twemoji", "openmoji", "openmoji_lines"]
 
 

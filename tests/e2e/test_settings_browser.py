@@ -12,7 +12,7 @@ from tests.e2e.test_browser import browser_page, main, server, wait_idle
 
 __all__ = ["browser_page", "server"]
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def test_enter_in_the_key_name_shows_the_key_and_safety_is_one_choice(browser_page, server):

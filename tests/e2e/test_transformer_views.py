@@ -10,7 +10,7 @@ import pytest
 from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, main, playwright_api, server, wait_idle  # noqa: F401 (fixture)
 
 # 5 min at load 40 (server start, a 3-step tiny run, two Playground views); so slow-only, not e2e-always.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 def test_fill_mask_and_attention_map_in_a_real_browser(server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
