@@ -12,7 +12,7 @@ from tests.e2e.test_browser import browser_page, main, server, shot, wait_idle  
 from tests.helpers import train_tiny
 
 # A tiny fit with its metrics, then the page: ~40 s on an idle 2-core CPU, minutes on a loaded one.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def test_the_truncation_slider_changes_the_samples(browser_page, server):  # noqa: F811
