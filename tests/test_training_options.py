@@ -72,6 +72,7 @@ def test_a_diverging_run_fails_with_advice(store: RunStore) -> None:
     assert "diverged" in run.error and "optim.lr" in run.error
 
 
+@pytest.mark.slow  # two processes that each start torch and Lightning: 15 s of the default budget
 def test_ddp_on_two_cpu_processes_trains_and_logs_once(store: RunStore) -> None:
     """The real path: a background worker whose Trainer launches a second rank (gloo) by re-running it."""
     cfg = FAMILIES["vae"].tiny_config()
