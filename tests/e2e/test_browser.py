@@ -168,7 +168,7 @@ def test_train_watch_compare_and_upload_in_a_real_browser(browser_page, server, 
     m = main(page)
 
     # Home: presets are cards; customise the VAE MNIST preset
-    m.get_by_text("Presets").wait_for()
+    m.get_by_text("Presets", exact=True).wait_for()
     wait_idle(page)
     shot(page, "01-home")
     page.locator(".st-key-home-edit-vae_mnist button").first.click()
@@ -217,7 +217,7 @@ def test_train_watch_compare_and_upload_in_a_real_browser(browser_page, server, 
     wait_idle(page)
 
     # Compare: from the second run's page, add the first run
-    m.get_by_role("link", name="Compare").click()
+    m.get_by_role("link", name="Compare").first.click()  # a rerun may briefly keep the old row beside the new
     m.get_by_text("Runs to compare", exact=True).wait_for()
     m.locator(".st-key-compare-runs input").click()
     page.locator("[role='option']").first.click()
