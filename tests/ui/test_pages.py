@@ -37,7 +37,12 @@ def png_bytes(seed: int = 0, size: int = 20, mode: str = "RGB") -> bytes:
 # -- every page, empty store --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", PAGES)
+# The empty Playground opens on the pretrained chat and loads SmolLM2 (20 s): it runs with -m slow, beside the
+# first-hour browser walk that chats with it; the Playground with a run is tested by default (test_first_hour).
+EMPTY_PAGES = [pytest.param(p, marks=pytest.mark.slow) if p == "playground" else p for p in PAGES]
+
+
+@pytest.mark.parametrize("page", EMPTY_PAGES)
 def test_every_page_renders_on_an_empty_store_and_says_what_to_do(app, page):
     at = app(page)
     assert at.title, "each page has a title"
