@@ -161,7 +161,47 @@ def load_hf_images(cfg: ImageDataConfig) -> tuple[list[Image.Image], list[int] |
     return list(ds[cfg.hf_image_column]), labels, names
 
 
-class ImageDataModule(L.LightningDataModule):
+class InMemorySplits(L.LightningDataModule):
+    """Train/val loaders over tensors held in memory (`images`, `labels`, `train_idx`, `val_idx` and the data
+    config `cfg`, set by a subclass): seeded batches of indices, one shard per DDP rank, for every in-memory
+    image set (single-domain and multi-domain alike)."""
+
+    images: torch.Tensor | None
+    labels: torch.Tensor | None
+    train_idx: list[int]
+    val_idx: list[int]
+
+    def _subset(self, idx: list[int], hflip: bool) -> InMemoryImages:
+        index = torch.as_tensor(idx, dtype=torch.long)
+        return InMemoryImages(self.images[index], self.labels[index], hflip=hflip)
+
+    def _rank_world(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return trainer.global_rank, trainer.world_size
+
+    def _loader(self, idx: list[int], shuffle: bool, hflip: bool) -> DataLoader:
+        rank, world = self._rank_world()
+        sampler = BatchIndexSampler(
+            len(idx), self.cfg.batch_size, shuffle, self.run_config.seed, rank, world, drop_last=shuffle
+        )
+        return DataLoader(
+            self._subset(idx, hflip),
+            sampler=sampler,
+            batch_size=None,
+            num_workers=self.cfg.num_workers,
+            persistent_workers=self.cfg.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_idx, shuffle=True, hflip=self.cfg.hflip)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_idx or self.train_idx[: self.cfg.batch_size], shuffle=False, hflip=False)
+
+
+class ImageDataModule(InMemorySplits):
     """Seeded train/val split of an in-memory image set, for every image family."""
 
     def __init__(self, config: RunConfig) -> None:
@@ -242,37 +282,6 @@ class ImageDataModule(L.LightningDataModule):
             "n_train": len(self.train_idx),
             "n_val": len(self.val_idx),
         }
-
-    # -- loaders -----------------------------------------------------------------------------------
-
-    def _subset(self, idx: list[int], hflip: bool) -> InMemoryImages:
-        index = torch.as_tensor(idx, dtype=torch.long)
-        return InMemoryImages(self.images[index], self.labels[index], hflip=hflip)
-
-    def _rank_world(self) -> tuple[int, int]:
-        trainer = getattr(self, "trainer", None)
-        if trainer is None:
-            return 0, 1
-        return trainer.global_rank, trainer.world_size
-
-    def _loader(self, idx: list[int], shuffle: bool, hflip: bool) -> DataLoader:
-        rank, world = self._rank_world()
-        sampler = BatchIndexSampler(
-            len(idx), self.cfg.batch_size, shuffle, self.run_config.seed, rank, world, drop_last=shuffle
-        )
-        return DataLoader(
-            self._subset(idx, hflip),
-            sampler=sampler,
-            batch_size=None,
-            num_workers=self.cfg.num_workers,
-            persistent_workers=self.cfg.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_idx, shuffle=True, hflip=self.cfg.hflip)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_idx or self.train_idx[: self.cfg.batch_size], shuffle=False, hflip=False)
 
     def fixed_batch(self, n: int, split: str = "val") -> tuple[torch.Tensor, torch.Tensor]:
         """The first n images of a split (fixed across steps: reconstructions, translation panels)."""

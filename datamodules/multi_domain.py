@@ -20,13 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from datamodules.emoji_pairs import load_emoji_pairs
-from datamodules.images import BatchIndexSampler, InMemoryImages, _decode_files, _resize
+from datamodules.images import InMemorySplits, _decode_files, _resize
 from datamodules.uploads import check_image, extract_zip
 from genlab.core.atomic import atomic_folder
 from genlab.core.config import RunConfig
@@ -96,7 +94,7 @@ def scan_domains(folder: Path, min_images: int) -> tuple[list[list[Path]], list[
     return files, names
 
 
-class MultiDomainDataModule(L.LightningDataModule):
+class MultiDomainDataModule(InMemorySplits):
     """Seeded train/val split of every domain, held in memory; batches mix the domains."""
 
     def __init__(self, config: RunConfig) -> None:
@@ -191,31 +189,6 @@ class MultiDomainDataModule(L.LightningDataModule):
         }
 
     # -- loaders -----------------------------------------------------------------------------------
-
-    def _subset(self, idx: list[int], hflip: bool) -> InMemoryImages:
-        assert self.images is not None and self.labels is not None
-        index = torch.as_tensor(idx, dtype=torch.long)
-        return InMemoryImages(self.images[index], self.labels[index], hflip=hflip)
-
-    def _loader(self, idx: list[int], shuffle: bool, hflip: bool) -> DataLoader:
-        trainer = getattr(self, "trainer", None)
-        rank, world = (0, 1) if trainer is None else (trainer.global_rank, trainer.world_size)
-        sampler = BatchIndexSampler(
-            len(idx), self.cfg.batch_size, shuffle, self.run_config.seed, rank, world, drop_last=shuffle
-        )
-        return DataLoader(
-            self._subset(idx, hflip),
-            sampler=sampler,
-            batch_size=None,
-            num_workers=self.cfg.num_workers,
-            persistent_workers=self.cfg.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_idx, shuffle=True, hflip=self.cfg.hflip)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_idx or self.train_idx[: self.cfg.batch_size], shuffle=False, hflip=False)
 
     def fixed_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """n validation images for the sample panels, fixed across steps: the domains in turn, each domain's
