@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 
 import pytest
 
 from genlab.core.errors import GenLabError
 from genlab.core.registry import FAMILIES
-from genlab.runner import jobs
+from genlab.runner import jobs, train
 from genlab.store.runs import RunStore
 from tests.helpers import wait_for
 
@@ -95,3 +96,18 @@ def test_cancel_and_resume_refuse_runs_in_the_wrong_state(store: RunStore) -> No
         jobs.cancel(done.id, store)
     with pytest.raises(GenLabError, match="only interrupted"):
         jobs.resume(done.id, store)
+
+
+@pytest.mark.parametrize("saved_at", [4, 6], ids=["epoch-end", "mid-epoch"])
+def test_a_resume_finishes_at_exactly_max_steps_wherever_its_checkpoint_was_saved(store: RunStore, saved_at: int) -> None:
+    """A checkpoint written after a batch was counted (an epoch's end, the end of fit) resumed one batch
+    ahead before: the kill test's run ended at step 121 of 120 when the kill came just after such a save."""
+    first = store.create_run(long_config(steps=saved_at, every=0))
+    assert train.fit(store, first.id) == "completed"
+    run = store.create_run(long_config(steps=8, every=0))
+    folder = store.run_folder(run.id) / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(store.run_folder(first.id) / "checkpoints" / "last.ckpt", folder / "last.ckpt")
+    assert train.fit(store, run.id, resume=True) == "completed"
+    assert store.get(run.id).step == 8
+    assert [s for s, _ in store.metric_series(run.id, "train/loss")][-1] == 7, "the 8th batch logs at step 7"

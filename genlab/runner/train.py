@@ -26,6 +26,7 @@ from callbacks.final_validation import FinalValidation
 from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
 from callbacks.samples import SamplesCallback
+from callbacks.resume_step import ResumeAtSavedStep, batches_done_in
 from callbacks.steps import BatchLimit, lightning_max_steps
 from callbacks.store_logger import RunStoreLogger
 from callbacks.sweep_trial import SweepTrialCallback
@@ -85,7 +86,7 @@ def build_trainer(
     owner_pid: the worker that owns the run; progress writes stop training once it no longer does.
     """
     t = config.trainer
-    callbacks: list[L.Callback] = [NaNGuard()]
+    callbacks: list[L.Callback] = [ResumeAtSavedStep(), NaNGuard()]  # first: the others read the step
     if manual_optimization and t.max_steps > 0:
         callbacks.append(BatchLimit(t.max_steps))
     callbacks.append(FinalValidation())  # after BatchLimit: it reads the stop that BatchLimit sets
@@ -165,6 +166,9 @@ def checkpoint_step(path: Path) -> int:
 
 
 def _checkpoint_step_of(ckpt: dict[str, Any]) -> int:
+    done = batches_done_in(ckpt)
+    if done is not None:
+        return max(0, done - 1)  # batch k logs at step k - 1: the last step this checkpoint holds
     try:
         return int(ckpt["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"])
     except (KeyError, TypeError):
