@@ -99,7 +99,9 @@ def test_cancel_and_resume_refuse_runs_in_the_wrong_state(store: RunStore) -> No
 
 
 @pytest.mark.parametrize("saved_at", [4, 6], ids=["epoch-end", "mid-epoch"])
-def test_a_resume_finishes_at_exactly_max_steps_wherever_its_checkpoint_was_saved(store: RunStore, saved_at: int) -> None:
+def test_a_resume_finishes_at_exactly_max_steps_wherever_its_checkpoint_was_saved(
+    store: RunStore, saved_at: int
+) -> None:
     """A checkpoint written after a batch was counted (an epoch's end, the end of fit) resumed one batch
     ahead before: the kill test's run ended at step 121 of 120 when the kill came just after such a save."""
     first = store.create_run(long_config(steps=saved_at, every=0))

@@ -25,8 +25,8 @@ from callbacks.epoch_checkpoint import EpochEndLastCheckpoint, StepLastCheckpoin
 from callbacks.final_validation import FinalValidation
 from callbacks.nan_guard import NaNGuard
 from callbacks.progress import ProgressCallback
-from callbacks.samples import SamplesCallback
 from callbacks.resume_step import ResumeAtSavedStep, batches_done_in
+from callbacks.samples import SamplesCallback
 from callbacks.steps import BatchLimit, lightning_max_steps
 from callbacks.store_logger import RunStoreLogger
 from callbacks.sweep_trial import SweepTrialCallback
