@@ -154,6 +154,17 @@ def test_the_fallback_flags_plain_insults_and_passes_friendly_and_merely_rough_s
     assert screen("").flagged is False  # empty output is screened too, without errors
 
 
+def test_the_fallback_gives_alt_profanity_checks_own_probabilities():
+    """The screen computes the package's model directly (9x faster per call); it must not change a score."""
+    from profanity_check import predict_prob
+
+    from genlab.safety.screeners import ProfanityScreener
+
+    texts = ["What light through yonder window breaks?", "you stupid fucking idiot", "", "shit happens", "die"]
+    ours = [s["profanity"] for s in ProfanityScreener("test").scores(texts)]
+    assert ours == pytest.approx(list(predict_prob(texts)), abs=1e-12)
+
+
 def test_threshold_overrides_a_bare_value_sets_every_category_and_bad_values_are_clear(fresh_screener):
     policy = with_overrides(SafetyConfig(), ["0.2", "threat=0.9"])
     assert policy.toxicity == policy.profanity == 0.2 and policy.threat == 0.9

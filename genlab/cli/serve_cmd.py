@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=16,
         help="requests one text model decodes together (dynamic batching; 0: one at a time). Default 16",
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (default: 1 when every served run is a text model, where a second thread "
+        "only spins; else torch's default)",
+    )
     p.set_defaults(handler=_serve)
     keys = p.add_subparsers(dest="serve_command", metavar="keys")
     k = keys.add_parser("keys", help="create, list or revoke API keys").add_subparsers(
@@ -51,7 +58,16 @@ def _serve(args: argparse.Namespace) -> int:
         raise GenLabError(f"--port must be 1..65535, got {args.port}")
     if not 0 <= args.batch <= 256:
         raise GenLabError(f"--batch must be 0..256, got {args.batch}")
-    run_server(args.runs, host=args.host, port=args.port, rate_per_minute=args.rate_limit, max_batch=args.batch)
+    if not 0 <= args.threads <= 1024:
+        raise GenLabError(f"--threads must be 0..1024 (0: automatic), got {args.threads}")
+    run_server(
+        args.runs,
+        host=args.host,
+        port=args.port,
+        rate_per_minute=args.rate_limit,
+        max_batch=args.batch,
+        threads=args.threads or None,
+    )
     return 0
 
 

@@ -204,11 +204,38 @@ class ProfanityScreener(Screener):
     def __init__(self, why: str) -> None:
         from profanity_check import predict_prob
 
-        self._predict = predict_prob
+        self._predict = _direct_profanity_model() or predict_prob
         self.note = f"{why} Screening with alt-profanity-check ({FALLBACK_LABEL})."
 
     def scores(self, texts: list[str]) -> list[dict[str, float]]:
         return [{"profanity": float(p)} for p in self._predict(texts)]
+
+
+def _direct_profanity_model():  # noqa: ANN202 (a callable texts -> probabilities, or None)
+    """alt-profanity-check's own model (TF-IDF, then five sigmoid-calibrated linear SVMs, averaged),
+    computed directly: the same probabilities (a test checks), without sklearn's 3 ms of input checks per
+    call. A served stream screens each chunk, so that overhead was most of a token's cost (BENCHMARKS.md).
+    None when the installed package's model is not that shape (then its predict_prob is used)."""
+    import numpy as np
+    import profanity_check.profanity_check as pc
+
+    model, vectorizer = getattr(pc, "model", None), getattr(pc, "vectorizer", None)
+    try:
+        folds = model.calibrated_classifiers_
+        if model.method != "sigmoid" or list(model.classes_) != [0, 1]:
+            return None
+        weights = np.stack([np.ravel(f.estimator.coef_) for f in folds], axis=1)  # (features, folds)
+        bias = np.array([float(np.ravel(f.estimator.intercept_)[0]) for f in folds])
+        a = np.array([float(f.calibrators[0].a_) for f in folds])
+        b = np.array([float(f.calibrators[0].b_) for f in folds])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+
+    def predict_prob(texts: list[str]) -> np.ndarray:
+        decision = vectorizer.transform(texts) @ weights + bias  # (texts, folds)
+        return (1.0 / (1.0 + np.exp(a * decision + b))).mean(axis=1)  # sklearn's expit(-(a d + b))
+
+    return predict_prob
 
 
 _lock = threading.Lock()

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import sys
 
+import torch
 import uvicorn
 
 from genlab.core.exposure import LOOPBACK, SERVE_FIX, is_loopback, open_door_message
+from genlab.core.registry import get_family
 from genlab.serve.app import create_app
 from genlab.serve.deps import DEFAULT_RATE_PER_MINUTE
 from genlab.store.api_keys import has_active_keys
@@ -24,6 +26,20 @@ def bind_host(host: str, keys: bool) -> tuple[str, str | None]:
         f"No API key exists, so the server binds to {LOOPBACK} only (asked for {host}). "
         + open_door_message("The REST server", host, SERVE_FIX)
     )
+
+
+def serving_threads(store: RunStore, run_ids: list[str]) -> int | None:
+    """torch's CPU threads for a server of these runs: 1 when they are all text models, else torch's default.
+
+    Decoding one token is too small to split across cores (a tiny GPT's step is overhead, SmolLM2's is
+    memory-bound): a second thread sped neither up and only spun, taking the core that the server's own
+    Python work and the clients need (docs/BENCHMARKS.md, "Batched decoding ... idle machine"). Image
+    models (a diffusion sample, a GAN batch) are compute-bound and keep every core.
+    """
+    if torch.cuda.is_available():
+        return None
+    families = {store.get(r).family for r in run_ids}
+    return 1 if families and all(get_family(f).kind == "text" for f in families) else None
 
 
 class NoQueryStrings(logging.Filter):
@@ -51,8 +67,12 @@ def run_server(
     rate_per_minute: int = DEFAULT_RATE_PER_MINUTE,
     store: RunStore | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
+    threads: int | None = None,
 ) -> None:
     store = store or RunStore()
+    threads = threads or serving_threads(store, run_ids)
+    if threads:
+        torch.set_num_threads(threads)
     keys = has_active_keys(store)
     app = create_app(run_ids, store, require_keys=keys, rate_per_minute=rate_per_minute, max_batch=max_batch)
     host, notice = bind_host(host, keys)
