@@ -15,7 +15,9 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
+from genlab.core.registry import get_family
 from genlab.runner.retrain_schedule import champion, schedule_stamp
+from genlab.safety.gate import Gate, policy_of
 from genlab.serve.guard import MISSING, caller
 from genlab.serve.model_pool import ServedModel, load_served
 from genlab.serve.rate_limit import RateLimiter
@@ -50,6 +52,9 @@ class ServerState:
                 self.stamps[run_id] = schedule_stamp(self.store, run_id)
                 target = champion(self.store, run_id)
                 self.models[run_id] = load_served(self.store, target, self.max_batch, name=run_id)
+                served = self.models[run_id]
+                if get_family(served.run.family).kind == "text":  # its screen built now, not at the 1st request
+                    Gate(policy_of(served.module)).screener  # noqa: B018
             except Exception as err:  # a broken checkpoint must not take the other models down
                 self.failed[run_id] = f"{type(err).__name__}: {err}"
                 log.error("could not load run %s: %s", run_id, self.failed[run_id])
