@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,9 @@ from typing import Any
 import httpx
 import numpy as np
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script or with -m
+from benchmarks.served import start_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,31 +55,8 @@ def train_preset(steps: int) -> str:
     return run.id
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve(run_id: str, batch: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "genlab", "serve", "--port", str(port), "--rate-limit", "0", "--run", run_id]
-    proc = subprocess.Popen(
-        [*cmd, "--batch", str(batch)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 900  # a loaded shared machine imports torch slowly
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/ready", timeout=5).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited while starting")
-        time.sleep(0.5)
-    proc.terminate()
-    raise RuntimeError("the server was not ready within 900 s")
+    return start_server([run_id], "--batch", str(batch))
 
 
 async def openai_stream(client: Any, run_id: str, i: int, tokens: int) -> tuple[int, float]:

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,9 @@ from typing import Any
 import httpx
 import numpy as np
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script or with -m
+from benchmarks.served import start_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,31 +129,8 @@ def train_tiny_runs() -> dict[str, str]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve(runs: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "genlab", "serve", "--port", str(port), "--rate-limit", "0"]
-    for r in runs.values():
-        cmd += ["--run", r]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/ready", timeout=5).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited while starting")
-        time.sleep(0.5)
-    proc.terminate()
-    raise RuntimeError("the server was not ready within 300 s")
+    return start_server(list(runs.values()), ready_within_s=300)
 
 
 def main() -> int:
