@@ -76,3 +76,11 @@ def test_a_small_load_on_every_kind_of_model_has_no_errors(serve_home, runs):
     assert result["errors"] == []
     assert set(result["routes"]) == {label for label, _, _ in plan_for(kinds)}
     assert result["req_per_s"] > 0 and result["p95_ms"] >= result["p50_ms"] > 0
+
+
+def test_a_text_server_decodes_on_one_torch_thread_and_an_image_server_keeps_every_core(serve_store, runs):
+    """A second thread only spins while a token is decoded (docs/BENCHMARKS.md); image models need the cores."""
+    from genlab.serve.runner import serving_threads
+
+    assert serving_threads(serve_store, [runs["chat"], runs["text"]]) == 1
+    assert serving_threads(serve_store, [runs["chat"], runs["vae"]]) is None
