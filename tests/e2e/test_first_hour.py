@@ -116,14 +116,15 @@ def test_a_newcomers_first_hour_in_a_real_browser(browser_page, server, tmp_path
     nav(page, "Playground")
     m.get_by_text("A pretrained model (no training)").click()
     wait_idle(page)
-    box = m.locator("[data-testid='stChatInputTextArea']")
+    # a page with a chat input lays out without stMain: the box sits in stBottom, the messages above it
+    box = page.locator("[data-testid='stChatInputTextArea']")
     box.wait_for(timeout=900_000)  # the first load converts the model (a minute idle, over 5 at load 50)
     box.fill("What is the capital of Italy?")
     box.press("Enter")
-    m.locator("[data-testid='stChatMessage']").nth(1).wait_for(timeout=600_000)
+    page.locator("[data-testid='stChatMessage']").nth(1).wait_for(timeout=600_000)
     wait_idle(page)
     shot(page, "first-06-chat")
-    answer = m.locator("[data-testid='stChatMessage']").nth(1).inner_text()
+    answer = page.locator("[data-testid='stChatMessage']").nth(1).inner_text()
     assert answer.strip(), "the pretrained model answered"
 
     statuses = sorted(r.status for r in RunStore(home).list_runs() if r.sweep_id is None)
