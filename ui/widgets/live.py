@@ -2,9 +2,10 @@
 
 A page calls `watch(key, stamp)` once per full run. A tiny fragment re-reads the stamp (one or two
 indexed lookups) every few seconds and reruns the page only when it changed: the charts, samples and
-logs below are drawn on those reruns alone, never on a timer. The fragment ticks every 5 s (a progress
-line that moves every 5 s reads as live; every 2 s cost a viewer's server and browser 7 CPU seconds a
-minute, docs/BENCHMARKS.md "Watching a run"), and every 15 s after two minutes without news.
+logs below are drawn on those reruns alone, never on a timer. The fragment ticks every 10 s, and every
+20 s after two minutes without news: on an idle 2-core machine a 5 s tick with curves redrawn every 10 s
+cost one viewer 9.4 CPU seconds a minute (server and browser) and slowed the run it watched to 0.81x
+(docs/BENCHMARKS.md "Watching a run"); a person watching shares the cores with the training.
 
 A training run logs new metric points every few seconds; redrawing the whole page (and the browser's
 charts) for each is most of what watching costs. With `minor`, those frequent changes (new points) rerun
@@ -20,8 +21,8 @@ from typing import Any
 
 import streamlit as st
 
-BACKOFF = ((120.0, 5.0), (float("inf"), 15.0))  # (idle for less than s, poll every s)
-MINOR_EVERY_S = 10.0  # new metric points redraw the curves at most this often
+BACKOFF = ((120.0, 10.0), (float("inf"), 20.0))  # (idle for less than s, poll every s)
+MINOR_EVERY_S = 30.0  # new metric points redraw the curves at most this often
 
 
 def interval_for(idle_s: float) -> float:
