@@ -278,7 +278,23 @@ def _label_tensor(labels: Labels) -> torch.Tensor | int | None:
     return torch.as_tensor(list(labels), dtype=torch.long)
 
 
-class GANModule(GenLabModule):
+class GANCounters:
+    """A GAN module's step counters (g_steps, d_batches) are plain ints, not tensors: they ride in the
+    checkpoint beside the weights, so a resumed run keeps its n_critic rhythm and schedules."""
+
+    g_steps: int
+    d_batches: int
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["gan_counters"] = {"g_steps": int(self.g_steps), "d_batches": int(self.d_batches)}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        counters = checkpoint.get("gan_counters") or {}
+        self.g_steps = int(counters.get("g_steps", 0))
+        self.d_batches = int(counters.get("d_batches", 0))
+
+
+class GANModule(GANCounters, GenLabModule):
     """The manual-optimisation GAN step the image GAN families share; a family sets `family`, builds G and D
     (build_nets) and says how they see labels (generate_from, discriminate, _labels, `conditional`).
 
@@ -305,6 +321,12 @@ class GANModule(GenLabModule):
             self.d_norm = "none" if m.spectral_norm else ("layer" if m.loss == "wgan-gp" else "batch")
         else:
             self.d_norm = d_norm
+        self.init_gan_state()
+
+    def init_gan_state(self) -> None:
+        """G and D, the EMA generator, the fixed latents of the sample grids and the step counters: what every
+        method below uses (a family whose own __init__ replaces this one's calls it too)."""
+        m = self.run_config.model
         self.build_nets()
         self.g_ema: nn.Module | None = make_shadow(self.generator) if m.ema_decay > 0 else None
         self._ema = EMA(m.ema_decay)
@@ -463,16 +485,6 @@ class GANModule(GenLabModule):
         m = self.run_config.model
         self.log("val/d_loss", d_loss_fn(m.loss, real_logits, fake_logits), on_epoch=True, batch_size=real.shape[0])
         self.log("val/g_loss", g_loss_fn(m.loss, fake_logits), on_epoch=True, batch_size=real.shape[0])
-
-    # -- checkpoint state that is not a tensor -----------------------------------------------------
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["gan_counters"] = {"g_steps": int(self.g_steps), "d_batches": int(self.d_batches)}
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        counters = checkpoint.get("gan_counters") or {}
-        self.g_steps = int(counters.get("g_steps", 0))
-        self.d_batches = int(counters.get("d_batches", 0))
 
     # -- generation ---------------------------------------------------------------------------------
 

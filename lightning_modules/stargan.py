@@ -28,7 +28,7 @@ from genlab.core.optim import build_optimizer
 from genlab.families.stargan import FAMILY
 from lightning_modules.base import GenLabModule
 from lightning_modules.export_nets import ExportNet, parity_images
-from lightning_modules.gan_common import gradient_penalty
+from lightning_modules.gan_common import GANCounters, gradient_penalty
 from lightning_modules.stargan_nets import StarDiscriminator, StarGenerator, Translate01ToDomain, one_hot
 from lightning_modules.translation_nets import TranslationEval, from_net, linear_decay, panel, to_net
 
@@ -38,7 +38,7 @@ def metric_slug(domain: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", domain).strip("_") or "domain"
 
 
-class StarGANModule(GenLabModule):
+class StarGANModule(GANCounters, GenLabModule):
     family = FAMILY
     datamodule_class = MultiDomainDataModule
 
@@ -267,16 +267,6 @@ class StarGANModule(GenLabModule):
 
     def sample_grid_rows(self) -> dict[str, int]:
         return {"translations": 1 + len(self.domain_names)}
-
-    # -- checkpoint state that is not a tensor -----------------------------------------------------
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["gan_counters"] = {"g_steps": int(self.g_steps), "d_batches": int(self.d_batches)}
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        counters = checkpoint.get("gan_counters") or {}
-        self.g_steps = int(counters.get("g_steps", 0))
-        self.d_batches = int(counters.get("d_batches", 0))
 
     def served_parameters(self) -> int:
         return sum(p.numel() for p in self.g.parameters())

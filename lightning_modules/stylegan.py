@@ -19,7 +19,7 @@ from genlab.core.config import ConfigError, RunConfig
 from genlab.families.stylegan import FAMILY, check_growth, check_truncation
 from lightning_modules.base import GenLabModule, Labels, slerp
 from lightning_modules.export_nets import ExportNet, ImageOut
-from lightning_modules.gan_common import EMA, GANModule, diff_augment, make_shadow
+from lightning_modules.gan_common import GANModule, diff_augment
 from lightning_modules.stylegan_nets import StyleDiscriminator, StyleGenerator, TruncatedGenerator, up2
 
 
@@ -52,7 +52,7 @@ class StyleGANModule(GANModule):
 
     def __init__(self, config: RunConfig | dict[str, Any], data_info: dict[str, Any]) -> None:
         # GANModule's own __init__ reads the DCGAN section (norms, losses); this family has its own section,
-        # so it starts from GenLabModule and sets up the same state GANModule's methods use.
+        # so it starts from GenLabModule and sets up the same state through GANModule.init_gan_state.
         GenLabModule.__init__(self, config, data_info)
         self.automatic_optimization = False
         self.image_size = int(data_info.get("image_size", self.run_config.data.image_size))
@@ -63,20 +63,10 @@ class StyleGANModule(GANModule):
         except ValueError as err:
             raise ConfigError(f"Invalid config:\n  {err}") from None
         self.loss_kind = "nonsat"
-        self.build_nets()
-        self.g_ema: nn.Module | None = make_shadow(self.generator) if m.ema_decay > 0 else None
-        self._ema = EMA(m.ema_decay)
-        n = self.run_config.logging.n_samples
-        g = torch.Generator().manual_seed(self.run_config.seed + 1)
-        self.register_buffer("fixed_z", torch.randn(n, m.latent_dim, generator=g), persistent=True)
-        self.register_buffer("interp_z", torch.randn(2 * 8, m.latent_dim, generator=g), persistent=True)
-        self.g_steps = 0
-        self.d_batches = 0
+        self.init_gan_state()
         # The growth state's clock, in the state dict so any reload (Playground, export) draws at the
         # resolution training reached; g_steps itself rides in the checkpoint's counters only.
         self.register_buffer("grown_steps", torch.zeros((), dtype=torch.long), persistent=True)
-        self.last_g_loss: torch.Tensor | None = None
-        self.__dict__["_teacher"] = None
 
     def build_nets(self) -> None:
         m = self.run_config.model
