@@ -9,6 +9,7 @@ console must stay free of errors. Navigation is by clicks (deep links make Strea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -17,7 +18,9 @@ import sys
 import time
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,15 +124,25 @@ def browser_page(server):
     base, _ = server
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with chromium_page(base) as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def chromium_page(base: str) -> Iterator[tuple[Any, list[str]]]:
+    """A headless Chromium tab on the app at `base`, and the list every console error and page error of it
+    lands in (a test asserts it stays empty)."""
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.goto(base)
-        yield page, problems
-        browser.close()
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.goto(base)
+            yield page, problems
+        finally:
+            browser.close()
 
 
 def shot(page, name: str) -> None:

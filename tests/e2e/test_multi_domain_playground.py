@@ -13,11 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import playwright.sync_api as playwright_api  # noqa: E402,I001  (requirements-dev.txt)
 import pytest
 from PIL import Image
 
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port
+from tests.e2e.test_browser import ARTIFACTS, ROOT, _free_port, chromium_page
 from tests.helpers import train_tiny
 
 # Over 40 s on the shared 2-core CPU (a tiny fit, the app's start, a model load): slow-only, per the brief.
@@ -87,13 +86,7 @@ def test_the_playground_shows_one_image_in_every_domain(app_with_run, tmp_path: 
     buf = io.BytesIO()
     Image.new("RGB", (40, 28), (220, 30, 30)).save(buf, format="PNG")
     upload.write_bytes(buf.getvalue())
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.goto(base)
+    with chromium_page(base) as (page, problems):
         page.locator("[data-testid='stSidebarNav']").get_by_role("link", name="Playground").click()
         main = page.locator("[data-testid='stMain']")
         main.get_by_text("This run translates into 3 domains: twemoji, openmoji, openmoji_lines.").wait_for(
@@ -109,6 +102,5 @@ def test_the_playground_shows_one_image_in_every_domain(app_with_run, tmp_path: 
         captions = _wait_for_row(page, "input: red_square.png")
         assert captions[:4] == ["input: red_square.png"] + [f"→ {d}" for d in DOMAINS]
         page.screenshot(path=str(ARTIFACTS / "multi_domain_upload.png"), full_page=True)
-        browser.close()
     assert not problems, problems
     assert run_id.startswith("stargan-")

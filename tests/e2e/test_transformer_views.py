@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, main, playwright_api, server, wait_idle  # noqa: F401 (fixture)
+from tests.e2e.test_browser import ARTIFACTS, chromium_page, main, server, wait_idle  # noqa: F401 (fixture)
 
 # 5 min at load 40 (server start, a 3-step tiny run, two Playground views); so slow-only, not e2e-always.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -28,13 +28,7 @@ def test_fill_mask_and_attention_map_in_a_real_browser(server, monkeypatch: pyte
     store.close()
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        problems: list[str] = []
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.goto(base)
+    with chromium_page(base) as (page, problems):
         m = main(page)
         m.get_by_text("Presets").wait_for(timeout=60_000)
         page.locator("[data-testid='stSidebarNav']").get_by_text("Playground", exact=True).click()
@@ -50,5 +44,4 @@ def test_fill_mask_and_attention_map_in_a_real_browser(server, monkeypatch: pyte
         summary = m.locator("[data-testid='stDataFrame']").filter(visible=True)
         summary.first.wait_for(timeout=60_000)  # the head summary table
         page.screenshot(path=str(ARTIFACTS / "transformer-attention.png"), full_page=True)
-        browser.close()
     assert not problems, problems
