@@ -82,3 +82,31 @@ def test_train_wait_then_list_and_show(home: Path) -> None:
     assert genlab("runs", "delete", run_id, home=home).returncode == 2  # needs --yes
     assert genlab("runs", "delete", run_id, "--yes", home=home).returncode == 0
     assert "No runs yet" in genlab("runs", "list", home=home).stdout
+
+
+def test_the_command_table_names_every_command_its_module_registers() -> None:
+    """`genlab X` loads only the module COMMANDS names for X: a command missing there, or named for the
+    wrong module, would be unknown (or a different command) when run on its own."""
+    import argparse
+
+    from genlab.cli import COMMANDS, command_modules
+
+    for module in command_modules():
+        sub = argparse.ArgumentParser().add_subparsers()
+        module.register(sub)
+        for name in sub.choices:
+            assert COMMANDS.get(name) == module.__name__.rsplit(".", 1)[1], name
+
+
+def test_runs_list_does_not_load_the_model_families(home: Path) -> None:
+    """The tracker's most used command starts fast: it reads the store and never imports the families'
+    configs, torch or the training stack (they were most of its time)."""
+    code = (
+        "import sys; from genlab.cli.main import main; rc = main(['runs', 'list']); "
+        "print([m for m in ('genlab.core.registry', 'pydantic', 'torch', 'lightning') if m in sys.modules]); "
+        "sys.exit(rc)"
+    )
+    env = {"GENLAB_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

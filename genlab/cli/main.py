@@ -15,8 +15,8 @@ from genlab.store.runs import RunNotFound
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except (GenLabError, RunNotFound) as err:

@@ -8,7 +8,6 @@ import time
 
 from genlab.runner import jobs
 from genlab.runner.log_lines import readable_log
-from genlab.share import wandb_link
 from genlab.store.runs import STATUSES, RunStore
 
 
@@ -101,6 +100,8 @@ def _show(args: argparse.Namespace) -> int:
     for line in (run.warning or "").splitlines():
         print(f"warning  {line}")
     if run.wandb:
+        from genlab.share import wandb_link
+
         url = wandb_link.run_url(run)
         print(f"wandb    {url}" if url else f"wandb    offline; upload with: {wandb_link.sync_command(run)}")
     print(f"folder   {run.folder}")

@@ -23,18 +23,18 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from genlab.core.checkpoint_files import find_resume_checkpoint
-from genlab.core.config import RunConfig
 from genlab.core.errors import GenLabError
-from genlab.core.parsing import parse_config
 from genlab.core.paths import PROJECT_ROOT
 from genlab.core.procs import spawn_detached
-from genlab.core.registry import get_family
-from genlab.data.paths import confine_config_paths
 from genlab.store import run_secrets
 from genlab.store.lease import WorkerBeat, until_online
 from genlab.store.runs import FINISHED, Run, RunStateError, RunStore, new_run_id
+
+if TYPE_CHECKING:
+    from genlab.core.config import RunConfig
 
 RESUMABLE = ("interrupted", "cancelled", "failed", "pruned")
 FORCE_GRACE_S = 10.0
@@ -95,6 +95,11 @@ def start(
     so its data and model paths must lie under GENLAB_HOME's uploads or GENLAB_DATA_ROOTS (the CLI
     passes False and keeps any path).
     """
+    # the configs and families load here, not at import: `runs list` and the UI's polls only reconcile
+    from genlab.core.parsing import parse_config
+    from genlab.core.registry import get_family
+    from genlab.data.paths import confine_config_paths
+
     config = parse_config(config)
     check_devices(config)
     if untrusted_paths:

@@ -14,7 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from genlab.core.errors import GenLabError
-from genlab.core.registry import FAMILIES, get_family, names_that_can
 from genlab.store.runs import Run, RunNotFound, RunStore
 from genlab.store.schema import feedback
 
@@ -60,6 +59,8 @@ def set_schedule(
     beta: float = 0.1,
 ) -> dict[str, Any]:
     """Retrain `root_id` when `every_ratings` new ratings arrived and/or every `every_hours` (0: off)."""
+    from genlab.core.registry import get_family, names_that_can
+
     run = store.get(root_id)
     if not get_family(run.family).can("PreferenceTunable"):
         raise GenLabError(
@@ -94,14 +95,24 @@ def is_due(store: RunStore, root_id: str, now: float | None = None) -> bool:
 
 
 def scheduled_roots(store: RunStore) -> list[str]:
-    """The runs that have a retraining schedule (their folder holds retrain.json)."""
-    tunable = [name for name, family in FAMILIES.items() if family.can("PreferenceTunable")]
-    return [
-        r.id
-        for name in tunable
-        for r in store.list_runs(family=name, status="completed")
-        if (r.folder / RETRAIN_FILE).is_file()
-    ]
+    """The completed runs of a preference-tunable family whose folder holds retrain.json. The folders are
+    looked at first: most homes have no schedule, and then neither the runs table nor the model families
+    are read (the job queue asks this on every `runs list` and page refresh)."""
+    ids = sorted(p.parent.name for p in store.runs_dir.glob(f"*/{RETRAIN_FILE}"))
+    if not ids:
+        return []
+    from genlab.core.registry import FAMILIES
+
+    tunable = {name for name, family in FAMILIES.items() if family.can("PreferenceTunable")}
+    roots = []
+    for run_id in ids:
+        try:
+            run = store.get(run_id)
+        except RunNotFound:  # a folder left by a deleted run
+            continue
+        if run.family in tunable and run.status == "completed":
+            roots.append(run.id)
+    return roots
 
 
 def due_runs(store: RunStore) -> list[str]:

@@ -8,17 +8,13 @@ import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.dialects import postgresql
 
 from genlab.core.atomic import atomic_write_bytes
-from genlab.core.config import RunConfig
 from genlab.core.errors import GenLabError
-from genlab.core.parsing import load_config
-from genlab.core.registry import get_family
 from genlab.store.engine import Database, this_host
 from genlab.store.records import (
     FINISHED,
@@ -31,6 +27,9 @@ from genlab.store.records import (
     row_to_run,
 )
 from genlab.store.schema import artifacts, feedback, links, metrics, runs, safety_events
+
+if TYPE_CHECKING:
+    from genlab.core.config import RunConfig
 
 HIDDEN = ("creating", "deleting")  # a run mid-create or mid-delete is listed nowhere
 
@@ -47,6 +46,8 @@ class RunRecords:
     def load_config(self, run_id: str) -> RunConfig:
         """The config a run trains with: its runs/<id>/config.yaml, the file that also replays it (the
         `config` column is a copy for listing and search)."""
+        from genlab.core.parsing import load_config  # the configs and families: only where a run is read or made
+
         return load_config(self.run_folder(run_id) / "config.yaml")
 
     def create_run(
@@ -75,6 +76,8 @@ class RunRecords:
             raise RunStateError(f"A run with id {run_id!r} already exists; choose another --run-id")
         text = config.to_yaml()
         if monitor is None:
+            from genlab.core.registry import get_family
+
             monitor = get_family(config.family).monitor
         data = getattr(config, "data", None)
         now = time.time()
@@ -172,6 +175,8 @@ class RunRecords:
         if self.db.is_sqlite:
             each = sa.func.json_each(runs.c.tags).table_valued("value")
             return sa.exists().select_from(each).where(each.c.value == tag)
+        from sqlalchemy.dialects import postgresql  # loaded with the PostgreSQL engine anyway, never on SQLite
+
         return sa.cast(runs.c.tags, postgresql.JSONB).contains([tag])
 
     def sweep_ids(self) -> list[str]:

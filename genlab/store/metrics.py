@@ -156,15 +156,8 @@ class MetricRows:
 
     def metric_spans(self, run_id: str) -> dict[str, tuple[int, int]]:
         """(first step, last step) of each metric of a run: index seeks only, whatever the run's size."""
-        c = metrics.c
-        out = {}
         with self.db.read() as con:
-            for key in self.metric_keys(run_id):
-                lo, hi = con.execute(
-                    sa.select(sa.func.min(c.step), sa.func.max(c.step)).where(c.run_id == run_id, c.key == key)
-                ).one()
-                out[key] = (lo, hi)
-        return out
+            return {key: _step_span(con, run_id, key) for key in self.metric_keys(run_id)}
 
     def metrics(self, run_id: str, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Rows of {step, epoch, key, value, time}, ordered by key then step."""
@@ -237,29 +230,17 @@ class MetricRows:
     def metric_buckets(self, run_id: str, key: str, buckets: int = 1000) -> tuple[list[int], list[float]]:
         """One metric's series reduced in the database to at most 2 x buckets points: each of `buckets`
         equal step ranges gives its lowest and highest value (placed at the range's first and last logged
-        step, less than a pixel apart on a chart), so a run with millions of rows draws in one query and
-        every spike survives. Rows without a value are left out."""
-        c = metrics.c
-        where = (c.run_id == run_id, c.key == key, c.value.is_not(None))
+        step, less than a pixel apart on a chart), so a run with millions of rows draws without pulling
+        them and every spike survives. Rows without a value are left out."""
         with self.db.read() as con:
-            lo, hi = con.execute(sa.select(sa.func.min(c.step), sa.func.max(c.step)).where(*where)).one()
+            lo, hi = _step_span(con, run_id, key)
             if lo is None:
                 return [], []
             width = max(1, -(-(hi - lo + 1) // buckets))
-            bucket = (c.step - lo) // width  # integer division on both backends
-            q = (
-                sa.select(
-                    sa.func.min(c.step),
-                    sa.func.max(c.step),
-                    sa.func.min(c.value),
-                    sa.func.max(c.value),
-                    sa.func.count(),
-                )
-                .where(*where)
-                .group_by(bucket)
-                .order_by(sa.func.min(c.step))
-            )
-            rows = con.execute(q).all()
+            if self.db.is_sqlite:
+                rows = _bucket_rows_by_range(con, run_id, key, lo, hi, width)
+            else:
+                rows = _bucket_rows_grouped(con, run_id, key, lo, width)
         steps: list[int] = []
         values: list[float] = []
         for first, last, vmin, vmax, n in rows:
@@ -293,3 +274,50 @@ class MetricRows:
                     artifacts.c.run_id == run_id, artifacts.c.step > step, artifacts.c.kind != "checkpoint"
                 )
             )
+
+
+def _step_span(con: Any, run_id: str, key: str) -> tuple[int | None, int | None]:
+    """First and last step of one metric, two index seeks. Asked as one SELECT min(step), max(step), SQLite
+    reads every row of the range instead (its min/max shortcut takes one aggregate a query): 52 ms a
+    metric for a 250,000-step run, under 0.1 ms now."""
+    c = metrics.c
+    where = (c.run_id == run_id, c.key == key)
+    first = sa.select(sa.func.min(c.step)).where(*where).scalar_subquery()
+    last = sa.select(sa.func.max(c.step)).where(*where).scalar_subquery()
+    lo, hi = con.execute(sa.select(first, last)).one()
+    return lo, hi
+
+
+_BUCKET_SQL = (
+    "SELECT min(step), max(step), min(value), max(value), count(value) FROM metrics "
+    "WHERE run_id = ? AND key = ? AND step >= ? AND step < ? AND value IS NOT NULL"
+)
+
+
+def _bucket_rows_by_range(con: Any, run_id: str, key: str, lo: int, hi: int, width: int) -> list[tuple]:
+    """SQLite: one range query a bucket, on the driver's cursor inside the read transaction. A GROUP BY on
+    the bucket expression sorts every row of the series in a temporary B-tree first (329 ms for a
+    250,000-step metric); ranges walk the (run_id, key, step) index in order (247 ms, most of it the
+    value lookups), and a query costs ~4 us, so a short series loses nothing."""
+    cur = con.connection.driver_connection.cursor()
+    try:
+        rows = [
+            cur.execute(_BUCKET_SQL, (run_id, key, start, start + width)).fetchone()
+            for start in range(lo, hi + 1, width)
+        ]
+    finally:
+        cur.close()
+    return [r for r in rows if r[4]]
+
+
+def _bucket_rows_grouped(con: Any, run_id: str, key: str, lo: int, width: int) -> list[tuple]:
+    """PostgreSQL: one GROUP BY query (a round trip a bucket would cost more than its hash aggregate)."""
+    c = metrics.c
+    bucket = (c.step - lo) // width  # integer division on both backends
+    q = (
+        sa.select(sa.func.min(c.step), sa.func.max(c.step), sa.func.min(c.value), sa.func.max(c.value), sa.func.count())
+        .where(c.run_id == run_id, c.key == key, c.value.is_not(None))
+        .group_by(bucket)
+        .order_by(sa.func.min(c.step))
+    )
+    return [tuple(r) for r in con.execute(q).all()]
