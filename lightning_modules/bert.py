@@ -12,7 +12,6 @@ val/majority_macro_f1), so every run says whether it beats always guessing the c
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from pathlib import Path
@@ -28,6 +27,7 @@ from genlab.families.bert import FAMILY
 from lightning_modules.attention_maps import AttentionMap, eager_attention, stack_layers, token_strings
 from lightning_modules.base import GenLabModule
 from lightning_modules.export_nets import ExportNet
+from lightning_modules.lora import LoraMixin
 
 
 class EncoderLogits(nn.Module):
@@ -53,7 +53,7 @@ def macro_f1(pred: torch.Tensor, target: torch.Tensor) -> float:
     return sum(scores) / max(1, len(scores))
 
 
-class EncoderModule(GenLabModule):
+class EncoderModule(LoraMixin, GenLabModule):
     family = FAMILY
     datamodule_class = LabelledTextDataModule
 
@@ -78,7 +78,6 @@ class EncoderModule(GenLabModule):
             "label2id": {n: i for i, n in enumerate(self.labels)},
         }
         classify = self.task == "classify"
-        self.is_lora = False
         if cfg.source == "scratch":
             bert = BertConfig(
                 vocab_size=vocab,
@@ -103,19 +102,8 @@ class EncoderModule(GenLabModule):
                 self.model = AutoModelForMaskedLM.from_pretrained(folder)
             if self.model.get_input_embeddings().weight.shape[0] < vocab:
                 self.model.resize_token_embeddings(vocab)
-            if cfg.finetune == "lora":
-                from peft import LoraConfig, get_peft_model
-
-                lcfg = LoraConfig(
-                    r=cfg.lora_r,
-                    lora_alpha=cfg.lora_alpha,
-                    lora_dropout=cfg.lora_dropout,
-                    target_modules=["query", "value"],
-                    modules_to_save=["classifier"] if classify else None,  # a new head trains in full
-                )
-                self.model = get_peft_model(self.model, lcfg)
-                self.is_lora = True
-                self.strict_loading = False
+            if cfg.finetune == "lora":  # a new classifier head trains in full (and is saved with the adapters)
+                self.use_lora(cfg, ["query", "value"], modules_to_save=["classifier"] if classify else None)
         self._tokenizer: Any = None
         self._val: dict[str, Any] = {}
 
@@ -328,26 +316,6 @@ class EncoderModule(GenLabModule):
                 meta,
             )
         }
-
-    def base_model(self) -> Any:
-        """The transformers model under the LoRA wrapper (the model itself when fully trained)."""
-        return self.model.get_base_model() if self.is_lora else self.model
-
-    def plain_model(self) -> Any:
-        """A plain transformers model: LoRA adapters merged into a copy, or the model itself."""
-        return copy.deepcopy(self.model).merge_and_unload() if self.is_lora else self.model
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self.is_lora:  # the pretrained weights come from their folder; keep the adapters and the new head
-            state = checkpoint.get("state_dict", {})
-            checkpoint["state_dict"] = {k: v for k, v in state.items() if "lora_" in k or "modules_to_save" in k}
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        if self.is_lora:
-            full = self.state_dict()
-            full.update(state_dict)
-            state_dict = full
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def export_hf(self, folder: str | Path) -> Path:
         """A Hugging Face folder that transformers' fill-mask / text-classification pipelines load."""

@@ -35,6 +35,7 @@ from lightning_modules.distill import kd_loss
 from lightning_modules.dpo import answer_logps, dpo_loss
 from lightning_modules.export_nets import CausalLMLogits, ExportNet
 from lightning_modules.gpt_native import GPTShape, NativeGPT, is_hf_state, state_from_hf, to_hf_model
+from lightning_modules.lora import LoraMixin
 from lightning_modules.text_base import TextLMModule
 from lightning_modules.text_sampling import default_sampling
 
@@ -72,7 +73,7 @@ def lora_targets(model: Any, wanted: list[str]) -> list[str]:
     return picked
 
 
-class GPTModule(TextLMModule):
+class GPTModule(LoraMixin, TextLMModule):
     """Causal LM training with a token-level cross-entropy; the monitored metric is val/loss."""
 
     family = FAMILY
@@ -81,7 +82,6 @@ class GPTModule(TextLMModule):
     def __init__(self, config: dict[str, Any], data_info: dict[str, Any]) -> None:
         super().__init__(config, data_info)
         cfg: GPTModelConfig = self.run_config.model
-        self.is_lora = False
         self.native = cfg.source == "scratch"
         if self.native:
             self.model = build_scratch_model(
@@ -97,19 +97,7 @@ class GPTModule(TextLMModule):
                 self.model.gradient_checkpointing_enable()
                 self.model.config.use_cache = False
             if cfg.finetune == "lora":
-                from peft import LoraConfig, get_peft_model
-
-                lcfg = LoraConfig(
-                    r=cfg.lora_r,
-                    lora_alpha=cfg.lora_alpha,
-                    lora_dropout=cfg.lora_dropout,
-                    target_modules=lora_targets(self.model, cfg.lora_targets),
-                    task_type="CAUSAL_LM",
-                )
-                self.model = get_peft_model(self.model, lcfg)
-                self.is_lora = True
-                # only adapters are saved in checkpoints; the frozen base is rebuilt from the pretrained model
-                self.strict_loading = False
+                self.use_lora(cfg, lora_targets(self.model, cfg.lora_targets), task_type="CAUSAL_LM")
 
     # -- context window ---------------------------------------------------------------------------------
 
@@ -121,9 +109,6 @@ class GPTModule(TextLMModule):
         base = self.base_model()
         n = getattr(base.config, "n_positions", None) or getattr(base.config, "max_position_embeddings", None)
         return int(n) if n else self.block_size
-
-    def base_model(self) -> Any:
-        return self.model.get_base_model() if self.is_lora else self.model
 
     def generation_defaults(self) -> dict[str, Any]:
         """Decoding defaults (lightning_modules/text_sampling.default_sampling): a pretrained base's own
@@ -205,38 +190,20 @@ class GPTModule(TextLMModule):
 
     # -- checkpoints and export ---------------------------------------------------------------------
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self.is_lora:
-            state = checkpoint.get("state_dict", {})
-            checkpoint["state_dict"] = {k: v for k, v in state.items() if "lora_" in k}
-
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        """LoRA checkpoints hold only the adapters: the frozen base weights come from the pretrained model.
-        Scratch checkpoints of the earlier transformers-based GPT-2 load into a native GPT of the same
-        network (biases, tanh GELU), converted from the Conv1D layout."""
+        """Scratch checkpoints of the earlier transformers-based GPT-2 load into a native GPT of the same
+        network (biases, tanh GELU), converted from the Conv1D layout; LoRA ones go through LoraMixin."""
         if self.native and is_hf_state(state_dict, "model."):
             self.model = NativeGPT(replace(self.model.shape, bias=True, gelu="tanh"))
             state_dict = state_from_hf(state_dict, "model.")
-        if self.is_lora:
-            full = self.state_dict()
-            full.update(state_dict)
-            state_dict = full
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
-    def merge_lora(self) -> None:
-        """Fold LoRA adapters into the base weights in place (same outputs, plain model afterwards)."""
-        if self.is_lora:
-            self.model = self.model.merge_and_unload()
-            self.is_lora = False
-
     def plain_model(self) -> Any:
-        """A plain transformers model with the trained weights (LoRA merged into a copy; a native GPT mapped
-        into GPT2LMHeadModel)."""
+        """A plain transformers model with the trained weights (a native GPT mapped into GPT2LMHeadModel;
+        otherwise LoraMixin's: LoRA merged into a copy)."""
         if self.native:
             return to_hf_model(self.model, self.data_info.get("eos_token_id"))
-        if self.is_lora:
-            return copy.deepcopy(self.model).merge_and_unload()
-        return self.model
+        return super().plain_model()
 
     @property
     def export_context(self) -> int:

@@ -14,7 +14,6 @@ of the first target token; later calls feed one target token with the decoder's 
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from genlab.metrics.text import bleu_chrf
 from lightning_modules.attention_maps import AttentionMap, eager_attention, stack_layers, token_strings
 from lightning_modules.base import GenLabModule
 from lightning_modules.export_nets import ExportNet
+from lightning_modules.lora import LoraMixin
 
 
 class EncoderNet(nn.Module):
@@ -61,7 +61,7 @@ def exact_match(hyps: list[str], refs: list[str]) -> float:
     return 100.0 * sum(h.strip() == r.strip() for h, r in zip(hyps, refs, strict=True)) / max(1, len(refs))
 
 
-class Seq2SeqModule(GenLabModule):
+class Seq2SeqModule(LoraMixin, GenLabModule):
     family = FAMILY
     datamodule_class = TextPairsDataModule
 
@@ -72,7 +72,6 @@ class Seq2SeqModule(GenLabModule):
         cfg = self.run_config.model
         vocab = int(data_info["vocab_size"])
         pad, eos = int(data_info["pad_token_id"]), int(data_info["eos_token_id"])
-        self.is_lora = False
         if cfg.source == "scratch":
             t5 = T5Config(
                 vocab_size=vocab,
@@ -93,18 +92,7 @@ class Seq2SeqModule(GenLabModule):
             if self.model.get_input_embeddings().weight.shape[0] < vocab:
                 self.model.resize_token_embeddings(vocab)
             if cfg.finetune == "lora":
-                from peft import LoraConfig, get_peft_model
-
-                lcfg = LoraConfig(
-                    r=cfg.lora_r,
-                    lora_alpha=cfg.lora_alpha,
-                    lora_dropout=cfg.lora_dropout,
-                    target_modules=["q", "v"],
-                    task_type="SEQ_2_SEQ_LM",
-                )
-                self.model = get_peft_model(self.model, lcfg)
-                self.is_lora = True
-                self.strict_loading = False
+                self.use_lora(cfg, ["q", "v"], task_type="SEQ_2_SEQ_LM")
         self._tokenizer: Any = None
         self._val_sum, self._val_count = 0.0, 0
 
@@ -123,9 +111,6 @@ class Seq2SeqModule(GenLabModule):
     @property
     def is_chat(self) -> bool:
         return False
-
-    def base_model(self) -> Any:
-        return self.model.get_base_model() if self.is_lora else self.model
 
     def source_ids(self, text: str) -> list[int]:
         """The source as the model reads it: ending with </s>, cut to max_source_len."""
@@ -296,21 +281,6 @@ class Seq2SeqModule(GenLabModule):
     def reference_output(self) -> torch.Tensor:
         ids, mask, dec = (x.long().to(self.device) for x in self._fixed_inputs())
         return self.base_model()(input_ids=ids, attention_mask=mask, decoder_input_ids=dec).logits
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self.is_lora:
-            state = checkpoint.get("state_dict", {})
-            checkpoint["state_dict"] = {k: v for k, v in state.items() if "lora_" in k}
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        if self.is_lora:
-            full = self.state_dict()
-            full.update(state_dict)
-            state_dict = full
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
-
-    def plain_model(self) -> Any:
-        return copy.deepcopy(self.model).merge_and_unload() if self.is_lora else self.model
 
     def export_nets(self) -> dict[str, ExportNet]:
         ids, mask, dec = self._fixed_inputs()
