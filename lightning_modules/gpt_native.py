@@ -61,11 +61,23 @@ class SlotKVCache:
         self.v = torch.zeros(size, device=device, dtype=dtype)
         self.slots = slots
 
+    def move(self, src: int, dst: int) -> None:
+        """Copy row `src` into row `dst` (the batched decoder keeps its rows in use a block from 0)."""
+        self.k[:, dst] = self.k[:, src]
+        self.v[:, dst] = self.v[:, src]
+
     def append(
-        self, layer: int, k: torch.Tensor, v: torch.Tensor, rows: torch.Tensor, starts: list[int]
+        self,
+        layer: int,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        rows: torch.Tensor,
+        starts: list[int],
+        block: slice | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (B, H, T, hd) of row b at positions starts[b]..; return each row's keys and values
-        up to the furthest position written: (B, H, max(starts) + T, hd)."""
+        up to the furthest position written: (B, H, max(starts) + T, hd). `block`: the rows are this
+        contiguous slice, returned as a view of the cache rather than a gathered copy."""
         T = k.shape[2]
         if T == 1:  # one new token per row (decoding): one scatter for the whole batch
             at = torch.tensor(starts, device=k.device)
@@ -76,6 +88,8 @@ class SlotKVCache:
                 self.k[layer, int(rows[b]), :, start : start + T] = k[b]
                 self.v[layer, int(rows[b]), :, start : start + T] = v[b]
         end = max(starts) + T
+        if block is not None:
+            return self.k[layer, block, :, :end], self.v[layer, block, :, :end]
         return self.k[layer, rows, :, :end], self.v[layer, rows, :, :end]
 
 
@@ -105,13 +119,20 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
 
     def forward_slots(
-        self, x: torch.Tensor, cache: SlotKVCache, layer: int, rows: torch.Tensor, starts: list[int], pos: torch.Tensor
+        self,
+        x: torch.Tensor,
+        cache: SlotKVCache,
+        layer: int,
+        rows: torch.Tensor,
+        starts: list[int],
+        pos: torch.Tensor,
+        block: slice | None = None,
     ) -> torch.Tensor:
         """x (B, T, C) of B sequences at their own positions pos (B, T): each query sees its own row's
         keys up to its position."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4).unbind(0)
-        k, v = cache.append(layer, k, v, rows, starts)  # (B, H, end, hd)
+        k, v = cache.append(layer, k, v, rows, starts, block)  # (B, H, end, hd)
         keys = torch.arange(k.shape[2], device=x.device)
         mask = (keys[None, None, :] <= pos[:, :, None]).unsqueeze(1)  # (B, 1, T, end)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, hd)
@@ -143,9 +164,16 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
     def forward_slots(
-        self, x: torch.Tensor, cache: SlotKVCache, layer: int, rows: torch.Tensor, starts: list[int], pos: torch.Tensor
+        self,
+        x: torch.Tensor,
+        cache: SlotKVCache,
+        layer: int,
+        rows: torch.Tensor,
+        starts: list[int],
+        pos: torch.Tensor,
+        block: slice | None = None,
     ) -> torch.Tensor:
-        x = x + self.attn.forward_slots(self.ln_1(x), cache, layer, rows, starts, pos)
+        x = x + self.attn.forward_slots(self.ln_1(x), cache, layer, rows, starts, pos, block)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -198,10 +226,11 @@ class NativeGPT(nn.Module):
             raise ValueError(f"{max(starts) + T} positions exceed the context window of {self.shape.block_size}")
         pos = torch.tensor(starts, device=idx.device)[:, None] + torch.arange(T, device=idx.device)  # (B, T)
         at = torch.tensor(rows, device=idx.device)
+        block = slice(rows[0], rows[0] + B) if rows == list(range(rows[0], rows[0] + B)) else None
         h = self.transformer
         x = h.wte(idx) + h.wpe(pos)  # (B, T, C)
-        for i, block in enumerate(h.h):
-            x = block.forward_slots(x, cache, i, at, starts, pos)
+        for i, layer in enumerate(h.h):
+            x = layer.forward_slots(x, cache, i, at, starts, pos, block)
         return self.lm_head(h.ln_f(x[:, -1]))  # (B, V)
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:

@@ -43,6 +43,25 @@ def test_pick_next_greedy_top_k_top_p_and_repetition_penalty():
     assert pick_next(logits, [1], SamplingSettings(temperature=0, repetition_penalty=2.0), None) == 2
 
 
+def test_sampling_draws_each_token_as_often_as_its_probability_and_never_a_filtered_one():
+    """The draw behind every sampled token (alone and batched): frequencies follow the softmax, a token
+    cut by top-k is never drawn, each request's seed repeats its own draws whatever rows sit beside it."""
+    from lightning_modules.text_sampling import TokenPicker, pick_rows
+
+    logits = torch.log(torch.tensor([0.5, 0.3, 0.2, 0.0001]))
+    s = SamplingSettings(temperature=1.0, top_k=3)
+    g = torch.Generator().manual_seed(1)
+    counts = torch.bincount(torch.tensor([pick_next(logits, [], s, g) for _ in range(4000)]), minlength=4)
+    assert counts[3] == 0
+    torch.testing.assert_close(
+        counts[:3] / 4000, torch.tensor([0.5 / 0.9999, 0.3 / 0.9999, 0.2 / 0.9999]), atol=0.03, rtol=0
+    )
+    alone = [TokenPicker(s, torch.Generator().manual_seed(7)) for _ in range(2)]
+    batched = [TokenPicker(s, torch.Generator().manual_seed(7)), TokenPicker(SamplingSettings(temperature=0.5), None)]
+    rows = torch.stack([logits, logits])
+    assert [alone[0](logits) for _ in range(30)] == [pick_rows(batched, rows)[0] for _ in range(30)]
+
+
 def test_a_top_p_too_small_for_float32_still_picks_the_likeliest_token():
     logits = torch.tensor([0.5, 3.0, 1.0, -2.0])
     g = torch.Generator().manual_seed(0)
