@@ -33,6 +33,7 @@ from ui.widgets.common import (
     tail_text,
     user_error,
 )
+from ui.widgets.curve_svg import curve_image_html
 from ui.widgets.feedback_panel import feedback_panel
 from ui.widgets.images import show_image_inline
 from ui.widgets.lineage_panel import lineage_panel
@@ -391,7 +392,8 @@ def overview() -> None:
     with c1:
         if curves:
             title = monitor or ", ".join(curves)
-            metric_grid({title: curves}, weight=0.0, log_y=False, key="run.overview", columns=1)
+            st.markdown(curve_image_html(curves, title), unsafe_allow_html=True)
+            st.caption("Zoom, smooth and see every metric in the Charts tab.")
             if monitor and monitor not in keys:
                 st.caption(f"{monitor} appears after the first validation (at the end of an epoch).")
         else:
