@@ -4,7 +4,8 @@ Every import of our own code counts, also one inside a function (a lazy import m
 the CLI's start-up, but it may not point up or close a circle), a relative import (resolved, and banned:
 write the absolute name), an import of a package's `__init__` from inside the package, and a module named
 in a string ("pkg.mod:Class"): a reference is an arrow whether Python or a loader follows it.
-Only genlab/runner/build.py imports by a computed name. Each kind of loop is proven caught by a planted
+Only genlab/runner/build.py (a family's module) and genlab/cli/__init__.py (a command's module, from its
+table of "module:function" references, which count as imports) import by a computed name. Each kind of loop is proven caught by a planted
 case at the end. The layers, bottom to top:
 
     ground   genlab/core/ (config, registry, parsing, paths, errors, optim, assets, ...), genlab/families/
@@ -74,8 +75,9 @@ def own_modules() -> dict[str, Path]:
 # "pkg.mod:Attr", the loader form (entry points, Lightning's class paths); a bare dotted string is more often a
 # logger's name than a reference, and a loader of bare names is a computed import (refused below).
 _REFERENCE = re.compile(r"(?:" + "|".join(PACKAGES) + r")(?:\.\w+)*:\w+")
-# The one file that imports a module by a computed name (a family's module, by the registry's name).
-COMPUTED_IMPORTS = {"genlab.runner.build"}
+# The files that import a module by a computed name: a family's module by the registry's name, and the
+# CLI's command modules, loaded one at a time from their "module:function" table (so `runs list` starts fast).
+COMPUTED_IMPORTS = {"genlab.runner.build", "genlab.cli"}
 
 
 def _relative_target(module: str, is_package: bool, node: ast.ImportFrom) -> str:

@@ -1,7 +1,8 @@
 """CLI subcommands: one module per command group, each with `register(subparsers)`.
 
-The list is closed and explicit (no plugin discovery). A new command group adds its module and its
-command names to COMMANDS below (tests/test_cli_commands.py checks the two agree).
+The list is closed and explicit (no plugin discovery). A new command group adds its module's `register`
+to COMMANDS below, once per command name it registers (tests/test_cli.py checks the two agree). The entries
+are written in the loader form "module:function", which tests/test_layers.py reads as imports.
 
 Only the module of the command being run is imported: `genlab runs list` need not load the model
 families, pydantic configs and the training stack the other commands use (that import was most of the
@@ -12,42 +13,47 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from collections.abc import Sequence
-from types import ModuleType
+from collections.abc import Callable, Sequence
+from typing import Any
 
-# command name -> the module under genlab.cli that registers it; in the order `--help` lists them
+# command name -> the function that registers it; in the order `--help` lists them
 COMMANDS: dict[str, str] = {
-    "train": "train_cmd",
-    "cancel": "train_cmd",
-    "resume": "train_cmd",
-    "worker": "train_cmd",
-    "runs": "runs_cmd",
-    "sample": "sample_cmd",
-    "sweep": "sweep_cmd",
-    "translate": "translate_cmd",
-    "generate": "generate_cmd",
-    "chat": "generate_cmd",
-    "export-hf": "generate_cmd",
-    "screen": "screen_cmd",
-    "screen-data": "screen_cmd",
-    "bias-report": "screen_cmd",
-    "audit": "screen_cmd",
-    "report": "report_cmd",
-    "export": "export_cmd",
-    "prune": "compress_cmd",
-    "distill": "compress_cmd",
-    "serve": "serve_cmd",
-    "finetune-feedback": "feedback_cmd",
-    "schedule": "schedule_cmd",
-    "attention": "attention_cmd",
-    "store": "store_cmd",
+    "train": "genlab.cli.train_cmd:register",
+    "cancel": "genlab.cli.train_cmd:register",
+    "resume": "genlab.cli.train_cmd:register",
+    "worker": "genlab.cli.train_cmd:register",
+    "runs": "genlab.cli.runs_cmd:register",
+    "sample": "genlab.cli.sample_cmd:register",
+    "sweep": "genlab.cli.sweep_cmd:register",
+    "translate": "genlab.cli.translate_cmd:register",
+    "generate": "genlab.cli.generate_cmd:register",
+    "chat": "genlab.cli.generate_cmd:register",
+    "export-hf": "genlab.cli.generate_cmd:register",
+    "screen": "genlab.cli.screen_cmd:register",
+    "screen-data": "genlab.cli.screen_cmd:register",
+    "bias-report": "genlab.cli.screen_cmd:register",
+    "audit": "genlab.cli.screen_cmd:register",
+    "report": "genlab.cli.report_cmd:register",
+    "export": "genlab.cli.export_cmd:register",
+    "prune": "genlab.cli.compress_cmd:register",
+    "distill": "genlab.cli.compress_cmd:register",
+    "serve": "genlab.cli.serve_cmd:register",
+    "finetune-feedback": "genlab.cli.feedback_cmd:register",
+    "schedule": "genlab.cli.schedule_cmd:register",
+    "attention": "genlab.cli.attention_cmd:register",
+    "store": "genlab.cli.store_cmd:register",
 }
 
 
-def command_modules(names: Sequence[str] | None = None) -> list[ModuleType]:
-    """The modules registering `names` (every module when None), each once, in COMMANDS' order."""
+def command_registrars(names: Sequence[str] | None = None) -> list[Callable[[Any], None]]:
+    """The `register` functions of the modules behind `names` (every module when None), each once, in
+    COMMANDS' order; only those modules are imported."""
     wanted = COMMANDS if names is None else {n: COMMANDS[n] for n in names}
-    return [importlib.import_module(f"genlab.cli.{m}") for m in dict.fromkeys(wanted.values())]
+    out = []
+    for ref in dict.fromkeys(wanted.values()):
+        module, _, function = ref.partition(":")
+        out.append(getattr(importlib.import_module(module), function))
+    return out
 
 
 def _command_word(argv: Sequence[str]) -> str | None:
@@ -68,6 +74,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     word = None if argv is None else _command_word(argv)
-    for module in command_modules(None if word is None else [word]):
-        module.register(sub)
+    for register in command_registrars(None if word is None else [word]):
+        register(sub)
     return parser
