@@ -124,7 +124,9 @@ class TextGenerator(Protocol):
 class BatchDecoder(Protocol):
     """A text model that decodes many sequences in one forward pass, each at its own position: what a
     server's dynamic batching needs (requests join and leave between steps). `slot_cache` may return None
-    when a particular model cannot (then requests decode one at a time)."""
+    when a particular model cannot (then requests decode one at a time); the cache it returns has
+    `move(src, dst)`, copying one row into another (the decoder keeps the rows in use one block, so a step
+    can read them as a slice)."""
 
     def slot_cache(self, slots: int) -> Any: ...
 
