@@ -298,7 +298,7 @@ def _bucket_rows_by_range(con: Any, run_id: str, key: str, lo: int, hi: int, wid
     """SQLite: one range query a bucket, on the driver's cursor inside the read transaction. A GROUP BY on
     the bucket expression sorts every row of the series in a temporary B-tree first (329 ms for a
     250,000-step metric); ranges walk the (run_id, key, step) index in order (247 ms, most of it the
-    value lookups), and a query costs ~4 us, so a short series loses nothing."""
+    value lookups); a query costs ~4 us, 4 ms for the 1,000 buckets of a short series."""
     cur = con.connection.driver_connection.cursor()
     try:
         rows = [
