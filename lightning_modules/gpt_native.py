@@ -67,30 +67,44 @@ class SlotKVCache:
         self.v[:, dst] = self.v[:, src]
 
     def append(
-        self,
-        layer: int,
-        k: torch.Tensor,
-        v: torch.Tensor,
-        rows: torch.Tensor,
-        starts: list[int],
-        block: slice | None = None,
+        self, layer: int, k: torch.Tensor, v: torch.Tensor, batch: SlotBatch
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (B, H, T, hd) of row b at positions starts[b]..; return each row's keys and values
-        up to the furthest position written: (B, H, max(starts) + T, hd). `block`: the rows are this
-        contiguous slice, returned as a view of the cache rather than a gathered copy."""
+        up to the furthest position written: (B, H, batch.end, hd), a view of the cache when the rows are
+        one block, else a gathered copy."""
         T = k.shape[2]
         if T == 1:  # one new token per row (decoding): one scatter for the whole batch
-            at = torch.tensor(starts, device=k.device)
-            self.k[layer, rows, :, at] = k[:, :, 0]
-            self.v[layer, rows, :, at] = v[:, :, 0]
+            self.k[layer, batch.rows, :, batch.pos[:, 0]] = k[:, :, 0]
+            self.v[layer, batch.rows, :, batch.pos[:, 0]] = v[:, :, 0]
         else:  # a prompt (prefill), row by row
-            for b, start in enumerate(starts):
-                self.k[layer, int(rows[b]), :, start : start + T] = k[b]
-                self.v[layer, int(rows[b]), :, start : start + T] = v[b]
+            for b, start in enumerate(batch.starts):
+                self.k[layer, int(batch.rows[b]), :, start : start + T] = k[b]
+                self.v[layer, int(batch.rows[b]), :, start : start + T] = v[b]
+        rows = batch.block if batch.block is not None else batch.rows
+        return self.k[layer, rows, :, : batch.end], self.v[layer, rows, :, : batch.end]
+
+
+@dataclass(frozen=True)
+class SlotBatch:
+    """What every layer of one slot forward shares, made once: B sequences in cache rows `rows` (a `block`
+    slice when they are consecutive), their new tokens at positions `pos` (B, T) from `starts`, and the
+    attention mask (B, 1, T, end) letting each query see its own row's keys up to its position."""
+
+    rows: torch.Tensor
+    starts: list[int]
+    pos: torch.Tensor
+    block: slice | None
+    end: int
+    mask: torch.Tensor
+
+    @classmethod
+    def make(cls, rows: list[int], starts: list[int], T: int, device: torch.device) -> SlotBatch:
+        B = len(rows)
+        pos = torch.tensor(starts, device=device)[:, None] + torch.arange(T, device=device)  # (B, T)
         end = max(starts) + T
-        if block is not None:
-            return self.k[layer, block, :, :end], self.v[layer, block, :, :end]
-        return self.k[layer, rows, :, :end], self.v[layer, rows, :, :end]
+        mask = (torch.arange(end, device=device)[None, None, :] <= pos[:, :, None]).unsqueeze(1)
+        block = slice(rows[0], rows[0] + B) if rows == list(range(rows[0], rows[0] + B)) else None
+        return cls(torch.tensor(rows, device=device), list(starts), pos, block, end, mask)
 
 
 class CausalSelfAttention(nn.Module):
@@ -118,24 +132,13 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)  # (B, H, T, hd)
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
 
-    def forward_slots(
-        self,
-        x: torch.Tensor,
-        cache: SlotKVCache,
-        layer: int,
-        rows: torch.Tensor,
-        starts: list[int],
-        pos: torch.Tensor,
-        block: slice | None = None,
-    ) -> torch.Tensor:
-        """x (B, T, C) of B sequences at their own positions pos (B, T): each query sees its own row's
-        keys up to its position."""
+    def forward_slots(self, x: torch.Tensor, cache: SlotKVCache, layer: int, batch: SlotBatch) -> torch.Tensor:
+        """x (B, T, C) of B sequences at their own positions: each query sees its own row's keys up to its
+        position."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4).unbind(0)
-        k, v = cache.append(layer, k, v, rows, starts, block)  # (B, H, end, hd)
-        keys = torch.arange(k.shape[2], device=x.device)
-        mask = (keys[None, None, :] <= pos[:, :, None]).unsqueeze(1)  # (B, 1, T, end)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, hd)
+        k, v = cache.append(layer, k, v, batch)  # (B, H, end, hd)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=batch.mask)  # (B, H, T, hd)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -163,17 +166,8 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_1(x), cache, layer)
         return x + self.mlp(self.ln_2(x))
 
-    def forward_slots(
-        self,
-        x: torch.Tensor,
-        cache: SlotKVCache,
-        layer: int,
-        rows: torch.Tensor,
-        starts: list[int],
-        pos: torch.Tensor,
-        block: slice | None = None,
-    ) -> torch.Tensor:
-        x = x + self.attn.forward_slots(self.ln_1(x), cache, layer, rows, starts, pos, block)
+    def forward_slots(self, x: torch.Tensor, cache: SlotKVCache, layer: int, batch: SlotBatch) -> torch.Tensor:
+        x = x + self.attn.forward_slots(self.ln_1(x), cache, layer, batch)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -221,16 +215,14 @@ class NativeGPT(nn.Module):
     def forward_slots(self, idx: torch.Tensor, cache: SlotKVCache, rows: list[int], starts: list[int]) -> torch.Tensor:
         """Logits of the last position (B, V) for B sequences, each in its own cache row, whose new tokens
         idx (B, T) start at their own positions (inference only: no dropout)."""
-        B, T = idx.shape
+        T = idx.shape[1]
         if max(starts) + T > self.shape.block_size:
             raise ValueError(f"{max(starts) + T} positions exceed the context window of {self.shape.block_size}")
-        pos = torch.tensor(starts, device=idx.device)[:, None] + torch.arange(T, device=idx.device)  # (B, T)
-        at = torch.tensor(rows, device=idx.device)
-        block = slice(rows[0], rows[0] + B) if rows == list(range(rows[0], rows[0] + B)) else None
+        batch = SlotBatch.make(rows, starts, T, idx.device)
         h = self.transformer
-        x = h.wte(idx) + h.wpe(pos)  # (B, T, C)
+        x = h.wte(idx) + h.wpe(batch.pos)  # (B, T, C)
         for i, layer in enumerate(h.h):
-            x = layer.forward_slots(x, cache, i, at, starts, pos, block)
+            x = layer.forward_slots(x, cache, i, batch)
         return self.lm_head(h.ln_f(x[:, -1]))  # (B, V)
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:

@@ -102,11 +102,9 @@ class TokenPicker:
         return torch.where(self.seen, torch.where(logits > 0, logits / r, logits * r), logits)
 
     def __call__(self, logits: torch.Tensor) -> int:
-        """One token id from logits (V,)."""
-        logits = self.penalised(logits.detach().float())
-        if self.s.temperature < GREEDY_BELOW:
-            return int(torch.argmax(logits))
-        return draw(sampling_probs(logits[None], self.s), [self.generator])[0]
+        """One token id from logits (V,): the batched decoder's pick for a batch of one, so a request gets
+        the same tokens alone and batched."""
+        return pick_rows([self], logits[None])[0]
 
 
 def sampling_probs(logits: torch.Tensor, s: SamplingSettings) -> torch.Tensor:
