@@ -332,10 +332,10 @@ def runs_list_command(home: Path, url: str | None, repeats: int = 5) -> float:
     env.pop("GENLAB_DB_URL", None)
     if url:
         env["GENLAB_DB_URL"] = url
+    cmd = [sys.executable, "-m", "genlab", "runs", "list"]
     walls = []
     for _ in range(repeats):
         t = time.perf_counter()
-        cmd = [sys.executable, "-m", "genlab", "runs", "list"]
         subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
         walls.append(time.perf_counter() - t)
     return round(statistics.median(walls), 2)

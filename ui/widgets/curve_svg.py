@@ -15,8 +15,9 @@ import math
 from collections.abc import Sequence
 
 from genlab.store.live import lttb
+from ui.widgets.charts import PALETTE  # the same colours as the Charts tab's lines
+from ui.widgets.common import fmt_value
 
-PALETTE = ["#4C6EF5", "#F76707", "#2B8A3E", "#C2255C"]
 POINTS = 600  # per line: more than the picture's width in pixels
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 34, 30  # margins for tick labels, the title and the legend
@@ -31,10 +32,6 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     first = math.ceil(lo / step - 1e-9) * step
     return [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
-
-
-def _label(v: float) -> str:
-    return f"{v:.4g}" if v == 0 or 1e-3 <= abs(v) < 1e5 else f"{v:.2e}"
 
 
 def curve_svg(curves: dict[str, tuple[Sequence[int], Sequence[float | None]]], title: str) -> str:
@@ -73,22 +70,20 @@ def curve_svg(curves: dict[str, tuple[Sequence[int], Sequence[float | None]]], t
     for t in nice_ticks(y0, y1):
         y = py(t)
         parts.append(f'<line x1="{LEFT}" x2="{LEFT + w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#f1f3f5"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#495057">{_label(t)}</text>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#495057">{fmt_value(t)}</text>')
     for t in nice_ticks(x0, x1):
         x = px(t)
         parts.append(f'<text x="{x:.1f}" y="{TOP + h + 16}" text-anchor="middle" fill="#495057">{int(round(t))}</text>')
     parts.append(f'<text x="{LEFT + w}" y="{HEIGHT - 2}" text-anchor="end" fill="#868e96">step</text>')
     legend_x = WIDTH - RIGHT
-    for i, (label, pts) in enumerate(reversed(list(finite.items()))):
-        color = PALETTE[(len(finite) - 1 - i) % len(PALETTE)]
-        if pts:
+    for i, (label, pts) in reversed(list(enumerate(finite.items()))):  # the legend fills from the right
+        color = PALETTE[i % len(PALETTE)]
+        if len(pts) == 1:
+            parts.append(f'<circle cx="{px(pts[0][0]):.1f}" cy="{py(pts[0][1]):.1f}" r="3" fill="{color}"/>')
+        elif pts:
             steps, values = lttb([s for s, _ in pts], [v for _, v in pts], POINTS)
-            line = " ".join(f"{px(s):.1f},{py(v):.1f}" for s, v in zip(steps, values, strict=True) if v is not None)
-            if len(steps) == 1:
-                x, y = line.split(",")
-                parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>')
-            else:
-                parts.append(f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="2"/>')
+            line = " ".join(f"{px(s):.1f},{py(v):.1f}" for s, v in zip(steps, values, strict=True))
+            parts.append(f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="2"/>')
         text = html.escape(label)
         parts.append(f'<text x="{legend_x}" y="16" text-anchor="end" fill="{color}">{text}</text>')
         legend_x -= 7 * len(label) + 18
