@@ -11,7 +11,7 @@ import sys
 
 from genlab.cli import build_parser
 from genlab.core.errors import GenLabError
-from genlab.store.runs import RunNotFound
+from genlab.store.records import RunNotFound
 
 
 def main(argv: list[str] | None = None) -> int:

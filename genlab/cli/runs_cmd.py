@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import TYPE_CHECKING, Any
 
-from genlab.runner import jobs
 from genlab.runner.log_lines import readable_log
-from genlab.store.runs import STATUSES, RunStore
+from genlab.store.records import STATUSES
+
+if TYPE_CHECKING:
+    from genlab.store.runs import Run, RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,12 +60,28 @@ def _fmt_duration(seconds: float | None) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(seconds))
 
 
-def _list(args: argparse.Namespace) -> int:
+def _open_store() -> tuple[RunStore, Any]:
+    """The run store with the job queue reconciled (dead workers marked, queued runs launched)."""
+    from genlab.runner import jobs
+    from genlab.store.runs import RunStore
+
     store = RunStore()
     jobs.reconcile(store)
-    runs = store.list_runs(
-        status=args.status, family=args.family, sweep_id=args.sweep, search=args.search, limit=args.limit
-    )
+    return store, jobs
+
+
+def _list(args: argparse.Namespace) -> int:
+    from genlab.core.paths import genlab_home
+    from genlab.store import quick_list
+
+    filters = {"status": args.status, "family": args.family, "sweep_id": args.sweep, "search": args.search}
+    quick = quick_list.read_runs(genlab_home(), **filters, limit=args.limit)  # no SQLAlchemy where only reading
+    if quick is None:
+        store, _ = _open_store()
+        runs: list[Run] = store.list_runs(**filters, limit=args.limit)
+        last = store.last_metrics([r.id for r in runs])
+    else:
+        runs, last = quick
     if args.json:
         print(json.dumps([r.to_dict() for r in runs], default=str, indent=1))
         return 0
@@ -72,7 +91,6 @@ def _list(args: argparse.Namespace) -> int:
     if not runs:
         print("No runs yet. Start one: python -m genlab train --config configs/vae_mnist.yaml")
         return 0
-    last = store.last_metrics([r.id for r in runs])
     print(f"{'ID':34} {'FAMILY':9} {'STATUS':11} {'PROGRESS':>8} {'DURATION':>8}  MONITOR")
     for r in runs:
         value = last.get(r.id, {}).get(r.monitor or "", None)
@@ -82,8 +100,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    store = RunStore()
-    jobs.reconcile(store)
+    store, jobs = _open_store()
     run = store.get(args.run_id)
     metrics = store.last_metrics([run.id])[run.id]
     arts = store.artifacts(run.id)
@@ -117,6 +134,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _logs(args: argparse.Namespace) -> int:
+    from genlab.store.runs import RunStore
+
     store = RunStore()
     path = store.get(args.run_id).folder / "logs" / "worker.log"
     if not path.exists():
@@ -135,8 +154,7 @@ def _delete(args: argparse.Namespace) -> int:
     if not args.yes:
         print(f"This deletes run {args.run_id} and all its files. Repeat with --yes to confirm.")
         return 2
-    store = RunStore()
-    jobs.reconcile(store)
+    store, _ = _open_store()
     store.delete(args.run_id)
     print(f"deleted {args.run_id}")
     return 0

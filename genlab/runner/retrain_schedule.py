@@ -14,10 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from genlab.core.errors import GenLabError
+from genlab.store.location import RETRAIN_FILE
 from genlab.store.runs import Run, RunNotFound, RunStore
 from genlab.store.schema import feedback
 
-RETRAIN_FILE = "retrain.json"
 TOO_FEW_PROMPTS = "Run {run} needs preference pairs on at least 2 prompts to retrain and judge"
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import exc
 from genlab.core.atomic import atomic_write_bytes
 from genlab.core.errors import GenLabError
 from genlab.store.engine import Database, this_host
+from genlab.store.listing import runs_query
 from genlab.store.records import (
     FINISHED,
     STATUSES,
@@ -30,8 +31,6 @@ from genlab.store.schema import artifacts, feedback, links, metrics, runs, safet
 
 if TYPE_CHECKING:
     from genlab.core.config import RunConfig
-
-HIDDEN = ("creating", "deleting")  # a run mid-create or mid-delete is listed nowhere
 
 
 class RunRecords:
@@ -150,34 +149,15 @@ class RunRecords:
         tag: str | None = None,
         limit: int | None = None,
     ) -> list[Run]:
-        """Newest first, filtered by status, family, sweep, a tag, or a text in the name/id/notes."""
-        q = sa.select(runs).where(runs.c.status.not_in(HIDDEN))
-        if status:
-            q = q.where(runs.c.status.in_([status] if isinstance(status, str) else list(status)))
-        if family:
-            q = q.where(runs.c.family == family)
-        if sweep_id:
-            q = q.where(runs.c.sweep_id == sweep_id)
-        if search:
-            pattern = f"%{search}%"
-            cols = (runs.c.id, runs.c.name, runs.c.notes, runs.c.tags, runs.c.data_name)
-            q = q.where(sa.or_(*(c.ilike(pattern) for c in cols)))
-        if tag:
-            q = q.where(self._has_tag(tag))
-        q = q.order_by(runs.c.created_at.desc(), runs.c.id.desc())
-        if limit:
-            q = q.limit(int(limit))
+        """Newest first, filtered by status, family, sweep, a tag, or a text in the id/name/notes/tags/data."""
+        sql, params = runs_query(
+            self.db.backend, status=status, family=family, sweep_id=sweep_id, search=search, tag=tag, limit=limit
+        )
         with self.db.read() as con:
-            rows = con.execute(q).all()
-        return [row_to_run(r, self.run_folder(r.id)) for r in rows]
-
-    def _has_tag(self, tag: str) -> sa.ColumnElement[bool]:
-        if self.db.is_sqlite:
-            each = sa.func.json_each(runs.c.tags).table_valued("value")
-            return sa.exists().select_from(each).where(each.c.value == tag)
-        from sqlalchemy.dialects import postgresql  # loaded with the PostgreSQL engine anyway, never on SQLite
-
-        return sa.cast(runs.c.tags, postgresql.JSONB).contains([tag])
+            result = con.exec_driver_sql(sql, params)
+            names = list(result.keys())
+            rows = [dict(zip(names, r, strict=True)) for r in result]
+        return [row_to_run(r, self.run_folder(r["id"])) for r in rows]
 
     def sweep_ids(self) -> list[str]:
         """The sweeps that have runs in this store (newest first)."""

@@ -12,7 +12,6 @@ reached) with what to do, never a driver traceback.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import weakref
 from collections.abc import Iterator
@@ -24,54 +23,16 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
+from genlab.store.location import (  # noqa: F401 - where the store is, re-exported for its callers
+    ARTIFACT_ROOT_ENV,
+    DB_FILE,
+    DB_URL_ENV,
+    db_url,
+    safe_url,
+    sqlite_read_only_url,
+    this_host,
+)
 from genlab.store.records import StoreOffline, StoreUnavailable
-
-DB_FILE = "genlab.db"
-DB_URL_ENV = "GENLAB_DB_URL"
-ARTIFACT_ROOT_ENV = "GENLAB_ARTIFACT_ROOT"
-
-
-def db_url(home: Path, url: str | None = None) -> str:
-    """The store's URL: an explicit one, else GENLAB_DB_URL, else the SQLite file in GENLAB_HOME."""
-    url = url or os.environ.get(DB_URL_ENV) or ""
-    url = url.strip()
-    if not url:
-        return f"sqlite:///{home / DB_FILE}"
-    if not url.startswith(("sqlite", "postgresql")):
-        raise StoreUnavailable(
-            f"{DB_URL_ENV} must be a postgresql+psycopg://user:password@host/database URL (or unset for the "
-            f"SQLite file in GENLAB_HOME); got {safe_url(url)}"
-        )
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3 is the driver we ship
-    return url
-
-
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except exc.ArgumentError:
-        return "<unparsable URL>"
-
-
-def this_host() -> str:
-    """The machine a run was created or trained on (GENLAB_HOST overrides, e.g. a container's name)."""
-    return os.environ.get("GENLAB_HOST") or socket.gethostname()
-
-
-def sqlite_read_only_url(path: Path) -> str | None:
-    """A read-only URL for a SQLite store whose folder cannot be written (a read-only mount, another
-    user's home), so listing and showing runs still work there; None when the folder is writable.
-
-    WAL needs its -shm file: where the -wal/-shm files exist SQLite reads them read-only (mode=ro); where
-    they do not, every commit is in the main file and `immutable=1` reads it without them."""
-    folder = path.parent
-    if not path.exists() or os.access(folder, os.W_OK):
-        return None
-    wal_files = all(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
-    flag = "mode=ro" if wal_files else "mode=ro&immutable=1"
-    return f"sqlite:///file:{path}?{flag}&uri=true"
 
 
 def _sqlite_engine(url: str) -> Engine:

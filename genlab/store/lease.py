@@ -19,18 +19,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from genlab.core.procs import pid_alive
 from genlab.store.engine import Database, this_host
 from genlab.store.records import (
     CANCEL,
     FINISHED,
     PRUNE,
-    START_GRACE_S,
     STATUSES,
     WORKER_BEAT_S,
     Run,
     StoreOffline,
     heartbeat_stale_s,
+    worker_gone,
 )
 from genlab.store.schema import runs
 
@@ -211,10 +210,7 @@ class RunLease:
         return bool(self._cancel_flag(run_id))
 
     def reap_dead(self) -> list[str]:
-        """Mark running runs whose worker is gone (kill -9, OOM, a machine that died) as interrupted.
-
-        A worker on this machine is judged by its process (imports under heavy load can take longer than
-        any beat interval); a worker on another machine, or not yet spawned, by its newest beat."""
+        """Mark running runs whose worker is gone (records.worker_gone) as interrupted."""
         dead = []
         now = time.time()
         host = this_host()
@@ -226,15 +222,7 @@ class RunLease:
                 )
             ).all()
         for r in rows:
-            if r.pid is not None and r.host == host:
-                # Claimed or beat moments ago: a live process that is not GenLab yet (forked, not yet
-                # exec'd) still owns the run, so a delete or resume in that window is refused.
-                starting = r.heartbeat is not None and now - r.heartbeat < START_GRACE_S
-                gone = not pid_alive(r.pid, genlab_only=not starting)
-            else:
-                last = max((t for t in (r.heartbeat, r.worker_beat) if t is not None), default=None)
-                gone = last is None or now - last > stale_s
-            if not gone:
+            if not worker_gone(r, now=now, host=host, stale_s=stale_s):
                 continue
             q = (
                 runs.update()

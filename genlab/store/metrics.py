@@ -14,12 +14,13 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from genlab.store.engine import Database
+from genlab.store.listing import chunks, latest_query
 from genlab.store.records import StoreOffline, as_float
 from genlab.store.schema import artifacts, metrics, runs
 
@@ -49,27 +50,6 @@ def _copy_upsert(cur: Any, rows: Sequence[tuple]) -> None:
         for row in rows:
             copy.write_row(row)
     cur.execute(_FROM_STAGE)
-
-
-_LATEST = sa.text(
-    """
-    WITH RECURSIVE k(run_id, key) AS (
-        SELECT r.id, (SELECT MIN(m.key) FROM metrics m WHERE m.run_id = r.id)
-        FROM runs r WHERE r.id IN :ids
-        UNION ALL
-        SELECT k.run_id, (SELECT MIN(m.key) FROM metrics m WHERE m.run_id = k.run_id AND m.key > k.key)
-        FROM k WHERE k.key IS NOT NULL
-    )
-    SELECT k.run_id, k.key,
-           (SELECT m.value FROM metrics m WHERE m.run_id = k.run_id AND m.key = k.key ORDER BY m.step DESC LIMIT 1)
-    FROM k WHERE k.key IS NOT NULL
-    """
-).bindparams(sa.bindparam("ids", expanding=True))
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 class MetricRows:
@@ -253,15 +233,14 @@ class MetricRows:
         return steps, values
 
     def last_metrics(self, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
-        """The latest value of every metric of each run (for tables of many runs), in one query of index
-        seeks only: a loose scan of (run_id, key, step) finds each run's keys, and each key's highest step
-        is the last entry of its range. Its cost grows with runs x keys, not with the rows a run logged (a
-        live run with a million rows costs what a short one does)."""
+        """The latest value of every metric of each run (for tables of many runs): listing.latest_query,
+        index seeks only, whatever the number of rows a run logged."""
         ids = list(dict.fromkeys(run_ids))
         out: dict[str, dict[str, float]] = {i: {} for i in ids}
         with self.db.read() as con:
-            for part in _chunks(ids, 500):
-                for run_id, key, value in con.execute(_LATEST, {"ids": part}):
+            for part in chunks(ids):
+                sql, params = latest_query(self.db.backend, part)
+                for run_id, key, value in con.exec_driver_sql(sql, params):
                     out[run_id][key] = value
         return out
 

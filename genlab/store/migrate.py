@@ -20,14 +20,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from genlab.store.engine import Database
-from genlab.store.records import StoreUnavailable
+from genlab.store.records import VERSION_TABLE, StoreUnavailable
 from genlab.store.schema import HEAD
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _LOCK_ID = 0x67656E6C  # "genl": the advisory lock PostgreSQL migrations hold
 
 
-VERSION_TABLE = "genlab_store_version"
 LEGACY_VERSION_TABLE = "alembic_version"
 _OURS = re.compile(r"^\d{4}$")  # our revisions are 0001, 0002, ...; Optuna's look like v3.2.0.a
 

@@ -32,6 +32,9 @@ LINK_KINDS = ("pruned_from", "distilled_from")
 STALL_AFTER_S_DEFAULT = 600.0
 RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}"
 
+SCHEMA_REVISION = "0003"  # the newest migration (schema.HEAD); tests/test_store_migrations.py checks the scripts
+VERSION_TABLE = "genlab_store_version"  # where a store keeps its revision (genlab.store.migrate says why)
+
 SAFETY_ACTIONS = ("pass", "blocked", "masked", "annotated", "regenerated")
 
 
@@ -136,6 +139,22 @@ def heartbeat_stale_s() -> float:
         return max(1.0, float(env)) if env else HEARTBEAT_STALE_S
     except ValueError:
         raise GenLabError(f"GENLAB_HEARTBEAT_STALE_S must be a number of seconds, got {env!r}") from None
+
+
+def worker_gone(row: Any, *, now: float, host: str, stale_s: float) -> bool:
+    """Whether a running run's worker is gone (kill -9, OOM, a machine that died); `row` has the runs
+    table's pid, host, heartbeat and worker_beat. A worker on this machine is judged by its process
+    (imports under heavy load can take longer than any beat interval); a worker on another machine, or
+    not yet spawned, by its newest beat."""
+    from genlab.core.procs import pid_alive
+
+    if row.pid is not None and row.host == host:
+        # Claimed or beat moments ago: a live process that is not GenLab yet (forked, not yet exec'd)
+        # still owns the run, so a delete or resume in that window is refused.
+        starting = row.heartbeat is not None and now - row.heartbeat < START_GRACE_S
+        return not pid_alive(row.pid, genlab_only=not starting)
+    last = max((t for t in (row.heartbeat, row.worker_beat) if t is not None), default=None)
+    return last is None or now - last > stale_s
 
 
 def stall_after_s() -> float:

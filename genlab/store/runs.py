@@ -12,7 +12,6 @@ GENLAB_ARTIFACT_ROOT when set (a folder every machine of a team mounts), else GE
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,10 @@ from genlab.core.paths import genlab_home
 from genlab.store.artifacts import RunFiles
 from genlab.store.audit import SafetyAudit
 from genlab.store.crud import RunRecords, atomic_write_text
-from genlab.store.engine import ARTIFACT_ROOT_ENV, Database, safe_url
-from genlab.store.engine import db_url as resolve_url
+from genlab.store.engine import Database, safe_url
 from genlab.store.lease import RunLease
+from genlab.store.location import db_url as resolve_url
+from genlab.store.location import runs_dir
 from genlab.store.metrics import MetricRows
 from genlab.store.migrate import upgrade
 from genlab.store.records import (
@@ -83,8 +83,7 @@ class RunStore(RunRecords, RunLease, MetricRows, RunFiles, SafetyAudit):
         try:
             self.home = Path(home).resolve() if home else genlab_home()
             self.home.mkdir(parents=True, exist_ok=True)
-            root = artifact_root or os.environ.get(ARTIFACT_ROOT_ENV)
-            self.runs_dir = Path(root).expanduser().resolve() if root else self.home / "runs"
+            self.runs_dir = Path(artifact_root).expanduser().resolve() if artifact_root else runs_dir(self.home)
             self.runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise StoreUnavailable(

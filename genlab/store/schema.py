@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD = "0003"  # the newest migration; tests/test_store_migrations.py checks it against the scripts
+from genlab.store.records import SCHEMA_REVISION
+
+HEAD = SCHEMA_REVISION  # the newest migration; tests/test_store_migrations.py checks it against the scripts
 
 metadata = sa.MetaData()
 Real = sa.Float(precision=53)  # REAL on SQLite, DOUBLE PRECISION on PostgreSQL
