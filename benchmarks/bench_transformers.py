@@ -1,19 +1,23 @@
-"""Training tokens/s of GenLab's t5 and bert families against the loop a user would write with
-transformers (`Seq2SeqTrainer` / `Trainer`) on the same model config, data, batch, optimizer and
-schedule; and the t5 family's generation (its next_logits decode loop, what the gated API streams)
-against transformers' `generate` on the same model and greedy settings.
+"""Training speed of GenLab's t5 and bert families against the loop a user would write with transformers
+(`Seq2SeqTrainer` / `Trainer`) on the same model config, data, batch, optimizer and schedule; and the t5
+family's generation (its next_logits decode loop, what the gated API streams) against transformers'
+`generate` on the same model and greedy settings.
 
-    python benchmarks/bench_transformers.py --steps 40 --rounds 3
+    python -m benchmarks.bench_transformers --steps 120 --warmup 10 --rounds 5
 
-GenLab's side is its real training path: genlab.runner.train.build_trainer with a run store and a run
-(store logger, progress, samples, NaN guard, checkpoint callbacks), the family's data module and its
-DataLoader. The transformers side is `Trainer` on the same tensors as a list of dict rows (its default
-collator stacks them). Each side is timed by wall clock from the start of batch `--warmup` to the end
-of training, so data loading, logging and every per-step cost count; start-up (model build, tokenizer,
-first batches) counts for neither. Rounds alternate sides in one process (GenLab, transformers, GenLab,
-...), so a noisy shared machine slows both alike; every round's ratio is printed and the median kept, by
-wall time and by this process's CPU time (the work done, whatever else the machine runs).
-Tokens are padded tokens per batch (source + target for t5, text for bert): the same on both sides.
+GenLab's side is its real training path with the preset's own settings: genlab.runner.train.build_trainer
+with a run store and a run (store logger, progress, samples on the preset's schedule, NaN guard, checkpoint
+at each epoch end), the family's data module and its DataLoader, which cuts each batch to its longest row.
+transformers' side is `Trainer` in the two ways its tutorials write it, on the same examples:
+- `padded`: every example tokenized to the preset's full length (`padding="max_length"`), its default collator;
+- `dynamic`: unpadded examples and `DataCollatorForSeq2Seq` / `DataCollatorWithPadding`, which pad each
+  batch to its longest row.
+Each side is timed by wall clock from the start of batch `--warmup` to the end of training, so data loading,
+logging and every per-step cost count; start-up (model build, tokenizer, first batches) counts for neither.
+Rounds alternate sides in one process after one untimed round of each (the process's first Lightning fit and
+first Trainer pay one-time costs); every round's ratio is printed and the median kept, by wall time and by
+this process's CPU time (the work done, whatever else the machine runs). The unit is examples (pairs or
+texts) per second: with batches cut to their longest row the tokens a step computes differ by side.
 """
 
 from __future__ import annotations
@@ -39,8 +43,7 @@ def load_config(family: str, steps: int) -> Any:
 
     raw = yaml.safe_load((ROOT / PRESETS[family]).read_text())
     raw["trainer"].update({"max_steps": steps, "limit_val_batches": 0, "max_epochs": 1000, "log_every_n_steps": 20})
-    raw.setdefault("logging", {})["sample_every_n_steps"] = 0
-    return parse_config(raw)
+    return parse_config(raw)  # samples on the preset's schedule (0 would mean every epoch, not none)
 
 
 class WallClock:
@@ -90,17 +93,44 @@ def genlab_round(config: Any, warmup: int, home: Path) -> tuple[float, float]:
     return clock.per_step()
 
 
-def transformers_round(config: Any, warmup: int, tmp: Path) -> tuple[float, float]:
-    """(wall, CPU) seconds per batch of transformers' Trainer / Seq2SeqTrainer on the same model config and tensors."""
-    from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer, TrainerCallback, TrainingArguments
+def reference_rows(dm: Any, seq2seq: bool, padding: str) -> list[dict[str, Any]]:
+    """The data module's examples as Trainer rows: padded to full length, or unpadded for a collator."""
+    a, m, y = dm.train_t
+    if padding == "padded":
+        return [{"input_ids": a[i], "attention_mask": m[i], "labels": y[i]} for i in range(len(a))]
+    rows = []
+    for i in range(len(a)):
+        n = int(m[i].sum())
+        label = y[i][y[i] != -100].tolist() if seq2seq else int(y[i])
+        rows.append({"input_ids": a[i][:n].tolist(), "attention_mask": m[i][:n].tolist(), "labels": label})
+    return rows
+
+
+def transformers_round(config: Any, warmup: int, tmp: Path, padding: str) -> tuple[float, float]:
+    """(wall, CPU) seconds per batch of transformers' Trainer / Seq2SeqTrainer on the same model config and
+    examples, `padding` "padded" (full-length rows) or "dynamic" (its collator pads each batch)."""
+    from transformers import (
+        DataCollatorForSeq2Seq,
+        DataCollatorWithPadding,
+        Seq2SeqTrainer,
+        Seq2SeqTrainingArguments,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
 
     from genlab.runner.train import prepare
 
     torch.manual_seed(0)
     _, dm, module = prepare(config)
     model = module.model  # the same transformers model class and config, freshly initialised
-    a, m, y = dm.train_t
-    rows = [{"input_ids": a[i], "attention_mask": m[i], "labels": y[i]} for i in range(len(a))]
+    seq2seq = config.family == "t5"
+    rows = reference_rows(dm, seq2seq, padding)
+    collator = None
+    if padding == "dynamic":
+        collator = (
+            DataCollatorForSeq2Seq(dm.tokenizer, model=model) if seq2seq else DataCollatorWithPadding(dm.tokenizer)
+        )
     clock = WallClock(warmup)
 
     class Clock(TrainerCallback):
@@ -110,7 +140,6 @@ def transformers_round(config: Any, warmup: int, tmp: Path) -> tuple[float, floa
         def on_train_end(self, *a: Any, **k: Any) -> None:
             clock.end()
 
-    seq2seq = config.family == "t5"
     args_cls, trainer_cls = (Seq2SeqTrainingArguments, Seq2SeqTrainer) if seq2seq else (TrainingArguments, Trainer)
     args = args_cls(
         output_dir=str(tmp),
@@ -129,7 +158,7 @@ def transformers_round(config: Any, warmup: int, tmp: Path) -> tuple[float, floa
         disable_tqdm=True,
         seed=config.seed,
     )
-    trainer_cls(model=model, args=args, train_dataset=rows, callbacks=[Clock()]).train()
+    trainer_cls(model=model, args=args, train_dataset=rows, data_collator=collator, callbacks=[Clock()]).train()
     return clock.per_step()
 
 
@@ -168,37 +197,39 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="timed batches per round")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warm-rounds", type=int, default=1, help="untimed rounds of each side first")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--families", nargs="+", default=["t5", "bert"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     results: dict[str, Any] = {}
+    sides = ("padded", "dynamic")
     with tempfile.TemporaryDirectory() as home:
         for family in args.families:
             config = load_config(family, args.warmup + args.steps)
-            d = config.data
-            tokens = d.batch_size * (d.max_source_len + d.max_target_len if family == "t5" else d.max_length)
+            per_step = config.data.batch_size  # examples a step
             rounds = []
-            for r in range(args.rounds):
+            for r in range(-args.warm_rounds, args.rounds):
                 g = genlab_round(config, args.warmup, Path(home))
-                with tempfile.TemporaryDirectory() as tmp:
-                    t = transformers_round(config, args.warmup, Path(tmp))
-                rounds.append(
-                    {
-                        "genlab_tokens_per_s": tokens / g[0],
-                        "transformers_tokens_per_s": tokens / t[0],
-                        "ratio": t[0] / g[0],
-                        "genlab_tokens_per_cpu_s": tokens / g[1],
-                        "transformers_tokens_per_cpu_s": tokens / t[1],
-                        "cpu_ratio": t[1] / g[1],
+                ref = {}
+                for padding in sides:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        ref[padding] = transformers_round(config, args.warmup, Path(tmp), padding)
+                row: dict[str, float] = {"genlab_examples_per_s": per_step / g[0]}
+                for padding, t in ref.items():
+                    row |= {
+                        f"{padding}_examples_per_s": per_step / t[0],
+                        f"ratio_{padding}": t[0] / g[0],
+                        f"cpu_ratio_{padding}": t[1] / g[1],
                     }
-                )
-                print(family, "round", r, json.dumps(rounds[-1]), flush=True)
-            results[family] = {
-                "rounds": rounds,
-                "median_ratio": statistics.median(x["ratio"] for x in rounds),
-                "median_cpu_ratio": statistics.median(x["cpu_ratio"] for x in rounds),
+                print(family, "round", r, "(untimed warm-up)" if r < 0 else "", json.dumps(row), flush=True)
+                if r >= 0:
+                    rounds.append(row)
+            results[family] = {"rounds": rounds} | {
+                f"median_{k}_{padding}": statistics.median(x[f"{k}_{padding}"] for x in rounds)
+                for padding in sides
+                for k in ("ratio", "cpu_ratio")
             }
             if family == "t5":
                 gen = generation(config, 40, args.rounds)

@@ -21,6 +21,7 @@ from datamodules.corpora import _clean_shakespeare, load_kjv
 from datamodules.table_text import (
     TableTextDataModule,
     columns,
+    longest,
     read_records,
     resolve_model_folder,
     seeded_split,
@@ -134,7 +135,16 @@ def encode_texts(tok: Any, texts: list[str], max_length: int) -> tuple[torch.Ten
 # Data module
 
 
+def trim_texts(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """(ids, mask, labels) with ids and mask cut to the batch's longest text (labels are one per text)."""
+    ids, mask, y = batch
+    n = longest(mask != 0)
+    return ids[:, :n].contiguous(), mask[:, :n].contiguous(), y  # models .view() them
+
+
 class LabelledTextDataModule(TableTextDataModule):
+    trim = staticmethod(trim_texts)
+
     def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
         self.labels: list[str] = []

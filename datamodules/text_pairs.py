@@ -28,6 +28,7 @@ from datamodules.corpora import _clean_shakespeare
 from datamodules.table_text import (
     TableTextDataModule,
     columns,
+    longest,
     read_records,
     resolve_model_folder,
     seeded_split,
@@ -144,11 +145,25 @@ def encode_side(tok: Any, texts: list[str], max_len: int) -> tuple[torch.Tensor,
     return ids, mask, cut
 
 
+def trim_pairs(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """(source ids, source mask, labels) cut to the batch's longest source and longest target."""
+    src, mask, labels = batch
+    s, t = longest(mask != 0), longest(labels != -100)
+    return src[:, :s].contiguous(), mask[:, :s].contiguous(), labels[:, :t].contiguous()  # models .view() them
+
+
 # -------------------------------------------------------------------------------------------------
 # Data module
 
 
 class TextPairsDataModule(TableTextDataModule):
+    trim = staticmethod(trim_pairs)
+
+    @staticmethod
+    def lengths(tensors: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Source and target tokens of each pair."""
+        return tensors[1].sum(1) + (tensors[2] != -100).sum(1)
+
     def __init__(self, config: RunConfig) -> None:
         super().__init__(config)
         self.eval_pairs: list[dict[str, str]] = []

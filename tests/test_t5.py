@@ -91,3 +91,50 @@ def test_a_screen_that_flags_everything_lets_no_seq2seq_output_out(store: RunSto
     report = attention_report(module, "word 1")
     shown += [t for m in report.maps for t in m.query_tokens + m.key_tokens]
     assert not any("\u0400" <= c <= "\u04ff" for c in "".join(shown))
+
+
+@pytest.mark.parametrize("family", ["t5", "bert"])
+def test_batches_are_cut_to_their_longest_row_with_the_same_loss(family: str) -> None:
+    """Padding past a batch's longest row is masked out of attention and loss: the loader drops it (less
+    compute a step) and the model's loss on the cut batch is the full-width batch's."""
+    from genlab.runner.train import prepare
+
+    torch.manual_seed(0)
+    cfg = FAMILIES[family].tiny_config()
+    longer = {"max_source_len": 40} if family == "t5" else {"max_length": 64}  # room the texts leave empty
+    _, dm, module = prepare(cfg.model_copy(update={"data": cfg.data.model_copy(update=longer)}))
+    module.eval()
+    full = tuple(t[:8] for t in dm.train_t)
+    cut = next(iter(dm.train_dataloader()))
+    assert cut[1].shape[1] < full[1].shape[1]
+    assert int(cut[1][:, -1].sum()) > 0  # the longest row fills the last kept column
+    cut = dm.trim(full)
+    with torch.no_grad():
+        if family == "t5":
+            a, b = (module.model(input_ids=x[0], attention_mask=x[1], labels=x[2]).loss for x in (full, cut))
+        else:  # the encoder's outputs (token logits or class scores) for the kept positions
+            a, b = (module(x[0], x[1]) for x in (full, cut))
+            a = a[:, : b.shape[1]] if a.dim() == 3 else a
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_length_grouped_batches_pad_less_and_still_shuffle() -> None:
+    """Texts of similar length share a batch (fewer padded tokens a step); every epoch is a new grouping
+    of the same examples, each seen at most once, in full batches."""
+    from datamodules.images import BatchIndexSampler
+    from datamodules.table_text import LengthGroupedSampler
+
+    lengths = torch.randint(2, 40, (1000,), generator=torch.Generator().manual_seed(0))
+    grouped = LengthGroupedSampler(lengths, 32, seed=3)
+    plain = BatchIndexSampler(1000, 32, True, 3)
+    epochs = []
+    for epoch in (0, 1):
+        grouped.set_epoch(epoch)
+        batches = list(grouped)
+        assert len(batches) == len(grouped) == 31 and all(len(b) == 32 for b in batches)
+        seen = [i for b in batches for i in b]
+        assert len(set(seen)) == len(seen)
+        epochs.append(batches)
+    assert epochs[0] != epochs[1]
+    width = lambda sampler: sum(int(lengths[b].max()) for b in sampler) / len(sampler)  # noqa: E731
+    assert width(grouped) < 0.8 * width(plain)

@@ -41,6 +41,10 @@ class LabelledTextDataConfig(Section):
     val_fraction: float = Field(0.1, ge=0.02, le=0.5, description="Share of the texts held out (seeded split)")
     batch_size: int = Field(32, ge=1, le=4096, description="Texts per training step")
     num_workers: int = Field(0, ge=0, le=32, description="Background data-loading processes")
+    group_by_length: bool = Field(
+        True,
+        description="Batch texts of similar length together (shuffled in small groups): less padding, faster steps",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> LabelledTextDataConfig:

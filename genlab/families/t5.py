@@ -44,6 +44,10 @@ class TextPairsDataConfig(Section):
         64, ge=1, le=4096, description="Held-out pairs generated at each validation for BLEU, chrF and exact match"
     )
     num_workers: int = Field(0, ge=0, le=32, description="Background data-loading processes")
+    group_by_length: bool = Field(
+        True,
+        description="Batch texts of similar length together (shuffled in small groups): less padding, faster steps",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TextPairsDataConfig:
