@@ -62,7 +62,8 @@ def make_database(backend: str, pg_url: str, pg_database: str) -> str | None:
 
     admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as con:
-        con.exec_driver_sql(f"DROP DATABASE IF EXISTS {pg_database}")
+        # FORCE: a store kept by --keep for the previous size may still hold the page's connections
+        con.exec_driver_sql(f"DROP DATABASE IF EXISTS {pg_database} WITH (FORCE)")
         con.exec_driver_sql(f"CREATE DATABASE {pg_database}")
     admin.dispose()
     return sa.engine.make_url(pg_url).set(database=pg_database).render_as_string(hide_password=False)

@@ -151,6 +151,8 @@ def main() -> int:
         day = dt.date.today()
         record(stem, took, load, day)
         print(f"{stem}: {human(took)} end to end on {day}, load average up to {load:.1f}", flush=True)
+        final = {k: v for k, v in store.last_metrics([run.id])[run.id].items() if k.startswith("val/")}
+        print(f"{stem}: final " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(final.items())), flush=True)
     shutil.rmtree(os.environ["GENLAB_HOME"], ignore_errors=True)
     return 0
 

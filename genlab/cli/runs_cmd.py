@@ -75,7 +75,10 @@ def _list(args: argparse.Namespace) -> int:
     from genlab.store import quick_list
 
     filters = {"status": args.status, "family": args.family, "sweep_id": args.sweep, "search": args.search}
-    quick = quick_list.read_runs(genlab_home(), **filters, limit=args.limit)  # no SQLAlchemy where only reading
+    try:
+        quick = quick_list.read_runs(genlab_home(), **filters, limit=args.limit)  # no SQLAlchemy where only reading
+    except OSError:
+        quick = None  # a home that cannot be made: RunStore says what to do
     if quick is None:
         store, _ = _open_store()
         runs: list[Run] = store.list_runs(**filters, limit=args.limit)
