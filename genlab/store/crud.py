@@ -8,7 +8,7 @@ import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -16,7 +16,7 @@ from sqlalchemy import exc
 from genlab.core.atomic import atomic_write_bytes
 from genlab.core.errors import GenLabError
 from genlab.store.engine import Database, this_host
-from genlab.store.listing import runs_query
+from genlab.store.listing import RunFilters, runs_query
 from genlab.store.records import (
     FINISHED,
     STATUSES,
@@ -139,20 +139,9 @@ class RunRecords:
         with self.db.read() as con:
             return dict(con.execute(sa.select(runs.c.id, runs.c.status).where(runs.c.id.in_(ids))).all())
 
-    def list_runs(
-        self,
-        *,
-        status: str | Iterable[str] | None = None,
-        family: str | None = None,
-        sweep_id: str | None = None,
-        search: str | None = None,
-        tag: str | None = None,
-        limit: int | None = None,
-    ) -> list[Run]:
+    def list_runs(self, **filters: Unpack[RunFilters]) -> list[Run]:
         """Newest first, filtered by status, family, sweep, a tag, or a text in the id/name/notes/tags/data."""
-        sql, params = runs_query(
-            self.db.backend, status=status, family=family, sweep_id=sweep_id, search=search, tag=tag, limit=limit
-        )
+        sql, params = runs_query(self.db.backend, **filters)
         with self.db.read() as con:
             result = con.exec_driver_sql(sql, params)
             names = list(result.keys())

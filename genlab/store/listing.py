@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 HIDDEN = ("creating", "deleting")  # a run mid-create or mid-delete is listed nowhere
 SEARCHED = ("id", "name", "notes", "tags", "data_name")  # the columns a search looks in
@@ -31,18 +31,25 @@ class Params:
         return ", ".join(self(v) for v in values)
 
 
-def runs_query(
-    backend: str,
-    *,
-    status: str | Iterable[str] | None = None,
-    family: str | None = None,
-    sweep_id: str | None = None,
-    search: str | None = None,
-    tag: str | None = None,
-    limit: int | None = None,
-) -> tuple[str, dict[str, Any]]:
+class RunFilters(TypedDict, total=False):
+    """What a runs list may be filtered by (RunStore.list_runs and `runs list` take these keywords)."""
+
+    status: str | Iterable[str] | None
+    family: str | None
+    sweep_id: str | None
+    search: str | None
+    tag: str | None
+    limit: int | None
+
+
+def runs_query(backend: str, **filters: Unpack[RunFilters]) -> tuple[str, dict[str, Any]]:
     """Runs newest first, filtered by status, family, sweep, a tag, or a text in the id/name/notes/tags/data
     (case-insensitive); (SQL, parameters)."""
+    unknown = set(filters) - set(RunFilters.__annotations__)
+    if unknown:
+        raise TypeError(f"unknown runs-list filter(s): {', '.join(sorted(unknown))}")
+    status, family, sweep_id = filters.get("status"), filters.get("family"), filters.get("sweep_id")
+    search, tag, limit = filters.get("search"), filters.get("tag"), filters.get("limit")
     p = Params(backend)
     where = [f"status NOT IN ({p.many(HIDDEN)})"]
     if status:
