@@ -111,7 +111,7 @@ def longest(valid: torch.Tensor) -> int:
 class TensorRows(Dataset):
     """Equal-length tensors indexed by a list of rows: returns a whole batch at once, cut by `trim` to the
     batch's longest row. Padding is masked out of attention and loss, so cutting it changes no result and
-    saves its compute (emoji names fill 9 of 24 source positions on average)."""
+    saves its compute (a short text in a batch of short texts no longer runs at the context's full length)."""
 
     def __init__(self, *tensors: torch.Tensor, trim: Trim | None = None) -> None:
         self.tensors = tensors
@@ -201,6 +201,13 @@ class TableTextDataModule(L.LightningDataModule):
     """What both table-text data modules share: the run's config, the (ids, mask, labels) tensors that
     setup() fills, and seeded in-memory train/val loaders over them (sharded by rank)."""
 
+    trim: Trim | None = None  # a module-level function (DataLoader workers pickle it) that cuts a batch's padding
+
+    @staticmethod
+    def lengths(tensors: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Each example's tokens (what length grouping sorts by): its attention mask's ones."""
+        return tensors[1].sum(1)
+
     def __init__(self, config: RunConfig) -> None:
         super().__init__()
         self.run_config = config
@@ -209,13 +216,6 @@ class TableTextDataModule(L.LightningDataModule):
         self.val_t: tuple[torch.Tensor, ...] | None = None
         self.spec: dict[str, Any] = {}
         self.tokenizer: Any = None
-
-    trim: Trim | None = None  # a module-level function (DataLoader workers pickle it) that cuts a batch's padding
-
-    @staticmethod
-    def lengths(tensors: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Each example's tokens (what length grouping sorts by): its attention mask's ones."""
-        return tensors[1].sum(1)
 
     def _loader(self, tensors: tuple[torch.Tensor, ...] | None, shuffle: bool) -> DataLoader:
         assert tensors is not None, "call setup() first"

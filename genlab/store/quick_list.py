@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from genlab.store.listing import chunks, latest_query, runs_query
+from genlab.store.listing import RunFilters, chunks, latest_query, runs_query
 from genlab.store.location import RETRAIN_FILE, db_url, runs_dir, sqlite_read_only_url, this_host
 from genlab.store.records import SCHEMA_REVISION, VERSION_TABLE, Run, heartbeat_stale_s, row_to_run, worker_gone
 
@@ -67,7 +67,18 @@ def has_work(cur: Any, home: Path) -> bool:
     return any(worker_gone(_Row(names, r), now=now, host=host, stale_s=stale_s) for r in running)
 
 
-def read_runs(home: Path, **filters: Any) -> tuple[list[Run], dict[str, dict[str, float]]] | None:
+def driver_error(backend: str) -> type[Exception]:
+    """The base class of the driver's errors (already imported by connect)."""
+    if backend == "sqlite":
+        import sqlite3
+
+        return sqlite3.Error
+    import psycopg
+
+    return psycopg.Error
+
+
+def read_runs(home: Path, **filters: Unpack[RunFilters]) -> tuple[list[Run], dict[str, dict[str, float]]] | None:
     """(runs newest first, each run's latest metrics) as RunStore.list_runs and last_metrics give them, or
     None where the full path must run (see the module's docstring). `filters` are list_runs' keywords."""
     opened = connect(db_url(home))
@@ -87,9 +98,9 @@ def read_runs(home: Path, **filters: Any) -> tuple[list[Run], dict[str, dict[str
             for run_id, key, value in _fetch(cur, *latest_query(backend, part))[1]:
                 latest[run_id][key] = value
         return runs, latest
-    except Exception as err:  # noqa: BLE001 - any driver error: the full path reports it in words
-        if type(err).__module__.split(".")[0] in ("sqlite3", "psycopg"):
-            return None
+    except Exception as err:
+        if isinstance(err, driver_error(backend)):
+            return None  # the full path reports it in words
         raise
     finally:
         con.close()
