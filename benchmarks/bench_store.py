@@ -358,15 +358,29 @@ def real_runs_page(home: Path, url: str | None, reruns: int) -> dict:
         os.environ.pop("GENLAB_DB_URL", None)
 
 
-def measure_kept(home: Path, url: str | None, repeats: int) -> dict:
-    """The page and command figures again on a store a --keep run left (its ingestion figures are in its log)."""
+def measure_kept(
+    home: Path, url: str | None, repeats: int, reruns: int = 0, args: argparse.Namespace | None = None
+) -> dict:
+    """The page and command figures again on a store a --keep run left (its ingestion figures are in its log);
+    with `reruns`, the real Runs page too; with args.ingest_rounds, that many more ingestions of new steps."""
     from genlab.store.runs import RunStore
 
     store = RunStore(home, db_url=url)
-    n_runs = len(store.list_runs(limit=1_000_000)) - 1  # the long run besides
+    long_run = "bench-long" if store.exists("bench-long") else None  # made unless --long-steps 0
+    n_runs = len(store.list_runs(limit=1_000_000)) - (1 if long_run else 0)
     out = {"backend": "sqlite" if store.db.is_sqlite else "postgresql", "runs": n_runs}
-    out |= page_calls(store, f"bench-{n_runs // 2:05d}", "bench-long", repeats)
+    out |= page_calls(store, f"bench-{n_runs // 2:05d}", long_run, repeats)
+    for r in range(args.ingest_rounds if args else 0):
+        ids = [f"bench-{i:05d}" for i in range(min(args.ingest_runs, n_runs))]
+        first = args.steps_per_run + args.ingest_steps * (r + 1)  # steps no ingestion wrote yet
+        got = ingest(store, url, ids, first, args.ingest_steps, args.workers, args.batch)
+        out[f"ingest_round{r}_rows_per_s"], out[f"ingest_round{r}_lost_or_doubled"] = (
+            got["ingest_rows_per_s"],
+            got["ingest_lost_or_doubled"],
+        )
     out["runs_list_command_s"] = runs_list_command(home, url)
+    if reruns:
+        out |= {f"page_{k}": v for k, v in real_runs_page(home, url, reruns).items()}
     out["load_avg_1m"] = round(os.getloadavg()[0], 1)
     store.close()
     return out
@@ -493,10 +507,12 @@ def main() -> None:
     p.add_argument("--step-rounds", type=int, default=40, help="0: skip the per-step comparison")
     p.add_argument("--measure-kept", default=None, metavar="HOME", help="only measure pages on a kept store")
     p.add_argument("--db-url", default=None, help="with --measure-kept: the kept PostgreSQL database")
+    p.add_argument("--ingest-rounds", type=int, default=0, help="with --measure-kept: ingestions of new steps")
     args = p.parse_args()
     _log("start")
     if args.measure_kept:
-        print(json.dumps(measure_kept(Path(args.measure_kept), args.db_url, args.repeats)), flush=True)
+        kept = measure_kept(Path(args.measure_kept), args.db_url, args.repeats, args.reruns if args.page else 0, args)
+        print(json.dumps(kept), flush=True)
         return
     for n_runs in (n for n in args.runs if n > 0):  # --runs 0: only the per-step comparison
         for backend in args.backends:
