@@ -96,7 +96,9 @@ def test_runs_list_reads_without_sqlalchemy_where_nothing_is_to_be_done(any_stor
     env["GENLAB_HOME"] = str(store.home)
 
     def run() -> list[str]:
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 0, out.stderr
         return out.stdout.strip().splitlines()
 
