@@ -9,6 +9,7 @@ same FID features (genlab/metrics: Inception-v3, the presets' metrics section, a
 and its grid saved. Output: one JSON per model and a table of FID by minute.
 
     python benchmarks/bench_stylegan.py --fid --minutes 25 --every 5 --out /tmp/sg_bench
+    python benchmarks/bench_stylegan.py --fid --minutes 10 --every 2.5 --fid-samples 250   # ~25 min on 2 idle cores
 
 Speed (`--speed`): one process, GenLab's Lightning step of the StyleGAN-lite module and a plain loop over
 the same generator and discriminator (same losses, R1, style mixing) alternate step by step
@@ -69,8 +70,9 @@ class Budget(L.Callback):
             trainer.should_stop = True
 
 
-def one_model(name: str, minutes: float, every: float, out: Path) -> None:
-    """Train one preset for the budget, then score each kept snapshot (FID) and save its grid."""
+def one_model(name: str, minutes: float, every: float, out: Path, fid_samples: int) -> None:
+    """Train one preset for the budget, then score each kept snapshot (FID of `fid_samples` generated images
+    against the same real faces for both models) and save its grid."""
     from genlab.metrics.images import measure
 
     torch.set_num_threads(1)
@@ -80,6 +82,7 @@ def one_model(name: str, minutes: float, every: float, out: Path) -> None:
         {"max_steps": -1, "max_epochs": 100000, "limit_val_batches": 0, "checkpoint_every_n_steps": 0}
     )
     raw["logging"]["sample_every_n_steps"] = 0
+    raw["metrics"]["fid_samples"] = fid_samples
     cfg = type(cfg).model_validate(raw)
     L.seed_everything(cfg.seed, verbose=False)
     family, dm, module = prepare(cfg)
@@ -131,6 +134,8 @@ def fid_side_by_side(args: argparse.Namespace) -> None:
                 str(args.every),
                 "--out",
                 str(out),
+                "--fid-samples",
+                str(args.fid_samples),
             ],
             env=env,
         )
@@ -245,11 +250,12 @@ def main() -> None:
     p.add_argument("--minutes", type=float, default=25.0)
     p.add_argument("--every", type=float, default=5.0)
     p.add_argument("--out", default="/tmp/stylegan_bench")
+    p.add_argument("--fid-samples", type=int, default=500, help="generated images per FID (the presets' own: 500)")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     args = p.parse_args()
     if args.one:
-        one_model(args.one, args.minutes, args.every, Path(args.out))
+        one_model(args.one, args.minutes, args.every, Path(args.out), args.fid_samples)
     elif args.fid:
         fid_side_by_side(args)
     elif args.speed:

@@ -8,7 +8,7 @@ the load it was measured at.
 Writes docs/presets/<preset>.png (image presets) or docs/presets/<preset>.txt (text presets) and updates
 the preset's `cpu`, `cpu_s` and `measured` in docs/presets/cards.yaml (its plain sentence is kept), so Home's
 cards and README's preset table (copied from the printed lines) say the same. Runs in a throwaway
-GENLAB_HOME. One preset at a time: the time is the preset's whole run, queue and start-up included.
+GENLAB_HOME (or, with `--keep HOME`, in HOME, kept with every grid and metric of the runs). One preset at a time: the time is the preset's whole run, queue and start-up included.
 
 `--from-benchmarks` makes the card pictures of the presets whose full run docs/BENCHMARKS.md already shows
 (the grids under docs/images and the text quoted there, made by those runs, whose times are the cards') without
@@ -84,6 +84,13 @@ def thumbnail(source: Path, stem: str) -> None:
         im.save(OUT / f"{stem}.png", optimize=True)
 
 
+def card_grid(grids: list[dict]) -> str:
+    """The newest step's plain sample grid (a family may also save style-mixing or interpolation grids)."""
+    last = max(g["step"] or 0 for g in grids)
+    newest = [g["path"] for g in grids if (g["step"] or 0) == last]
+    return next((p for p in newest if Path(p).name.startswith("samples")), newest[-1])
+
+
 def human(seconds: float) -> str:
     s = round(seconds)
     return f"{s} s" if s < 60 else f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
@@ -112,6 +119,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", help="preset stems, e.g. vae_mnist")
     parser.add_argument("--from-benchmarks", action="store_true", help="card pictures from BENCHMARKS' full runs")
+    parser.add_argument("--keep", metavar="HOME", help="train in this GENLAB_HOME and keep it (every grid, metric)")
     args = parser.parse_args()
     if args.from_benchmarks:
         OUT.mkdir(parents=True, exist_ok=True)
@@ -122,7 +130,7 @@ def main() -> int:
             (OUT / f"{stem}.txt").write_text(recorded_text(marker), encoding="utf-8")
             print(f"{stem}: docs/presets/{stem}.txt from docs/BENCHMARKS.md ({marker!r})")
         return 0
-    os.environ["GENLAB_HOME"] = tempfile.mkdtemp(prefix="genlab_pictures_")
+    os.environ["GENLAB_HOME"] = args.keep or tempfile.mkdtemp(prefix="genlab_pictures_")
     from genlab.core.parsing import load_config
     from genlab.runner import jobs
     from genlab.store.runs import RunStore
@@ -142,7 +150,7 @@ def main() -> int:
             print(f"{stem}: {run.status} after {took:.0f} s, nothing kept ({run.error or 'no samples'})")
             continue
         if grids:
-            thumbnail(Path(grids[-1]["path"]), stem)
+            thumbnail(Path(card_grid(grids)), stem)
         else:
             last = max(t["step"] or 0 for t in texts)
             (OUT / f"{stem}.txt").write_text(
@@ -153,7 +161,8 @@ def main() -> int:
         print(f"{stem}: {human(took)} end to end on {day}, load average up to {load:.1f}", flush=True)
         final = {k: v for k, v in store.last_metrics([run.id])[run.id].items() if k.startswith("val/")}
         print(f"{stem}: final " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(final.items())), flush=True)
-    shutil.rmtree(os.environ["GENLAB_HOME"], ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(os.environ["GENLAB_HOME"], ignore_errors=True)
     return 0
 
 
