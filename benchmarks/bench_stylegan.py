@@ -58,7 +58,8 @@ class Budget(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, *args: Any) -> None:
         elapsed = time.perf_counter() - self.t0
-        if elapsed >= self.every * (len(self.snaps) + 1):
+        # every `every` seconds, and once more when the budget is spent (its end is the equal-time point)
+        if elapsed >= min(self.every * (len(self.snaps) + 1), self.seconds):
             self.snaps.append(
                 {
                     "seconds": round(elapsed, 1),
