@@ -85,10 +85,15 @@ def thumbnail(source: Path, stem: str) -> None:
 
 
 def card_grid(grids: list[dict]) -> str:
-    """The newest step's plain sample grid (a family may also save style-mixing or interpolation grids)."""
+    """The newest step's per-class grid (a conditional model: row k is class k), else its plain sample grid (a
+    family may also save style-mixing or interpolation grids), else whatever it saved last."""
     last = max(g["step"] or 0 for g in grids)
     newest = [g["path"] for g in grids if (g["step"] or 0) == last]
-    return next((p for p in newest if Path(p).name.startswith("samples")), newest[-1])
+    for prefix in ("per_class_step", "samples"):
+        found = [p for p in newest if Path(p).name.startswith(prefix)]
+        if found:
+            return found[-1]
+    return newest[-1]
 
 
 def human(seconds: float) -> str:
