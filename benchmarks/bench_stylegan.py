@@ -9,7 +9,7 @@ same FID features (genlab/metrics: Inception-v3, the presets' metrics section, a
 and its grid saved. Output: one JSON per model and a table of FID by minute.
 
     python benchmarks/bench_stylegan.py --fid --minutes 25 --every 5 --out /tmp/sg_bench
-    python benchmarks/bench_stylegan.py --fid --minutes 10 --every 2.5 --fid-samples 250   # ~25 min on 2 idle cores
+    python benchmarks/bench_stylegan.py --fid --minutes 8 --every 2.67 --fid-samples 250   # ~20 min on 2 idle cores
 
 Speed (`--speed`): one process, GenLab's Lightning step of the StyleGAN-lite module and a plain loop over
 the same generator and discriminator (same losses, R1, style mixing) alternate step by step

@@ -8,7 +8,8 @@ the load it was measured at.
 Writes docs/presets/<preset>.png (image presets) or docs/presets/<preset>.txt (text presets) and updates
 the preset's `cpu`, `cpu_s` and `measured` in docs/presets/cards.yaml (its plain sentence is kept), so Home's
 cards and README's preset table (copied from the printed lines) say the same. Runs in a throwaway
-GENLAB_HOME (or, with `--keep HOME`, in HOME, kept with every grid and metric of the runs). One preset at a time: the time is the preset's whole run, queue and start-up included.
+GENLAB_HOME (or, with `--keep HOME`, in HOME, kept with every grid and metric of the runs). One preset at a
+time: the time is the preset's whole run, queue and start-up included.
 
 `--from-benchmarks` makes the card pictures of the presets whose full run docs/BENCHMARKS.md already shows
 (the grids under docs/images and the text quoted there, made by those runs, whose times are the cards') without
