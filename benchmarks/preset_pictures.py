@@ -85,11 +85,16 @@ def thumbnail(source: Path, stem: str) -> None:
         im.save(OUT / f"{stem}.png", optimize=True)
 
 
+def newest_paths(artifacts: list[dict]) -> list[str]:
+    """The paths of the artifacts saved at the newest step (a step may save several grids or text files)."""
+    last = max(a["step"] or 0 for a in artifacts)
+    return [a["path"] for a in artifacts if (a["step"] or 0) == last]
+
+
 def card_grid(grids: list[dict]) -> str:
     """The newest step's per-class grid (a conditional model: row k is class k), else its plain sample grid (a
     family may also save style-mixing or interpolation grids), else whatever it saved last."""
-    last = max(g["step"] or 0 for g in grids)
-    newest = [g["path"] for g in grids if (g["step"] or 0) == last]
+    newest = newest_paths(grids)
     for prefix in ("per_class_step", "samples"):
         found = [p for p in newest if Path(p).name.startswith(prefix)]
         if found:
@@ -158,10 +163,7 @@ def main() -> int:
         if grids:
             thumbnail(Path(card_grid(grids)), stem)
         else:
-            last = max(t["step"] or 0 for t in texts)
-            (OUT / f"{stem}.txt").write_text(
-                text_excerpt([t["path"] for t in texts if (t["step"] or 0) == last]), encoding="utf-8"
-            )
+            (OUT / f"{stem}.txt").write_text(text_excerpt(newest_paths(texts)), encoding="utf-8")
         day = dt.date.today()
         record(stem, took, load, day)
         print(f"{stem}: {human(took)} end to end on {day}, load average up to {load:.1f}", flush=True)
