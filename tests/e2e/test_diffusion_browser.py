@@ -29,8 +29,11 @@ def tiny_conditional_run(home):
     return run
 
 
-def shown(page, key: str) -> str:
-    """The src of the first image in the keyed container (Streamlit serves each new image at a new URL)."""
+def shown(page, key: str, caption: str | None = None) -> str:
+    """The src of the first image in the keyed container (Streamlit serves each new image at a new URL), once the
+    container shows `caption`: the image and its caption arrive together, so the src read is the new drawing's."""
+    if caption:
+        main(page).locator(f".st-key-{key}").get_by_text(caption).first.wait_for(timeout=60_000)
     img = main(page).locator(f".st-key-{key} [data-testid='stImage'] img").first
     img.wait_for(timeout=60_000)
     return img.get_attribute("src")
@@ -57,14 +60,12 @@ def test_the_denoising_playground_redraws_with_each_sampler_and_step_count(brows
     m.get_by_label("Sampler", exact=True).click()  # ddim (the run's default) -> ddpm
     page.get_by_role("option", name="ddpm", exact=True).click()
     wait_idle(page)
-    after_sampler = shown(page, "play-diff-samples")
+    after_sampler = shown(page, "play-diff-samples", caption="ddpm, 3 steps")
     assert after_sampler != first, "another sampler draws another image"
-    m.get_by_text("ddpm, 3 steps").first.wait_for()
 
     change(page, "Steps", 5)
-    after_steps = shown(page, "play-diff-samples")
+    after_steps = shown(page, "play-diff-samples", caption="ddpm, 5 steps")
     assert after_steps not in (first, after_sampler), "more steps draw another image"
-    m.get_by_text("ddpm, 5 steps").first.wait_for()
     shot(page, "diffusion-02-ddpm-5-steps")
 
     change(page, "Steps", 0)  # the CLI's words, and no image
