@@ -26,7 +26,7 @@ PRESETS = {
     "cgan": "cgan_mnist.yaml",
     "cyclegan": "cyclegan_emoji.yaml",
     "pix2pix": "pix2pix_edges2emoji.yaml",
-    "stargan": "stargan_emoji.yaml",
+    "stargan": "stargan_emoji_faces.yaml",
     "gpt": "gpt_shakespeare.yaml",
     "rnn": "rnn_shakespeare.yaml",
     "biggan": "biggan_mnist.yaml",

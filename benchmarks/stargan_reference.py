@@ -34,7 +34,7 @@ from benchmarks.cli_timing import genlab_seconds_per_step
 
 LOG_EVERY = 5  # iterations between the reference's log lines (its --log_step) and GenLab's logged rows
 LINE = re.compile(r"Elapsed \[[^\]]+\], Iteration \[(\d+)/\d+\]")
-WIDTH, BLOCKS, D_LAYERS, SIZE = 16, 4, 4, 32  # configs/stargan_emoji.yaml's nets
+WIDTH, BLOCKS, D_LAYERS, SIZE = 16, 4, 4, 32  # configs/stargan_emoji_faces.yaml's nets
 PER_DOMAIN = 1000  # images written per domain: more than one run's batches, so neither restarts its loader
 
 
