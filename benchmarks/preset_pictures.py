@@ -70,12 +70,14 @@ def recorded_text(marker: str) -> str:
 
 
 def fit(lines: list[str]) -> str:
-    """Whole lines, at most TEXT_LINES of them and TEXT_CHARS in all (at least one)."""
+    """Whole lines, at most TEXT_LINES of them and TEXT_CHARS in all (at least one; a chat's question with its answer)."""
     kept: list[str] = []
     for line in lines[:TEXT_LINES]:
         if kept and sum(len(k) + 1 for k in kept) + len(line) > TEXT_CHARS:
             break
         kept.append(line)
+    while len(kept) > 1 and kept[-1].startswith("User:"):  # a chat card never ends on a question without its answer
+        kept.pop()
     return "\n".join(kept) + "\n"
 
 

