@@ -7,15 +7,15 @@ import socket
 import zipfile
 
 import optuna
-import yaml
 from optuna.distributions import FloatDistribution
 
 from genlab.core.registry import FAMILIES
 from genlab.data.api import import_zip_upload
 from genlab.sweeps import study as sweeps
-from tests.conftest import ROOT
 from tests.ui.conftest import record_run
 from tests.ui.test_pages import png_bytes, texts
+from ui.widgets.presets import CARDS_DIR
+from ui.widgets.presets import cards as preset_cards
 
 
 def upload_images(tmp_path, name: str = "my-photos", n: int = 20) -> None:
@@ -101,19 +101,19 @@ def test_the_cli_refuses_the_same_run_in_the_same_words(home, tmp_path):
 
 
 def test_home_says_where_to_start_in_plain_words_with_the_command_behind_an_expander(app):
-    cards = yaml.safe_load((ROOT / "docs" / "presets" / "cards.yaml").read_text(encoding="utf-8"))
-    fastest = min(sorted(cards), key=lambda stem: cards[stem]["cpu_s"])  # the fastest measured, first by name
+    measured = preset_cards()
+    fastest = min(sorted(measured), key=lambda stem: measured[stem]["cpu_s"])  # the fastest measured, first by name
+    card = measured[fastest]
     at = app("home")
     assert f"Start with **{fastest}**" in texts(at, "success")
     shown = texts(at, "markdown")
-    assert cards[fastest]["plain"] in shown and ":green-badge[start here]" in shown
-    card = cards[fastest]
+    assert card["plain"] in shown and ":green-badge[start here]" in shown
     assert f"{card['cpu']} on a 2-core CPU (measured {card['measured']})" in texts(at, "caption")
     assert any(e.label == "Details and the command line" for e in at.expander)
     assert any(c.value == "python -m genlab train --config configs/vae_mnist.yaml --wait" for c in at.code)
     # cards show what the preset makes: a grid of an image preset, lines a text preset wrote (docs/presets/)
     assert len(at.image) >= 9
-    lstm_lines = (ROOT / "docs" / "presets" / "rnn_shakespeare.txt").read_text(encoding="utf-8")
+    lstm_lines = (CARDS_DIR / "rnn_shakespeare.txt").read_text(encoding="utf-8")
     assert any(c.value == lstm_lines.rstrip("\n") or c.value == lstm_lines for c in at.code), "the LSTM's lines"
 
 
